@@ -1,0 +1,222 @@
+"""The library's exceptions and diagnostics.
+
+One small tree, so an embedding app can catch everything this library refuses with a single
+``except SmartpickError``::
+
+    SmartpickError
+    ├── RulesetError        a rule set could not be loaded, checked or compiled
+    ├── InputError          a profile or catalog could not be read or structured
+    ├── EvaluationError     something went wrong while rules ran (firing budget, conflicts)
+    └── EngineUnavailable   the requested engine cannot run on this interpreter
+
+Every error carries one or more :class:`Diagnostic` values. A diagnostic keeps *what* went
+wrong (``message``), *where* (``location``) and *how to fix it* (``help``, ``suggestion``)
+apart, and has a stable ``code`` that tests and tools match instead of prose.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+
+import attrs
+
+__all__ = [
+    "Diagnostic",
+    "EngineUnavailable",
+    "EvaluationError",
+    "InputError",
+    "Location",
+    "RulesetError",
+    "Severity",
+    "SmartpickError",
+    "did_you_mean",
+]
+
+#: Stable diagnostic codes. Tests, ``--format json`` and editors match these, never messages.
+CODES = frozenset(
+    {
+        # loading and compiling rule sets
+        "parse_error",
+        "schema_error",
+        "duplicate_rule",
+        "unknown_field",
+        "unknown_function",
+        "unknown_tag",
+        "unknown_rule",
+        "unknown_ruleset",
+        "type_error",
+        "stage_error",
+        "rule_conflict",
+        "negative_cycle",
+        "template_error",
+        "limit_exceeded",
+        "unsupported",
+        "io_error",
+        # inputs
+        "input_error",
+        "duplicate_id",
+        # evaluation
+        "budget_exceeded",
+        "evaluation_error",
+        "engine_unavailable",
+        # lints (warnings)
+        "unused_tag",
+        "tag_cycle",
+        "never_true",
+        "shadowed_rule",
+        "template_unread",
+    }
+)
+
+Severity = str  # "error" | "warning"
+
+
+@attrs.frozen(order=True)
+class Location:
+    """Where something is in a source file. Lines and columns count from 1; 0 means unknown."""
+
+    file: str = ""
+    line: int = 0
+    column: int = 0
+
+    def __str__(self) -> str:
+        parts = [self.file or "<input>"]
+        if self.line:
+            parts.append(str(self.line))
+            if self.column:
+                parts.append(str(self.column))
+        return ":".join(parts)
+
+    def shifted(self, lines: int = 0, column: int = 0) -> Location:
+        return Location(self.file, self.line + lines, column or self.column)
+
+
+@attrs.frozen
+class Diagnostic:
+    """One finding about an input: an error or (for lints) a warning."""
+
+    code: str
+    message: str
+    location: Location = attrs.field(factory=Location, eq=False)
+    rule_id: str | None = None
+    help: str | None = None
+    suggestion: str | None = None
+    severity: Severity = "error"
+    field_path: str | None = None
+
+    def render(self) -> str:
+        """``file:line:col: code: rule-id: message`` followed by indented help lines."""
+        head = f"{self.location}: {self.code}: "
+        if self.severity != "error":
+            head = f"{self.location}: {self.severity}: {self.code}: "
+        if self.rule_id:
+            head += f"{self.rule_id}: "
+        text = head + self.message
+        if self.suggestion:
+            text += f"\n    help: did you mean `{self.suggestion}`?"
+        if self.help:
+            text += f"\n    help: {self.help}"
+        return text
+
+    def sort_key(self) -> tuple[str, int, int, str]:
+        return (self.location.file, self.location.line, self.location.column, self.code)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "message": self.message,
+            "file": self.location.file,
+            "line": self.location.line,
+            "column": self.location.column,
+            "rule_id": self.rule_id,
+            "field_path": self.field_path,
+            "help": self.help,
+            "suggestion": self.suggestion,
+        }
+
+
+class SmartpickError(Exception):
+    """Base of every error this library raises on purpose.
+
+    ``diagnostics`` holds every finding (a rule file with five mistakes reports five);
+    ``str(error)`` shows the first few and says how many more there are.
+    """
+
+    #: how many diagnostics ``str()`` shows before "... and N more"
+    shown = 8
+
+    def __init__(self, diagnostics: Diagnostic | Sequence[Diagnostic]) -> None:
+        if isinstance(diagnostics, Diagnostic):
+            diagnostics = [diagnostics]
+        self.diagnostics: tuple[Diagnostic, ...] = tuple(sorted(diagnostics, key=Diagnostic.sort_key))
+        super().__init__(self._render())
+
+    @property
+    def code(self) -> str:
+        """The code of the first diagnostic."""
+        return self.diagnostics[0].code if self.diagnostics else "error"
+
+    @property
+    def codes(self) -> list[str]:
+        return [d.code for d in self.diagnostics]
+
+    @property
+    def location(self) -> Location:
+        return self.diagnostics[0].location if self.diagnostics else Location()
+
+    @property
+    def rule_id(self) -> str | None:
+        return self.diagnostics[0].rule_id if self.diagnostics else None
+
+    def _render(self) -> str:
+        errors = [d for d in self.diagnostics]
+        lines = [d.render() for d in errors[: self.shown]]
+        if len(errors) > self.shown:
+            lines.append(f"... and {len(errors) - self.shown} more")
+        return "\n".join(lines)
+
+    def first_line(self) -> str:
+        """One line for a command-line tool's stderr."""
+        d = self.diagnostics[0]
+        line = f"{d.location}: {d.code}: " + (f"{d.rule_id}: " if d.rule_id else "") + d.message
+        if d.suggestion:
+            line += f" (did you mean `{d.suggestion}`?)"
+        if len(self.diagnostics) > 1:
+            line += f" (and {len(self.diagnostics) - 1} more)"
+        return line
+
+
+class RulesetError(SmartpickError):
+    """A rule set could not be loaded, type-checked or compiled."""
+
+
+class InputError(SmartpickError):
+    """A profile or catalog could not be read or does not fit the model."""
+
+
+class EvaluationError(SmartpickError):
+    """Evaluation stopped: the firing budget ran out, or rules conflicted at run time."""
+
+
+class EngineUnavailable(SmartpickError):
+    """The requested engine cannot run here (for example durable_rules on Python 3.13+)."""
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
+    """The closest candidate to ``word``, if one is close enough to be a likely typo."""
+    pool = sorted(set(candidates))
+    if not pool:
+        return None
+    matches = difflib.get_close_matches(word, pool, n=1, cutoff=0.6)
+    if matches:
+        return matches[0]
+    # a dotted path whose last segment is the typo: compare last segments
+    if "." in word:
+        tail = word.rsplit(".", 1)[1]
+        tails = {c.rsplit(".", 1)[-1]: c for c in pool}
+        m = difflib.get_close_matches(tail, sorted(tails), n=1, cutoff=0.7)
+        if m:
+            return tails[m[0]]
+    return None
