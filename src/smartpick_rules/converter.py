@@ -102,11 +102,14 @@ def _describe(value: Any) -> str:
 
 
 def _is_sequence_type(t: Any) -> bool:
-    return getattr(t, "__origin__", None) is tuple and t.__args__[-1:] == (Ellipsis,)
+    origin = getattr(t, "__origin__", None)
+    if origin is list:
+        return True
+    return origin is tuple and t.__args__[-1:] == (Ellipsis,)
 
 
 def _make_strict_sequence(c: cattrs.Converter) -> Any:
-    def structure_seq(value: Any, type_: Any) -> tuple[Any, ...]:
+    def structure_seq(value: Any, type_: Any) -> Any:
         # a bare string is iterable: without this, languages = "es" became ("e", "s")
         if isinstance(value, str | bytes | Mapping) or not isinstance(value, list | tuple):
             raise StrictValueError(f"expected a list, got {_describe(value)}")
@@ -121,7 +124,7 @@ def _make_strict_sequence(c: cattrs.Converter) -> Any:
                 errors.append(_IndexedError(i, exc))
         if errors:
             raise IterableValidationError(f"While structuring {type_}", errors, type_)
-        return tuple(items)
+        return items if type_.__origin__ is list else tuple(items)
 
     return structure_seq
 

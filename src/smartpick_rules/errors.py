@@ -45,6 +45,7 @@ CODES = frozenset(
         "unknown_tag",
         "unknown_rule",
         "unknown_ruleset",
+        "dependency_cycle",
         "type_error",
         "stage_error",
         "rule_conflict",
