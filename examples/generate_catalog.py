@@ -35,9 +35,9 @@ Size and spread
       with NY, PA, MI, TX, FL, NJ heavy: E2 "top states by matched IMGs, 2024").
 
 Program type mix (university / university_affiliated_community / community / county_safety_net)
-    Assumption per specialty group (:data:`TYPE_WEIGHTS`). The IM mix (25/30/38/7) is tuned so
-    that about 42% of out-of-state IM programs are IMG-dominated (D2 "IM programs by trainee mix":
-    42% IMG-dominated, 2019 JGIM).
+    Assumption per specialty group (:data:`TYPE_WEIGHTS`). The IM mix (28/32/33/7) is tuned so
+    that about 42% of out-of-state IM programs are IMG-dominated, img_share > 0.5 (D2 "IM programs
+    by trainee mix": 42% IMG-dominated, 2019 JGIM).
 
 IMG share of residents (``img_share``)
     * Specialty base = IMG share of filled PGY-1 positions (A2 2022, A3 2024/2025): IM 0.42,
@@ -48,8 +48,9 @@ IMG share of residents (``img_share``)
     * Program type: IM community programs draw from 0.55-0.70 and IM university programs from
       0.22-0.30 (D2 "IMG share of IM PGY-1", APDIM 2007-2019); for other specialties those ranges
       become multipliers of the base (university x0.62, university-affiliated x1.0, community
-      x1.5, county x0.9; assumption), with +/-25% noise. ``academic_flagship`` centres get x0.6
-      (assumption).
+      x1.5, county x0.9; assumption), divided by the specialty's type-mix average so that the
+      specialty's mean stays at its base, with +/-25% noise. ``academic_flagship`` centres get
+      x0.6 (assumption).
     * California: IM x0.5 (CA IM ~20% vs national 40-44%), FM x0.8 (25% vs ~30%), pathology x0.8
       (33% vs ~42%), every other specialty x0.6 ("most other specialties <10%"), all from E2
       "IMGs matched in CA". Out-of-state programs in NY, PA, MI, TX, FL, NJ x1.1 (E2 top states;
@@ -104,7 +105,9 @@ Tag vocabulary (:data:`TAG_VOCABULARY`)
     ``img_friendly``                img_share >= 0.30 (threshold is an assumption; ~ national FM share, A3).
     ``academic_flagship``           a big-name university centre: 3 in la_county, 3 in northern_california,
                                     2 in san_diego, 1 each in orange_county, inland_empire and
-                                    central_valley, 1-2 per large state (assumption).
+                                    central_valley; out of state 2 in NY and 1 in each of PA, TX,
+                                    MA, MI, OH, IL, NC, MD, TN (assumption). A flagship centre takes
+                                    a place's first university program of every specialty.
     ``safety_net``                  county_safety_net programs and FQHC-based health centres.
     ``fqhc``                        continuity clinic in a federally qualified health centre: 85% of
                                     teaching health centres, 20% of other community and
@@ -298,7 +301,7 @@ _GROUP_TYPES: dict[str, _TW] = {
 }
 #: program type weights per specialty (assumption, see docstring)
 TYPE_WEIGHTS: dict[Specialty, _TW] = {
-    S.internal_medicine: (0.25, 0.30, 0.38, 0.07),
+    S.internal_medicine: (0.28, 0.32, 0.33, 0.07),
     S.family_medicine: (0.12, 0.33, 0.45, 0.10),
     S.pediatrics: (0.45, 0.25, 0.22, 0.08),
     S.psychiatry: (0.40, 0.28, 0.24, 0.08),
@@ -346,6 +349,10 @@ IMG_TYPE_MULT: dict[ProgramType, float] = {
     T.university_affiliated_community: 1.0,
     T.community: 1.5,
     T.county_safety_net: 0.9,
+}
+#: the type-mix average of IMG_TYPE_MULT per specialty, so multipliers keep the national base
+_MIX_NORM: dict[Specialty, float] = {
+    s: sum(w * IMG_TYPE_MULT[t] for t, w in zip(TYPES_ORDER, TYPE_WEIGHTS[s], strict=True)) for s in Specialty
 }
 #: IM ranges per program type (D2, APDIM: community 55-70%, university 22-30%; the other two assumption)
 IM_IMG_RANGE: dict[ProgramType, tuple[float, float]] = {
@@ -617,8 +624,7 @@ STATES: dict[str, tuple[float, float, tuple[str, ...]]] = {
 }
 #: out-of-state flagship centres per state (assumption)
 FLAGSHIPS_PER_STATE: dict[str, int] = {
-    "NY": 2, "PA": 2, "TX": 2, "FL": 1, "MI": 1, "OH": 1, "IL": 1, "MA": 1, "NC": 1, "MD": 1, "TN": 1, "MO": 1,
-    "WA": 1, "CT": 1, "MN": 1,
+    "NY": 2, "PA": 1, "TX": 1, "MA": 1, "MI": 1, "OH": 1, "IL": 1, "NC": 1, "MD": 1, "TN": 1,
 }
 
 # --- fictional institution names ---------------------------------------------------------------
@@ -739,6 +745,8 @@ def _make_institution(place: Place, kind: str, names: _Names) -> Institution:
     base = names.new(rng)
     template = NAME_TEMPLATES[kind][rng.randrange(len(NAME_TEMPLATES[kind]))]
     urban = [c for c in place.cities if not c.endswith("*")]
+    if kind == "flagship":
+        urban = urban[:3]  # big-name centres sit in the place's main cities
     if kind in ("flagship", "university", "county"):
         city = urban[rng.randrange(len(urban))]
     else:
@@ -816,7 +824,8 @@ def _program(
         lo, hi = IM_IMG_RANGE[ptype]
         share = lo + (hi - lo) * rng.random()
     else:
-        share = IMG_BASE[spec] * IMG_TYPE_MULT[ptype] * (0.75 + 0.5 * rng.random())
+        # normalised so that the specialty's type mix averages to its national base
+        share = IMG_BASE[spec] * IMG_TYPE_MULT[ptype] / _MIX_NORM[spec] * (0.75 + 0.5 * rng.random())
     if flagship:
         share *= 0.6
     if in_ca:
@@ -918,9 +927,12 @@ def _types_for(spec: Specialty, place: Place, n: int) -> list[ProgramType]:
 
 
 def _kind_for(spec: Specialty, ptype: ProgramType, place: Place, index: int) -> str:
-    if ptype is T.community and spec in THC_SHARE:
-        if _rng("thc", spec.value, place.key, index).random() < THC_SHARE[spec]:
-            return "health_center"
+    if (
+        ptype is T.community
+        and spec in THC_SHARE
+        and _rng("thc", spec.value, place.key, index).random() < THC_SHARE[spec]
+    ):
+        return "health_center"
     return TYPE_KIND[ptype]
 
 
@@ -932,8 +944,9 @@ def generate() -> list[Program]:
     for spec in Specialty:
         n = round(NATIONAL_PROGRAMS[spec] * SCALE)
         n_ca = round(n * CA_SHARE)
-        col = 1 if spec in BROAD else 2
-        ca_counts = _apportion(n_ca, [(p.key, CA_REGIONS[p.region][col]) for p in ca])
+        broad = spec in BROAD
+        ca_weights = [(p.key, CA_REGIONS[p.region][1] if broad else CA_REGIONS[p.region][2]) for p in ca]
+        ca_counts = _apportion(n_ca, ca_weights)
         srng = _rng("states", spec.value)
         state_weights = [(p.key, STATES[p.state][0]) for p in oos]
         oos_counts: dict[str, int] = {}
@@ -989,7 +1002,7 @@ def small_subset(programs: Sequence[Program]) -> list[Program]:
         if len(group) < k:
             raise RuntimeError(f"small catalog wants {k} programs from {prefix}*, the catalog has {len(group)}")
         step = len(group) / k
-        chosen.update(group[int(j * step)].id for j in range(k))
+        chosen.update(group[int((j + 0.5) * step)].id for j in range(k))
     return [p for p in programs if p.id in chosen]
 
 
@@ -1035,10 +1048,9 @@ def write_catalogs(full: Path, small: Path, log: Callable[[str], None] = print) 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) > 1 or (args and args[0] in ("-h", "--help")):
-        print(__doc__.split("\n\n")[1] if __doc__ else "", file=sys.stderr)
-        print("usage: generate_catalog.py [OUT_DIR]", file=sys.stderr)
-        return 2
+    if len(args) > 1 or (args and args[0].startswith("-")):
+        print("usage: generate_catalog.py [OUT_DIR]  (default: the files shipped in the repo)", file=sys.stderr)
+        return 0 if args and args[0] in ("-h", "--help") else 2
     if args:
         out = Path(args[0])
         write_catalogs(out / "sample_catalog.csv", out / "small_catalog.csv")
