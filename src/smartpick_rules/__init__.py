@@ -1,8 +1,54 @@
-"""smartpick_rules: declarative TOML rule sets compiled into an audited forward-chaining engine."""
+"""smartpick_rules: declarative TOML rule sets compiled into an audited forward-chaining engine.
 
-from .errors import EngineUnavailable, EvaluationError, InputError, RulesetError, SmartpickError
-from .inputs import load_catalog, load_profile
-from .limits import DEFAULT_LIMITS, Limits
-from .models import Catalog, Profile, Program
+    >>> import smartpick_rules as sr
+    >>> rec = sr.evaluate(sr.load_profile("profile.toml"), sr.load_catalog("catalog.csv"))
+    >>> print(rec.explain(rec.programs[0].program.id))
+"""
 
 __version__ = "0.1.0"
+
+from .compile import compile_ruleset
+from .errors import (
+    Diagnostic,
+    EngineUnavailable,
+    EvaluationError,
+    InputError,
+    Location,
+    RulesetError,
+    SmartpickError,
+)
+from .evaluate import evaluate
+from .inputs import catalog_from_data, load_catalog, load_profile, profile_from_data
+from .ir import Rule, RuleSet
+from .limits import DEFAULT_LIMITS, Limits
+from .loader import load_rules
+from .models import Catalog, Profile, Program
+from .result import AuditEntry, ProgramResult, Recommendation
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "AuditEntry",
+    "Catalog",
+    "Diagnostic",
+    "EngineUnavailable",
+    "EvaluationError",
+    "InputError",
+    "Limits",
+    "Location",
+    "Profile",
+    "Program",
+    "ProgramResult",
+    "Recommendation",
+    "Rule",
+    "RuleSet",
+    "RulesetError",
+    "SmartpickError",
+    "__version__",
+    "catalog_from_data",
+    "compile_ruleset",
+    "evaluate",
+    "load_catalog",
+    "load_profile",
+    "load_rules",
+    "profile_from_data",
+]
