@@ -18,7 +18,7 @@ from .errors import (
     SmartpickError,
 )
 from .evaluate import evaluate
-from .inputs import catalog_from_data, load_catalog, load_profile, profile_from_data
+from .inputs import catalog_from_data, load_catalog, load_profile, profile_from_data, sample_catalog_path
 from .ir import Rule, RuleSet
 from .limits import DEFAULT_LIMITS, Limits
 from .loader import load_rules
@@ -51,4 +51,5 @@ __all__ = [
     "load_profile",
     "load_rules",
     "profile_from_data",
+    "sample_catalog_path",
 ]

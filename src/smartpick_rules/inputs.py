@@ -32,7 +32,14 @@ from .sourcemap import (
     toml_source_map,
 )
 
-__all__ = ["catalog_from_data", "load_catalog", "load_profile", "profile_from_data"]
+__all__ = ["catalog_from_data", "load_catalog", "load_profile", "profile_from_data", "sample_catalog_path"]
+
+
+def sample_catalog_path() -> Path:
+    """The synthetic sample catalog installed with the package (examples/catalog.csv)."""
+    from importlib import resources
+
+    return Path(str(resources.files("smartpick_rules") / "data" / "sample_catalog.csv"))
 
 T = TypeVar("T")
 
