@@ -210,6 +210,10 @@ def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
     pool = sorted(set(candidates))
     if not pool:
         return None
+    # a truncated name (`min_step2` for `min_step2_ck`) is the likeliest slip
+    prefixed = [c for c in pool if c.startswith(word) and c != word] if len(word) >= 4 else []
+    if prefixed:
+        return min(prefixed, key=len)
     matches = difflib.get_close_matches(word, pool, n=1, cutoff=0.6)
     if matches:
         return matches[0]

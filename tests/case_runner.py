@@ -1,0 +1,43 @@
+"""Runs the language cases in tests/cases/: one TOML file per behaviour, data not code."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import smartpick_rules as sr
+from smartpick_rules.loader import load_rules_from_text
+
+CASES = Path(__file__).parent / "cases"
+PROGRAM_DEFAULTS: dict[str, Any] = {
+    "name": "Program",
+    "specialty": "internal_medicine",
+    "state": "CA",
+    "region": "la_county",
+    "program_type": "community",
+}
+
+
+def all_case_files() -> list[Path]:
+    return sorted(CASES.rglob("*.toml"))
+
+
+def read_case(path: Path) -> dict[str, Any]:
+    return tomllib.loads(path.read_text(encoding="utf-8"))
+
+
+def case_rules(case: dict[str, Any]) -> sr.RuleSet:
+    texts = case["rules"] if isinstance(case["rules"], list) else [case["rules"]]
+    return load_rules_from_text([(f"rules{i}.toml", t.lstrip("\n")) for i, t in enumerate(texts)])
+
+
+def case_inputs(case: dict[str, Any]) -> tuple[sr.Profile, sr.Catalog]:
+    profile = sr.profile_from_data(case.get("applicant", {"graduation_year": 2020}))
+    programs = [{**PROGRAM_DEFAULTS, "name": p["id"], **p} for p in case.get("program", [])]
+    return profile, sr.catalog_from_data(programs)
+
+
+def evaluate_case(case: dict[str, Any], engine: str = "native") -> sr.Recommendation:
+    profile, catalog = case_inputs(case)
+    return sr.evaluate(profile, catalog, case_rules(case), engine=engine, as_of=2026)

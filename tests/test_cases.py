@@ -1,0 +1,95 @@
+"""The language, specified by example: every file in tests/cases/ is one behaviour."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import smartpick_rules as sr
+from case_runner import CASES, all_case_files, case_rules, evaluate_case, read_case
+from smartpick_rules.engines import available_engines
+
+FILES = all_case_files()
+
+
+def _id(p: Path) -> str:
+    return str(p.relative_to(CASES).with_suffix(""))
+
+
+@pytest.mark.parametrize("path", FILES, ids=[_id(p) for p in FILES])
+def test_case(path: Path) -> None:
+    case = read_case(path)
+    want = case["want"]
+    if "error_code" in want:
+        with pytest.raises(sr.RulesetError) as info:
+            case_rules(case)
+        err = info.value
+        assert want["error_code"] in err.codes, err
+        d = next(d for d in err.diagnostics if d.code == want["error_code"])
+        if "error_line" in want:
+            assert d.location.line == want["error_line"], d.render()
+        if "error_suggestion" in want:
+            assert d.suggestion == want["error_suggestion"], d.render()
+        assert d.location.file, "every diagnostic names its file"
+        return
+    rec = evaluate_case(case)
+    results = {r.program.id: r for r in rec.programs}
+    if "profile_tags" in want:
+        assert sorted(rec.profile_tags) == sorted(want["profile_tags"])
+    for pid, tags in want.get("tags", {}).items():
+        assert sorted(results[pid].tags) == sorted(tags), pid
+    for pid, score in want.get("scores", {}).items():
+        assert results[pid].score == score, pid
+    for pid, tier in want.get("tiers", {}).items():
+        assert results[pid].tier == tier, pid
+    for pid, prio in want.get("priorities", {}).items():
+        assert results[pid].priority == prio, pid
+    if "excluded" in want:
+        assert sorted(p for p, r in results.items() if r.excluded) == sorted(want["excluded"])
+    for pid, rid in want.get("excluded_by", {}).items():
+        assert results[pid].excluded is not None and results[pid].excluded.rule_id == rid
+    for pid, reason in want.get("reasons", {}).items():
+        assert results[pid].excluded is not None and results[pid].excluded.reason == reason
+    for pid, fired in want.get("fired", {}).items():
+        got = [a.rule_id for a in results[pid].audit if a.stage == "program"]
+        assert sorted(got) == sorted(fired), pid
+    if "advice" in want:
+        assert [a.rule_id for a in rec.advice] == want["advice"]
+    if "advice_text" in want:
+        assert [a.message for a in rec.advice] == want["advice_text"]
+    if "derived" in want:
+        assert rec.derived == want["derived"]
+    if "breadth" in want:
+        b = want["breadth"]
+        assert (rec.breadth.min, rec.breadth.max) == (b["min"], b["max"])
+        if "max_reach" in b:
+            assert rec.breadth.max_reach == b["max_reach"]
+    if "chosen" in want:
+        assert list(rec.breadth.chosen) == want["chosen"]
+
+
+RUN_DURABLE = """
+import sys
+sys.path.insert(0, {tests!r})
+from case_runner import evaluate_case, read_case
+from pathlib import Path
+print(evaluate_case(read_case(Path({path!r})), engine="durable").to_json())
+"""
+
+
+@pytest.mark.durable
+@pytest.mark.skipif("durable" not in available_engines(), reason="durable_rules does not import on this Python")
+@pytest.mark.parametrize(
+    "path", [p for p in FILES if "error_code" not in read_case(p)["want"]], ids=lambda p: _id(p)
+)
+def test_case_same_on_durable(path: Path) -> None:
+    """Each case gives byte-identical JSON on the durable engine (run in a subprocess: a crash
+    in durable_rules' C extension fails this test instead of killing pytest)."""
+    native = evaluate_case(read_case(path)).to_json()
+    code = RUN_DURABLE.format(tests=str(Path(__file__).parent), path=str(path))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == native
