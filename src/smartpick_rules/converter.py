@@ -207,6 +207,11 @@ def _walk(exc: BaseException, path: str, out: list[Diagnostic], cls: type | None
                 )
             )
         return
+    from .models import FieldValueError
+
+    if isinstance(exc, FieldValueError):
+        out.append(Diagnostic("input_error", str(exc), field_path=f"{path}.{exc.field}"))
+        return
     if isinstance(exc, BaseExceptionGroup):
         for sub in exc.exceptions:
             _walk(sub, path, out, cls)
@@ -236,7 +241,7 @@ def structure_mapping(data: Any, cls: type[T], root: str = "$") -> T:
     except (ClassValidationError, IterableValidationError, ForbiddenExtraKeysError) as exc:
         raise _StructureFailure(structure_diagnostics(exc, root)) from None
     except (ValueError, TypeError, AttributeError, KeyError, RecursionError) as exc:
-        raise _StructureFailure([Diagnostic("input_error", _message(exc), field_path=root)]) from None
+        raise _StructureFailure(structure_diagnostics(exc, root)) from None
 
 
 class _StructureFailure(Exception):

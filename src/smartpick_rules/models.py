@@ -134,24 +134,32 @@ class WorkKind(StrEnum):
     other = "other"
 
 
+class FieldValueError(ValueError):
+    """A validator's refusal, carrying the field so errors can name its path."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 def _nonneg(_inst: object, attribute: attrs.Attribute[object], value: float | int | None) -> None:
     if value is not None and value < 0:
-        raise ValueError(f"{attribute.name} must be 0 or more, got {value}")
+        raise FieldValueError(attribute.name, f"must be 0 or more, got {value}")
 
 
 def _score(_inst: object, attribute: attrs.Attribute[object], value: int | None) -> None:
     if value is not None and not (1 <= value <= 300):
-        raise ValueError(f"{attribute.name} must be a USMLE score between 1 and 300, got {value}")
+        raise FieldValueError(attribute.name, f"must be a USMLE score between 1 and 300, got {value}")
 
 
 def _year(_inst: object, attribute: attrs.Attribute[object], value: int | None) -> None:
     if value is not None and not (1940 <= value <= 2100):
-        raise ValueError(f"{attribute.name} must be a year between 1940 and 2100, got {value}")
+        raise FieldValueError(attribute.name, f"must be a year between 1940 and 2100, got {value}")
 
 
 def _share(_inst: object, attribute: attrs.Attribute[object], value: float | None) -> None:
     if value is not None and not (0.0 <= value <= 1.0):
-        raise ValueError(f"{attribute.name} must be a share between 0 and 1, got {value}")
+        raise FieldValueError(attribute.name, f"must be a share between 0 and 1, got {value}")
 
 
 @attrs.frozen

@@ -1,0 +1,182 @@
+"""Engine semantics users rely on: order independence, the firing budget, JSON round trip,
+applicant-only clauses decided once, and why-not explanations."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+import smartpick_rules as sr
+from smartpick_rules.loader import load_rules_from_text
+
+ROOT = Path(__file__).parent.parent
+RULES = '''
+[ruleset]
+name = "sem"
+version = "2"
+[scoring]
+base = 50
+target = 45
+likely = 62
+[[rule]]
+id = "sem.low"
+stage = "profile"
+when = "applicant.step2_ck.score < 230"
+then = { tag = "low", score = -3 }
+explain = "Step 2 CK {applicant.step2_ck.score} is below 230"
+[[rule]]
+id = "sem.min"
+stage = "program"
+salience = 100
+when = ["known(program.min_step2_ck)", "applicant.step2_ck.score < program.min_step2_ck"]
+then = { exclude = "below minimum {program.min_step2_ck}" }
+[[rule]]
+id = "sem.friendly"
+stage = "program"
+salience = 5
+when = "program.img_share >= 0.3 or 'img_friendly' in program.tags"
+then = { tag = "friendly", score = 7.5 }
+[[rule]]
+id = "sem.friendly_la"
+stage = "program"
+salience = 5
+when = "has('friendly') and program.region == 'la_county'"
+then = { tag = "friendly_la", score = 4.25, priority = 30 }
+[[rule]]
+id = "sem.not_friendly"
+stage = "program"
+salience = 50
+when = "not has('friendly') and has('low')"
+then = { score = -6.1, tag = "hard" }
+[[rule]]
+id = "sem.flagship"
+stage = "program"
+salience = 60
+when = "'academic_flagship' in program.tags and has('low')"
+then = { set = { tier = "reach" } }
+[[rule]]
+id = "sem.community"
+stage = "program"
+when = "program.program_type in ['community', 'county_safety_net']"
+then = { score = 3.3, priority = 5 }
+[[rule]]
+id = "sem.breadth"
+stage = "list"
+when = "list.size > 0"
+then = { breadth = { min = "min(10, list.size)", max = "min(25, list.size)" }, set = { max_reach = 3 } }
+[[rule]]
+id = "sem.advice"
+stage = "list"
+when = "list.la_county_count < 10"
+then = { advice = "only {list.la_county_count} LA programs" }
+'''
+
+
+@pytest.fixture(scope="module")
+def catalog() -> sr.Catalog:
+    return sr.load_catalog(ROOT / "examples" / "small_catalog.csv")
+
+
+@pytest.fixture(scope="module")
+def profile() -> sr.Profile:
+    return sr.profile_from_data({"graduation_year": 2017, "step2_ck": {"score": 224}, "step1": {"passed": True}})
+
+
+def test_shuffled_catalog_and_rules_give_identical_json(catalog: sr.Catalog, profile: sr.Profile) -> None:
+    rules = load_rules_from_text([("sem.toml", RULES)])
+    want = sr.evaluate(profile, catalog, rules, as_of=2026).to_json()
+    rnd = random.Random(7)
+    for _ in range(5):
+        programs = list(catalog.programs)
+        rnd.shuffle(programs)
+        shuffled_rules = list(rules.rules)
+        rnd.shuffle(shuffled_rules)
+        rs2 = sr.RuleSet(tuple(shuffled_rules), rules.rulesets, rules.scoring)
+        got = sr.evaluate(profile, sr.Catalog.of(programs), rs2, as_of=2026).to_json()
+        assert got == want
+
+
+def test_json_round_trips_through_cattrs(catalog: sr.Catalog, profile: sr.Profile) -> None:
+    rec = sr.evaluate(profile, catalog, load_rules_from_text([("sem.toml", RULES)]), as_of=2026)
+    text = rec.to_json()
+    again = sr.Recommendation.from_json(text)
+    assert again.to_json() == text
+    data = json.loads(text)
+    assert data["schema_version"] == 1
+    assert data["provenance"]["rulesets"] == [{"name": "sem", "version": "2", "sha256": rec.provenance.rulesets[0].sha256}]
+    assert data["provenance"]["as_of_year"] == 2026
+
+
+def test_audit_reads_like_the_rules(catalog: sr.Catalog, profile: sr.Profile) -> None:
+    rec = sr.evaluate(profile, catalog, load_rules_from_text([("sem.toml", RULES)]), as_of=2026)
+    excluded = rec.excluded()
+    assert excluded, "the small catalog has programs with published minimums above 224"
+    r = excluded[0]
+    assert r.excluded is not None and r.excluded.rule_id == "sem.min"
+    assert r.excluded.reason == f"below minimum {r.program.min_step2_ck}"
+    entry = next(a for a in r.audit if a.rule_id == "sem.min")
+    assert entry.values == {"program.min_step2_ck": r.program.min_step2_ck, "applicant.step2_ck.score": 224}
+    assert (entry.file, entry.line) == ("sem.toml", 15)
+    # the audit's running score ends at the program's score
+    kept = rec.included()[0]
+    scored = [a.score_after for a in kept.audit if a.score_after is not None]
+    assert scored[-1] == kept.score
+    # higher salience first inside the program stage
+    prog = [a.salience for a in kept.audit if a.stage == "program"]
+    assert prog == sorted(prog, reverse=True)
+
+
+def test_why_not_names_the_failing_clause(catalog: sr.Catalog, profile: sr.Profile) -> None:
+    rec = sr.evaluate(profile, catalog, load_rules_from_text([("sem.toml", RULES)]), as_of=2026)
+    target = next(r for r in rec.programs if r.program.region.value != "la_county" and r.excluded is None)
+    why = {w.rule_id: w for w in rec.why_not(target.program.id)}
+    w = why["sem.friendly_la"]
+    assert w.values.get("program.region", None) == target.program.region.value or "has(" in w.clause
+    text = rec.explain(target.program.id)
+    assert "Rules considered but not fired" in text and "sem.friendly_la" in text
+
+
+def test_firing_budget_stops_a_runaway_rule_set(catalog: sr.Catalog, profile: sr.Profile) -> None:
+    rules = load_rules_from_text([("sem.toml", RULES)])
+    with pytest.raises(sr.EvaluationError) as info:
+        sr.evaluate(profile, catalog, rules, as_of=2026, limits=sr.Limits(max_firings=20))
+    assert info.value.code == "budget_exceeded"
+    assert info.value.rule_id
+
+
+def test_applicant_only_clauses_are_decided_once(catalog: sr.Catalog, profile: sr.Profile, monkeypatch: pytest.MonkeyPatch) -> None:
+    from smartpick_rules import interp
+
+    rules = load_rules_from_text([("sem.toml", RULES)])
+    calls = {"n": 0}
+    original = interp.read_path
+
+    def counting(path: object, scope: interp.Scope) -> object:
+        if getattr(path, "dotted", "") == "applicant.step2_ck.score" and scope.program is None:
+            calls["n"] += 1
+        return original(path, scope)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(interp, "read_path", counting)
+    sr.evaluate(profile, catalog, rules, as_of=2026)
+    # profile rule + the gate of sem.min (+ breadth of nothing): a handful, not once per program
+    assert calls["n"] < 10 < len(catalog)
+
+
+def test_profile_and_catalog_as_plain_data(catalog: sr.Catalog) -> None:
+    rules = load_rules_from_text([("sem.toml", RULES)])
+    from smartpick_rules.converter import unstructure
+
+    programs = [unstructure(p) for p in catalog.programs]
+    rec = sr.evaluate({"graduation_year": 2017, "step2_ck": {"score": 224}}, programs, rules, as_of=2026)
+    assert len(rec.programs) == len(catalog)
+    with pytest.raises(sr.InputError) as info:
+        sr.evaluate({"graduation_year": 2017, "step2_ck": {"scor": 224}}, programs, rules, as_of=2026)
+    assert info.value.diagnostics[0].field_path == "$.step2_ck.scor"
+
+
+def test_unknown_engine_is_a_clear_error(catalog: sr.Catalog, profile: sr.Profile) -> None:
+    with pytest.raises(sr.EngineUnavailable, match="unknown engine `rete`"):
+        sr.evaluate(profile, catalog, load_rules_from_text([("sem.toml", RULES)]), engine="rete")
