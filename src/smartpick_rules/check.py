@@ -242,7 +242,7 @@ class _ExprChecker:
     def compare(self, e: Compare, scope: dict[str, FactType]) -> FactType:
         lt = self.check(e.left, scope, 0)
         rt = self.check(e.right, scope, 0)
-        if lt.kind == "any" or rt.kind == "any" and e.op not in ("in", "not in"):
+        if lt.kind == "any" or (rt.kind == "any" and e.op not in ("in", "not in")):
             return BOOL
         if e.op in ("in", "not in"):
             if rt.kind != "list":
@@ -260,7 +260,7 @@ class _ExprChecker:
         if lt.kind == "null" or rt.kind == "null":
             self.error(
                 "type_error",
-                f"comparing with `none` is never true or false",
+                "comparing with `none` is never true or false",
                 e.loc,
                 help="test presence with known(path)",
             )
@@ -507,7 +507,7 @@ def _check_conflicts(rules: Sequence[Rule]) -> list[Diagnostic]:
             setters[(r.stage, name, r.salience)].append((r, value))
         if r.then.breadth is not None:
             setters[(r.stage, "breadth", r.salience)].append((r, r.then.breadth))
-    for (stage, name, salience), items in sorted(setters.items(), key=lambda kv: kv[0]):
+    for (_stage, name, salience), items in sorted(setters.items(), key=lambda kv: kv[0]):
         first_rule, first_value = items[0]
         for other, value in items[1:]:
             if value != first_value:

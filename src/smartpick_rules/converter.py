@@ -115,11 +115,11 @@ def _make_strict_sequence(c: cattrs.Converter) -> Any:
             raise StrictValueError(f"expected a list, got {_describe(value)}")
         elem = type_.__args__[0]
         items: list[Any] = []
-        errors: list[Exception] = []
+        errors: list[Any] = []
         for i, v in enumerate(value):
             try:
                 items.append(c.structure(v, elem))
-            except Exception as exc:
+            except Exception as exc:  # collected, re-raised below as one group
                 exc.__notes__ = [*getattr(exc, "__notes__", []), f"index {i}"]
                 errors.append(_IndexedError(i, exc))
         if errors:
@@ -213,8 +213,8 @@ def _walk(exc: BaseException, path: str, out: list[Diagnostic], cls: type | None
         out.append(Diagnostic("input_error", str(exc), field_path=f"{path}.{exc.field}"))
         return
     if isinstance(exc, BaseExceptionGroup):
-        for sub in exc.exceptions:
-            _walk(sub, path, out, cls)
+        for sub_exc in exc.exceptions:
+            _walk(sub_exc, path, out, cls)
         return
     out.append(Diagnostic("input_error", _message(exc), field_path=path))
 

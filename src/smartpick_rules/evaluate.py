@@ -118,7 +118,6 @@ def evaluate(
     ``rules`` defaults to the rule sets shipped with the package. ``as_of`` fixes the year
     ``years_since()`` counts from (default: this year) and is recorded for replay.
     """
-    from .loader import load_rules
 
     prof = profile_from_data(profile) if not isinstance(profile, Profile) else profile
     if isinstance(catalog, Catalog):
@@ -126,7 +125,7 @@ def evaluate(
     elif isinstance(catalog, Mapping):
         cat = catalog_from_data(catalog, limits=limits)
     else:
-        items = list(catalog)
+        items: list[Any] = list(catalog)
         cat = Catalog.of(items) if all(isinstance(p, Program) for p in items) else catalog_from_data(items, limits=limits)
     if len(cat) > limits.max_programs:
         raise InputError(
@@ -179,7 +178,7 @@ def _run(
     base = scoring.base
     profile_score_trail: list[tuple[CompiledRule, float]] = []
     for cr in profile_score_rules:
-        base = base + float(cr.rule.then.score)  # type: ignore[arg-type]
+        base = base + float(cr.rule.then.score or 0.0)
         profile_score_trail.append((cr, base))
 
     # -- program stage ----------------------------------------------------------------
@@ -389,7 +388,7 @@ def _bound(value: Any, rule: Rule) -> int:
         raise EvaluationError(
             Diagnostic("evaluation_error", "a breadth bound has no value (it read something not set)", rule.loc, rule.id)
         )
-    return max(int(round(float(value))), 0)
+    return max(round(float(value)), 0)
 
 
 def _why_not(cr: CompiledRule, scope: Scope) -> WhyNot:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import ast
 import math
 from collections.abc import Iterator
-from typing import Union
 
 import attrs
 
@@ -37,7 +36,7 @@ __all__ = [
     "to_source",
 ]
 
-LiteralValue = Union[int, float, str, bool, None]
+LiteralValue = int | float | str | bool | None
 
 ROOTS = ("applicant", "program", "list", "item", "derived")
 COMPARE_OPS = ("==", "!=", "<", "<=", ">", ">=", "in", "not in")
@@ -115,7 +114,7 @@ class Call:
     loc: Location = attrs.field(factory=_loc, eq=False, repr=False)
 
 
-Expr = Union[Literal, ListLiteral, Path, Not, Neg, BoolOp, Compare, Arith, Call]
+Expr = Literal | ListLiteral | Path | Not | Neg | BoolOp | Compare | Arith | Call
 
 
 class ExpressionError(Exception):
@@ -235,8 +234,8 @@ class _Translator:
         d = depth + 1
         loc = self.loc(node)
         if isinstance(node, ast.BoolOp):
-            op = "and" if isinstance(node.op, ast.And) else "or"
-            return BoolOp(op, tuple(self.visit(v, d) for v in node.values), loc)
+            bop = "and" if isinstance(node.op, ast.And) else "or"
+            return BoolOp(bop, tuple(self.visit(v, d) for v in node.values), loc)
         if isinstance(node, ast.UnaryOp):
             if isinstance(node.op, ast.Not):
                 return Not(self.visit(node.operand, d), loc)
@@ -252,19 +251,19 @@ class _Translator:
             parts: list[Expr] = []
             left = self.visit(node.left, d)
             for op_node, right_node in zip(node.ops, node.comparators, strict=True):
-                op = _CMP.get(type(op_node))
-                if op is None:
+                cop = _CMP.get(type(op_node))
+                if cop is None:
                     raise self.fail(node, "`is` is not supported; use `==` or known(...)")
                 right = self.visit(right_node, d)
-                parts.append(Compare(op, left, right, loc))
+                parts.append(Compare(cop, left, right, loc))
                 left = right
             return parts[0] if len(parts) == 1 else BoolOp("and", tuple(parts), loc)
         if isinstance(node, ast.BinOp):
-            op = _ARITH.get(type(node.op))
-            if op is None:
+            aop = _ARITH.get(type(node.op))
+            if aop is None:
                 help = _REFUSED_HELP.get(type(node.op))
                 raise self.fail(node, f"operator `{type(node.op).__name__}` is not allowed", help)
-            return Arith(op, self.visit(node.left, d), self.visit(node.right, d), loc)
+            return Arith(aop, self.visit(node.left, d), self.visit(node.right, d), loc)
         if isinstance(node, ast.Constant):
             value = node.value
             if isinstance(value, bool) or value is None or isinstance(value, str):

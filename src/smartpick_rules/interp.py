@@ -64,7 +64,7 @@ def truth(value: Any) -> bool | None:
     return bool(value)
 
 
-def evaluate_expr(e: Expr, scope: Scope) -> Any:  # noqa: C901 - one dispatch, kept together
+def evaluate_expr(e: Expr, scope: Scope) -> Any:
     if isinstance(e, Literal):
         return e.value
     if isinstance(e, Path):

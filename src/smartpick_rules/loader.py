@@ -270,7 +270,7 @@ def _build_rule(
         err("schema_error", "`when` is an empty list; write `when = \"true\"` for a rule that always fires", key_loc("when"))
     when: list[Expr] = []
     when_locs: list[Location] = []
-    for k, text in enumerate(clauses_text):
+    for text in clauses_text:
         origin = _expr_origin(smap, [*base, "when"], text, file)
         when_locs.append(origin)
         try:
@@ -540,7 +540,7 @@ def _compose(ordered: list[_LoadedFile], limits: Limits) -> tuple[RuleSet, list[
         for r, override in lf.rules:
             if override:
                 if r.id in active or r.id in disabled:
-                    overridden.append(active.pop(r.id, None) or disabled.pop(r.id))
+                    overridden.append(active.pop(r.id) if r.id in active else disabled.pop(r.id))
                 else:
                     diags.append(
                         Diagnostic(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from enum import StrEnum
+from typing import Any
 
 import attrs
 
@@ -142,22 +143,22 @@ class FieldValueError(ValueError):
         self.field = field
 
 
-def _nonneg(_inst: object, attribute: attrs.Attribute[object], value: float | int | None) -> None:
+def _nonneg(_inst: Any, attribute: Any, value: Any) -> None:
     if value is not None and value < 0:
         raise FieldValueError(attribute.name, f"must be 0 or more, got {value}")
 
 
-def _score(_inst: object, attribute: attrs.Attribute[object], value: int | None) -> None:
+def _score(_inst: Any, attribute: Any, value: Any) -> None:
     if value is not None and not (1 <= value <= 300):
         raise FieldValueError(attribute.name, f"must be a USMLE score between 1 and 300, got {value}")
 
 
-def _year(_inst: object, attribute: attrs.Attribute[object], value: int | None) -> None:
+def _year(_inst: Any, attribute: Any, value: Any) -> None:
     if value is not None and not (1940 <= value <= 2100):
         raise FieldValueError(attribute.name, f"must be a year between 1940 and 2100, got {value}")
 
 
-def _share(_inst: object, attribute: attrs.Attribute[object], value: float | None) -> None:
+def _share(_inst: Any, attribute: Any, value: Any) -> None:
     if value is not None and not (0.0 <= value <= 1.0):
         raise FieldValueError(attribute.name, f"must be a share between 0 and 1, got {value}")
 
