@@ -57,24 +57,46 @@ def _json_value(v: Any) -> Any:
     return v
 
 
-def _entry(cr: CompiledRule, scope: Scope, score_after: float | None, limits: Limits) -> AuditEntry:
-    rule = cr.rule
-    values = {p.dotted: _json_value(evaluate_expr(p, scope)) for p in cr.paths}
-    explanation = rule.explain.render(values, limits.max_message_length) if rule.explain else None
-    return AuditEntry(
-        rule_id=rule.id,
-        ruleset=rule.ruleset,
-        ruleset_version=rule.ruleset_version,
-        stage=rule.stage,
-        salience=rule.salience,
-        effect=rule.then.describe(),
-        explanation=explanation,
-        values=values,
-        score_after=score_after,
-        file=rule.loc.file,
-        line=rule.loc.line,
-        source=rule.source,
-    )
+class _EntryMaker:
+    """Builds audit entries; what does not depend on the program is computed once per rule."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.effects: dict[str, str] = {}
+        self.constant_values: dict[tuple[str, int], dict[str, Any]] = {}
+
+    def __call__(self, cr: CompiledRule, scope: Scope, score_after: float | None) -> AuditEntry:
+        rule = cr.rule
+        effect = self.effects.get(rule.id)
+        if effect is None:
+            effect = self.effects[rule.id] = rule.then.describe()
+        if scope.program is None:
+            values = {p.dotted: _json_value(evaluate_expr(p, scope)) for p in cr.paths}
+        else:
+            # applicant-side values are the same for every program: read them once
+            key = (rule.id, id(scope.applicant))
+            const = self.constant_values.get(key)
+            if const is None:
+                const = {p.dotted: _json_value(evaluate_expr(p, scope)) for p in cr.paths if p.root not in ("program",)}
+                self.constant_values[key] = const
+            values = {
+                p.dotted: const[p.dotted] if p.dotted in const else _json_value(evaluate_expr(p, scope)) for p in cr.paths
+            }
+        explanation = rule.explain.render(values, self.limits.max_message_length) if rule.explain else None
+        return AuditEntry(
+            rule_id=rule.id,
+            ruleset=rule.ruleset,
+            ruleset_version=rule.ruleset_version,
+            stage=rule.stage,
+            salience=rule.salience,
+            effect=effect,
+            explanation=explanation,
+            values=values,
+            score_after=score_after,
+            file=rule.loc.file,
+            line=rule.loc.line,
+            source=rule.source,
+        )
 
 
 def _sha(data: Any) -> str:
@@ -173,7 +195,8 @@ def _run(
         for name, value in cr.rule.then.sets:
             derived[name] = value
     profile_scope = Scope(applicant=prof, derived=derived, tags=profile_tags, as_of_year=year)
-    profile_entries = tuple(_entry(cr, profile_scope, None, limits) for cr in p_rules)
+    make_entry = _EntryMaker(limits)
+    profile_entries = tuple(make_entry(cr, profile_scope, None) for cr in p_rules)
     profile_score_rules = [cr for cr in p_rules if cr.rule.then.score is not None]
     base = scoring.base
     profile_score_trail: list[tuple[CompiledRule, float]] = []
@@ -261,7 +284,7 @@ def _run(
     list_scope = attrs.evolve(profile_scope, list=facts)
     l_fired = eng.run_list(compiled, list_scope, budget)
     l_rules = [plan.list.rules[i] for i in sorted(l_fired)]
-    list_entries = tuple(_entry(cr, list_scope, None, limits) for cr in l_rules)
+    list_entries = tuple(make_entry(cr, list_scope, None) for cr in l_rules)
 
     # breadth and reach cap: the highest-salience rule that set them (checked unambiguous at load)
     breadth_rule = next((cr for cr in l_rules if cr.rule.then.breadth is not None), None)
@@ -314,9 +337,12 @@ def _run(
     def scope_for(i: int) -> Scope:
         return Scope(applicant=prof, program=cat.programs[i], derived=derived, tags=frozenset(tags_of(i)), as_of_year=year)
 
+    # the profile-stage score entries open every program's audit; they are values, so share them
+    profile_prefix_entries = tuple(make_entry(cr, profile_scope, after) for cr, after in profile_prefix)
+
     def build(i: int) -> ProgramResult:
         sc = scope_for(i)
-        entries: list[AuditEntry] = [_entry(cr, profile_scope, after, limits) for cr, after in profile_prefix]
+        entries: list[AuditEntry] = list(profile_prefix_entries)
         running = base
         exclusions: list[Exclusion] = []
         prog_advice: list[AdviceItem] = []
@@ -327,7 +353,7 @@ def _run(
             if eff.score is not None:
                 running = running + float(eff.score)
                 after = running + 0.0
-            entry = _entry(cr, sc, after, limits)
+            entry = make_entry(cr, sc, after)
             entries.append(entry)
             if eff.exclude is not None:
                 exclusions.append(Exclusion(cr.rule.id, eff.exclude.render(entry.values, limits.max_message_length)))
