@@ -1,0 +1,438 @@
+"""Evaluating a cohort: many profiles against one catalog and rule set, serially or on any executor.
+
+    >>> results = evaluate_many(profiles, catalog, rules, executor=ProcessPoolExecutor(2))
+    >>> for profile, r in zip(profiles, results):
+    ...     print(r.code if isinstance(r, SmartpickError) else len(r.chosen()))
+
+One result per profile, in input order: a :class:`~smartpick_rules.result.Recommendation`, or the
+:class:`~smartpick_rules.errors.SmartpickError` that profile raised. One profile failing never
+loses the others; an exception that is not a ``SmartpickError`` (a bug, a worker that died) is
+wrapped as an :class:`~smartpick_rules.errors.EvaluationError` with code ``evaluation_error``
+naming the profile's index (``field_path`` ``$[i]``). Problems with the shared inputs (a
+catalog or rule set that does not load) are raised at once, since every profile would fail.
+
+Where the work runs:
+
+* ``executor=None``: serially, in this process. Results are live recommendations.
+* a :class:`concurrent.futures.ThreadPoolExecutor`: chunks run on its threads, sharing the one
+  compiled rule set and catalog (both immutable). Results are live recommendations.
+* any other :class:`concurrent.futures.Executor` (a ``ProcessPoolExecutor``, dask.distributed's
+  ``Client.get_executor()``, ...): profiles go out in chunks. The rule set travels as its
+  sources (the text of each rule-set file, checked against the hash it was loaded with) or, for
+  a rule set built from text, as the rule set itself without its compiled cache; the catalog as
+  its programs. Both go out as bytes keyed by their SHA-256: a chunk first carries only the keys,
+  and a worker process that has not seen them yet answers "send the data", so each worker
+  loads, checks and compiles the rule set once and keeps it in a small module-level cache
+  (executors have no common initializer hook). Each recommendation comes back as its
+  ``to_dict()`` data (one JSON text for the header, one per program) and is re-structured here
+  with ``Recommendation.from_dict``; per-program results are structured on first access.
+  **``why_not()`` needs the live evaluation, so it is not available on these results**;
+  ``explain()`` still shows what fired. Re-run :func:`~smartpick_rules.evaluate` in-process for
+  one profile to ask why a rule did not fire.
+
+The result payload of a large catalog is large (every program's audit trail: about 18 KB a
+program with the shipped rule sets), so a remote executor pays for serialising it; see
+docs/performance.md for the figures.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import math
+import pickle
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeAlias
+
+import attrs
+
+from .errors import (
+    Diagnostic,
+    EngineUnavailable,
+    EvaluationError,
+    InputError,
+    Location,
+    RulesetError,
+    SmartpickError,
+)
+from .evaluate import _as_of_year, evaluate
+from .inputs import catalog_from_data, profile_from_data
+from .ir import RuleSet
+from .limits import DEFAULT_LIMITS, Limits
+from .models import Catalog, Profile, Program
+from .result import LazyResults, ProgramResult, Recommendation
+
+__all__ = ["CohortResult", "evaluate_many"]
+
+CohortResult: TypeAlias = Recommendation | SmartpickError
+"""One profile's outcome: its recommendation, or the error it raised."""
+
+ProfileInput: TypeAlias = Profile | Mapping[str, Any]
+CatalogInput: TypeAlias = Catalog | Sequence[Program] | Sequence[Mapping[str, Any]] | Mapping[str, Any]
+
+_ERROR_CLASSES: dict[str, type[SmartpickError]] = {
+    c.__name__: c for c in (SmartpickError, RulesetError, InputError, EvaluationError, EngineUnavailable)
+}
+
+
+def evaluate_many(
+    profiles: Iterable[ProfileInput],
+    catalog: CatalogInput,
+    rules: RuleSet | None = None,
+    *,
+    executor: Executor | None = None,
+    engine: str = "native",
+    as_of: int | _dt.date | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    chunk_size: int | None = None,
+) -> list[CohortResult]:
+    """Evaluate every profile against ``catalog`` with ``rules``; one result per profile, in order.
+
+    ``profiles`` may be :class:`Profile` values or plain data (a profile that does not
+    structure is that profile's :class:`InputError`). ``catalog`` and ``rules`` are as for
+    :func:`~smartpick_rules.evaluate`; ``rules=None`` means the shipped rule sets. ``as_of``
+    defaults to this year, fixed once for the whole cohort. ``chunk_size`` is how many profiles
+    one task carries (default: about four tasks per worker, at most 32 profiles a task).
+    """
+    cat = _catalog(catalog, limits)
+    ruleset = rules if rules is not None else _shipped_rules(limits)
+    year = _as_of_year(as_of)
+    results: list[CohortResult | None] = []
+    pending: list[tuple[int, Profile]] = []
+    for i, p in enumerate(profiles):
+        try:
+            prof = p if isinstance(p, Profile) else profile_from_data(p, source=f"<profile #{i}>")
+        except SmartpickError as exc:
+            results.append(exc)
+            continue
+        except Exception as exc:
+            results.append(_wrap(i, exc))
+            continue
+        results.append(None)
+        pending.append((i, prof))
+    if not pending:
+        return [r for r in results if r is not None]
+
+    if executor is None:
+        for i, prof in pending:
+            results[i] = _evaluate_one(i, prof, cat, ruleset, engine, year, limits)
+    else:
+        size = chunk_size or _default_chunk(len(pending), executor)
+        chunks = [pending[k : k + size] for k in range(0, len(pending), size)]
+        if isinstance(executor, ThreadPoolExecutor):
+            _run_threads(executor, chunks, cat, ruleset, engine, year, limits, results)
+        else:
+            _run_remote(executor, chunks, cat, ruleset, engine, year, limits, results)
+    out: list[CohortResult] = []
+    for i, r in enumerate(results):
+        out.append(r if r is not None else _wrap(i, RuntimeError("no result came back for this profile")))
+    return out
+
+
+# --- in process -------------------------------------------------------------------------------
+
+
+def _catalog(catalog: CatalogInput, limits: Limits) -> Catalog:
+    if isinstance(catalog, Catalog):
+        cat = catalog
+    elif isinstance(catalog, Mapping):
+        cat = catalog_from_data(catalog, limits=limits)
+    else:
+        items: list[Any] = list(catalog)
+        cat = Catalog.of(items) if all(isinstance(p, Program) for p in items) else catalog_from_data(items, limits=limits)
+    if len(cat) > limits.max_programs:
+        raise InputError(
+            Diagnostic("limit_exceeded", f"{len(cat)} programs, more than the limit of {limits.max_programs}", Location(cat.source))
+        )
+    return cat
+
+
+def _shipped_rules(limits: Limits) -> RuleSet:
+    from .loader import load_rules
+
+    return load_rules(limits=limits)
+
+
+def _wrap(index: int, exc: BaseException) -> EvaluationError:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    message = f"profile #{index}: unexpected {type(exc).__name__}" + (f": {text}" if text else "")
+    return EvaluationError(
+        Diagnostic(
+            "evaluation_error",
+            message[:2000],
+            Location(f"<profile #{index}>"),
+            field_path=f"$[{index}]",
+            help="this is a bug in smartpick_rules or the executor, not in the profile; please report it",
+        )
+    )
+
+
+def _evaluate_one(
+    index: int, prof: Profile, cat: Catalog, ruleset: RuleSet, engine: str, year: int | _dt.date, limits: Limits
+) -> CohortResult:
+    try:
+        return evaluate(prof, cat, ruleset, engine=engine, as_of=year, limits=limits)
+    except SmartpickError as exc:
+        return exc
+    except Exception as exc:
+        return _wrap(index, exc)
+
+
+def _workers(executor: Executor) -> int:
+    """How many tasks the executor runs at once, as far as it says (stdlib pools, dask), else 2."""
+    workers = getattr(executor, "_max_workers", None)
+    if isinstance(workers, int) and workers >= 1:
+        return workers
+    client = getattr(executor, "_client", None)  # dask.distributed's ClientExecutor
+    try:
+        threads = client.nthreads() if client is not None else None
+        if isinstance(threads, dict) and threads:
+            return max(1, sum(int(v) for v in threads.values()))
+    except Exception:
+        pass
+    return 2
+
+
+def _default_chunk(n: int, executor: Executor) -> int:
+    return max(1, min(32, math.ceil(n / (4 * _workers(executor)))))
+
+
+def _run_threads(
+    executor: Executor,
+    chunks: list[list[tuple[int, Profile]]],
+    cat: Catalog,
+    ruleset: RuleSet,
+    engine: str,
+    year: int | _dt.date,
+    limits: Limits,
+    results: list[CohortResult | None],
+) -> None:
+    def run(chunk: list[tuple[int, Profile]]) -> list[CohortResult]:
+        return [_evaluate_one(i, p, cat, ruleset, engine, year, limits) for i, p in chunk]
+
+    futures = [(chunk, executor.submit(run, chunk)) for chunk in chunks]
+    for chunk, fut in futures:
+        try:
+            outcomes = fut.result()
+        except Exception as exc:
+            outcomes = [_wrap(i, exc) for i, _p in chunk]
+        for (i, _p), r in zip(chunk, outcomes, strict=True):
+            results[i] = r
+
+
+# --- other processes and machines -------------------------------------------------------------
+
+
+def _rules_payload(ruleset: RuleSet, limits: Limits) -> bytes:
+    """The rule set as its sources if they re-load into the same rule set, else the rule set itself."""
+    sources: list[tuple[str, str]] = []
+    for info in ruleset.rulesets:
+        try:
+            text = Path(info.path).read_bytes().decode("utf-8-sig") if info.path else None
+        except (OSError, UnicodeDecodeError):
+            text = None
+        if text is None or hashlib.sha256(text.encode("utf-8")).hexdigest() != info.sha256:
+            sources = []
+            break
+        sources.append((info.path, text))
+    if sources and ruleset.rulesets:
+        from .loader import load_rules_from_text
+
+        # the files may have been loaded with other limits, or the rule set changed by hand
+        try:
+            same = load_rules_from_text(sources, limits=limits) == ruleset
+        except SmartpickError:
+            same = False
+        if same:
+            return pickle.dumps(("sources", tuple(sources), limits), protocol=pickle.HIGHEST_PROTOCOL)
+    # A fresh RuleSet without the compiled cache: the cache is tied to these very objects.
+    bare = RuleSet(ruleset.rules, ruleset.rulesets, ruleset.scoring, ruleset.disabled, ruleset.overridden)
+    return pickle.dumps(("ruleset", bare, limits), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _catalog_payload(cat: Catalog) -> bytes:
+    return pickle.dumps((cat.programs, cat.source), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _key(payload: bytes) -> str:
+    return hashlib.sha256(payload).hexdigest()
+
+
+_MISS = "miss"
+_CACHE_SIZE = 4
+_cache_lock = threading.Lock()
+_rules_cache: OrderedDict[str, RuleSet] = OrderedDict()
+_catalog_cache: OrderedDict[str, Catalog] = OrderedDict()
+
+
+def _cached(cache: OrderedDict[str, Any], key: str) -> Any:
+    with _cache_lock:
+        value = cache.get(key)
+        if value is not None:
+            cache.move_to_end(key)
+        return value
+
+
+def _remember(cache: OrderedDict[str, Any], key: str, value: Any) -> None:
+    with _cache_lock:
+        cache[key] = value
+        cache.move_to_end(key)
+        while len(cache) > _CACHE_SIZE:
+            cache.popitem(last=False)
+
+
+def _load_rules_payload(payload: bytes) -> RuleSet:
+    kind, body, limits = pickle.loads(payload)
+    if kind == "sources":
+        from .loader import load_rules_from_text
+
+        return load_rules_from_text(body, limits=limits)
+    assert isinstance(body, RuleSet)
+    return body
+
+
+def _load_catalog_payload(payload: bytes) -> Catalog:
+    programs, source = pickle.loads(payload)
+    return Catalog(tuple(programs), source)
+
+
+#: one outcome sent back: (index, "ok", (header JSON, [program JSON, ...])) or (index, "error", (class, diagnostics))
+_Outcome = tuple[int, str, Any]
+
+
+def _run_chunk(
+    rules_key: str,
+    rules_payload: bytes | None,
+    catalog_key: str,
+    catalog_payload: bytes | None,
+    chunk: list[tuple[int, Profile]],
+    engine: str,
+    year: int | _dt.date,
+    limits: Limits,
+) -> tuple[str, list[_Outcome]]:
+    """The task a worker runs: evaluate a chunk with the cached rule set and catalog.
+
+    Returns ``("miss", [])`` when the worker has not got the rule set or catalog yet and its
+    payload was not sent; the caller sends the chunk again with the payloads.
+    """
+    ruleset = _cached(_rules_cache, rules_key)
+    cat = _cached(_catalog_cache, catalog_key)
+    if (ruleset is None and rules_payload is None) or (cat is None and catalog_payload is None):
+        return _MISS, []
+    out: list[_Outcome] = []
+    try:
+        if ruleset is None:
+            assert rules_payload is not None
+            ruleset = _load_rules_payload(rules_payload)
+            _remember(_rules_cache, rules_key, ruleset)
+        if cat is None:
+            assert catalog_payload is not None
+            cat = _load_catalog_payload(catalog_payload)
+            _remember(_catalog_cache, catalog_key, cat)
+    except SmartpickError as exc:
+        return "ok", [(i, "error", (type(exc).__name__, exc.diagnostics)) for i, _p in chunk]
+    for i, prof in chunk:
+        r = _evaluate_one(i, prof, cat, ruleset, engine, year, limits)
+        if isinstance(r, SmartpickError):
+            out.append((i, "error", (type(r).__name__, r.diagnostics)))
+            continue
+        try:
+            out.append((i, "ok", _encode(r)))
+        except Exception as exc:
+            err = _wrap(i, exc)
+            out.append((i, "error", (type(err).__name__, err.diagnostics)))
+    return "ok", out
+
+
+def _encode(rec: Recommendation) -> tuple[str, list[str]]:
+    data = rec.to_dict()
+    programs = data.pop("programs")
+    return json.dumps(data, ensure_ascii=False), [json.dumps(p, ensure_ascii=False) for p in programs]
+
+
+def _decode(payload: tuple[str, list[str]]) -> Recommendation:
+    head, programs = payload
+    from .converter import converter
+
+    rest = Recommendation.from_dict({**json.loads(head), "programs": []})
+
+    def build(k: int) -> ProgramResult:
+        return converter.structure(json.loads(programs[k]), ProgramResult)
+
+    return attrs.evolve(rest, programs=LazyResults(range(len(programs)), build))
+
+
+def _error(kind: str, diagnostics: Sequence[Diagnostic]) -> SmartpickError:
+    return _ERROR_CLASSES.get(kind, EvaluationError)(list(diagnostics))
+
+
+def _run_remote(
+    executor: Executor,
+    chunks: list[list[tuple[int, Profile]]],
+    cat: Catalog,
+    ruleset: RuleSet,
+    engine: str,
+    year: int | _dt.date,
+    limits: Limits,
+    results: list[CohortResult | None],
+) -> None:
+    rules_payload = _rules_payload(ruleset, limits)
+    catalog_payload = _catalog_payload(cat)
+    rkey, ckey = _key(rules_payload), _key(catalog_payload)
+
+    def submit(chunk: list[tuple[int, Profile]], with_data: bool) -> Future[tuple[str, list[_Outcome]]]:
+        return executor.submit(
+            _run_chunk,
+            rkey,
+            rules_payload if with_data else None,
+            ckey,
+            catalog_payload if with_data else None,
+            chunk,
+            engine,
+            year,
+            limits,
+        )
+
+    # The first chunk per worker carries the data; the rest try the worker's cache first, and a
+    # worker that has not seen the data yet answers "miss" and gets the chunk again with it.
+    workers = _workers(executor)
+    queue: list[tuple[list[tuple[int, Profile]], Future[tuple[str, list[_Outcome]]], bool]] = []
+    for n, chunk in enumerate(chunks):
+        first = n < workers
+        try:
+            queue.append((chunk, submit(chunk, first), first))
+        except Exception as exc:
+            for i, _p in chunk:
+                results[i] = _wrap(i, exc)
+    while queue:
+        chunk, fut, sent_data = queue.pop(0)
+        try:
+            status, outcomes = fut.result()
+        except Exception as exc:
+            for i, _p in chunk:
+                results[i] = _wrap(i, exc)
+            continue
+        if status == _MISS:
+            if sent_data:  # cannot happen: a chunk with its data never misses
+                for i, _p in chunk:
+                    results[i] = _wrap(i, RuntimeError("worker refused a chunk that carried its data"))
+                continue
+            try:
+                queue.append((chunk, submit(chunk, True), True))
+            except Exception as exc:
+                for i, _p in chunk:
+                    results[i] = _wrap(i, exc)
+            continue
+        for i, kind, payload in outcomes:
+            if kind == "ok":
+                try:
+                    results[i] = _decode(payload)
+                except Exception as exc:
+                    results[i] = _wrap(i, exc)
+            else:
+                results[i] = _error(*payload)
