@@ -492,7 +492,7 @@ def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None, stder
         io.out.flush()
         return status
     except SmartpickError as exc:
-        io.eprint(f"{PROG}: {exc.first_line()}")
+        io.eprint(f"{PROG}: {error_line(exc)}")
         return EXIT_ERROR
     except UsageError as exc:
         io.eprint(str(exc))
@@ -518,6 +518,19 @@ def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None, stder
             "(please report it; set SMARTPICK_TRACEBACK=1 to see the traceback)"
         )
         return EXIT_INTERNAL
+
+
+def error_line(exc: SmartpickError) -> str:
+    """``exc.first_line()``, naming the field when the message does not (``step2_ck.score``)."""
+    line = exc.first_line()
+    d = exc.diagnostics[0] if exc.diagnostics else None
+    if d is None or not d.field_path:
+        return line
+    field = d.field_path.removeprefix("$").lstrip(".")
+    if not field or field in d.message:
+        return line
+    head = f"{d.location}: {d.code}: " + (f"{d.rule_id}: " if d.rule_id else "")
+    return line.replace(head, head + f"`{field}`: ", 1) if line.startswith(head) else line
 
 
 def _flush(parser: argparse.ArgumentParser, io: Io) -> None:

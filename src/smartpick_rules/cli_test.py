@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import textwrap
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -201,7 +202,8 @@ def run_tests(args: argparse.Namespace, io: Io) -> int:
             f"clauses {rep.clause_outcomes}/{2 * len(rep.clauses)} outcomes ({rep.clause_percent:.1f}%)"
         )
         if rep.unfired:
-            io.print("  rules no test fires: " + ", ".join(rep.unfired))
+            shown = rep.unfired if args.verbose or len(rep.unfired) <= 12 else [*rep.unfired[:12], f"and {len(rep.unfired) - 12} more"]
+            io.print(textwrap.fill("rules no test fires: " + ", ".join(shown), width=100, initial_indent="  ", subsequent_indent="    "))
         never_true, never_false = rep.never(True), rep.never(False)
         if args.verbose:
             for text in never_true:

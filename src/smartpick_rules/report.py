@@ -175,10 +175,13 @@ def summarize(rec: Recommendation, title: str = "") -> Summary:
     )
 
 
-def _provenance_line(rec: Recommendation) -> str:
+def _provenance_line(rec: Recommendation, limit: int | None = None) -> str:
     p = rec.provenance
-    sets = ", ".join(f"{r.name} {r.version}" for r in p.rulesets)
-    return f"as of {p.as_of_year}; engine {p.engine}; rule sets: {sets or 'none'}"
+    names = [f"{r.name} {r.version}" for r in p.rulesets]
+    if limit is not None and len(names) > limit:
+        names = [*names[:limit], f"and {len(p.rulesets) - limit} more"]
+    sets = "1 rule set" if len(p.rulesets) == 1 else f"{len(p.rulesets)} rule sets"
+    return f"as of {p.as_of_year}; engine {p.engine}; {sets}: {', '.join(names) or 'none'}"
 
 
 def _breadth_line(rec: Recommendation, s: Summary) -> str:
@@ -242,53 +245,35 @@ def _movers_text(ms: Sequence[Mover], width: int) -> str:
     return out
 
 
+def _profile_moves_line(s: Summary, limit: int = 4) -> str:
+    total = sum(float(d) for _r, d in s.profile_moves)
+    ordered = sorted(s.profile_moves, key=lambda rd: -abs(float(rd[1])))
+    shown = ", ".join(f"{r} {d}" for r, d in ordered[:limit])
+    more = f" and {len(ordered) - limit} more" if len(ordered) > limit else ""
+    return f"Profile rules move every program by {_signed(total)} in all: {shown}{more}"
+
+
 def render_table(rec: Recommendation, *, top: int = 25, width: int = 100, title: str = "", summary: Summary | None = None) -> str:
-    """The recommended list as a terminal table no wider than ``width`` columns."""
+    """The recommended list as a terminal table no wider than ``width`` columns.
+
+    One line per program when the two biggest movers fit beside the name; otherwise the
+    movers go on a second, indented line under each program.
+    """
     s = summary or summarize(rec, title)
     lines: list[str] = []
     head = clean(s.title) or "Recommended programs"
     lines.append(_truncate(head, width))
-    lines.append(_truncate(_provenance_line(rec), width))
+    lines.extend(_wrap(_provenance_line(rec, 3), width, ""))
     lines.extend(_wrap(_breadth_line(rec, s), width, ""))
     if s.profile_moves:
-        lines.extend(_wrap("Every program moved by: " + ", ".join(f"{r} {d}" for r, d in s.profile_moves), width, ""))
+        lines.extend(_wrap(_profile_moves_line(s), width, ""))
     lines.append("")
     rows = s.chosen[: max(top, 0)]
-    headers = ["#", "tier", "score", "program", "name", "region", "moved most by"]
-    data: list[list[str]] = []
-    mover_lists: list[list[Mover]] = []
-    for k, r in enumerate(rows, start=1):
-        ms = movers(r)
-        mover_lists.append(ms)
-        data.append(
-            [str(k), r.tier or "-", fmt_number(r.score), clean(r.program.id), clean(r.program.name), region_label(r.program, True), ""]
-        )
-    if data:
-        widths = [max(_display_width(h), *(_display_width(row[c]) for row in data)) for c, h in enumerate(headers)]
-        widths[3] = min(widths[3], 18)
-        widths[5] = min(widths[5], 16)
-        avail = width - sum(widths[c] for c in (0, 1, 2, 3, 5)) - 2 * (len(headers) - 1)
-        full = [", ".join(f"{m.rule_id} {m.how}" for m in ms) for ms in mover_lists]
-        two = [", ".join(f"{m.rule_id} {m.how}" for m in ms[:2]) + (", …" if len(ms) > 2 else "") for ms in mover_lists]
-        movers_natural = max(_display_width(headers[6]), *(_display_width(t) for t in full))
-        name_natural = widths[4]
-        movers_w = min(movers_natural, max(_display_width(headers[6]), *(_display_width(t) for t in two)))
-        movers_w = max(min(movers_w, avail - 12), min(24, avail // 2))
-        name_w = max(min(name_natural, avail - movers_w), 6)
-        movers_w = max(min(movers_natural, avail - name_w), 4)
-        widths[4], widths[6] = name_w, movers_w
-        right = {0, 2}
-        lines.append(
-            "  ".join(_pad(h, widths[c], c in right) for c, h in enumerate(headers)).rstrip()
-        )
-        for row, ms in zip(data, mover_lists, strict=True):
-            row[6] = _movers_text(ms, widths[6])
-            cells = [_pad(_truncate(v, widths[c]), widths[c], c in right) for c, v in enumerate(row)]
-            lines.append("  ".join(cells).rstrip())
-        if len(s.chosen) > len(rows):
-            lines.append(f"... {len(s.chosen) - len(rows):,} more in the list (--top N shows more)")
-    else:
+    lines.extend(_program_rows(rows, width))
+    if not rows and not s.chosen:
         lines.append("No program is eligible: every program was excluded.")
+    if len(s.chosen) > len(rows):
+        lines.append(f"... {len(s.chosen) - len(rows):,} more in the list (--top N shows more)")
     if s.exclusion_reasons:
         lines.append("")
         lines.append(f"Excluded: {len(s.excluded):,} programs, by the rule that decided it")
@@ -306,6 +291,52 @@ def render_table(rec: Recommendation, *, top: int = 25, width: int = 100, title:
     lines.append("")
     lines.append("Why a program is where it is: smartpick-rules explain PROFILE PROGRAM_ID")
     return "\n".join(lines) + "\n"
+
+
+def _program_rows(rows: Sequence[ProgramResult], width: int) -> list[str]:
+    if not rows:
+        return []
+    headers = ["#", "tier", "score", "program", "name", "region", "moved most by"]
+    mover_lists = [movers(r) for r in rows]
+    data = [
+        [str(k), r.tier or "-", fmt_number(r.score), clean(r.program.id), clean(r.program.name), region_label(r.program, True)]
+        for k, r in enumerate(rows, start=1)
+    ]
+    right = {0, 2}
+    widths = [max(_display_width(h), *(_display_width(row[c]) for row in data)) for c, h in enumerate(headers[:6])]
+    widths[3] = min(widths[3], 18)
+    widths[5] = min(widths[5], 16)
+    gaps = 2 * len(headers[:6])
+    fixed = sum(widths[c] for c in (0, 1, 2, 3, 5)) + gaps
+    texts = [[f"{m.rule_id} {m.how}" for m in ms] for ms in mover_lists]
+    two = max(
+        (_display_width(", ".join(t[:2]) + (", …" if len(t) > 2 else "")) for t in texts),
+        default=0,
+    )
+    movers_w = max(two, _display_width(headers[6]))
+    name_floor = min(widths[4], 16)
+    if fixed + name_floor + movers_w <= width:
+        # one line per program
+        full = max((_display_width(", ".join(t)) for t in texts), default=0)
+        name_w = max(min(widths[4], width - fixed - movers_w), name_floor)
+        movers_w = max(min(full, width - fixed - name_w), movers_w)
+        widths = [*widths[:4], name_w, widths[5], movers_w]
+        out = ["  ".join(_pad(h, widths[c], c in right) for c, h in enumerate(headers)).rstrip()]
+        for row, ms in zip(data, mover_lists, strict=True):
+            cells = [_pad(_truncate(v, widths[c]), widths[c], c in right) for c, v in enumerate(row)]
+            cells.append(_movers_text(ms, movers_w))
+            out.append("  ".join(cells).rstrip())
+        return out
+    # two lines per program: the movers under the name
+    widths[4] = max(min(widths[4], width - fixed + 2), 8)
+    indent = " " * (widths[0] + 2)
+    out = ["  ".join(_pad(h, widths[c], c in right) for c, h in enumerate(headers[:6])).rstrip(), indent + headers[6]]
+    for row, ms in zip(data, mover_lists, strict=True):
+        cells = [_pad(_truncate(v, widths[c]), widths[c], c in right) for c, v in enumerate(row)]
+        out.append("  ".join(cells).rstrip())
+        if ms:
+            out.append(indent + _movers_text(ms, width - len(indent)))
+    return out
 
 
 # --- Markdown --------------------------------------------------------------------------------

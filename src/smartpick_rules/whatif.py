@@ -349,7 +349,7 @@ class ProgramChange:
     """One program whose outcome changed."""
 
     program: Program
-    kind: str  # "unexcluded" | "tier_up" | "tier_down" | "newly_excluded" | "score"
+    kind: str  # "unexcluded" | "tier_up" | "tier_down" | "newly_excluded" | "score_up" | "score_down"
     before_tier: str | None
     after_tier: str | None
     before_score: float
@@ -383,7 +383,8 @@ class ProgramChange:
         }
 
 
-_KIND_ORDER = {"unexcluded": 0, "tier_up": 1, "tier_down": 2, "newly_excluded": 3, "score": 4}
+_KIND_ORDER = {"unexcluded": 0, "tier_up": 1, "tier_down": 2, "newly_excluded": 3, "score_up": 4, "score_down": 5}
+_MOVES = frozenset({"unexcluded", "tier_up", "tier_down", "newly_excluded"})
 
 
 @attrs.frozen
@@ -407,14 +408,17 @@ class Comparison:
 
     def moved(self) -> list[ProgramChange]:
         """Programs that changed tier or exclusion (not mere score changes)."""
-        return [c for c in self.changes if c.kind != "score"]
+        return [c for c in self.changes if c.kind in _MOVES]
 
-    def responsible(self, only_improved: bool = False) -> list[tuple[str, int]]:
-        """Rules whose firing changed for the moved programs, with how many programs each."""
+    @property
+    def score_gain(self) -> float:
+        """The sum of score changes over programs eligible both before and after."""
+        return sum(c.after_score - c.before_score for c in self.changes if c.kind in ("tier_up", "tier_down", "score_up", "score_down"))
+
+    def responsible(self, moved_only: bool = False) -> list[tuple[str, int]]:
+        """Rules whose firing changed for the programs that changed, with how many programs each."""
         counter: Counter[str] = Counter()
-        for c in self.moved():
-            if only_improved and not c.improved:
-                continue
+        for c in self.moved() if moved_only else self.changes:
             counter.update(c.rules_added)
             counter.update(c.rules_removed)
         return sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -437,7 +441,7 @@ def compare(before: Outcomes, after: Outcomes, catalog: Catalog, *, include_scor
     )
     candidates = tier_changed | (before.excluded != after.excluded)
     if include_score_changes:
-        candidates |= before.score != after.score
+        candidates |= (before.score != after.score) & ~before.excluded & ~after.excluded
     changes: list[ProgramChange] = []
     for i in np.flatnonzero(candidates).tolist():
         bt, at = before.tiers[i], after.tiers[i]
@@ -451,7 +455,7 @@ def compare(before: Outcomes, after: Outcomes, catalog: Catalog, *, include_scor
         elif TIER_RANK[at] < TIER_RANK[bt]:
             kind = "tier_down"
         else:
-            kind = "score"
+            kind = "score_up" if after.score[i] > before.score[i] else "score_down"
         added = tuple(rid for rid, b, a in diff_rules if a[i] and not b[i])
         removed = tuple(rid for rid, b, a in diff_rules if b[i] and not a[i])
         changes.append(
@@ -560,6 +564,9 @@ class LeverResult:
             "tier_up": c.count("tier_up"),
             "tier_down": c.count("tier_down"),
             "newly_excluded": c.count("newly_excluded"),
+            "score_up": c.count("score_up"),
+            "score_down": c.count("score_down"),
+            "score_gain": c.score_gain,
             "profile_rules_added": list(c.profile_rules_added),
             "profile_rules_removed": list(c.profile_rules_removed),
             "rules": [{"rule_id": r, "programs": k} for r, k in c.responsible()],
@@ -630,12 +637,19 @@ def candidate_levers(profile: Profile, as_of: int) -> list[Lever]:
 
 
 def levers(evaluator: Evaluator, profile: Profile, candidates: Sequence[Lever] | None = None) -> list[LeverResult]:
-    """Try each lever; best first (most programs that move up a tier or stop being excluded)."""
+    """Try each lever; best first.
+
+    Ranked by the programs that move up a tier or stop being excluded, then by fewer that move
+    down or become excluded, then by the programs whose score rises without changing tier.
+    """
     base = evaluator.outcomes(profile)
     results: list[LeverResult] = []
     for lever in candidates if candidates is not None else candidate_levers(profile, evaluator.as_of):
         variant = apply_changes(profile, [parse_change(c) for c in lever.changes])
-        results.append(LeverResult(lever, compare(base, evaluator.outcomes(variant), evaluator.catalog)))
+        comparison = compare(base, evaluator.outcomes(variant), evaluator.catalog, include_score_changes=True)
+        results.append(LeverResult(lever, comparison))
     order = {r.lever.key: i for i, r in enumerate(results)}
-    results.sort(key=lambda r: (-r.improved, r.worsened, order[r.lever.key]))
+    results.sort(
+        key=lambda r: (-r.improved, r.worsened, -r.comparison.count("score_up"), -r.comparison.score_gain, order[r.lever.key])
+    )
     return results

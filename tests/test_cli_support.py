@@ -1,0 +1,213 @@
+"""Shared helpers for the command-line tests: a small rule set, a suite for it, and runners.
+
+The command is run as a user runs it: a subprocess of ``python -m smartpick_rules.cli`` (the
+same ``main`` the ``smartpick-rules`` console script calls) with real files. ``run_main`` runs it
+in-process with injected streams, for the checks that need a fake terminal.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import attrs
+
+REPO = Path(__file__).resolve().parent.parent
+PROFILES = REPO / "examples" / "profiles"
+DEFAULT_PROFILE = PROFILES / "default.toml"
+SMALL_CATALOG = REPO / "examples" / "small_catalog.csv"
+
+MINI_RULES = """\
+[ruleset]
+name = "mini"
+version = "1.2.0"
+description = "A small rule set for the command-line tests"
+
+[scoring]
+base = 50
+target = 45
+likely = 65
+
+[[rule]]
+id = "mini.min_step2_ck"
+stage = "program"
+salience = 100
+when = ["known(program.min_step2_ck)", "applicant.step2_ck.score < program.min_step2_ck"]
+then = { exclude = "Step 2 CK {applicant.step2_ck.score} is below the published minimum {program.min_step2_ck}" }
+explain = "the program publishes a Step 2 CK minimum of {program.min_step2_ck}"
+source = "Guide, Step Scores in Context"
+
+[[rule]]
+id = "mini.visa_j1"
+stage = "program"
+salience = 90
+when = ["applicant.visa == 'j1'", "not program.sponsors_j1"]
+then = { exclude = "needs a J-1 visa; the program does not sponsor it" }
+source = "Guide"
+
+[[rule]]
+id = "mini.low_step2"
+stage = "profile"
+salience = 10
+when = "applicant.step2_ck.score < 225"
+then = { tag = "low_step2", score = -5 }
+explain = "Step 2 CK {applicant.step2_ck.score} is below 225"
+source = "Guide"
+
+[[rule]]
+id = "mini.community"
+stage = "program"
+salience = 5
+when = ["has('low_step2')", "program.program_type in ['community', 'county_safety_net']"]
+then = { score = 10 }
+explain = "a {program.program_type} program is more flexible with scores"
+source = "Guide"
+
+[[rule]]
+id = "mini.la_ties"
+stage = "program"
+salience = 4
+when = ["program.region == 'la_county'", "any(applicant.ties, item.region == 'la_county')"]
+then = { score = 8 }
+source = "Guide"
+
+[[rule]]
+id = "mini.spanish"
+stage = "program"
+salience = 3
+when = ["'Spanish' in applicant.languages", "program.state == 'CA'"]
+then = { score = 6 }
+source = "Guide"
+
+[[rule]]
+id = "mini.flagship"
+stage = "program"
+salience = 3
+when = "'academic_flagship' in program.tags"
+then = { score = -15 }
+source = "Guide"
+
+[[rule]]
+id = "mini.breadth_low"
+stage = "list"
+salience = 2
+when = "has('low_step2')"
+then = { breadth = { min = 20, max = 30 }, advice = "Apply broadly: {list.size} programs are open to you" }
+source = "Guide"
+
+[[rule]]
+id = "mini.breadth"
+stage = "list"
+salience = 1
+when = "not has('low_step2')"
+then = { breadth = { min = 10, max = 15 } }
+source = "Guide"
+"""
+
+MINI_TESTS = """\
+[suite]
+as_of = 2026
+
+[[case]]
+name = "a low Step 2 CK is tagged"
+applicant = { step2_ck = { score = 220 } }
+expect = { fired = ["mini.low_step2"], tags = ["low_step2"] }
+
+[[case]]
+name = "below the published minimum excludes"
+applicant = { step2_ck = { score = 220 } }
+program = { min_step2_ck = 230 }
+expect = { excluded_by = "mini.min_step2_ck" }
+
+[[case]]
+name = "a community program gets the bonus"
+applicant = { step2_ck = { score = 220 } }
+program = { program_type = "community" }
+expect = { fired = ["mini.community"], score = 55 }
+"""
+
+FAILING_CASE = """
+[[case]]
+name = "this expectation is wrong on purpose"
+applicant = { step2_ck = { score = 240 } }
+expect = { fired = ["mini.low_step2"] }
+"""
+
+
+def write_mini(tmp: Path, *, failing: bool = False) -> Path:
+    """A rule-set folder ``rules/`` with mini.toml and tests/mini.test.toml; returns the folder."""
+    folder = tmp / "rules"
+    (folder / "tests").mkdir(parents=True, exist_ok=True)
+    (folder / "mini.toml").write_text(MINI_RULES, encoding="utf-8")
+    (folder / "tests" / "mini.test.toml").write_text(MINI_TESTS + (FAILING_CASE if failing else ""), encoding="utf-8")
+    return folder
+
+
+@attrs.frozen
+class Run:
+    code: int
+    out: str
+    err: str
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SMARTPICK_")}
+    env["PYTHONIOENCODING"] = "utf-8"
+    env.pop("COLUMNS", None)
+    return env
+
+
+def run_cli(*args: str | Path, cwd: Path | None = None, timeout: float = 120) -> Run:
+    """Run ``smartpick-rules ARGS`` as a user would: a new process, real files, real output."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "smartpick_rules.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        cwd=cwd or REPO,
+        env=_env(),
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+    return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+class FakeTTY(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def run_main(*args: str | Path, tty: bool = False) -> Run:
+    """Run ``main`` in this process with injected streams (stderr a fake terminal if ``tty``)."""
+    from smartpick_rules.cli import main
+
+    out = io.StringIO()
+    err: io.StringIO = FakeTTY() if tty else io.StringIO()
+    code = main([str(a) for a in args], stdout=out, stderr=err)
+    return Run(code, out.getvalue(), err.getvalue())
+
+
+def one_clear_line(run: Run) -> str:
+    """The error a failing command printed: exactly one line, no traceback."""
+    assert run.code != 0, run
+    assert "Traceback" not in run.err, run.err
+    lines = [line for line in run.err.splitlines() if line.strip()]
+    assert len(lines) == 1, run.err
+    assert run.out == "", run.out
+    return lines[0]
+
+
+def shipped_rules_load() -> str | None:
+    """Why the shipped rule sets cannot be used here, or None when they load."""
+    import smartpick_rules as sr
+
+    try:
+        rs = sr.load_rules()
+    except sr.SmartpickError as exc:
+        return f"the shipped rule sets do not load: {exc.first_line()}"
+    if not len(rs):
+        return "no shipped rule sets yet"
+    return None
