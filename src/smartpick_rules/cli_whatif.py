@@ -132,16 +132,20 @@ def _responsible(r: LeverResult, n: int = 3) -> str:
 def render_levers(results: Sequence[LeverResult], *, title: str, total: int, fmt: str = "table", width: int = WIDTH) -> str:
     if fmt == "json":
         return json.dumps({"title": title, "programs": total, "levers": [r.to_dict() for r in results]}, indent=2, ensure_ascii=False) + "\n"
-    moving = [r for r in results if r.comparison.moved()]
-    still = [r for r in results if not r.comparison.moved()]
+    moving = [r for r in results if r.comparison.changes]
+    still = [r for r in results if not r.comparison.changes]
     if fmt == "markdown":
         lines = [f"# {md(title)}", ""]
         if moving:
-            lines += ["| # | lever | no longer excluded | up a tier | worse | rules responsible |", "|---:|---|---:|---:|---:|---|"]
+            lines += [
+                "| # | lever | no longer excluded | up a tier | score up | worse | rules responsible |",
+                "|---:|---|---:|---:|---:|---:|---|",
+            ]
             for k, r in enumerate(moving, start=1):
                 c = r.comparison
                 lines.append(
-                    f"| {k} | {md(r.lever.title)} | {c.count('unexcluded')} | {c.count('tier_up')} | {r.worsened} | {md(_responsible(r))} |"
+                    f"| {k} | {md(r.lever.title)} | {c.count('unexcluded')} | {c.count('tier_up')} | {c.count('score_up')} "
+                    f"| {r.worsened} | {md(_responsible(r))} |"
                 )
         else:
             lines.append("No lever moves any program.")
@@ -155,13 +159,34 @@ def render_levers(results: Sequence[LeverResult], *, title: str, total: int, fmt
         rows = []
         for k, r in enumerate(moving, start=1):
             c = r.comparison
-            rows.append([str(k), r.lever.title, str(c.count("unexcluded")), str(c.count("tier_up")), str(r.worsened), _responsible(r)])
+            rows.append(
+                [
+                    str(k),
+                    r.lever.title,
+                    str(c.count("unexcluded")),
+                    str(c.count("tier_up")),
+                    str(c.count("score_up")),
+                    str(r.worsened),
+                    _responsible(r),
+                ]
+            )
         lines += _table(
-            ["#", "lever", "unexcluded", "tier up", "worse", "rules responsible (programs)"],
+            ["#", "lever", "in", "up", "score", "down", "rules responsible (programs)"],
             rows,
             width,
-            shrink=((1, 30), (5, 24)),
-            right=frozenset({0, 2, 3, 4}),
+            shrink=((6, 32), (1, 28), (6, 16)),
+            right=frozenset({0, 2, 3, 4, 5}),
+        )
+        lines.append("")
+        lines += _wrap_list(
+            "",
+            [
+                "in: programs no longer excluded",
+                "up: programs up a tier",
+                "score: programs whose score rises within their tier",
+                "down: programs down a tier or newly excluded",
+            ],
+            width,
         )
     else:
         lines.append("No lever moves any program.")

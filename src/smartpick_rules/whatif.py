@@ -605,18 +605,18 @@ def candidate_levers(profile: Profile, as_of: int) -> list[Lever]:
         out.append(
             Lever(
                 f"usce_la_{months}m",
-                f"+{months} months of hands-on clinical experience in Los Angeles",
+                f"+{months} months of hands-on USCE in LA",
                 (f"usce += {_toml(usce)}",),
             )
         )
     letter = {**spec, "us": True, "state": "CA", "region": "la_county", "residency_faculty": True, "knows_applicant_well": True}
-    out.append(Lever("letter_la", "+1 US letter from LA residency faculty who know you", (f"letters += {_toml(letter)}",)))
+    out.append(Lever("letter_la", "+1 US letter from LA faculty", (f"letters += {_toml(letter)}",)))
     for k, existing in enumerate(profile.letters):
         if existing.us and not existing.addresses_scores:
             out.append(
                 Lever(
                     "letter_addresses_scores",
-                    "Ask a US letter writer to address the score gap",
+                    "A US letter that addresses the scores",
                     (f"letters.{k}.addresses_scores = true",),
                 )
             )
@@ -624,13 +624,13 @@ def candidate_levers(profile: Profile, as_of: int) -> list[Lever]:
     spoken = {lang.strip().lower() for lang in profile.languages}
     new_lang = next((lang for lang in LA_LANGUAGES if lang.lower() not in spoken), None)
     if new_lang is not None:
-        out.append(Lever(f"language_{new_lang.lower()}", f"Speak {new_lang} (a language of LA's patients)", (f"languages += {_toml(new_lang)}",)))
-    out.append(Lever("publication", "+1 research publication", ("research.publications += 1",)))
+        out.append(Lever(f"language_{new_lang.lower()}", f"Speak {new_lang}", (f"languages += {_toml(new_lang)}",)))
+    out.append(Lever("publication", "+1 publication", ("research.publications += 1",)))
     work = {"kind": "safety_net_hospital", "region": "la_county", "months": 6}
-    out.append(Lever("community_la", "+6 months of work at an LA safety-net hospital", (f"community_work += {_toml(work)}",)))
+    out.append(Lever("community_la", "+6 months of LA safety-net work", (f"community_work += {_toml(work)}",)))
     if not profile.preferences.long_term_la_plan:
         out.append(
-            Lever("la_plan", "State a long-term plan to practise in LA", ("preferences.long_term_la_plan = true",))
+            Lever("la_plan", "State a long-term LA plan", ("preferences.long_term_la_plan = true",))
         )
     out.append(Lever("leadership", "+1 leadership role", ("leadership_roles += 1",)))
     return out
