@@ -289,7 +289,7 @@ def render_table(rec: Recommendation, *, top: int = 25, width: int = 100, title:
         for a in rec.advice:
             lines.extend(_wrap(f"- {clean(a.message)} [{a.rule_id}]", width, "  "))
     lines.append("")
-    lines.append("Why a program is where it is: smartpick-rules explain PROFILE PROGRAM_ID")
+    lines.extend(_wrap("Why a program is where it is: smartpick-rules explain PROFILE PROGRAM_ID", width, ""))
     return "\n".join(lines) + "\n"
 
 
@@ -329,6 +329,11 @@ def _program_rows(rows: Sequence[ProgramResult], width: int) -> list[str]:
         return out
     # two lines per program: the movers under the name
     widths[4] = max(min(widths[4], width - fixed + 2), 8)
+    for col, floor in ((4, 4), (3, 8), (5, 6), (1, 4)):
+        excess = sum(widths) + 2 * (len(widths) - 1) - width
+        if excess <= 0:
+            break
+        widths[col] = max(floor, widths[col] - excess)
     indent = " " * (widths[0] + 2)
     out = ["  ".join(_pad(h, widths[c], c in right) for c, h in enumerate(headers[:6])).rstrip(), indent + headers[6]]
     for row, ms in zip(data, mover_lists, strict=True):
@@ -437,6 +442,7 @@ pre { white-space: pre-wrap; word-break: break-all; font-size: 0.82em; backgroun
 _JS = """
 (function () {
   "use strict";
+  document.documentElement.classList.add("js");
   var filter = document.getElementById("filter");
   var toggle = document.getElementById("toggle");
   var count = document.getElementById("shown");
@@ -618,9 +624,12 @@ def render_html(rec: Recommendation, *, title: str = "", summary: Summary | None
     advice = "".join(f"<li>{h(a.message)} <span class=\"rid\">{h(a.rule_id)}</span></li>" for a in rec.advice)
     profile_moves = ""
     if s.profile_moves:
-        profile_moves = "<p class=\"meta\">Every program moved by: " + ", ".join(
-            f"<span class=\"rid\">{h(r)}</span> {h(d)}" for r, d in s.profile_moves
-        ) + "</p>"
+        total = sum(float(d) for _r, d in s.profile_moves)
+        profile_moves = (
+            f"<p class=\"meta\">Profile rules move every program by {h(_signed(total))} in all: "
+            + ", ".join(f"<span class=\"rid\">{h(r)}</span> {h(d)}" for r, d in s.profile_moves)
+            + "</p>"
+        )
     provenance = json.dumps(rec.to_dict()["provenance"], indent=2, ensure_ascii=False)
     csp = f"default-src 'none'; style-src {_csp_hash(_CSS)}; script-src {_csp_hash(_JS)}; img-src data:; base-uri 'none'; form-action 'none'"
     body = f"""<!DOCTYPE html>
@@ -636,7 +645,7 @@ def render_html(rec: Recommendation, *, title: str = "", summary: Summary | None
 <body>
 <header>
 <h1>{h(heading)}</h1>
-<p class="meta">{h(_provenance_line(rec))}</p>
+<p class="meta">{h(_provenance_line(rec, 4))}</p>
 </header>
 <main>
 <section id="summary">
