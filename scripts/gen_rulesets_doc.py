@@ -57,7 +57,10 @@ def _cell(text: str) -> str:
 def _relpath(path: str) -> str:
     p = Path(path)
     try:
-        return "src/smartpick_rules/rulesets/" + p.resolve().relative_to(shipped_rulesets_path().resolve()).as_posix()
+        return (
+            "src/smartpick_rules/rulesets/"
+            + p.resolve().relative_to(shipped_rulesets_path().resolve()).as_posix()
+        )
     except ValueError:
         return p.name
 
@@ -98,8 +101,12 @@ def _tolerance(rs: RuleSet) -> list[str]:
         spec = info.name.removeprefix("specialties.")
         tol = rs.get(f"{info.name}.low_score_tolerance")
         att = rs.get(f"{info.name}.failed_attempt")
-        others = [r.id.removeprefix(info.name + ".") for r in rs.rules if r.ruleset == info.name and r not in (tol, att)]
-        rows.append((tol.then.score if tol else 0.0, spec, tol, att, others))
+        others = [
+            r.id.removeprefix(info.name + ".")
+            for r in rs.rules
+            if r.ruleset == info.name and r not in (tol, att)
+        ]
+        rows.append(((tol.then.score or 0.0) if tol else 0.0, spec, tol, att, others))
     rows.sort(key=lambda row: (-row[0], row[1]))
     lines = [
         "## Specialty tolerance for low scores",
@@ -138,7 +145,11 @@ def render(rs: RuleSet) -> str:
     for info in rs.rulesets:
         lines.append(f"## {info.name}")
         lines.append("")
-        lines.append(f"`{_relpath(info.path)}`, version {info.version}" + (f"; requires {', '.join(info.requires)}" if info.requires else "") + ".")
+        lines.append(
+            f"`{_relpath(info.path)}`, version {info.version}"
+            + (f"; requires {', '.join(info.requires)}" if info.requires else "")
+            + "."
+        )
         lines.append("")
         if info.description:
             lines.append(" ".join(info.description.split()))
@@ -155,7 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--check", action="store_true", help="exit 1 if the document is not current")
     ap.add_argument("--stdout", action="store_true", help="print the document instead of writing it")
-    ap.add_argument("--output", type=Path, default=DOC, help=f"where to write (default {DOC.relative_to(ROOT)})")
+    ap.add_argument(
+        "--output", type=Path, default=DOC, help=f"where to write (default {DOC.relative_to(ROOT)})"
+    )
     args = ap.parse_args(argv)
     text = render(load_rules())
     if args.stdout:

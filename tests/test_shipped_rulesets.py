@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import re
 from functools import cache
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -94,15 +95,34 @@ def test_guide_tolerance_order() -> None:
         return rule.then.score
 
     tolerant = ["internal_medicine", "family_medicine", "pediatrics", "psychiatry", "transitional_year"]
-    less = ["diagnostic_radiology", "anesthesiology", "dermatology", "orthopaedic_surgery", "emergency_medicine",
-            "neurosurgery", "plastic_surgery", "otolaryngology", "ophthalmology", "urology", "radiation_oncology"]
+    less = [
+        "diagnostic_radiology",
+        "anesthesiology",
+        "dermatology",
+        "orthopaedic_surgery",
+        "emergency_medicine",
+        "neurosurgery",
+        "plastic_surgery",
+        "otolaryngology",
+        "ophthalmology",
+        "urology",
+        "radiation_oncology",
+    ]
     assert min(tol(s) for s in tolerant) > 0 > max(tol(s) for s in less)
-    order = [["pathology", "internal_medicine"], ["family_medicine", "neurology"], ["pediatrics"], ["psychiatry"],
-             ["general_surgery", "anesthesiology"], ["obstetrics_gynecology", "orthopaedic_surgery"]]
-    for higher, lower in zip(order, order[1:]):
+    order = [
+        ["pathology", "internal_medicine"],
+        ["family_medicine", "neurology"],
+        ["pediatrics"],
+        ["psychiatry"],
+        ["general_surgery", "anesthesiology"],
+        ["obstetrics_gynecology", "orthopaedic_surgery"],
+    ]
+    for higher, lower in pairwise(order):
         assert min(tol(s) for s in higher) >= max(tol(s) for s in lower), (higher, lower)
     # "very competitive in CA" / "especially in LA": the least realistic fields get the largest penalties
-    assert max(tol(s) for s in ["dermatology", "neurosurgery", "plastic_surgery"]) <= min(tol(s) for s in ["emergency_medicine", "anesthesiology"])
+    assert max(tol(s) for s in ["dermatology", "neurosurgery", "plastic_surgery"]) <= min(
+        tol(s) for s in ["emergency_medicine", "anesthesiology"]
+    )
 
 
 # --- rule tests -------------------------------------------------------------------------------------------
@@ -134,14 +154,18 @@ def test_every_rule_is_tested_in_its_own_suite() -> None:
     for info in rs.rulesets:
         text = (TESTS / f"{info.name}.test.toml").read_text(encoding="utf-8")
         for rule in (r for r in rs.rules if r.ruleset == info.name):
-            assert re.search(rf'"{re.escape(rule.id)}"', text), f"{rule.id} is not named in {info.name}.test.toml"
+            assert re.search(rf'"{re.escape(rule.id)}"', text), (
+                f"{rule.id} is not named in {info.name}.test.toml"
+            )
 
 
 # --- generated documentation ------------------------------------------------------------------------------
 
 
 def _doc_module():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("gen_rulesets_doc", ROOT / "scripts" / "gen_rulesets_doc.py")
+    spec = importlib.util.spec_from_file_location(
+        "gen_rulesets_doc", ROOT / "scripts" / "gen_rulesets_doc.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
