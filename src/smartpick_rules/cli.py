@@ -131,13 +131,29 @@ class Progress:
 # --- shared loading --------------------------------------------------------------------------
 
 
+def shipped_path() -> Path:
+    """The shipped rule sets' folder, relative to the working directory when it is inside it.
+
+    Locations in messages and audit trails then read ``src/smartpick_rules/rulesets/base.toml:12``
+    in a checkout, not a long absolute path.
+    """
+    from .loader import shipped_rulesets_path
+
+    path = shipped_rulesets_path()
+    try:
+        rel = path.resolve().relative_to(Path.cwd().resolve())
+    except (ValueError, OSError):
+        return path
+    return rel if str(rel) != "." else path
+
+
 def _rules_from(paths: Sequence[str], with_shipped: bool) -> Any:
-    from .loader import load_rules, shipped_rulesets_path
+    from .loader import load_rules
 
     if not paths:
-        return load_rules()
+        return load_rules(shipped_path())
     if with_shipped:
-        return load_rules(shipped_rulesets_path(), *paths)
+        return load_rules(shipped_path(), *paths)
     return load_rules(*paths)
 
 
@@ -235,7 +251,7 @@ def cmd_check(args: argparse.Namespace, io: Io) -> int:
     from .lint import lint_rules
     from .loader import shipped_rulesets_path
 
-    paths = args.paths or [str(shipped_rulesets_path())]
+    paths = args.paths or [str(shipped_path())]
     diags: list[Diagnostic] = []
     n_rules = 0
     files: list[str] = []

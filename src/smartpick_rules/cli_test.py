@@ -161,9 +161,9 @@ def _merge(reports: Sequence[CoverageReport]) -> CoverageReport:
 
 
 def run_tests(args: argparse.Namespace, io: Io) -> int:
-    from .cli import EXIT_FAIL, EXIT_OK, Progress
+    from .cli import EXIT_FAIL, EXIT_OK, Progress, shipped_path
 
-    paths = args.paths or [str(shipped_rulesets_path() / "tests")]
+    paths = args.paths or [str(shipped_path() / "tests")]
     with Progress(io, "running rule tests"):
         runs, reports = run_suites(paths, with_shipped=args.with_shipped)
     passed = sum(1 for r in runs for c in r.results if c.passed)
