@@ -406,6 +406,7 @@ def _run(
         profile_tags=tuple(sorted(profile_tags)),
         derived={k: derived[k] for k in sorted(derived)},
         _why_not=why_not,
+        _list_scope=list_scope,
     )
 
 

@@ -202,6 +202,8 @@ class Recommendation:
     profile_tags: tuple[str, ...] = ()
     derived: dict[str, JSONValue] = attrs.field(factory=dict)
     _why_not: Callable[[str], list[WhyNot]] | None = attrs.field(default=None, eq=False, repr=False, alias="_why_not")
+    #: the facts the list stage read, kept for list-stage why-not and rule-test coverage
+    _list_scope: Any = attrs.field(default=None, eq=False, repr=False, alias="_list_scope")
 
     # -- lookups ---------------------------------------------------------------------
     def get(self, program_id: str) -> ProgramResult | None:
@@ -226,6 +228,7 @@ class Recommendation:
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = converter.unstructure(self)
         data.pop("_why_not", None)
+        data.pop("_list_scope", None)
         return {"schema_version": SCHEMA_VERSION, **data}
 
     def to_json(self, indent: int | None = None) -> str:

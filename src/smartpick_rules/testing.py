@@ -320,12 +320,16 @@ def _clause_coverage(
                     true_c.add((cr.id, k))
                 elif v is False:
                     false_c.add((cr.id, k))
-    # list-stage clauses: a fired rule had every clause true; for the others the list facts
-    # are not rebuilt here, so they count only when some case fires them
-    for cr in plan.list.rules:
-        if any(a.rule_id == cr.id for a in rec.list_audit):
-            for k in range(len(cr.clauses)):
-                true_c.add((cr.id, k))
+    # list-stage clauses, on the list facts the evaluation saw
+    list_scope = rec._list_scope
+    if list_scope is not None:
+        for cr in plan.list.rules:
+            for k, clause in enumerate(cr.clauses):
+                v = truth(evaluate_expr(clause, list_scope))
+                if v is True:
+                    true_c.add((cr.id, k))
+                elif v is False:
+                    false_c.add((cr.id, k))
 
 
 def discover(paths: Sequence[str | Path]) -> list[Path]:
