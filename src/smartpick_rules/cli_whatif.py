@@ -81,12 +81,13 @@ def render_whatif(res: WhatIfResult, fmt: str = "table", top: int = 25, width: i
         for a in removed:
             lines.append(f"- advice no longer given: {md(a.message)} ({md(a.rule_id)})")
         return "\n".join(lines) + "\n"
-    lines = [_truncate(f"What if: {clean(changes)}", width), _counts(c) + ".", breadth]
-    lines += _profile_rules(c)
+    lines = [*_wrap_list("", [f"What if: {clean(changes)}"], width), _counts(c) + ".", breadth]
+    for text in _profile_rules(c):
+        lines += _wrap_list("", [text], width)
     for a in added:
-        lines.append(_truncate(f"New advice [{a.rule_id}]: {clean(a.message)}", width))
+        lines += _wrap_list("", [f"New advice [{a.rule_id}]: {clean(a.message)}"], width)
     for a in removed:
-        lines.append(_truncate(f"Advice no longer given [{a.rule_id}]: {clean(a.message)}", width))
+        lines += _wrap_list("", [f"Advice no longer given [{a.rule_id}]: {clean(a.message)}"], width)
     lines.append("")
     if not moved:
         lines.append("No program changes tier or exclusion.")
@@ -154,7 +155,7 @@ def render_levers(results: Sequence[LeverResult], *, title: str, total: int, fmt
         if moving:
             lines += ["", "Try the first one:", "", "```console", f"$ smartpick-rules whatif PROFILE {_set_args(moving[0])}", "```"]
         return "\n".join(lines) + "\n"
-    lines = [_truncate(clean(title), width), ""]
+    lines = [*_wrap_list("", [clean(title)], width), ""]
     if moving:
         rows = []
         for k, r in enumerate(moving, start=1):

@@ -362,11 +362,15 @@ def _md_code(text: str) -> str:
 
 def render_markdown(rec: Recommendation, *, top: int = 25, title: str = "", summary: Summary | None = None) -> str:
     s = summary or summarize(rec, title)
-    out: list[str] = [f"# {md(s.title or 'Recommended programs')}", "", md(_provenance_line(rec)), ""]
+    out: list[str] = [f"# {md(s.title or 'Recommended programs')}", "", md(_provenance_line(rec, 4)), ""]
     out.append(md(_breadth_line(rec, s)))
     out.append("")
     if s.profile_moves:
-        out.append("Every program moved by: " + ", ".join(f"{_md_code(r)} {d}" for r, d in s.profile_moves))
+        total = sum(float(d) for _r, d in s.profile_moves)
+        out.append(
+            f"Profile rules move every program by {_signed(total)} in all: "
+            + ", ".join(f"{_md_code(r)} {d}" for r, d in s.profile_moves)
+        )
         out.append("")
     out.append("| # | tier | score | program | name | region | moved most by |")
     out.append("|---:|---|---:|---|---|---|---|")
