@@ -25,7 +25,7 @@ import attrs
 from .errors import Diagnostic, Location, did_you_mean
 from .expr import Arith, BoolOp, Call, Compare, Expr, ListLiteral, Literal, Neg, Not, Path
 from .ir import STAGES, TIERS, Rule, Template
-from .limits import DEFAULT_LIMITS, Limits
+from .limits import DEFAULT_LIMITS, Limits, limit_help
 from .schema import ANY, BOOL, NULL, NUMBER, STRING, FactType, record_fields, root_types
 
 __all__ = ["FUNCTIONS", "RuleFacts", "check_rules", "stratify"]
@@ -418,7 +418,7 @@ def check_rules(rules: Sequence[Rule], limits: Limits = DEFAULT_LIMITS) -> tuple
     all_tags = set().union(*tags.values()) if tags else set()
     if len(all_tags) > limits.max_tags:
         diags.append(
-            Diagnostic("limit_exceeded", f"{len(all_tags)} distinct tags, more than the limit of {limits.max_tags}", Location())
+            Diagnostic("limit_exceeded", f"{len(all_tags)} distinct tags, more than the limit of {limits.max_tags}", Location(), help=limit_help("max_tags"))
         )
     facts: dict[str, RuleFacts] = {}
     for r in rules:

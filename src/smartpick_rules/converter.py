@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from contextvars import ContextVar
 from enum import Enum
 from typing import Any, TypeVar
 
@@ -19,17 +20,22 @@ import cattrs
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
 
 from .errors import Diagnostic, did_you_mean
+from .limits import DEFAULT_LIMITS, Limits, limit_help
 
 __all__ = ["converter", "structure_diagnostics", "unstructure"]
 
 T = TypeVar("T")
 
-#: longest string accepted in any input field; an embedding app may lower it (see docs/security.md)
-MAX_STRING_LENGTH = 10_000
+#: longest string accepted in any input field: Limits.max_string_length of the current load
+_max_string_length: ContextVar[int] = ContextVar("max_string_length", default=DEFAULT_LIMITS.max_string_length)
 
 
 class StrictValueError(ValueError):
     pass
+
+
+class LimitValueError(StrictValueError):
+    """A value over one of the configured limits (reported as ``limit_exceeded``)."""
 
 
 def _strict_int(value: Any, _type: type) -> int:
@@ -65,8 +71,9 @@ def _strict_str(value: Any, _type: type) -> str:
         return _enum(value, _type)  # type: ignore[return-value]
     if not isinstance(value, str):
         raise StrictValueError(f"expected a string, got {_describe(value)}")
-    if len(value) > MAX_STRING_LENGTH:
-        raise StrictValueError(f"string of {len(value)} characters is longer than the limit of {MAX_STRING_LENGTH}")
+    limit = _max_string_length.get()
+    if len(value) > limit:
+        raise LimitValueError(f"string of {len(value)} characters is longer than the limit of {limit}")
     return value
 
 
@@ -216,6 +223,9 @@ def _walk(exc: BaseException, path: str, out: list[Diagnostic], cls: type | None
         for sub_exc in exc.exceptions:
             _walk(sub_exc, path, out, cls)
         return
+    if isinstance(exc, LimitValueError):
+        out.append(Diagnostic("limit_exceeded", str(exc), field_path=path, help=limit_help("max_string_length")))
+        return
     out.append(Diagnostic("input_error", _message(exc), field_path=path))
 
 
@@ -232,8 +242,14 @@ def _message(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def structure_mapping(data: Any, cls: type[T], root: str = "$") -> T:
+def structure_mapping(data: Any, cls: type[T], root: str = "$", limits: Limits | None = None) -> T:
     """Structure ``data`` into ``cls`` or raise :class:`InputError`-ready diagnostics."""
+    if limits is not None:
+        token = _max_string_length.set(limits.max_string_length)
+        try:
+            return structure_mapping(data, cls, root)
+        finally:
+            _max_string_length.reset(token)
     if not isinstance(data, Mapping):
         raise _StructureFailure([Diagnostic("input_error", f"expected a table, got {_describe(data)}", field_path=root)])
     try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -27,7 +28,7 @@ from .expr import to_source
 from .inputs import catalog_from_data, profile_from_data
 from .interp import Scope, evaluate_expr, truth
 from .ir import TIERS, Rule, RuleSet, format_value
-from .limits import DEFAULT_LIMITS, Limits
+from .limits import DEFAULT_LIMITS, Limits, limit_help
 from .models import CALIFORNIA_REGIONS, Catalog, Profile, Program, Region
 from .result import (
     AdviceItem,
@@ -141,7 +142,7 @@ def evaluate(
     ``years_since()`` counts from (default: this year) and is recorded for replay.
     """
 
-    prof = profile_from_data(profile) if not isinstance(profile, Profile) else profile
+    prof = profile_from_data(profile, limits=limits) if not isinstance(profile, Profile) else profile
     if isinstance(catalog, Catalog):
         cat = catalog
     elif isinstance(catalog, Mapping):
@@ -151,7 +152,12 @@ def evaluate(
         cat = Catalog.of(items) if all(isinstance(p, Program) for p in items) else catalog_from_data(items, limits=limits)
     if len(cat) > limits.max_programs:
         raise InputError(
-            Diagnostic("limit_exceeded", f"{len(cat)} programs, more than the limit of {limits.max_programs}", Location(cat.source))
+            Diagnostic(
+                "limit_exceeded",
+                f"{len(cat)} programs, more than the limit of {limits.max_programs}",
+                Location(cat.source),
+                help=limit_help("max_programs"),
+            )
         )
     ruleset = rules if rules is not None else _default_rules()
     year = _as_of_year(as_of)
@@ -415,7 +421,12 @@ def _bound(value: Any, rule: Rule) -> int:
         raise EvaluationError(
             Diagnostic("evaluation_error", "a breadth bound has no value (it read something not set)", rule.loc, rule.id)
         )
-    return max(round(float(value)), 0)
+    number = float(value)
+    if not math.isfinite(number) or abs(number) > 1e9:
+        raise EvaluationError(
+            Diagnostic("evaluation_error", f"a breadth bound is {value!r}, not a usable number of programs", rule.loc, rule.id)
+        )
+    return max(round(number), 0)
 
 
 def _why_not(cr: CompiledRule, scope: Scope) -> WhyNot:

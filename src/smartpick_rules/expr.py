@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import attrs
 
 from .errors import Diagnostic, Location
-from .limits import DEFAULT_LIMITS, Limits
+from .limits import DEFAULT_LIMITS, Limits, limit_help
 
 __all__ = [
     "Arith",
@@ -178,6 +178,7 @@ def parse_expression(source: str, limits: Limits = DEFAULT_LIMITS, origin: Locat
                 "limit_exceeded",
                 f"expression is {len(source)} characters, more than the limit of {limits.max_expression_length}",
                 origin,
+                help=limit_help("max_expression_length"),
             )
         )
     if not source.strip():
@@ -196,7 +197,9 @@ def parse_expression(source: str, limits: Limits = DEFAULT_LIMITS, origin: Locat
             Diagnostic("parse_error", f"invalid expression: {exc.msg}", _at(origin, exc.lineno or 1, col))
         ) from None
     except (RecursionError, MemoryError, ValueError, OverflowError):
-        raise ExpressionError(Diagnostic("limit_exceeded", "expression is nested too deeply", origin)) from None
+        raise ExpressionError(
+            Diagnostic("limit_exceeded", "expression is nested too deeply", origin, help=limit_help("max_expression_depth"))
+        ) from None
     translator = _Translator(origin, lead, limits)
     return translator.visit(tree.body, 1)
 
@@ -229,6 +232,7 @@ class _Translator:
             raise self.fail(
                 node,
                 f"expression is nested more than {self.limits.max_expression_depth} levels deep",
+                help=limit_help("max_expression_depth"),
                 code="limit_exceeded",
             )
         d = depth + 1

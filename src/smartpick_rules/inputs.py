@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import math
+import stat
 import tomllib
 import types
 import typing
@@ -22,7 +23,7 @@ import attrs
 
 from .converter import _StructureFailure, structure_mapping
 from .errors import Diagnostic, InputError, Location, did_you_mean
-from .limits import DEFAULT_LIMITS, Limits
+from .limits import DEFAULT_LIMITS, Limits, limit_help
 from .models import Catalog, Profile, Program
 from .sourcemap import (
     SourceMap,
@@ -46,13 +47,18 @@ T = TypeVar("T")
 
 def _read_text(path: Path, limits: Limits) -> str:
     try:
-        size = path.stat().st_size
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):
+            what = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+            raise InputError(Diagnostic("io_error", f"is {what}, expected a file", Location(str(path))))
+        size = st.st_size
         if size > limits.max_input_bytes:
             raise InputError(
                 Diagnostic(
                     "limit_exceeded",
                     f"file is {size} bytes, more than the limit of {limits.max_input_bytes}",
                     Location(str(path)),
+                    help=limit_help("max_input_bytes"),
                 )
             )
         data = path.read_bytes()
@@ -79,6 +85,8 @@ def _parse_document(text: str, file: str, suffix: str) -> tuple[Any, SourceMap]:
             raise InputError(
                 Diagnostic("parse_error", f"invalid TOML: {str(exc).split(' (at')[0]}", Location(file, line, col))
             ) from None
+        except RecursionError:
+            raise InputError(Diagnostic("parse_error", "invalid TOML: nested too deeply", Location(file))) from None
     if suffix == ".json":
         try:
             return json.loads(text, parse_constant=_refuse_constant), json_source_map(text, file)
@@ -114,21 +122,31 @@ def _locate(diags: Iterable[Diagnostic], smap: SourceMap | None, file: str, pref
     return out
 
 
-def _structure(data: Any, cls: type[T], file: str, smap: SourceMap | None, root: str = "$", prefix: Iterable[str | int] = ()) -> T:
+def _structure(
+    data: Any,
+    cls: type[T],
+    file: str,
+    smap: SourceMap | None,
+    root: str = "$",
+    prefix: Iterable[str | int] = (),
+    limits: Limits = DEFAULT_LIMITS,
+) -> T:
     try:
-        return structure_mapping(data, cls, root)
+        return structure_mapping(data, cls, root, limits)
     except _StructureFailure as fail:
         raise InputError(_locate(fail.diagnostics, smap, file, prefix)) from None
 
 
-def profile_from_data(data: Mapping[str, Any] | Profile, *, source: str = "<profile>") -> Profile:
+def profile_from_data(
+    data: Mapping[str, Any] | Profile, *, source: str = "<profile>", limits: Limits = DEFAULT_LIMITS
+) -> Profile:
     """Structure a profile from plain data (a dict from JSON, say). Errors name the field path."""
     if isinstance(data, Profile):
         return data
     data = dict(data) if isinstance(data, Mapping) else data
     if isinstance(data, dict):
         data.pop("$schema", None)
-    return _structure(data, Profile, source, None)
+    return _structure(data, Profile, source, None, limits=limits)
 
 
 def load_profile(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> Profile:
@@ -141,8 +159,8 @@ def load_profile(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> Profil
         # a profile file may wrap the applicant in [applicant] or [profile]
         for wrapper in ("applicant", "profile"):
             if set(data) == {wrapper} and isinstance(data[wrapper], dict):
-                return _structure(data[wrapper], Profile, str(p), smap, prefix=[wrapper])
-    return _structure(data, Profile, str(p), smap)
+                return _structure(data[wrapper], Profile, str(p), smap, prefix=[wrapper], limits=limits)
+    return _structure(data, Profile, str(p), smap, limits=limits)
 
 
 # --- catalogs -----------------------------------------------------------------------------
@@ -238,7 +256,7 @@ def _catalog_from_csv(text: str, file: str, limits: Limits) -> Catalog:
                 continue
             if len(programs) >= limits.max_programs:
                 diags.append(
-                    Diagnostic("limit_exceeded", f"more than {limits.max_programs} programs", Location(file, line))
+                    Diagnostic("limit_exceeded", f"more than {limits.max_programs} programs", Location(file, line), help=limit_help("max_programs"))
                 )
                 break
             if len(row) != len(header):
@@ -255,7 +273,12 @@ def _catalog_from_csv(text: str, file: str, limits: Limits) -> Catalog:
             for col, (name, cell) in enumerate(zip(header, row, strict=True), start=1):
                 if len(cell) > limits.max_string_length:
                     diags.append(
-                        Diagnostic("limit_exceeded", f"column `{name}`: cell longer than {limits.max_string_length} characters", Location(file, line, col))
+                        Diagnostic(
+                            "limit_exceeded",
+                            f"column `{name}`: cell longer than {limits.max_string_length} characters",
+                            Location(file, line, col),
+                            help=limit_help("max_string_length"),
+                        )
                     )
                     row_ok = False
                     continue
@@ -271,7 +294,7 @@ def _catalog_from_csv(text: str, file: str, limits: Limits) -> Catalog:
             if not row_ok:
                 continue
             try:
-                program = structure_mapping(record, Program)
+                program = structure_mapping(record, Program, "$", limits)
             except _StructureFailure as fail:
                 for d in fail.diagnostics:
                     column = path_from_field_path(d.field_path or "")
@@ -321,7 +344,14 @@ def catalog_from_data(data: Any, *, source: str = "<catalog>", limits: Limits = 
     if not isinstance(data, list):
         raise InputError(Diagnostic("input_error", "expected a list of programs", Location(source)))
     if len(data) > limits.max_programs:
-        raise InputError(Diagnostic("limit_exceeded", f"{len(data)} programs, more than the limit of {limits.max_programs}", Location(source)))
+        raise InputError(
+            Diagnostic(
+                "limit_exceeded",
+                f"{len(data)} programs, more than the limit of {limits.max_programs}",
+                Location(source),
+                help=limit_help("max_programs"),
+            )
+        )
     programs: list[Program] = []
     diags: list[Diagnostic] = []
     ids: dict[str, int] = {}
@@ -330,7 +360,7 @@ def catalog_from_data(data: Any, *, source: str = "<catalog>", limits: Limits = 
             programs.append(item)
             continue
         try:
-            program = structure_mapping(item, Program, f"$[{i}]")
+            program = structure_mapping(item, Program, f"$[{i}]", limits)
         except _StructureFailure as fail:
             for d in fail.diagnostics:
                 loc_path = [*prefix, *path_from_field_path(d.field_path or "")]

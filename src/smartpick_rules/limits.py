@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import attrs
 
-__all__ = ["DEFAULT_LIMITS", "Limits"]
+__all__ = ["DEFAULT_LIMITS", "Limits", "limit_help"]
 
 
 @attrs.frozen
@@ -41,3 +41,8 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+
+
+def limit_help(name: str) -> str:
+    """The help line of a ``limit_exceeded`` diagnostic: which field of :class:`Limits` to change."""
+    return f"this is Limits.{name} (default {getattr(DEFAULT_LIMITS, name):,}); an embedding app may raise it"

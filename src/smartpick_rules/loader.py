@@ -23,7 +23,7 @@ from .converter import _StructureFailure, converter, structure_mapping
 from .errors import Diagnostic, Location, RulesetError, did_you_mean
 from .expr import Expr, ExpressionError, Literal, Path, parse_expression
 from .ir import STAGES, Breadth, Effect, Rule, RuleSet, RuleSetInfo, Scoring, Template
-from .limits import DEFAULT_LIMITS, Limits
+from .limits import DEFAULT_LIMITS, Limits, limit_help
 from .sourcemap import SourceMap, parse_error_position, path_from_field_path, toml_source_map
 
 __all__ = ["load_rules", "load_rules_from_text", "shipped_rulesets_path"]
@@ -155,7 +155,12 @@ def _parse_file(text: str, file: str, limits: Limits, sha: str) -> tuple[_Loaded
     rules_data = data.get("rule")
     if isinstance(rules_data, list) and len(rules_data) > limits.max_rules:
         return None, [
-            Diagnostic("limit_exceeded", f"{len(rules_data)} rules, more than the limit of {limits.max_rules}", Location(file, 1))
+            Diagnostic(
+                "limit_exceeded",
+                f"{len(rules_data)} rules, more than the limit of {limits.max_rules}",
+                Location(file, 1),
+                help=limit_help("max_rules"),
+            )
         ]
     def structured(value: Any, cls: type[Any], path: list[str | int]) -> Any:
         try:
@@ -350,7 +355,15 @@ def _template(text: str, smap: SourceMap, key_path: list[str | int], file: str, 
     line, col = smap.position(key_path)
     fields: list[Path] = []
     if len(text) > limits.max_message_length:
-        diags.append(Diagnostic("limit_exceeded", f"template longer than {limits.max_message_length} characters", Location(file, line, col), rid))
+        diags.append(
+            Diagnostic(
+                "limit_exceeded",
+                f"template longer than {limits.max_message_length} characters",
+                Location(file, line, col),
+                rid,
+                help=limit_help("max_message_length"),
+            )
+        )
         return Template(text)
     for placeholder, _offset in Template.placeholders(text):
         ph = placeholder.strip()
@@ -398,6 +411,9 @@ def _expand(paths: Sequence[str | FsPath], diags: list[Diagnostic]) -> list[FsPa
                     continue
                 if not _is_rule_file(f):
                     continue
+                if not f.is_file():
+                    diags.append(Diagnostic("io_error", "refused: not a regular file", Location(str(f))))
+                    continue
                 real = f.resolve()
                 if not real.is_relative_to(root):
                     diags.append(
@@ -412,6 +428,8 @@ def _expand(paths: Sequence[str | FsPath], diags: list[Diagnostic]) -> list[FsPa
                 files.append(f)
         elif p.is_file():
             files.append(p)
+        elif p.exists():
+            diags.append(Diagnostic("io_error", "refused: not a regular file or folder", Location(str(p))))
         else:
             diags.append(Diagnostic("io_error", "no such file or folder", Location(str(p))))
     return files
@@ -429,14 +447,24 @@ def load_rules(*paths: str | FsPath, limits: Limits = DEFAULT_LIMITS) -> RuleSet
     sources: list[tuple[str, str]] = []
     if len(files) > limits.max_rulesets:
         raise RulesetError(
-            Diagnostic("limit_exceeded", f"{len(files)} rule-set files, more than the limit of {limits.max_rulesets}", Location())
+            Diagnostic(
+                "limit_exceeded",
+                f"{len(files)} rule-set files, more than the limit of {limits.max_rulesets}",
+                Location(),
+                help=limit_help("max_rulesets"),
+            )
         )
     for f in files:
         try:
             size = f.stat().st_size
             if size > limits.max_ruleset_bytes:
                 diags.append(
-                    Diagnostic("limit_exceeded", f"file is {size} bytes, more than the limit of {limits.max_ruleset_bytes}", Location(str(f)))
+                    Diagnostic(
+                        "limit_exceeded",
+                        f"file is {size} bytes, more than the limit of {limits.max_ruleset_bytes}",
+                        Location(str(f)),
+                        help=limit_help("max_ruleset_bytes"),
+                    )
                 )
                 continue
             sources.append((str(f), f.read_bytes().decode("utf-8-sig")))
@@ -454,10 +482,22 @@ def load_rules_from_text(sources: Iterable[tuple[str, str]], *, limits: Limits =
     diags: list[Diagnostic] = []
     loaded: list[_LoadedFile] = []
     for file, text in sources:
-        if len(text.encode("utf-8")) > limits.max_ruleset_bytes:
-            diags.append(Diagnostic("limit_exceeded", f"more than {limits.max_ruleset_bytes} bytes", Location(file)))
+        try:
+            data = text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            diags.append(Diagnostic("parse_error", f"not valid Unicode text (character {exc.start})", Location(file)))
             continue
-        sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        if len(data) > limits.max_ruleset_bytes:
+            diags.append(
+                Diagnostic(
+                    "limit_exceeded",
+                    f"more than {limits.max_ruleset_bytes} bytes",
+                    Location(file),
+                    help=limit_help("max_ruleset_bytes"),
+                )
+            )
+            continue
+        sha = hashlib.sha256(data).hexdigest()
         lf, d = _parse_file(text, file, limits, sha)
         diags.extend(d)
         if lf is not None:
@@ -586,7 +626,14 @@ def _compose(ordered: list[_LoadedFile], limits: Limits) -> tuple[RuleSet, list[
                 if v is not None:
                     scoring[k] = v
     if len(active) > limits.max_rules:
-        diags.append(Diagnostic("limit_exceeded", f"{len(active)} rules, more than the limit of {limits.max_rules}", Location()))
+        diags.append(
+            Diagnostic(
+                "limit_exceeded",
+                f"{len(active)} rules, more than the limit of {limits.max_rules}",
+                Location(),
+                help=limit_help("max_rules"),
+            )
+        )
     if scoring["target"] > scoring["likely"]:
         diags.append(
             Diagnostic(
