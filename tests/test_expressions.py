@@ -187,6 +187,19 @@ def bool_exprs() -> st.SearchStrategy[object]:
         st.just(Path("program", ("sponsors_j1",))),
         st.just(Call("known", (Path("program", ("min_step2_ck",)),))),
         st.just(Call("any", (Path("applicant", ("usce",)), Compare("==", Path("item", ("region",)), Path("program", ("region",)))))),
+        st.just(Call("all", (Path("applicant", ("usce",)), Compare(">", Path("item", ("months",)), Path("program", ("img_share",)))))),
+        st.builds(
+            lambda k: Compare(">=", Call("count", (Path("applicant", ("usce",)), Compare("!=", Path("item", ("region",)), Path("program", ("region",))))), Literal(k)),
+            st.integers(0, 2),
+        ),
+        st.builds(
+            lambda k: Compare(
+                "<",
+                Call("total", (Path("applicant", ("usce",)), Arith("*", Path("item", ("months",)), Path("program", ("img_share",))), Compare("==", Path("item", ("kind",)), Literal("hands_on")))),
+                Literal(k),
+            ),
+            st.sampled_from([0.5, 1.0, 3.0]),
+        ),
     )
     return st.recursive(
         atom,
@@ -226,7 +239,7 @@ def test_vectorised_equals_scalar(e: object, programs: list[dict[str, object]], 
             "graduation_year": 2019,
             "step1": {"passed": True, "attempts": 2},
             "step2_ck": {"score": step2} if step2 is not None else None,
-            "usce": [{"kind": "hands_on", "region": "kern"}],
+            "usce": [{"kind": "hands_on", "region": "kern", "months": 2}, {"kind": "observership", "region": "la_county"}],
         }
     )
     scope = Scope(applicant=profile, as_of_year=2026)

@@ -349,7 +349,50 @@ class VectorEvaluator:
             for x in nums[1:]:
                 acc = np.minimum(acc, x.v) if f == "min" else np.maximum(acc, x.v)
             return VNum(acc, known)
+        if f in ("count", "total", "any", "all") and id(e.args[0]) not in self.program_nodes:
+            return self.over_applicant_items(e)
         return self.rowwise(e)
+
+    def over_applicant_items(self, e: Call) -> Value:
+        """A collection function over an applicant list whose condition reads the program.
+
+        The applicant's list is short (a few rotations or letters) and the catalog long, so
+        loop over the items and evaluate the condition over all programs for each one.
+        """
+        coll = evaluate_expr(e.args[0], self.scope)
+        if coll is None:
+            return Const(None)
+        items = list(coll)
+        outer = self.scope
+        f = e.func
+        try:
+            if f in ("any", "all"):
+                t = np.full(self.n, f == "all")
+                fl = np.full(self.n, f == "any")
+                for it in items:
+                    self.scope = outer.with_item(it)
+                    b = self.as_bool(self.ev(e.args[1]))
+                    if f == "any":
+                        t = t | b.t
+                        fl = fl & b.f
+                    else:
+                        t = t & b.t
+                        fl = fl | b.f
+                return VBool(t, fl)
+            acc = np.zeros(self.n, dtype=np.float64)
+            for it in items:
+                self.scope = outer.with_item(it)
+                if f == "count":
+                    acc = acc + self.as_bool(self.ev(e.args[1])).t
+                    continue
+                value = self.as_num(self.ev(e.args[1]))
+                take = value.k
+                if len(e.args) > 2:
+                    take = take & self.as_bool(self.ev(e.args[2])).t
+                acc = acc + np.where(take, value.v, 0.0)
+            return VNum(acc, np.ones(self.n, dtype=np.bool_))
+        finally:
+            self.scope = outer
 
     def rowwise(self, e: Expr) -> Value:
         """The scalar interpreter, program by program: correct for everything, used for the rare rest."""
