@@ -273,3 +273,17 @@ def test_errors_survive_pickling() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-500:]
+
+
+def test_detail_chosen_sends_only_the_recommended_list(rules: sr.RuleSet, catalog: sr.Catalog) -> None:
+    profiles = [profile(i) for i in range(5)]
+    serial = evaluate_many(profiles, catalog, rules, as_of=2026)
+    with pytest.raises(ValueError):
+        evaluate_many(profiles, catalog, rules, detail="some")  # type: ignore[arg-type]
+    trimmed = evaluate_many(profiles, catalog, rules, as_of=2026, executor=InProcessExecutor(), detail="chosen")
+    for full, small in zip(serial, trimmed, strict=True):
+        assert isinstance(full, sr.Recommendation) and isinstance(small, sr.Recommendation)
+        assert [r.program.id for r in small.programs] == [r.program.id for r in full.programs if r.chosen]
+        assert [r.program.id for r in small.chosen()] == [r.program.id for r in full.chosen()]
+        assert [r.score for r in small.chosen()] == [r.score for r in full.chosen()]
+        assert small.breadth == full.breadth and small.provenance == full.provenance and small.advice == full.advice

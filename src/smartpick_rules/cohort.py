@@ -47,7 +47,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 import attrs
 
@@ -90,6 +90,7 @@ def evaluate_many(
     as_of: int | _dt.date | None = None,
     limits: Limits = DEFAULT_LIMITS,
     chunk_size: int | None = None,
+    detail: Literal["full", "chosen"] = "full",
 ) -> list[CohortResult]:
     """Evaluate every profile against ``catalog`` with ``rules``; one result per profile, in order.
 
@@ -98,7 +99,15 @@ def evaluate_many(
     :func:`~smartpick_rules.evaluate`; ``rules=None`` means the shipped rule sets. ``as_of``
     defaults to this year, fixed once for the whole cohort. ``chunk_size`` is how many profiles
     one task carries (default: about four tasks per worker, at most 32 profiles a task).
+
+    ``detail`` matters only for executors in other processes, where every per-program result
+    is built and serialised in the worker: ``"full"`` (the default) sends every program;
+    ``"chosen"`` sends only the programs of the recommended list (``breadth.chosen``), in the
+    same order, which on a large catalog is many times faster (docs/performance.md).
+    ``programs``, ``included()`` and ``excluded()`` of such a result then see only those.
     """
+    if detail not in ("full", "chosen"):
+        raise ValueError(f"detail must be 'full' or 'chosen', got {detail!r}")
     cat = _catalog(catalog, limits)
     ruleset = rules if rules is not None else _shipped_rules(limits)
     year = _as_of_year(as_of)
@@ -127,7 +136,7 @@ def evaluate_many(
         if isinstance(executor, ThreadPoolExecutor):
             _run_threads(executor, chunks, cat, ruleset, engine, year, limits, results)
         else:
-            _run_remote(executor, chunks, cat, ruleset, engine, year, limits, results)
+            _run_remote(executor, chunks, cat, ruleset, engine, year, limits, results, detail)
     out: list[CohortResult] = []
     for i, r in enumerate(results):
         out.append(r if r is not None else _wrap(i, RuntimeError("no result came back for this profile")))
@@ -314,6 +323,7 @@ def _run_chunk(
     engine: str,
     year: int | _dt.date,
     limits: Limits,
+    detail: str = "full",
 ) -> tuple[str, list[_Outcome]]:
     """The task a worker runs: evaluate a chunk with the cached rule set and catalog.
 
@@ -342,17 +352,29 @@ def _run_chunk(
             out.append((i, "error", (type(r).__name__, r.diagnostics)))
             continue
         try:
-            out.append((i, "ok", _encode(r)))
+            out.append((i, "ok", _encode(r, detail, cat)))
         except Exception as exc:
             err = _wrap(i, exc)
             out.append((i, "error", (type(err).__name__, err.diagnostics)))
     return "ok", out
 
 
-def _encode(rec: Recommendation) -> tuple[str, list[str]]:
-    data = rec.to_dict()
-    programs = data.pop("programs")
-    return json.dumps(data, ensure_ascii=False), [json.dumps(p, ensure_ascii=False) for p in programs]
+def _encode(rec: Recommendation, detail: str, cat: Catalog) -> tuple[str, list[str]]:
+    """``rec.to_dict()`` as one JSON text for the rest and one per program (structured lazily on return)."""
+    from .converter import converter
+
+    head = attrs.evolve(rec, programs=()).to_dict()
+    head.pop("programs", None)
+    if detail == "chosen":
+        chosen = set(rec.breadth.chosen)
+        order = getattr(rec.programs, "_order", None)  # LazyResults: build only the chosen programs
+        if isinstance(order, list) and len(order) == len(rec.programs):
+            selected = [rec.programs[k] for k, ci in enumerate(order) if cat.programs[ci].id in chosen]
+        else:
+            selected = [p for p in rec.programs if p.program.id in chosen]
+    else:
+        selected = list(rec.programs)
+    return json.dumps(head, ensure_ascii=False), [json.dumps(converter.unstructure(p), ensure_ascii=False) for p in selected]
 
 
 def _decode(payload: tuple[str, list[str]]) -> Recommendation:
@@ -380,6 +402,7 @@ def _run_remote(
     year: int | _dt.date,
     limits: Limits,
     results: list[CohortResult | None],
+    detail: str,
 ) -> None:
     rules_payload = _rules_payload(ruleset, limits)
     catalog_payload = _catalog_payload(cat)
@@ -396,6 +419,7 @@ def _run_remote(
             engine,
             year,
             limits,
+            detail,
         )
 
     # The first chunk per worker carries the data; the rest try the worker's cache first, and a
