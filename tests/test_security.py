@@ -173,11 +173,6 @@ def test_effect_numbers_out_of_range_are_refused(value: str) -> None:
     assert err.code in ("schema_error", "limit_exceeded", "type_error")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="evaluate._bound does round(float(value)) on a breadth bound: an infinite bound raises "
-    "OverflowError and a NaN one ValueError. Fix: refuse a non-finite bound with evaluation_error.",
-)
 @pytest.mark.parametrize("bound", ["list.size * 1e300 * 1e300", "list.size * 1e300 * 1e300 - list.size * 1e300 * 1e300"])
 def test_an_infinite_or_nan_breadth_bound_is_an_evaluation_error(bound: str) -> None:
     rules = load_rules_from_text([("s.toml", ruleset(f'stage = "list"\nwhen = "true"\nthen = {{ breadth = {{ min = 1, max = "{bound}" }} }}'))])
@@ -227,12 +222,6 @@ def test_deeply_nested_json_inputs_are_refused(tmp_path: Path) -> None:
         sr.load_profile(tmp_path / "p.json")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="inputs._parse_document catches TOMLDecodeError but not RecursionError for .toml, so a deeply "
-    "nested TOML profile or catalog escapes as RecursionError. Fix: add `except RecursionError` there, "
-    "raising InputError parse_error 'invalid TOML: nested too deeply' (as the JSON branch and the rule loader do).",
-)
 @pytest.mark.parametrize("kind", ["profile", "catalog"])
 def test_deeply_nested_toml_inputs_are_refused(tmp_path: Path, kind: str) -> None:
     path = tmp_path / f"{kind}.toml"
@@ -333,12 +322,6 @@ def test_a_dangling_symlink_is_an_io_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
-@pytest.mark.xfail(
-    strict=True,
-    reason="loader.load_rules reads every *.toml under a folder without checking it is a regular file: a "
-    "named pipe called x.toml blocks the loader forever. Fix: in _expand (folder branch) skip or refuse "
-    "entries that are not regular files (f.is_file() / stat.S_ISREG) with io_error; inputs._read_text likewise.",
-)
 def test_a_named_pipe_in_a_rule_set_folder_does_not_hang(tmp_path: Path) -> None:
     folder = tmp_path / "rulesets"
     folder.mkdir()
@@ -446,39 +429,13 @@ def test_each_limit_configured_tiny_gives_a_clear_error(limit: str, tmp_path: Pa
     assert getattr(DEFAULT_LIMITS, limit) > TINY[limit]
 
 
-# Which limits a diagnostic names (in its message or help), so the embedding app knows what to raise.
-NAMES_THE_FIELD = {"max_firings"}
-
-
-@pytest.mark.parametrize(
-    "limit",
-    [
-        pytest.param(
-            name,
-            marks=[]
-            if name in NAMES_THE_FIELD
-            else pytest.mark.xfail(
-                strict=True,
-                reason="limit_exceeded diagnostics give the number but not the Limits field; fix: "
-                "help=f'raise Limits.{name}' on each (as Budget.spend does for max_firings)",
-            ),
-        )
-        for name in sorted(TINY)
-    ],
-)
+@pytest.mark.parametrize("limit", sorted(TINY))
 def test_each_limit_error_names_the_limits_field(limit: str, tmp_path: Path) -> None:
     err = _exceeds(limit, TINY[limit], tmp_path)
     d = err.diagnostics[0]
-    assert f"Limits.{limit}" in f"{d.message} {d.help or ''}", d.render()
+    assert f"Limits.{limit}" in f"{d.message} {d.help or ''}", d.render()  # the app knows what to raise
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Limits.max_string_length is applied to CSV cells only: JSON/TOML catalogs and profiles use "
-    "converter.MAX_STRING_LENGTH (a constant 10,000) and report input_error. Fix: pass limits into "
-    "structuring (e.g. a contextvar read by converter._strict_str, set by inputs._structure/"
-    "catalog_from_data/profile_from_data) and report limit_exceeded.",
-)
 @pytest.mark.parametrize("kind", ["json-catalog", "profile"])
 def test_max_string_length_applies_to_json_inputs(kind: str, tmp_path: Path) -> None:
     limits = Limits(max_string_length=5)
@@ -512,12 +469,6 @@ def test_rendered_messages_are_cut_at_max_message_length() -> None:
     assert reason is not None and len(reason.reason) <= 50
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="loader.load_rules_from_text calls text.encode('utf-8') for the size check and the hash, which "
-    "raises UnicodeEncodeError on a lone surrogate. Fix: encode with errors='surrogatepass' for size and "
-    "hash, or refuse such text up front with parse_error 'not valid Unicode text'.",
-)
 def test_lone_surrogates_in_rule_text_are_refused() -> None:
     # text from a file decoded with errors="surrogateescape" can carry them
     with pytest.raises(sr.RulesetError):
