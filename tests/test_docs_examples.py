@@ -1,4 +1,4 @@
-"""The examples in docs/cli.md and docs/authoring.md are run, and their output compared.
+"""The examples in docs/cli.md, docs/authoring.md and docs/embedding.md are run and compared.
 
 Markdown conventions (so the docs cannot drift from the real output):
 
@@ -34,7 +34,7 @@ import pytest
 
 from test_cli_support import REPO
 
-DOCS = ["docs/cli.md", "docs/authoring.md"]
+DOCS = ["docs/cli.md", "docs/authoring.md", "docs/embedding.md"]
 UPDATE = os.environ.get("SMARTPICK_UPDATE_DOCS") == "1"
 
 _FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})(?P<info>[^\n`]*)$")
