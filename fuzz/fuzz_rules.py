@@ -4,9 +4,11 @@ The first byte picks a mode:
 
 * even: the rest is a whole rule file (UTF-8, invalid bytes replaced) for
   ``load_rules_from_text``;
-* odd: the rest is one ``when`` condition, placed in a valid program-stage rule (plus a
-  profile-stage rule reading it too), so the fuzzer reaches the type checker, the planner and
-  the vectorised evaluator with conditions that the checker accepted.
+* odd: the rest is one expression placed in a valid rule file: a program-stage condition
+  (1, with a rule chaining on its tag), a profile-stage condition setting a derived value
+  (3), or a list-stage condition that is also a breadth bound (5), so the fuzzer reaches the
+  type checker, the planner, the vectorised evaluator and the list stage with expressions the
+  checker accepted.
 
 A rule set that loads is evaluated against a small fixed profile and catalog and serialised
 (``to_json``). Refusals (``SmartpickError``) are fine; any other exception is a crash.
@@ -49,12 +51,14 @@ CATALOG = sr.catalog_from_data(
     ]
 )
 
-TEMPLATE = """[ruleset]
+TEMPLATES = {
+    # a program-stage condition, with a second rule chaining on its tag
+    1: """[ruleset]
 name = "fuzz"
 [[rule]]
 id = "fuzz.p"
 stage = "program"
-when = {when}
+when = {body}
 then = {{ tag = "hit", score = 1, priority = 2 }}
 explain = "fired"
 [[rule]]
@@ -62,17 +66,43 @@ id = "fuzz.q"
 stage = "program"
 when = "has('hit')"
 then = {{ score = -1 }}
-"""
+""",
+    # a profile-stage condition that sets a derived value program rules read
+    3: """[ruleset]
+name = "fuzz"
+[[rule]]
+id = "fuzz.p"
+stage = "profile"
+when = {body}
+then = {{ tag = "hit", score = 1, set = {{ band = 2 }} }}
+[[rule]]
+id = "fuzz.q"
+stage = "program"
+when = "derived.band > 1 and has('hit')"
+then = {{ score = -1 }}
+""",
+    # a list-stage condition, and the same text as a breadth bound
+    5: """[ruleset]
+name = "fuzz"
+[[rule]]
+id = "fuzz.l"
+stage = "list"
+when = {body}
+then = {{ advice = "list" }}
+[[rule]]
+id = "fuzz.b"
+stage = "list"
+when = "true"
+then = {{ breadth = {{ min = 1, max = {body} }} }}
+""",
+}
 
 
 def one(data: bytes) -> None:
     if not data:
         return
-    mode, body = data[0], data[1:].decode("utf-8", errors="replace")
-    if mode % 2 == 0:
-        text = body
-    else:
-        text = TEMPLATE.format(when=json.dumps(body))
+    mode, body = data[0] % 6, data[1:].decode("utf-8", errors="replace")
+    text = body if mode % 2 == 0 else TEMPLATES[mode].format(body=json.dumps(body))
     rules = load_rules_from_text([("fuzz.toml", text)])
     rec = sr.evaluate(PROFILE, CATALOG, rules, as_of=2026)
     rec.to_json()

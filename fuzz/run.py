@@ -76,7 +76,8 @@ def seeds(target: str) -> list[bytes]:
     if target == "expression":
         return [w.encode() for w in whens]
     if target == "rules":
-        return [b"\x00" + t.encode() for t in texts] + [b"\x01" + w.encode() for w in whens]
+        out = [b"\x00" + t.encode() for t in texts] + [b"\x01" + w.encode() for w in whens]
+        return out + [b"\x03true", b"\x03applicant.step2_ck.score < 230", b"\x05list.size > 3", b"\x05min(list.size, 80)"]
     csv_lines = (ROOT / "examples/small_catalog.csv").read_text(encoding="utf-8").splitlines()
     sys.path.insert(0, str(ROOT / "src"))
     import smartpick_rules as sr

@@ -301,7 +301,7 @@ def mutated(draw: st.DrawFn, base: st.SearchStrategy[str]) -> str:
 # -- rule files ------------------------------------------------------------------------------
 
 
-@fuzz_settings(120)
+@fuzz_settings(240)
 @given(rule_file())
 def test_generated_rule_files_load_or_are_refused(text: str) -> None:
     rules = load_or_refuse(text)
@@ -309,7 +309,7 @@ def test_generated_rule_files_load_or_are_refused(text: str) -> None:
         evaluate_or_refuse(rules)
 
 
-@fuzz_settings(150)
+@fuzz_settings(300)
 @given(mutated(rule_file()))
 def test_mutated_rule_files_load_or_are_refused(text: str) -> None:
     rules = load_or_refuse(text)
@@ -317,7 +317,7 @@ def test_mutated_rule_files_load_or_are_refused(text: str) -> None:
         evaluate_or_refuse(rules)
 
 
-@fuzz_settings(100)
+@fuzz_settings(200)
 @given(st.text(max_size=300))
 def test_garbage_rule_files_are_refused(text: str) -> None:
     rules = load_or_refuse(text)
@@ -334,7 +334,7 @@ TOKENS = ["applicant", "program", "list", "item", "derived", ".", "step2_ck", "s
 token_exprs = st.lists(st.sampled_from(TOKENS), max_size=30).map("".join)
 
 
-@fuzz_settings(400)
+@fuzz_settings(800)
 @given(st.one_of(token_exprs, st.text(max_size=80)))
 def test_expression_parser_and_checker_refuse_or_accept(text: str) -> None:
     try:
@@ -346,7 +346,7 @@ def test_expression_parser_and_checker_refuse_or_accept(text: str) -> None:
         check_expression(e, stage)
 
 
-@fuzz_settings(150)
+@fuzz_settings(300)
 @given(st.sampled_from(["profile", "program", "list"]).flatmap(lambda s: st.tuples(st.just(s), st.one_of(bool_expr(s), token_exprs))))
 def test_any_condition_in_a_rule_loads_and_runs_or_is_refused(case: tuple[str, str]) -> None:
     stage, when = case
@@ -436,7 +436,7 @@ def perturbed(draw: st.DrawFn, base: Any) -> Any:
     return data
 
 
-@fuzz_settings(250)
+@fuzz_settings(500)
 @given(perturbed(PROFILE_DATA))
 def test_profiles_with_wrong_values_evaluate_or_are_refused(data: Any) -> None:
     try:
@@ -450,7 +450,7 @@ def test_profiles_with_wrong_values_evaluate_or_are_refused(data: Any) -> None:
 TMP = Path(tempfile.mkdtemp(prefix="smartpick-test-fuzz-"))
 
 
-@fuzz_settings(120)
+@fuzz_settings(240)
 @given(perturbed(PROFILE_DATA), st.sampled_from(["json", "toml"]), st.booleans())
 def test_profile_files_load_or_are_refused(data: Any, fmt: str, bom: bool) -> None:
     if fmt == "json":
@@ -532,7 +532,7 @@ def csv_catalog(draw: st.DrawFn) -> str:
     return text
 
 
-@fuzz_settings(250)
+@fuzz_settings(500)
 @given(csv_catalog(), st.sampled_from(["", "\ufeff", "\ufeff\ufeff"]))
 def test_csv_catalogs_load_or_are_refused(text: str, bom: str) -> None:
     path = TMP / "catalog.csv"
@@ -565,7 +565,7 @@ def program_lists(draw: st.DrawFn) -> Any:
     return draw(NASTY)
 
 
-@fuzz_settings(250)
+@fuzz_settings(500)
 @given(program_lists(), st.sampled_from(["json", "toml", "data"]))
 def test_json_and_toml_catalogs_load_or_are_refused(data: Any, fmt: str) -> None:
     try:
