@@ -8,7 +8,7 @@ states read naturally, but the policies attached to them are drawn at random. Wh
 realistic is the shape of the catalog: how many programs each specialty has, how many publish
 a minimum score, how restrictive they are about attempts and graduation year, how many sponsor
 visas and how many of their residents are IMGs. Those shares come from
-``/work/shared/domain/public-figures.md`` (tables cited below as A2, A3, B1, D1, D2, E1, E2)
+``../shared/domain/public-figures.md`` (tables cited below as A2, A3, B1, D1, D2, E1, E2)
 or, where that file has no figure, are marked "assumption".
 
 Usage::

@@ -131,6 +131,10 @@ class Progress:
 # --- shared loading --------------------------------------------------------------------------
 
 
+#: how the loader names shipped rule files in diagnostics and audit trails
+SHIPPED_PREFIX = "smartpick_rules/rulesets/"
+
+
 def shipped_path() -> Path:
     """The shipped rule sets' folder, relative to the working directory when it is inside it.
 
@@ -249,8 +253,6 @@ def cmd_explain(args: argparse.Namespace, io: Io) -> int:
 def cmd_check(args: argparse.Namespace, io: Io) -> int:
     from .errors import RulesetError
     from .lint import lint_rules
-    from .loader import shipped_rulesets_path
-
     paths = args.paths or [str(shipped_path())]
     diags: list[Diagnostic] = []
     n_rules = 0
@@ -261,11 +263,10 @@ def cmd_check(args: argparse.Namespace, io: Io) -> int:
         except RulesetError as exc:
             diags = list(exc.diagnostics)
         else:
-            shipped = str(shipped_rulesets_path().resolve())
             own = [
                 info.path
                 for info in rs.rulesets
-                if not (args.with_shipped and str(Path(info.path).resolve()).startswith(shipped))
+                if not (args.with_shipped and info.path.startswith(SHIPPED_PREFIX))
             ]
             files = own
             n_rules = sum(1 for r in rs.rules if r.loc.file in set(own))

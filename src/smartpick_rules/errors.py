@@ -181,7 +181,10 @@ class SmartpickError(Exception):
     def first_line(self) -> str:
         """One line for a command-line tool's stderr."""
         d = self.diagnostics[0]
-        line = f"{d.location}: {d.code}: " + (f"{d.rule_id}: " if d.rule_id else "") + d.message
+        message = d.message
+        if d.field_path and d.field_path.lstrip("$.") and d.field_path.lstrip("$.") not in message:
+            message = f"`{d.field_path.lstrip('$.')}`: {message}"
+        line = f"{d.location}: {d.code}: " + (f"{d.rule_id}: " if d.rule_id else "") + message
         if d.suggestion:
             line += f" (did you mean `{d.suggestion}`?)"
         if len(self.diagnostics) > 1:

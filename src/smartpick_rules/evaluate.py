@@ -51,10 +51,11 @@ _TIER_RANK = {"likely": 0, "target": 1, "reach": 2}
 
 
 def _json_value(v: Any) -> Any:
+    """A value read by a rule as it appears in the audit: plain JSON data, records as tables."""
     if isinstance(v, tuple | list):
         return [_json_value(x) for x in v]
-    if isinstance(v, float) and v.is_integer() and abs(v) < 2**53:
-        return v
+    if attrs.has(type(v)):
+        return unstructure(v)
     return v
 
 
@@ -256,12 +257,15 @@ def _run(
 
     def program_rules(i: int) -> list[int]:
         nonlocal fired_by_program
-        if fired_by_program is None:
-            fired_by_program = [[] for _ in range(n)]
+        table = fired_by_program
+        if table is None:
+            # built whole, then published: a reader on another thread never sees it half-filled
+            table = [[] for _ in range(n)]
             for cr in prog_rules:
                 for j in np.flatnonzero(fired[cr.index]).tolist():
-                    fired_by_program[j].append(cr.index)
-        return fired_by_program[i]
+                    table[j].append(cr.index)
+            fired_by_program = table
+        return table[i]
 
     def tags_of(i: int) -> tuple[str, ...]:
         t = program_tag_cache.get(i)

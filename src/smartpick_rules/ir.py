@@ -67,6 +67,15 @@ def format_value(value: Any) -> str:
         return ", ".join(format_value(v) for v in value) if value else "none"
     if hasattr(value, "value") and isinstance(value.value, str):  # enums
         return str(value.value)
+    if attrs.has(type(value)):
+        # a record (a letter, a rotation): its set fields, as an author would write them
+        from .converter import unstructure
+
+        data = unstructure(value)
+        shown = {k: v for k, v in data.items() if v not in (None, False, [], 0, 0.0, "")}
+        return "{" + ", ".join(f"{k}: {format_value(v)}" for k, v in shown.items()) + "}"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {format_value(v)}" for k, v in value.items()) + "}"
     return str(value)
 
 

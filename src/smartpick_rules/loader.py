@@ -395,6 +395,19 @@ def shipped_rulesets_path() -> FsPath:
     return FsPath(str(resources.files("smartpick_rules") / "rulesets"))
 
 
+def _display_name(f: FsPath) -> str:
+    """How a rule file is named in diagnostics and audit trails.
+
+    Shipped files are named relative to the package (``smartpick_rules/rulesets/base.toml``) so
+    an audit trail reads the same on every machine; other files keep the path the caller gave.
+    """
+    try:
+        rel = f.resolve().relative_to(shipped_rulesets_path().resolve())
+    except ValueError:
+        return str(f)
+    return "smartpick_rules/rulesets/" + rel.as_posix()
+
+
 def _is_rule_file(p: FsPath) -> bool:
     return p.suffix == ".toml" and not p.name.endswith(".test.toml") and not p.name.startswith(".")
 
@@ -467,7 +480,7 @@ def load_rules(*paths: str | FsPath, limits: Limits = DEFAULT_LIMITS) -> RuleSet
                     )
                 )
                 continue
-            sources.append((str(f), f.read_bytes().decode("utf-8-sig")))
+            sources.append((_display_name(f), f.read_bytes().decode("utf-8-sig")))
         except UnicodeDecodeError as exc:
             diags.append(Diagnostic("parse_error", f"not UTF-8 text (byte {exc.start})", Location(str(f))))
         except OSError as exc:

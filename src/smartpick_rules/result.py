@@ -90,20 +90,34 @@ class ProgramResult:
     def top_movers(self, n: int = 3) -> list[AuditEntry]:
         """The entries that moved this program most: its exclusion, tier overrides, then the largest score deltas."""
         scored: list[tuple[float, int, AuditEntry]] = []
-        prev = None
+        prev: float | None = None
         for i, a in enumerate(self.audit):
             weight = 0.0
             if a.effect.startswith("exclude"):
                 weight = 1e9
             elif "set tier" in a.effect:
                 weight = 1e8
-            elif a.score_after is not None and prev is not None:
-                weight = abs(a.score_after - prev)
+            elif a.score_after is not None:
+                # the first scoring entry moved the score from where the trail started
+                start = prev if prev is not None else a.score_after - _delta(a.effect)
+                weight = abs(a.score_after - start)
             if a.score_after is not None:
                 prev = a.score_after
             if weight:
                 scored.append((-weight, i, a))
         return [a for _w, _i, a in sorted(scored, key=lambda x: (x[0], x[1]))[:n]]
+
+
+def _delta(effect: str) -> float:
+    """The score delta written in an effect description (``"score -5; tag x"`` -> -5)."""
+    for part in effect.split(";"):
+        part = part.strip()
+        if part.startswith("score "):
+            try:
+                return float(part[6:])
+            except ValueError:
+                return 0.0
+    return 0.0
 
 
 @attrs.frozen
