@@ -242,12 +242,6 @@ def test_dask_distributed_executor(rules: sr.RuleSet, catalog: sr.Catalog) -> No
 # -- bugs found while building this (fixes belong to other modules; see the reasons) ----------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ir.RuleSet pickles its compiled cache, whose Plan keys program nodes by id(); "
-    "after unpickling the ids are stale and every program is scored wrong. Fix: RuleSet.__reduce__ "
-    "that drops _compiled.",
-)
 def test_pickled_rule_set_after_use_gives_the_same_results(rules: sr.RuleSet, catalog: sr.Catalog) -> None:
     fresh = load_rules_from_text([("cohort.toml", RULES_TEXT)])
     before = sr.evaluate(profile(1), catalog, fresh, as_of=2026).to_json()
@@ -255,11 +249,6 @@ def test_pickled_rule_set_after_use_gives_the_same_results(rules: sr.RuleSet, ca
     assert sr.evaluate(profile(1), catalog, copy, as_of=2026).to_json() == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="errors.SmartpickError cannot be unpickled: Exception.__reduce__ passes the rendered "
-    "message to __init__, which expects diagnostics. Fix: __reduce__ returning (type(self), (self.diagnostics,)).",
-)
 def test_errors_survive_pickling() -> None:
     # in a fresh interpreter: importing dask.distributed installs tblib's exception pickling, which hides this
     import subprocess

@@ -475,12 +475,6 @@ def test_lone_surrogates_in_rule_text_are_refused() -> None:
         load_rules_from_text([("s.toml", '[ruleset]\nname = "\udcff"\n')])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="expr.parse_expression maps every ValueError from ast.parse to limit_exceeded 'expression is nested "
-    "too deeply'; a lone surrogate raises UnicodeEncodeError (a ValueError). Fix: catch UnicodeError first and "
-    "report parse_error 'not valid Unicode text'.",
-)
 def test_a_lone_surrogate_in_an_expression_is_a_parse_error() -> None:
     from smartpick_rules.expr import ExpressionError, parse_expression
 

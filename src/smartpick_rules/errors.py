@@ -154,6 +154,10 @@ class SmartpickError(Exception):
         self.diagnostics: tuple[Diagnostic, ...] = tuple(sorted(diagnostics, key=Diagnostic.sort_key))
         super().__init__(self._render())
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Exception's own reduce passes the rendered message back to __init__
+        return (type(self), (self.diagnostics,))
+
     @property
     def code(self) -> str:
         """The code of the first diagnostic."""

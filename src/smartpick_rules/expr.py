@@ -196,6 +196,8 @@ def parse_expression(source: str, limits: Limits = DEFAULT_LIMITS, origin: Locat
         raise ExpressionError(
             Diagnostic("parse_error", f"invalid expression: {exc.msg}", _at(origin, exc.lineno or 1, col))
         ) from None
+    except UnicodeError:
+        raise ExpressionError(Diagnostic("parse_error", "condition is not valid Unicode text", origin)) from None
     except (RecursionError, MemoryError, ValueError, OverflowError):
         raise ExpressionError(
             Diagnostic("limit_exceeded", "expression is nested too deeply", origin, help=limit_help("max_expression_depth"))

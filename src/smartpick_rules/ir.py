@@ -197,6 +197,11 @@ class RuleSet:
     def __len__(self) -> int:
         return len(self.rules)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Compiled plans key expression nodes by id(); those ids mean nothing in another
+        # process, so a pickled rule set travels without its cache and recompiles on use.
+        return (RuleSet, (self.rules, self.rulesets, self.scoring, self.disabled, self.overridden))
+
     def get(self, rule_id: str) -> Rule | None:
         for r in self.rules:
             if r.id == rule_id:
