@@ -483,12 +483,6 @@ def test_a_lone_surrogate_in_an_expression_is_a_parse_error() -> None:
     assert info.value.diagnostic.code == "parse_error"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="expr.parse_expression lets Python's SyntaxWarning ('invalid decimal literal' for `1and`) through "
-    "to the host's warnings (stderr of a server, or an error under -W error). Fix: wrap ast.parse in "
-    "warnings.catch_warnings() with simplefilter('ignore', SyntaxWarning).",
-)
 def test_parsing_a_condition_emits_no_python_warnings() -> None:
     import warnings
 

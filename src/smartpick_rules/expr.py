@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import math
+import warnings
 from collections.abc import Iterator
 
 import attrs
@@ -190,7 +191,11 @@ def parse_expression(source: str, limits: Limits = DEFAULT_LIMITS, origin: Locat
     text = "(" + source.strip() + "\n)"
     lead = len(source) - len(source.lstrip())
     try:
-        tree = ast.parse(text, mode="eval")
+        # Python warns about oddities such as `1and`; a rule file must not write to the host's stderr
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SyntaxWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            tree = ast.parse(text, mode="eval")
     except SyntaxError as exc:
         col = max((exc.offset or 1) - 1, 1) + lead
         raise ExpressionError(
