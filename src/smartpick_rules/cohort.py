@@ -239,13 +239,22 @@ def _run_threads(
 
 def _rules_payload(ruleset: RuleSet, limits: Limits) -> bytes:
     """The rule set as its sources if they re-load into the same rule set, else the rule set itself."""
+    from .loader import shipped_rulesets_path
+
     sources: list[tuple[str, str]] = []
     for info in ruleset.rulesets:
-        try:
-            text = Path(info.path).read_bytes().decode("utf-8-sig") if info.path else None
-        except (OSError, UnicodeDecodeError):
-            text = None
-        if text is None or hashlib.sha256(text.encode("utf-8")).hexdigest() != info.sha256:
+        # shipped rule sets are named relative to the folder holding the package
+        candidates = [Path(info.path), shipped_rulesets_path().parent.parent / info.path] if info.path else []
+        text = None
+        for candidate in candidates:
+            try:
+                found = candidate.read_bytes().decode("utf-8-sig")
+            except (OSError, UnicodeDecodeError):
+                continue
+            if hashlib.sha256(found.encode("utf-8")).hexdigest() == info.sha256:
+                text = found
+                break
+        if text is None:
             sources = []
             break
         sources.append((info.path, text))
