@@ -250,3 +250,54 @@ def test_vectorised_equals_scalar(e: object, programs: list[dict[str, object]], 
 
     want = [truth(evaluate_expr(e, attrs.evolve(scope, program=p))) is True for p in catalog.programs]  # type: ignore[arg-type]
     assert got == want, to_source(e)  # type: ignore[arg-type]
+
+
+# -- list-stage collections over columns agree with the item-by-item interpreter -------------
+
+LIST_PREDICATES = [
+    'item.region == "la_county"',
+    'item.tier == "reach" and not item.excluded',
+    "item.score >= 50 or item.priority > 0",
+    '"img_friendly" in item.tags',
+    "len(item.tags) >= 1 and known(item.min_step2_ck)",
+    "item.min_step2_ck > applicant.step2_ck.score",
+    'item.region in applicant.preferences.regions and item.tier != "likely"',
+]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(program_data, min_size=1, max_size=8),
+    st.sampled_from(LIST_PREDICATES),
+    st.sampled_from(["count", "any", "all", "total"]),
+    st.one_of(st.none(), st.integers(190, 260)),
+)
+def test_list_columns_equal_item_by_item(programs: list[dict[str, object]], pred: str, func: str, step2: int | None) -> None:
+    import attrs
+
+    from smartpick_rules.loader import load_rules_from_text
+
+    catalog = sr.catalog_from_data(
+        [{"id": f"p{i}", "name": "x", "specialty": "internal_medicine", "state": "CA", "program_type": "community", **p} for i, p in enumerate(programs)]
+    )
+    profile = sr.profile_from_data(
+        {"graduation_year": 2019, "step2_ck": {"score": step2} if step2 is not None else None, "preferences": {"regions": ["kern"]}}
+    )
+    call = f"total(list.programs, item.score, {pred})" if func == "total" else f"{func}(list.programs, {pred})"
+    rules = load_rules_from_text(
+        [
+            (
+                "l.toml",
+                "[ruleset]\nname = 'l'\n"
+                "[[rule]]\nid = 'l.f'\nstage = 'program'\nwhen = 'program.positions > 3'\nthen = { tag = 'big', score = 7.25 }\n"
+                "[[rule]]\nid = 'l.x'\nstage = 'program'\nwhen = 'program.min_step2_ck > 240'\nthen = { exclude = 'x' }\n"
+                "[[rule]]\nid = 'l.r'\nstage = 'program'\nwhen = 'program.img_share < 0.3'\nthen = { set = { tier = 'reach' } }\n"
+                "[[rule]]\nid = 'l.list'\nstage = 'list'\nwhen = '''known(" + call + ")'''\nthen = { advice = 'x' }\n",
+            )
+        ]
+    )
+    rec = sr.evaluate(profile, catalog, rules, as_of=2026)
+    scope = rec._list_scope
+    fast = evaluate_expr(parse_expression(call), scope)
+    slow = evaluate_expr(parse_expression(call), attrs.evolve(scope, list=attrs.evolve(scope.list, columns=None)))
+    assert fast == slow and type(fast) is type(slow), (call, fast, slow)

@@ -38,6 +38,10 @@ class CompiledRule:
     program_tags_read: frozenset[str]
     #: paths whose values the audit entry reports, in the order they appear
     paths: tuple[Path, ...]
+    #: what the audit entry reports: (key, expression, depends on the program), in order.
+    #: A collection function is reported by its value (``count(list.programs, ...)``: 12),
+    #: never by the whole collection it reads.
+    reads: tuple[tuple[str, Expr, bool], ...]
     facts: RuleFacts
     #: ids of nodes that read the program (the rest is constant for one evaluation)
     program_nodes: frozenset[int]
@@ -118,6 +122,43 @@ def _paths(rule: Rule) -> tuple[Path, ...]:
     return tuple(seen.values())
 
 
+def _reads(rule: Rule, program_tags: frozenset[str]) -> tuple[tuple[str, Expr, bool], ...]:
+    from .check import COLLECTION_FUNCS
+    from .expr import to_source
+
+    seen: dict[str, tuple[str, Expr, bool]] = {}
+
+    def add(key: str, e: Expr) -> None:
+        if key not in seen:
+            seen[key] = (key, e, bool(_program_nodes(e, program_tags)))
+
+    def visit(e: Expr) -> None:
+        if isinstance(e, Path):
+            if e.root == "item" or (e.root in ("applicant", "program", "list") and not e.parts):
+                return
+            add(e.dotted, e)
+            return
+        if isinstance(e, Call) and e.func in COLLECTION_FUNCS:
+            # report the call's value unless its collection itself depends on an outer item
+            if not any(isinstance(n, Path) and n.root == "item" for n in iter_nodes(e.args[0])):
+                add(to_source(e), e)
+            for arg in e.args[1:]:
+                visit(arg)
+            return
+        from .expr import children
+
+        for c in children(e):
+            visit(c)
+
+    for w in rule.when:
+        visit(w)
+    for template in (rule.explain, rule.then.exclude, rule.then.advice):
+        if template is not None:
+            for f in template.fields:
+                visit(f)
+    return tuple(seen.values())
+
+
 def plan_ruleset(ruleset: RuleSet, limits: Limits = DEFAULT_LIMITS) -> Plan:
     """Analyse a checked rule set into a :class:`Plan` (cached on the rule set)."""
     cache = ruleset.compiled_cache()
@@ -158,6 +199,7 @@ def plan_ruleset(ruleset: RuleSet, limits: Limits = DEFAULT_LIMITS) -> Plan:
                     program_clauses=tuple(prog),
                     program_tags_read=prog_tags,
                     paths=_paths(r),
+                    reads=_reads(r, own_tags),
                     facts=facts[r.id],
                     program_nodes=frozenset(nodes),
                 )

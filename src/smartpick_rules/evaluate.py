@@ -12,7 +12,7 @@ import datetime as _dt
 import hashlib
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -43,6 +43,7 @@ from .result import (
     WhyNot,
 )
 from .schema import ListFacts, ListItem
+from .vector import ListColumns, VBool, VNum, VObj, VStr
 
 __all__ = ["evaluate"]
 
@@ -73,17 +74,15 @@ class _EntryMaker:
         if effect is None:
             effect = self.effects[rule.id] = rule.then.describe()
         if scope.program is None:
-            values = {p.dotted: _json_value(evaluate_expr(p, scope)) for p in cr.paths}
+            values = {k: _json_value(evaluate_expr(e, scope)) for k, e, _p in cr.reads}
         else:
-            # applicant-side values are the same for every program: read them once
+            # what does not depend on the program is the same for every program: read it once
             key = (rule.id, id(scope.applicant))
             const = self.constant_values.get(key)
             if const is None:
-                const = {p.dotted: _json_value(evaluate_expr(p, scope)) for p in cr.paths if p.root not in ("program",)}
+                const = {k: _json_value(evaluate_expr(e, scope)) for k, e, per_program in cr.reads if not per_program}
                 self.constant_values[key] = const
-            values = {
-                p.dotted: const[p.dotted] if p.dotted in const else _json_value(evaluate_expr(p, scope)) for p in cr.paths
-            }
+            values = {k: const[k] if k in const else _json_value(evaluate_expr(e, scope)) for k, e, _p in cr.reads}
         explanation = rule.explain.render(values, self.limits.max_message_length) if rule.explain else None
         return AuditEntry(
             rule_id=rule.id,
@@ -251,7 +250,6 @@ def _run(
     eligible = [i for i in range(n) if not excluded[i]]
     regions = [p.region for p in cat.programs]
     counts = {t: sum(1 for i in eligible if tiers[i] == t) for t in TIERS}
-    items: tuple[ListItem, ...] = ()
     program_tag_cache: dict[int, tuple[str, ...]] = {}
     fired_by_program: list[list[int]] | None = None
 
@@ -275,10 +273,28 @@ def _run(
             program_tag_cache[i] = t
         return t
 
+    items: Sequence[ListItem] = ()
+    columns: ListColumns | None = None
     if plan.list_reads_programs:
-        items = tuple(
-            ListItem(cat.programs[i], score_list[i], tiers[i], bool(excluded[i]), float(priority[i]), tags_of(i))
-            for i in order
+        items = _LazyItems(
+            lambda: tuple(
+                ListItem(cat.programs[i], score_list[i], tiers[i], bool(excluded[i]), float(priority[i]), tags_of(i))
+                for i in order
+            )
+        )
+        tier_cats = ("likely", "reach", "target")
+        columns = ListColumns(
+            cat,
+            {
+                "score": lambda: VNum(score + 0.0, np.ones(n, dtype=np.bool_)),
+                "priority": lambda: VNum(priority, np.ones(n, dtype=np.bool_)),
+                "excluded": lambda: VBool(excluded.copy(), ~excluded),
+                "tier": lambda: VStr(
+                    np.array([-1 if t is None else tier_cats.index(t) for t in tiers], dtype=np.int32), tier_cats
+                ),
+                "tags": lambda: VObj([tags_of(i) for i in range(n)]),
+            },
+            order,
         )
     facts = ListFacts(
         programs=items,
@@ -290,6 +306,7 @@ def _run(
         la_county_count=sum(1 for i in eligible if regions[i] == Region.la_county),
         california_count=sum(1 for i in eligible if regions[i] in CALIFORNIA_REGIONS),
         out_of_state_count=sum(1 for i in eligible if regions[i] == Region.out_of_state),
+        columns=columns,
     )
     list_scope = attrs.evolve(profile_scope, list=facts)
     l_fired = eng.run_list(compiled, list_scope, budget)
@@ -338,7 +355,7 @@ def _run(
     advice: list[AdviceItem] = []
     for cr, scope in [*((c, profile_scope) for c in p_rules), *((c, list_scope) for c in l_rules)]:
         if cr.rule.then.advice is not None:
-            values = {p.dotted: _json_value(evaluate_expr(p, scope)) for p in cr.paths}
+            values = {k: _json_value(evaluate_expr(e, scope)) for k, e, _p in cr.reads}
             advice.append(AdviceItem(cr.rule.id, cr.rule.stage, cr.rule.then.advice.render(values, limits.max_message_length)))
 
     # -- per-program results, built on demand -----------------------------------------
@@ -418,6 +435,29 @@ def _run(
         _why_not=why_not,
         _list_scope=list_scope,
     )
+
+
+class _LazyItems(Sequence[ListItem]):
+    """``list.programs``, built only if a condition walks it item by item."""
+
+    def __init__(self, build: Callable[[], tuple[ListItem, ...]]) -> None:
+        self._build = build
+        self._items: tuple[ListItem, ...] | None = None
+
+    def _all(self) -> tuple[ListItem, ...]:
+        items = self._items
+        if items is None:
+            items = self._items = self._build()
+        return items
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __getitem__(self, i: Any) -> Any:
+        return self._all()[i]
+
+    def __iter__(self) -> Iterator[ListItem]:
+        return iter(self._all())
 
 
 def _bound(value: Any, rule: Rule) -> int:

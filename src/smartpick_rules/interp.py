@@ -34,7 +34,8 @@ class Scope:
     item: Any = None
 
     def with_item(self, item: Any) -> Scope:
-        return attrs.evolve(self, item=item)
+        # called once per element of every collection a condition walks: skip evolve's overhead
+        return Scope(self.applicant, self.program, self.list, self.derived, self.tags, self.as_of_year, item)
 
 
 def plain(value: Any) -> Any:
@@ -157,7 +158,15 @@ def call(e: Call, scope: Scope) -> Any:
     if f == "known":
         return evaluate_expr(e.args[0], scope) is not None
     if f in ("count", "total", "any", "all"):
-        coll = evaluate_expr(e.args[0], scope)
+        first = e.args[0]
+        if isinstance(first, Path) and first.root == "list" and first.parts == ("programs",) and scope.item is None:
+            columns = getattr(scope.list, "_columns", None)
+            if columns is not None:
+                # the whole list, thousands of programs: computed over columns, same answer
+                result = columns.collection(e, scope)
+                if result is not NotImplemented:
+                    return result
+        coll = evaluate_expr(first, scope)
         if coll is None:
             return None
         items = coll if isinstance(coll, tuple | list) else tuple(coll)
@@ -169,7 +178,7 @@ def call(e: Call, scope: Scope) -> Any:
         if f == "total":
             value_expr = e.args[1]
             pred_expr = e.args[2] if len(e.args) > 2 else None
-            acc: float | int = 0
+            acc = 0.0  # always a float, however the values are typed, so every evaluator agrees
             for it in items:
                 inner = scope.with_item(it)
                 if pred_expr is not None and truth(evaluate_expr(pred_expr, inner)) is not True:

@@ -8,8 +8,10 @@ here), so adding a model field makes it readable by rules with no other change.
 
 from __future__ import annotations
 
+import collections.abc
 import types
 import typing
+from collections.abc import Sequence
 from enum import Enum
 from typing import Any
 
@@ -74,7 +76,7 @@ class ListItem:
 class ListFacts:
     """What the list stage reads as ``list.*``."""
 
-    programs: tuple[ListItem, ...]
+    programs: Sequence[ListItem]
     size: int
     excluded_count: int
     likely_count: int
@@ -83,6 +85,8 @@ class ListFacts:
     la_county_count: int
     california_count: int
     out_of_state_count: int
+    #: column view of ``programs`` for count/total/any/all over the whole list (not a rule field)
+    _columns: Any = attrs.field(default=None, eq=False, repr=False, alias="columns")
 
 
 # Properties that are not attrs fields but that rules may read.
@@ -104,7 +108,7 @@ def type_of_class(tp: Any) -> FactType:
         optional = len(args) != len(typing.get_args(tp))
         tp = args[0] if len(args) == 1 else tp
         origin = typing.get_origin(tp)
-    if origin is tuple:
+    if origin is tuple or origin is collections.abc.Sequence:
         elem = type_of_class(typing.get_args(tp)[0])
         return FactType("list", elem=elem, optional=optional)
     if isinstance(tp, type):

@@ -56,6 +56,7 @@ class NativeEngine:
         tags: dict[str, BoolArray] = {t: np.zeros(n, dtype=np.bool_) for t in stage.tags}
 
         def row_tags(i: int) -> frozenset[str]:
+            # only the row-by-row fallback asks, and only for conditions that read tags
             return frozenset(scope.tags) | frozenset(t for t, m in tags.items() if m[i])
 
         ev = VectorEvaluator(ProgramColumns(catalog), scope, tags, row_tags)
