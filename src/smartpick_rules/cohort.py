@@ -43,7 +43,7 @@ import json
 import math
 import pickle
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from pathlib import Path
@@ -434,7 +434,7 @@ def _run_remote(
     # The first chunk per worker carries the data; the rest try the worker's cache first, and a
     # worker that has not seen the data yet answers "miss" and gets the chunk again with it.
     workers = _workers(executor)
-    queue: list[tuple[list[tuple[int, Profile]], Future[tuple[str, list[_Outcome]]], bool]] = []
+    queue: deque[tuple[list[tuple[int, Profile]], Future[tuple[str, list[_Outcome]]], bool]] = deque()
     for n, chunk in enumerate(chunks):
         first = n < workers
         try:
@@ -443,7 +443,7 @@ def _run_remote(
             for i, _p in chunk:
                 results[i] = _wrap(i, exc)
     while queue:
-        chunk, fut, sent_data = queue.pop(0)
+        chunk, fut, sent_data = queue.popleft()
         try:
             status, outcomes = fut.result()
         except Exception as exc:
