@@ -41,3 +41,10 @@ def case_inputs(case: dict[str, Any]) -> tuple[sr.Profile, sr.Catalog]:
 def evaluate_case(case: dict[str, Any], engine: str = "native") -> sr.Recommendation:
     profile, catalog = case_inputs(case)
     return sr.evaluate(profile, catalog, case_rules(case), engine=engine, as_of=2026)
+
+
+def engine_blind_json(rec: sr.Recommendation) -> str:
+    """The JSON with provenance.engine blanked: the one field that names the engine that ran."""
+    import attrs
+
+    return attrs.evolve(rec, provenance=attrs.evolve(rec.provenance, engine="*")).to_json()

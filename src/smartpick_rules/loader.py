@@ -104,7 +104,10 @@ def _union_hook(options: tuple[type, ...]) -> Any:
             elif o is bool:
                 if isinstance(value, bool):
                     return value
-            elif o in (int, float):
+            elif o is int:
+                if isinstance(value, int) and not isinstance(value, bool):
+                    return converter.structure(value, o)
+            elif o is float:
                 if isinstance(value, int | float) and not isinstance(value, bool):
                     return converter.structure(value, o)
             elif isinstance(value, o):
