@@ -77,7 +77,7 @@ def seeds(target: str) -> list[bytes]:
         return [w.encode() for w in whens]
     if target == "rules":
         out = [b"\x00" + t.encode() for t in texts] + [b"\x01" + w.encode() for w in whens]
-        return out + [b"\x03true", b"\x03applicant.step2_ck.score < 230", b"\x05list.size > 3", b"\x05min(list.size, 80)"]
+        return [*out, b"\x03true", b"\x03applicant.step2_ck.score < 230", b"\x05list.size > 3", b"\x05min(list.size, 80)"]
     csv_lines = (ROOT / "examples/small_catalog.csv").read_text(encoding="utf-8").splitlines()
     sys.path.insert(0, str(ROOT / "src"))
     import smartpick_rules as sr
