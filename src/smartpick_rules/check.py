@@ -478,8 +478,8 @@ def _check_effect(r: Rule, tags: dict[str, set[str]], derived: dict[str, FactTyp
         want = allowed[name]
         if want.enum and value not in want.enum:
             err(f"`set {name}` must be one of {', '.join(want.enum)}, got {value!r}", code="type_error")
-        elif want.kind == "number" and (isinstance(value, bool) or not isinstance(value, int | float)):
-            err(f"`set {name}` must be a number, got {value!r}", code="type_error")
+        elif want.kind == "number" and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            err(f"`set {name}` must be a whole number of programs (0 or more), got {value!r}", code="type_error")
     for template in (r.explain, eff.exclude, eff.advice):
         if template is not None:
             out.extend(_check_template(template, r, tags, derived))

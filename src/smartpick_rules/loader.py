@@ -319,9 +319,11 @@ def _build_rule(
         if v is not None and abs(v) > 1e6:
             err("limit_exceeded", f"`{fname}` {v} is out of range (at most 1,000,000 either way)", key_loc("then", fname))
     sets = tuple(sorted((eff.set or {}).items()))
-    for name, _v in sets:
+    for name, v in sets:
         if not _TAG.match(name):
             err("schema_error", f"`set` target `{name}` must be a lower-case identifier", key_loc("then", "set"))
+        if isinstance(v, int | float) and not isinstance(v, bool) and not abs(v) <= 1e6:
+            err("limit_exceeded", f"`set {name}` {v} is out of range (at most 1,000,000 either way)", key_loc("then", "set"))
     effect = Effect(
         tags=tags,
         score=eff.score,
