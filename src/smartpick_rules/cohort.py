@@ -60,8 +60,8 @@ from .errors import (
     RulesetError,
     SmartpickError,
 )
-from .evaluate import _as_of_year, evaluate
-from .inputs import catalog_from_data, profile_from_data
+from .evaluate import _as_of_year, coerce_catalog, evaluate
+from .inputs import profile_from_data
 from .ir import RuleSet
 from .limits import DEFAULT_LIMITS, Limits
 from .models import Catalog, Profile, Program
@@ -147,18 +147,7 @@ def evaluate_many(
 
 
 def _catalog(catalog: CatalogInput, limits: Limits) -> Catalog:
-    if isinstance(catalog, Catalog):
-        cat = catalog
-    elif isinstance(catalog, Mapping):
-        cat = catalog_from_data(catalog, limits=limits)
-    else:
-        items: list[Any] = list(catalog)
-        cat = Catalog.of(items) if all(isinstance(p, Program) for p in items) else catalog_from_data(items, limits=limits)
-    if len(cat) > limits.max_programs:
-        raise InputError(
-            Diagnostic("limit_exceeded", f"{len(cat)} programs, more than the limit of {limits.max_programs}", Location(cat.source))
-        )
-    return cat
+    return coerce_catalog(catalog, limits)
 
 
 def _shipped_rules(limits: Limits) -> RuleSet:

@@ -143,22 +143,7 @@ def evaluate(
     """
 
     prof = profile_from_data(profile, limits=limits) if not isinstance(profile, Profile) else profile
-    if isinstance(catalog, Catalog):
-        cat = catalog
-    elif isinstance(catalog, Mapping):
-        cat = catalog_from_data(catalog, limits=limits)
-    else:
-        items: list[Any] = list(catalog)
-        cat = Catalog.of(items) if all(isinstance(p, Program) for p in items) else catalog_from_data(items, limits=limits)
-    if len(cat) > limits.max_programs:
-        raise InputError(
-            Diagnostic(
-                "limit_exceeded",
-                f"{len(cat)} programs, more than the limit of {limits.max_programs}",
-                Location(cat.source),
-                help=limit_help("max_programs"),
-            )
-        )
+    cat = coerce_catalog(catalog, limits)
     ruleset = rules if rules is not None else _default_rules()
     year = _as_of_year(as_of)
     plan = plan_ruleset(ruleset, limits)
@@ -185,40 +170,61 @@ def _default_rules() -> RuleSet:
     return rs
 
 
-def _run(
-    prof: Profile, cat: Catalog, plan: Plan, eng: Any, compiled: Any, engine: str, year: int, limits: Limits
-) -> Recommendation:
-    budget = Budget(limits.max_firings)
-    scoring = plan.ruleset.scoring
+@attrs.frozen(eq=False)
+class ProfileOutcome:
+    """What the profile stage decided, which every later stage reads."""
 
-    # -- profile stage --------------------------------------------------------------
-    base_scope = Scope(applicant=prof, as_of_year=year)
-    p_fired = eng.run_profile(compiled, base_scope, budget)
-    p_rules = [plan.profile.rules[i] for i in sorted(p_fired)]
-    profile_tags = frozenset(t for cr in p_rules for t in cr.rule.then.tags)
+    #: fired profile rules, in audit order
+    rules: tuple[CompiledRule, ...]
+    tags: frozenset[str]
+    derived: dict[str, Any]
+    #: (rule, score after it) for the profile rules that moved every program's score
+    score_trail: tuple[tuple[CompiledRule, float], ...]
+    #: every program's starting score: the scoring base plus the profile-stage deltas
+    base: float
+    #: the applicant with derived values and profile tags: the program stage's facts
+    scope: Scope
+
+
+def run_profile_stage(plan: Plan, eng: Any, compiled: Any, prof: Profile, year: int, budget: Budget) -> ProfileOutcome:
+    fired = eng.run_profile(compiled, Scope(applicant=prof, as_of_year=year), budget)
+    rules = tuple(plan.profile.rules[i] for i in sorted(fired))
+    tags = frozenset(t for cr in rules for t in cr.rule.then.tags)
     derived: dict[str, Any] = {}
-    for cr in sorted(p_rules, key=lambda c: (c.rule.salience, c.rule.id)):  # highest salience wins: applied last
+    for cr in sorted(rules, key=lambda c: (c.rule.salience, c.rule.id)):  # highest salience wins: applied last
         for name, value in cr.rule.then.sets:
             derived[name] = value
-    profile_scope = Scope(applicant=prof, derived=derived, tags=profile_tags, as_of_year=year)
-    make_entry = _EntryMaker(limits)
-    profile_entries = tuple(make_entry(cr, profile_scope, None) for cr in p_rules)
-    profile_score_rules = [cr for cr in p_rules if cr.rule.then.score is not None]
-    base = scoring.base
-    profile_score_trail: list[tuple[CompiledRule, float]] = []
-    for cr in profile_score_rules:
-        base = base + float(cr.rule.then.score or 0.0)
-        profile_score_trail.append((cr, base))
+    base = plan.ruleset.scoring.base
+    trail: list[tuple[CompiledRule, float]] = []
+    for cr in rules:
+        if cr.rule.then.score is not None:
+            base = base + float(cr.rule.then.score)
+            trail.append((cr, base))
+    scope = Scope(applicant=prof, derived=derived, tags=tags, as_of_year=year)
+    return ProfileOutcome(rules, tags, derived, tuple(trail), base, scope)
 
-    # -- program stage ----------------------------------------------------------------
-    n = len(cat)
-    fired = eng.run_program(compiled, profile_scope, cat, budget)
-    prog_rules = plan.program.rules
+
+@attrs.frozen(eq=False)
+class Ranking:
+    score: npt.NDArray[np.float64]
+    priority: npt.NDArray[np.float64]
+    excluded: BoolArray
+    score_list: list[float]
+    tiers: list[str | None]
+
+
+def rank_programs(plan: Plan, fired: Sequence[BoolArray], n: int, base: float) -> Ranking:
+    """Scores, priorities, exclusions and tiers from the fired program rules.
+
+    Effects are applied in one canonical order (higher salience first, then id), so float sums
+    and the winning tier override do not depend on the order rules fired in.
+    """
+    scoring = plan.ruleset.scoring
     score = np.full(n, base, dtype=np.float64)
     priority = np.zeros(n, dtype=np.float64)
     excluded = np.zeros(n, dtype=np.bool_)
     forced_tier: list[str | None] = [None] * n
-    for cr in prog_rules:  # canonical order: higher salience first, then id
+    for cr in plan.program.rules:
         mask = fired[cr.index]
         if not mask.any():
             continue
@@ -234,15 +240,54 @@ def _run(
                 for i in np.flatnonzero(mask).tolist():
                     if forced_tier[i] is None:  # first in canonical order = highest salience
                         forced_tier[i] = str(value)
+    score = score + 0.0  # folds -0.0 into 0.0, as the audit trail's sums do
+    score_list = score.tolist()
+    tiers = [None if excluded[i] else (forced_tier[i] or scoring.tier(score_list[i])) for i in range(n)]
+    return Ranking(score, priority, excluded, score_list, tiers)
 
-    # -- ranking ------------------------------------------------------------------------
-    score_list = (score + 0.0).tolist()  # + 0.0 folds -0.0 into 0.0, as the audit trail's sums do
-    tiers: list[str | None] = []
-    for i in range(n):
-        if excluded[i]:
-            tiers.append(None)
-        else:
-            tiers.append(forced_tier[i] or scoring.tier(score_list[i]))
+
+def coerce_catalog(catalog: Any, limits: Limits) -> Catalog:
+    """A Catalog from a Catalog, a list of programs or program dicts, or ``{"programs": [...]}``."""
+    if isinstance(catalog, Catalog):
+        cat = catalog
+    elif isinstance(catalog, Mapping):
+        cat = catalog_from_data(catalog, limits=limits)
+    else:
+        items: list[Any] = list(catalog)
+        cat = Catalog.of(items) if all(isinstance(p, Program) for p in items) else catalog_from_data(items, limits=limits)
+    if len(cat) > limits.max_programs:
+        raise InputError(
+            Diagnostic(
+                "limit_exceeded",
+                f"{len(cat)} programs, more than the limit of {limits.max_programs}",
+                Location(cat.source),
+                help=limit_help("max_programs"),
+            )
+        )
+    return cat
+
+
+def _run(
+    prof: Profile, cat: Catalog, plan: Plan, eng: Any, compiled: Any, engine: str, year: int, limits: Limits
+) -> Recommendation:
+    budget = Budget(limits.max_firings)
+
+    # -- profile stage, program stage, ranking ---------------------------------------------
+    prof_out = run_profile_stage(plan, eng, compiled, prof, year, budget)
+    p_rules = list(prof_out.rules)
+    profile_tags = prof_out.tags
+    derived = prof_out.derived
+    profile_scope = prof_out.scope
+    make_entry = _EntryMaker(limits)
+    profile_entries = tuple(make_entry(cr, profile_scope, None) for cr in p_rules)
+    profile_score_trail = prof_out.score_trail
+    base = prof_out.base
+    n = len(cat)
+    fired = eng.run_program(compiled, profile_scope, cat, budget)
+    prog_rules = plan.program.rules
+    ranking = rank_programs(plan, fired, n, base)
+    score, priority, excluded = ranking.score, ranking.priority, ranking.excluded
+    score_list, tiers = ranking.score_list, ranking.tiers
     ids = [p.id for p in cat.programs]
     order = sorted(range(n), key=lambda i: (bool(excluded[i]), -score_list[i], ids[i]))
 
@@ -359,7 +404,7 @@ def _run(
             advice.append(AdviceItem(cr.rule.id, cr.rule.stage, cr.rule.then.advice.render(values, limits.max_message_length)))
 
     # -- per-program results, built on demand -----------------------------------------
-    profile_prefix: list[tuple[CompiledRule, float]] = profile_score_trail
+    profile_prefix = profile_score_trail
 
     def scope_for(i: int) -> Scope:
         return Scope(applicant=prof, program=cat.programs[i], derived=derived, tags=frozenset(tags_of(i)), as_of_year=year)

@@ -38,9 +38,8 @@ from .compile import Plan, compile_ruleset, plan_ruleset
 from .converter import unstructure
 from .engines import Budget, get_engine
 from .errors import Diagnostic, InputError, Location, did_you_mean
-from .evaluate import evaluate
+from .evaluate import evaluate, rank_programs, run_profile_stage
 from .inputs import profile_from_data
-from .interp import Scope
 from .ir import RuleSet, format_value
 from .limits import DEFAULT_LIMITS, Limits
 from .models import Catalog, Profile, Program
@@ -295,42 +294,11 @@ class Evaluator:
         """Scores, tiers, exclusions and fired rules: the decisions of :func:`evaluate`, only faster."""
         plan = self.plan
         budget = Budget(self.limits.max_firings)
-        scope = Scope(applicant=profile, as_of_year=self.as_of)
-        p_fired = self.engine.run_profile(self.compiled, scope, budget)
-        p_rules = [plan.profile.rules[i] for i in sorted(p_fired)]
-        tags = frozenset(t for cr in p_rules for t in cr.rule.then.tags)
-        derived: dict[str, Any] = {}
-        for cr in sorted(p_rules, key=lambda c: (c.rule.salience, c.rule.id)):
-            for name, value in cr.rule.then.sets:
-                derived[name] = value
-        base = plan.ruleset.scoring.base
-        for cr in p_rules:
-            if cr.rule.then.score is not None:
-                base = base + float(cr.rule.then.score)
-        pscope = Scope(applicant=profile, derived=derived, tags=tags, as_of_year=self.as_of)
-        fired = self.engine.run_program(self.compiled, pscope, self.catalog, budget)
-        n = len(self.catalog)
-        score = np.full(n, base, dtype=np.float64)
-        excluded = np.zeros(n, dtype=np.bool_)
-        forced: list[str | None] = [None] * n
-        for cr in plan.program.rules:
-            mask = fired[cr.index]
-            if not mask.any():
-                continue
-            eff = cr.rule.then
-            if eff.score is not None:
-                score = score + np.where(mask, float(eff.score), 0.0)
-            if eff.exclude is not None:
-                excluded |= mask
-            for name, value in eff.sets:
-                if name == "tier":
-                    for i in np.flatnonzero(mask).tolist():
-                        if forced[i] is None:
-                            forced[i] = str(value)
-        score = score + 0.0
-        scoring = plan.ruleset.scoring
-        score_list = score.tolist()
-        tiers = tuple(None if excluded[i] else (forced[i] or scoring.tier(score_list[i])) for i in range(n))
+        prof_out = run_profile_stage(plan, self.engine, self.compiled, profile, self.as_of, budget)
+        fired = self.engine.run_program(self.compiled, prof_out.scope, self.catalog, budget)
+        ranking = rank_programs(plan, fired, len(self.catalog), prof_out.base)
+        score, excluded, tiers = ranking.score, ranking.excluded, tuple(ranking.tiers)
+        p_rules = prof_out.rules
         return Outcomes(
             plan=plan,
             score=score,
