@@ -7,6 +7,7 @@
 
 __version__ = "0.1.0"
 
+from .cohort import CohortResult, evaluate_many
 from .compile import compile_ruleset
 from .errors import (
     Diagnostic,
@@ -29,6 +30,7 @@ __all__ = [
     "DEFAULT_LIMITS",
     "AuditEntry",
     "Catalog",
+    "CohortResult",
     "Diagnostic",
     "EngineUnavailable",
     "EvaluationError",
@@ -47,6 +49,7 @@ __all__ = [
     "catalog_from_data",
     "compile_ruleset",
     "evaluate",
+    "evaluate_many",
     "load_catalog",
     "load_profile",
     "load_rules",
