@@ -538,16 +538,8 @@ def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None, stder
 
 
 def error_line(exc: SmartpickError) -> str:
-    """``exc.first_line()``, naming the field when the message does not (``step2_ck.score``)."""
-    line = exc.first_line()
-    d = exc.diagnostics[0] if exc.diagnostics else None
-    if d is None or not d.field_path:
-        return line
-    field = d.field_path.removeprefix("$").lstrip(".")
-    if not field or field in d.message:
-        return line
-    head = f"{d.location}: {d.code}: " + (f"{d.rule_id}: " if d.rule_id else "")
-    return line.replace(head, head + f"`{field}`: ", 1) if line.startswith(head) else line
+    """One line for stderr: ``exc.first_line()``, which names the field when the message does not."""
+    return exc.first_line()
 
 
 def _flush(parser: argparse.ArgumentParser, io: Io) -> None:
