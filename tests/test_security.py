@@ -389,6 +389,8 @@ def _exceeds(limit: str, value: int, tmp_path: Path) -> sr.SmartpickError:
         elif limit == "max_string_length":
             (tmp_path / "c.csv").write_text(_csv(1, name="a long program name"))
             sr.load_catalog(tmp_path / "c.csv", limits=limits)
+        elif limit == "max_list_items":
+            sr.profile_from_data({"graduation_year": 2018, "languages": ["es", "ko", "tl", "hy", "fa"]}, limits=limits)
         elif limit == "max_input_bytes":
             (tmp_path / "c.csv").write_text(_csv(3))
             sr.load_catalog(tmp_path / "c.csv", limits=limits)
@@ -411,6 +413,7 @@ TINY = {
     "max_firings": 1,
     "max_programs": 3,
     "max_string_length": 5,
+    "max_list_items": 3,
     "max_input_bytes": 40,
     "max_message_length": 10,
 }

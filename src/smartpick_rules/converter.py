@@ -28,6 +28,8 @@ T = TypeVar("T")
 
 #: longest string accepted in any input field: Limits.max_string_length of the current load
 _max_string_length: ContextVar[int] = ContextVar("max_string_length", default=DEFAULT_LIMITS.max_string_length)
+#: most items accepted in one list field: Limits.max_list_items of the current load
+_max_list_items: ContextVar[int] = ContextVar("max_list_items", default=DEFAULT_LIMITS.max_list_items)
 
 
 class StrictValueError(ValueError):
@@ -120,6 +122,8 @@ def _make_strict_sequence(c: cattrs.Converter) -> Any:
         # a bare string is iterable: without this, languages = "es" became ("e", "s")
         if isinstance(value, str | bytes | Mapping) or not isinstance(value, list | tuple):
             raise StrictValueError(f"expected a list, got {_describe(value)}")
+        if len(value) > _max_list_items.get():
+            raise LimitValueError(f"list of {len(value)} items is longer than the limit of {_max_list_items.get()}")
         elem = type_.__args__[0]
         items: list[Any] = []
         errors: list[Any] = []
@@ -224,7 +228,8 @@ def _walk(exc: BaseException, path: str, out: list[Diagnostic], cls: type | None
             _walk(sub_exc, path, out, cls)
         return
     if isinstance(exc, LimitValueError):
-        out.append(Diagnostic("limit_exceeded", str(exc), field_path=path, help=limit_help("max_string_length")))
+        which = "max_list_items" if str(exc).startswith("list of") else "max_string_length"
+        out.append(Diagnostic("limit_exceeded", str(exc), field_path=path, help=limit_help(which)))
         return
     out.append(Diagnostic("input_error", _message(exc), field_path=path))
 
@@ -246,9 +251,11 @@ def structure_mapping(data: Any, cls: type[T], root: str = "$", limits: Limits |
     """Structure ``data`` into ``cls`` or raise :class:`InputError`-ready diagnostics."""
     if limits is not None:
         token = _max_string_length.set(limits.max_string_length)
+        list_token = _max_list_items.set(limits.max_list_items)
         try:
             return structure_mapping(data, cls, root)
         finally:
+            _max_list_items.reset(list_token)
             _max_string_length.reset(token)
     if not isinstance(data, Mapping):
         raise _StructureFailure([Diagnostic("input_error", f"expected a table, got {_describe(data)}", field_path=root)])

@@ -34,6 +34,8 @@ class Limits:
     max_programs: int = 200_000
     #: characters in one string field or CSV cell
     max_string_length: int = 10_000
+    #: items in one list of a profile or program (rotations, letters, languages, tags, ...)
+    max_list_items: int = 1_000
     #: bytes in one profile or catalog file
     max_input_bytes: int = 200_000_000
     #: characters in a rendered explanation or advice message
