@@ -48,7 +48,7 @@ FUNCTIONS: dict[str, tuple[int, int | None, str]] = {
 COLLECTION_FUNCS = frozenset({"count", "total", "any", "all"})
 SET_TARGETS = {
     "program": {"tier": FactType("string", enum=TIERS)},
-    "list": {"max_reach": NUMBER},
+    "list": {"max_reach": NUMBER, "min_out_of_state": NUMBER},
 }
 
 

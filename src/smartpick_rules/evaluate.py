@@ -360,11 +360,12 @@ def _run(
 
     # breadth and reach cap: the highest-salience rule that set them (checked unambiguous at load)
     breadth_rule = next((cr for cr in l_rules if cr.rule.then.breadth is not None), None)
-    max_reach: int | None = None
-    for cr in l_rules:
+    list_sets: dict[str, int] = {}
+    for cr in l_rules:  # audit order: the highest salience setter comes first and wins
         for name, value in cr.rule.then.sets:
-            if name == "max_reach" and max_reach is None:
-                max_reach = max(int(value), 0)
+            list_sets.setdefault(name, max(int(value), 0))
+    max_reach = list_sets.get("max_reach")
+    min_oos = list_sets.get("min_out_of_state")
     if breadth_rule is not None:
         b = breadth_rule.rule.then.breadth
         assert b is not None
@@ -377,16 +378,7 @@ def _run(
         eligible,
         key=lambda i: (-float(priority[i]), _TIER_RANK.get(tiers[i] or "reach", 3), -score_list[i], ids[i]),
     )
-    chosen: list[int] = []
-    reach_taken = 0
-    for i in ranked:
-        if len(chosen) >= hi:
-            break
-        if tiers[i] == "reach" and max_reach is not None:
-            if reach_taken >= max_reach:
-                continue
-            reach_taken += 1
-        chosen.append(i)
+    chosen = _choose(ranked, hi, tiers, max_reach, min_oos, [r == Region.out_of_state for r in regions])
     chosen_set = set(chosen)
     breadth = BreadthResult(
         min=lo,
@@ -395,6 +387,7 @@ def _run(
         rule_id=breadth_rule.rule.id if breadth_rule else None,
         max_reach=max_reach,
         eligible=len(eligible),
+        min_out_of_state=min_oos,
     )
 
     advice: list[AdviceItem] = []
@@ -480,6 +473,49 @@ def _run(
         _why_not=why_not,
         _list_scope=list_scope,
     )
+
+
+def _choose(
+    ranked: list[int],
+    size: int,
+    tiers: list[str | None],
+    max_reach: int | None,
+    min_out_of_state: int | None,
+    out_of_state: list[bool],
+) -> list[int]:
+    """The recommended list, in priority order: ``size`` programs, at most ``max_reach`` of them
+    reaches, and where eligible programs allow, ``min_out_of_state`` of them in other states
+    (the guide's "LA focus with a broad national strategy")."""
+    chosen: list[int] = []
+    taken: set[int] = set()
+    reach_taken = 0
+
+    def take(i: int) -> bool:
+        nonlocal reach_taken
+        if i in taken or len(chosen) >= size:
+            return False
+        if tiers[i] == "reach" and max_reach is not None:
+            if reach_taken >= max_reach:
+                return False
+            reach_taken += 1
+        chosen.append(i)
+        taken.add(i)
+        return True
+
+    if min_out_of_state:
+        quota = min(min_out_of_state, size)
+        oos = [i for i in ranked if out_of_state[i]]
+        # the quota's places go to the best out-of-state programs, reaches last
+        for i in [*(i for i in oos if tiers[i] != "reach"), *(i for i in oos if tiers[i] == "reach")]:
+            if len(chosen) >= quota:
+                break
+            take(i)
+    for i in ranked:
+        if len(chosen) >= size:
+            break
+        take(i)
+    position = {i: k for k, i in enumerate(ranked)}
+    return sorted(chosen, key=position.__getitem__)
 
 
 class _LazyItems(Sequence[ListItem]):

@@ -130,6 +130,8 @@ class BreadthResult:
     rule_id: str | None = None
     max_reach: int | None = None
     eligible: int = 0
+    #: slots kept for out-of-state programs (a list stage `set = { min_out_of_state = N }`)
+    min_out_of_state: int | None = None
 
 
 @attrs.frozen
