@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 
 from .check import RuleFacts, check_rules, stratify
-from .errors import EngineUnavailable, RulesetError
+from .errors import RulesetError
 from .expr import Call, Expr, Literal, Path, conjuncts, iter_nodes
 from .ir import STAGES, Rule, RuleSet
 from .limits import DEFAULT_LIMITS, Limits
@@ -235,5 +235,3 @@ def compile_ruleset(ruleset: RuleSet, engine: str = "native", limits: Limits = D
         cache[key] = eng.compile(plan_ruleset(ruleset, limits))
     return cache[key]
 
-
-__all__ += ["EngineUnavailable"]

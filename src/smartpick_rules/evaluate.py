@@ -27,7 +27,7 @@ from .errors import Diagnostic, EvaluationError, InputError, Location
 from .expr import to_source
 from .inputs import catalog_from_data, profile_from_data
 from .interp import Scope, evaluate_expr, truth
-from .ir import TIERS, Rule, RuleSet, format_value
+from .ir import TIERS, Rule, RuleSet
 from .limits import DEFAULT_LIMITS, Limits, limit_help
 from .models import CALIFORNIA_REGIONS, Catalog, Profile, Program, Region
 from .result import (
@@ -572,5 +572,3 @@ def _why_not(cr: CompiledRule, scope: Scope) -> WhyNot:
     # correct engine, so say so loudly rather than hide it
     return WhyNot(cr.rule.id, "", "engine disagreement: all clauses are true", {})
 
-
-__all__ += ["format_value"]

@@ -104,9 +104,9 @@ class Effect:
         if self.exclude is not None:
             parts.append("exclude")
         if self.score is not None:
-            parts.append(f"score {_signed(self.score)}")
+            parts.append(f"score {signed(self.score)}")
         if self.priority is not None:
-            parts.append(f"priority {_signed(self.priority)}")
+            parts.append(f"priority {signed(self.priority)}")
         parts.extend(f"tag {t}" for t in self.tags)
         parts.extend(f"set {k} = {format_value(v)}" for k, v in self.sets)
         if self.breadth is not None:
@@ -116,7 +116,8 @@ class Effect:
         return "; ".join(parts)
 
 
-def _signed(x: float) -> str:
+def signed(x: float) -> str:
+    """A delta as an explanation writes it: ``+5``, ``-2.5``."""
     text = format_value(x)
     return text if x < 0 else "+" + text
 

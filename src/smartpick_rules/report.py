@@ -21,7 +21,7 @@ from typing import Any
 
 import attrs
 
-from .ir import format_value
+from .ir import format_value, signed
 from .models import Program, Region
 from .result import AuditEntry, ProgramResult, Recommendation
 
@@ -57,7 +57,6 @@ REGION_LABELS: dict[Region, str] = {
 TIER_ORDER = ("likely", "target", "reach")
 TIER_COLORS = {"likely": "#2e7d32", "target": "#1565c0", "reach": "#e65100"}
 
-_SCORE_EFFECT = re.compile(r"(?:^|; )score ([+-]?[0-9.]+)")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
 
@@ -85,11 +84,6 @@ def fmt_number(x: float) -> str:
     return format_value(float(x))
 
 
-def _signed(x: float) -> str:
-    s = fmt_number(x)
-    return s if x < 0 else "+" + s
-
-
 @attrs.frozen
 class Mover:
     """An audit entry that moved a program, with how."""
@@ -99,33 +93,18 @@ class Mover:
     weight: float
 
 
-def _score_delta(entry: AuditEntry) -> float | None:
-    m = _SCORE_EFFECT.search(entry.effect)
-    return float(m.group(1)) if m else None
-
-
 def movers(result: ProgramResult, n: int = 3, *, include_profile: bool = False) -> list[Mover]:
-    """The rules that moved this program most: its exclusion, a tier override, then the largest score deltas.
+    """The rules that moved this program most (``ProgramResult.top_movers``), with how.
 
     Profile-stage rules move every program alike, so by default they are left out here (the
     reports list them once, above the table).
     """
-    out: list[tuple[float, int, Mover]] = []
-    for i, a in enumerate(result.audit):
-        if a.stage == "profile" and not include_profile:
-            continue
-        if a.effect.startswith("exclude"):
-            out.append((1e9, i, Mover(a.rule_id, "excluded", 1e9)))
-            continue
-        tier = re.search(r"set tier = (\w+)", a.effect)
-        if tier:
-            out.append((1e8, i, Mover(a.rule_id, f"tier {tier.group(1)}", 1e8)))
-            continue
-        delta = _score_delta(a)
-        if delta:
-            out.append((abs(delta), i, Mover(a.rule_id, _signed(delta), abs(delta))))
-    out.sort(key=lambda t: (-t[0], t[1]))
-    return [m for _w, _i, m in out[:n]]
+    out = []
+    for a in result.top_movers(n, include_profile=include_profile):
+        move = a.movement()
+        assert move is not None
+        out.append(Mover(a.rule_id, move[1], move[0]))
+    return out
 
 
 @attrs.frozen
@@ -159,9 +138,9 @@ def summarize(rec: Recommendation, title: str = "") -> Summary:
     )
     profile_moves = []
     for a in rec.profile_audit:
-        d = _score_delta(a)
+        d = a.score_delta
         if d:
-            profile_moves.append((a.rule_id, _signed(d)))
+            profile_moves.append((a.rule_id, signed(d)))
     tiers = Counter(r.tier for r in chosen)
     return Summary(
         title=title,
@@ -250,7 +229,7 @@ def _profile_moves_line(s: Summary, limit: int = 4) -> str:
     ordered = sorted(s.profile_moves, key=lambda rd: -abs(float(rd[1])))
     shown = ", ".join(f"{r} {d}" for r, d in ordered[:limit])
     more = f" and {len(ordered) - limit} more" if len(ordered) > limit else ""
-    return f"Profile rules move every program by {_signed(total)} in all: {shown}{more}"
+    return f"Profile rules move every program by {signed(total)} in all: {shown}{more}"
 
 
 def render_table(rec: Recommendation, *, top: int = 25, width: int = 100, title: str = "", summary: Summary | None = None) -> str:
@@ -368,7 +347,7 @@ def render_markdown(rec: Recommendation, *, top: int = 25, title: str = "", summ
     if s.profile_moves:
         total = sum(float(d) for _r, d in s.profile_moves)
         out.append(
-            f"Profile rules move every program by {_signed(total)} in all: "
+            f"Profile rules move every program by {signed(total)} in all: "
             + ", ".join(f"{_md_code(r)} {d}" for r, d in s.profile_moves)
         )
         out.append("")
@@ -630,7 +609,7 @@ def render_html(rec: Recommendation, *, title: str = "", summary: Summary | None
     if s.profile_moves:
         total = sum(float(d) for _r, d in s.profile_moves)
         profile_moves = (
-            f"<p class=\"meta\">Profile rules move every program by {h(_signed(total))} in all: "
+            f"<p class=\"meta\">Profile rules move every program by {h(signed(total))} in all: "
             + ", ".join(f"<span class=\"rid\">{h(r)}</span> {h(d)}" for r, d in s.profile_moves)
             + "</p>"
         )

@@ -10,12 +10,14 @@ only for the programs someone reads (or all of them, by ``to_json``).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, overload
 
 import attrs
 
 from .converter import converter
+from .ir import signed
 from .models import Program
 
 __all__ = [
@@ -31,6 +33,9 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
+
+_SCORE_EFFECT = re.compile(r"(?:^|; )score ([+-]?[0-9.]+)")
+_TIER_EFFECT = re.compile(r"set tier = (\w+)")
 
 JSONValue = Any
 
@@ -53,6 +58,27 @@ class AuditEntry:
     file: str
     line: int
     source: str = ""
+
+    @property
+    def score_delta(self) -> float | None:
+        """The score change this entry made, read back from ``effect`` (written by ``Effect.describe``)."""
+        m = _SCORE_EFFECT.search(self.effect)
+        return float(m.group(1)) if m else None
+
+    def movement(self) -> tuple[float, str] | None:
+        """How much this entry moved its program, for ranking: ``(weight, how)``.
+
+        An exclusion outweighs a tier override, which outweighs any score delta.
+        """
+        if self.effect.startswith("exclude"):
+            return (1e9, "excluded")
+        tier = _TIER_EFFECT.search(self.effect)
+        if tier:
+            return (1e8, f"tier {tier.group(1)}")
+        delta = self.score_delta
+        if delta:
+            return (abs(delta), signed(delta))
+        return None
 
 
 @attrs.frozen
@@ -87,37 +113,20 @@ class ProgramResult:
     def program_id(self) -> str:
         return self.program.id
 
-    def top_movers(self, n: int = 3) -> list[AuditEntry]:
-        """The entries that moved this program most: its exclusion, tier overrides, then the largest score deltas."""
-        scored: list[tuple[float, int, AuditEntry]] = []
-        prev: float | None = None
+    def top_movers(self, n: int = 3, *, include_profile: bool = True) -> list[AuditEntry]:
+        """The entries that moved this program most: its exclusion, a tier override, then the largest score deltas.
+
+        Profile-stage entries move every program alike; ``include_profile=False`` leaves them out.
+        """
+        ranked: list[tuple[float, int, AuditEntry]] = []
         for i, a in enumerate(self.audit):
-            weight = 0.0
-            if a.effect.startswith("exclude"):
-                weight = 1e9
-            elif "set tier" in a.effect:
-                weight = 1e8
-            elif a.score_after is not None:
-                # the first scoring entry moved the score from where the trail started
-                start = prev if prev is not None else a.score_after - _delta(a.effect)
-                weight = abs(a.score_after - start)
-            if a.score_after is not None:
-                prev = a.score_after
-            if weight:
-                scored.append((-weight, i, a))
-        return [a for _w, _i, a in sorted(scored, key=lambda x: (x[0], x[1]))[:n]]
-
-
-def _delta(effect: str) -> float:
-    """The score delta written in an effect description (``"score -5; tag x"`` -> -5)."""
-    for part in effect.split(";"):
-        part = part.strip()
-        if part.startswith("score "):
-            try:
-                return float(part[6:])
-            except ValueError:
-                return 0.0
-    return 0.0
+            if a.stage == "profile" and not include_profile:
+                continue
+            move = a.movement()
+            if move is not None:
+                ranked.append((-move[0], i, a))
+        ranked.sort(key=lambda t: (t[0], t[1]))
+        return [a for _w, _i, a in ranked[:n]]
 
 
 @attrs.frozen
