@@ -53,7 +53,7 @@ def _inputs(programs: int, rules: int, seed: int) -> tuple[Any, Any, Any]:
     from synthetic import synthetic_catalog, synthetic_profile, synthetic_rules_toml
 
     import smartpick_rules as sr
-    from smartpick_rules.loader import load_rules_from_text
+    from smartpick_rules.ruleset.load import load_rules_from_text
 
     catalog = synthetic_catalog(programs, seed)
     ruleset = load_rules_from_text([(f"synthetic_{rules}.toml", synthetic_rules_toml(rules, seed))])

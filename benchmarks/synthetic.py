@@ -22,7 +22,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from smartpick_rules.models import Catalog, Program, ProgramType, Region, Specialty
+from smartpick_rules.domain.models import Catalog, Program, ProgramType, Region, Specialty
 
 __all__ = ["PROGRAM_TAGS", "synthetic_catalog", "synthetic_profile", "synthetic_rules_toml"]
 

@@ -142,7 +142,7 @@ from pathlib import Path
 
 import attrs
 
-from smartpick_rules.models import CALIFORNIA_REGIONS, Program, ProgramType, Region, Specialty
+from smartpick_rules.domain.models import CALIFORNIA_REGIONS, Program, ProgramType, Region, Specialty
 
 __all__ = ["SEED", "TAG_VOCABULARY", "generate", "main", "render_csv", "small_subset", "write_catalogs"]
 

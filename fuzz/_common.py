@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from smartpick_rules.errors import SmartpickError
-from smartpick_rules.expr import ExpressionError
+from smartpick_rules.language.expr import ExpressionError
 
 WORK = Path(os.environ.get("FUZZ_WORK", Path(__file__).parent / ".work"))
 EXPECTED: tuple[type[BaseException], ...] = (SmartpickError, ExpressionError)

@@ -16,8 +16,8 @@ import sys
 import atheris
 
 with atheris.instrument_imports(include=["smartpick_rules"]):
-    from smartpick_rules.check import check_expression
-    from smartpick_rules.expr import parse_expression, to_source
+    from smartpick_rules.analysis.check import check_expression
+    from smartpick_rules.language.expr import parse_expression, to_source
     from smartpick_rules.limits import Limits
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent))

@@ -18,7 +18,7 @@ import atheris
 
 with atheris.instrument_imports(include=["smartpick_rules", "tomllib", "json", "csv"]):
     import smartpick_rules as sr
-    from smartpick_rules.loader import load_rules_from_text
+    from smartpick_rules.ruleset.load import load_rules_from_text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from fuzz._common import guard

@@ -81,7 +81,7 @@ def seeds(target: str) -> list[bytes]:
     csv_lines = (ROOT / "examples/small_catalog.csv").read_text(encoding="utf-8").splitlines()
     sys.path.insert(0, str(ROOT / "src"))
     import smartpick_rules as sr
-    from smartpick_rules.converter import unstructure
+    from smartpick_rules.domain.converter import unstructure
 
     small = sr.load_catalog(ROOT / "examples/small_catalog.csv")
     programs = [{k: v for k, v in unstructure(p).items() if v not in (None, (), [])} for p in small.programs[:4]]

@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 
 from smartpick_rules import RuleSet, load_rules
-from smartpick_rules.ir import Rule
-from smartpick_rules.loader import shipped_rulesets_path
+from smartpick_rules.language.ir import Rule
+from smartpick_rules.ruleset.load import shipped_rulesets_path
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "rulesets.md"
@@ -29,7 +29,7 @@ INTRO = """\
      Regenerate with `.venv/bin/python scripts/gen_rulesets_doc.py`; a test checks it is current. -->
 
 `smartpick_rules.load_rules()` with no argument loads these rule sets from
-`src/smartpick_rules/rulesets/`. They encode the guide *Low Step Score Strategies for IMGs: Your
+`rulesets/` (at the repository's root; installed in the wheel as `smartpick_rules/rulesets/`). They encode the guide *Low Step Score Strategies for IMGs: Your
 Guide to LA Residency Success*: every rule names the guide's section it comes from, or, where the
 guide gives no figure, a published figure with its year and publisher (from the project's
 public-figures notes); numbers neither gives are assumptions, written in the rule's description

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import smartpick_rules as sr
-from smartpick_rules.loader import load_rules_from_text
+from smartpick_rules.ruleset.load import load_rules_from_text
 
 CASES = Path(__file__).parent / "cases"
 PROGRAM_DEFAULTS: dict[str, Any] = {

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import smartpick_rules as sr  # noqa: E402
-from smartpick_rules.loader import load_rules_from_text  # noqa: E402
+from smartpick_rules.ruleset.load import load_rules_from_text  # noqa: E402
 
 __all__ = ["DurableWorker", "WorkerCrashed", "assert_same_results", "canonical", "evaluate_job"]
 
@@ -155,7 +155,7 @@ def _serve() -> None:
             elif op == "rss":
                 reply = _rss_job(job)
             elif op == "compile":
-                from smartpick_rules.compile import compile_ruleset
+                from smartpick_rules.engines import compile_ruleset
 
                 reply = {"json": compile_ruleset(job_rules(job["rules"]), "durable").rulesets_json()}
             else:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from smartpick_rules import Recommendation, evaluate, load_catalog, load_profile
-from smartpick_rules.models import CALIFORNIA_REGIONS, Catalog, Program
+from smartpick_rules.domain.models import CALIFORNIA_REGIONS, Catalog, Program
 
 ROOT = Path(__file__).resolve().parent.parent
 PROFILES = ROOT / "examples" / "profiles"

@@ -12,7 +12,7 @@ import pytest
 
 import smartpick_rules as sr
 from smartpick_rules.cli import Io, Progress
-from smartpick_rules.rule_schema import rule_file_schema
+from smartpick_rules.ruleset.json_schema import rule_file_schema
 from test_cli_support import (
     DEFAULT_PROFILE,
     SMALL_CATALOG,

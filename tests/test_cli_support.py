@@ -163,7 +163,7 @@ def _env() -> dict[str, str]:
 def run_cli(*args: str | Path, cwd: Path | None = None, timeout: float = 120) -> Run:
     """Run ``smartpick-rules ARGS`` as a user would: a new process, real files, real output."""
     proc = subprocess.run(
-        [sys.executable, "-m", "smartpick_rules.cli", *map(str, args)],
+        [sys.executable, "-m", "smartpick_rules", *map(str, args)],
         capture_output=True,
         text=True,
         encoding="utf-8",

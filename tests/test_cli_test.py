@@ -113,7 +113,7 @@ def test_a_suite_for_a_custom_rule_set_extending_the_shipped_ones(tmp_path: Path
 
 @pytest.mark.skipif(shipped_rules_load() is not None, reason=str(shipped_rules_load()))
 def test_the_shipped_rule_tests_by_default() -> None:
-    from smartpick_rules.loader import shipped_rulesets_path
+    from smartpick_rules.ruleset.load import shipped_rulesets_path
 
     if not list((shipped_rulesets_path() / "tests").glob("*.test.toml")):
         pytest.skip("no shipped rule tests yet")
@@ -129,7 +129,7 @@ def test_the_shipped_rule_tests_by_default() -> None:
 def _pytest(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "smartpick_rules.pytest_plugin", "-p", "no:cacheprovider", *map(str, args)],
+        [sys.executable, "-m", "pytest", "-p", "smartpick_rules.testing.pytest_plugin", "-p", "no:cacheprovider", *map(str, args)],
         capture_output=True,
         text=True,
         cwd=cwd,
@@ -175,5 +175,5 @@ def test_the_entry_point_is_declared_or_reported() -> None:
     """The pytest11 entry point lives in pyproject.toml (maintained by the packaging owner)."""
     text = (REPO / "pyproject.toml").read_text(encoding="utf-8")
     if "pytest11" not in text:
-        pytest.skip("pyproject.toml declares no pytest11 entry point yet; use -p smartpick_rules.pytest_plugin")
-    assert "smartpick_rules.pytest_plugin" in text
+        pytest.skip("pyproject.toml declares no pytest11 entry point yet; use -p smartpick_rules.testing.pytest_plugin")
+    assert "smartpick_rules.testing.pytest_plugin" in text

@@ -13,7 +13,7 @@ import pytest
 import smartpick_rules as sr
 from smartpick_rules import cohort
 from smartpick_rules.cohort import evaluate_many
-from smartpick_rules.loader import load_rules_from_text
+from smartpick_rules.ruleset.load import load_rules_from_text
 
 T = TypeVar("T")
 

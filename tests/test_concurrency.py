@@ -17,7 +17,7 @@ import pytest
 
 import smartpick_rules as sr
 from smartpick_rules.engines import available_engines
-from smartpick_rules.loader import load_rules_from_text
+from smartpick_rules.ruleset.load import load_rules_from_text
 
 ROOT = Path(__file__).resolve().parent.parent
 THREADS = 16

@@ -24,7 +24,7 @@ import smartpick_rules as sr
 from durable_worker import ROOT, DurableWorker, assert_same_results
 from smartpick_rules.engines import get_engine
 from smartpick_rules.engines.durable import _fix_exponents, durable_unavailable_reason
-from smartpick_rules.loader import load_rules_from_text
+from smartpick_rules.ruleset.load import load_rules_from_text
 
 REASON = durable_unavailable_reason()
 needs_durable = pytest.mark.skipif(REASON is not None, reason=f"durable engine unavailable: {REASON}")
@@ -702,8 +702,8 @@ def test_generated_json_shape(worker: DurableWorker) -> None:
 def test_refuses_too_complex_rule_with_its_name() -> None:
     if REASON is not None:
         pytest.skip(f"durable engine unavailable: {REASON}")
-    from smartpick_rules.compile import plan_ruleset
     from smartpick_rules.engines.durable import _compile_stage
+    from smartpick_rules.plan import plan_ruleset
 
     clauses = " or ".join(f"(program.positions == {k} and program.img_share > 0.{k})" for k in range(1, 17))
     text = f'[ruleset]\nname = "x"\n[[rule]]\nid = "x.wide"\nstage = "program"\nwhen = "{clauses}"\nthen = {{ score = 1 }}\n'

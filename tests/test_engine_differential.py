@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from durable_worker import DurableWorker, assert_same_results
 from smartpick_rules.engines.durable import durable_unavailable_reason
-from smartpick_rules.loader import load_rules_from_text
+from smartpick_rules.ruleset.load import load_rules_from_text
 
 REASON = durable_unavailable_reason()
 pytestmark = [

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import smartpick_rules as sr
-from smartpick_rules.loader import load_rules_from_text
+from smartpick_rules.ruleset.load import load_rules_from_text
 
 ROOT = Path(__file__).parent.parent
 RULES = '''
@@ -148,7 +148,7 @@ def test_firing_budget_stops_a_runaway_rule_set(catalog: sr.Catalog, profile: sr
 
 
 def test_applicant_only_clauses_are_decided_once(catalog: sr.Catalog, profile: sr.Profile, monkeypatch: pytest.MonkeyPatch) -> None:
-    from smartpick_rules import interp
+    from smartpick_rules.language import interp
 
     rules = load_rules_from_text([("sem.toml", RULES)])
     calls = {"n": 0}
@@ -167,7 +167,7 @@ def test_applicant_only_clauses_are_decided_once(catalog: sr.Catalog, profile: s
 
 def test_profile_and_catalog_as_plain_data(catalog: sr.Catalog) -> None:
     rules = load_rules_from_text([("sem.toml", RULES)])
-    from smartpick_rules.converter import unstructure
+    from smartpick_rules.domain.converter import unstructure
 
     programs = [unstructure(p) for p in catalog.programs]
     rec = sr.evaluate({"graduation_year": 2017, "step2_ck": {"score": 224}}, programs, rules, as_of=2026)

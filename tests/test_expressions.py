@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import smartpick_rules as sr
-from smartpick_rules.expr import (
+from smartpick_rules.language.expr import (
     Arith,
     BoolOp,
     Call,
@@ -23,9 +23,9 @@ from smartpick_rules.expr import (
     parse_expression,
     to_source,
 )
-from smartpick_rules.interp import Scope, evaluate_expr, truth
+from smartpick_rules.language.interp import Scope, evaluate_expr, truth
+from smartpick_rules.language.vector import ProgramColumns, VectorEvaluator
 from smartpick_rules.limits import Limits
-from smartpick_rules.vector import ProgramColumns, VectorEvaluator
 
 # -- round trip -------------------------------------------------------------------------
 
@@ -121,7 +121,7 @@ def test_refused(text: str, code: str) -> None:
         assert exc.diagnostic.code == code, exc.diagnostic.render()
         return
     # parsed: then the checker must refuse it
-    from smartpick_rules.check import check_expression
+    from smartpick_rules.analysis.check import check_expression
 
     _t, diags, _c = check_expression(e, "program")
     assert diags and diags[0].code == code, [d.render() for d in diags]
@@ -229,7 +229,7 @@ program_data = st.fixed_dictionaries(
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(bool_exprs(), st.lists(program_data, min_size=1, max_size=6), st.one_of(st.none(), st.integers(190, 260)))
 def test_vectorised_equals_scalar(e: object, programs: list[dict[str, object]], step2: int | None) -> None:
-    from smartpick_rules.compile import _program_nodes
+    from smartpick_rules.language.expr import program_nodes
 
     catalog = sr.catalog_from_data(
         [{"id": f"p{i}", "name": "x", "specialty": "internal_medicine", "state": "CA", "program_type": "community", **p} for i, p in enumerate(programs)]
@@ -244,7 +244,7 @@ def test_vectorised_equals_scalar(e: object, programs: list[dict[str, object]], 
     )
     scope = Scope(applicant=profile, as_of_year=2026)
     ev = VectorEvaluator(ProgramColumns(catalog), scope, {}, lambda i: frozenset())
-    nodes = frozenset(_program_nodes(e, frozenset()))  # type: ignore[arg-type]
+    nodes = frozenset(program_nodes(e, frozenset()))  # type: ignore[arg-type]
     got = ev.condition((e,), nodes).tolist()  # type: ignore[arg-type]
     import attrs
 
@@ -275,7 +275,7 @@ LIST_PREDICATES = [
 def test_list_columns_equal_item_by_item(programs: list[dict[str, object]], pred: str, func: str, step2: int | None) -> None:
     import attrs
 
-    from smartpick_rules.loader import load_rules_from_text
+    from smartpick_rules.ruleset.load import load_rules_from_text
 
     catalog = sr.catalog_from_data(
         [{"id": f"p{i}", "name": "x", "specialty": "internal_medicine", "state": "CA", "program_type": "community", **p} for i, p in enumerate(programs)]

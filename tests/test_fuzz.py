@@ -26,9 +26,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import smartpick_rules as sr
-from smartpick_rules.check import check_expression
-from smartpick_rules.expr import ExpressionError, parse_expression
-from smartpick_rules.loader import load_rules_from_text
+from smartpick_rules.analysis.check import check_expression
+from smartpick_rules.language.expr import ExpressionError, parse_expression
+from smartpick_rules.ruleset.load import load_rules_from_text
 
 # Python's own parser warns about text like `1and`; parse_expression lets that warning through
 pytestmark = pytest.mark.filterwarnings("ignore::SyntaxWarning")

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 import smartpick_rules as sr
+from smartpick_rules.analysis.lint import field_range, lint_rules
 from smartpick_rules.errors import Diagnostic
-from smartpick_rules.expr import parse_expression
-from smartpick_rules.lint import field_range, lint_rules
-from smartpick_rules.loader import load_rules_from_text
+from smartpick_rules.language.expr import parse_expression
+from smartpick_rules.ruleset.load import load_rules_from_text
 from test_cli_support import MINI_RULES, run_cli, shipped_rules_load, write_mini
 
 HEADER = '[ruleset]\nname = "t"\nversion = "1"\n'

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import smartpick_rules as sr
-from smartpick_rules import report
+from smartpick_rules.reports import render as report
 from test_cli_support import DEFAULT_PROFILE, MINI_RULES, run_cli, write_mini
 
 EVIL = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -63,7 +63,7 @@ def rec(tmp_path_factory: pytest.TempPathFactory) -> sr.Recommendation:
 @pytest.mark.parametrize("width", [60, 80, 100, 120])
 def test_table_fits_the_width(rec: sr.Recommendation, width: int) -> None:
     text = report.render_table(rec, top=40, width=width)
-    assert max(report._display_width(line) for line in text.splitlines()) <= width
+    assert max(report.display_width(line) for line in text.splitlines()) <= width
 
 
 def test_table_lists_the_chosen_programs_in_order(rec: sr.Recommendation) -> None:

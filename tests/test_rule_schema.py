@@ -8,8 +8,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from smartpick_rules.loader import shipped_rulesets_path
-from smartpick_rules.rule_schema import rule_file_schema
+from smartpick_rules.ruleset.json_schema import rule_file_schema
+from smartpick_rules.ruleset.load import shipped_rulesets_path
 
 SCHEMA = rule_file_schema()
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)

@@ -22,7 +22,7 @@ import attrs
 import pytest
 
 import smartpick_rules
-from smartpick_rules.models import (
+from smartpick_rules.domain.models import (
     CALIFORNIA_REGIONS,
     Catalog,
     Program,

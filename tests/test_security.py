@@ -21,7 +21,7 @@ import pytest
 
 import smartpick_rules as sr
 from smartpick_rules.limits import DEFAULT_LIMITS, Limits
-from smartpick_rules.loader import load_rules_from_text
+from smartpick_rules.ruleset.load import load_rules_from_text
 
 PROGRAM: dict[str, Any] = {
     "name": "Program",
@@ -479,7 +479,7 @@ def test_lone_surrogates_in_rule_text_are_refused() -> None:
 
 
 def test_a_lone_surrogate_in_an_expression_is_a_parse_error() -> None:
-    from smartpick_rules.expr import ExpressionError, parse_expression
+    from smartpick_rules.language.expr import ExpressionError, parse_expression
 
     with pytest.raises(ExpressionError) as info:
         parse_expression('applicant.name == "\udcff"')
@@ -489,7 +489,7 @@ def test_a_lone_surrogate_in_an_expression_is_a_parse_error() -> None:
 def test_parsing_a_condition_emits_no_python_warnings() -> None:
     import warnings
 
-    from smartpick_rules.expr import parse_expression
+    from smartpick_rules.language.expr import parse_expression
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

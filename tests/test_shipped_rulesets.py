@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from smartpick_rules import RuleSet, load_rules
-from smartpick_rules.lint import lint_rules
-from smartpick_rules.loader import shipped_rulesets_path
-from smartpick_rules.models import Specialty
-from smartpick_rules.testing import load_suite, run_suite
+from smartpick_rules.analysis.lint import lint_rules
+from smartpick_rules.domain.models import Specialty
+from smartpick_rules.ruleset.load import shipped_rulesets_path
+from smartpick_rules.testing.suite import load_suite, run_suite
 
 ROOT = Path(__file__).resolve().parent.parent
 RULESETS = shipped_rulesets_path()

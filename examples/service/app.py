@@ -32,7 +32,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 import smartpick_rules as sr
-from smartpick_rules.compile import compile_ruleset
+from smartpick_rules.engines import compile_ruleset
 
 #: requests larger than this are refused before they are parsed (profiles are small)
 MAX_BODY_BYTES = 256 * 1024

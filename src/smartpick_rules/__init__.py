@@ -5,10 +5,16 @@
     >>> print(rec.explain(rec.programs[0].program.id))
 """
 
-__version__ = "0.1.0"
-
 from .cohort import CohortResult, evaluate_many
-from .compile import compile_ruleset
+from .domain.inputs import (
+    catalog_from_data,
+    load_catalog,
+    load_profile,
+    profile_from_data,
+    sample_catalog_path,
+)
+from .domain.models import Catalog, Profile, Program
+from .engines import compile_ruleset
 from .errors import (
     Diagnostic,
     EngineUnavailable,
@@ -18,13 +24,12 @@ from .errors import (
     RulesetError,
     SmartpickError,
 )
-from .evaluate import evaluate
-from .inputs import catalog_from_data, load_catalog, load_profile, profile_from_data, sample_catalog_path
-from .ir import Rule, RuleSet
+from .language.ir import Rule, RuleSet
 from .limits import DEFAULT_LIMITS, Limits
-from .loader import load_rules
-from .models import Catalog, Profile, Program
-from .result import AuditEntry, ProgramResult, Recommendation
+from .results.recommendation import AuditEntry, ProgramResult, Recommendation
+from .ruleset.load import load_rules
+from .runtime.evaluate import evaluate
+from .version import __version__
 
 __all__ = [
     "DEFAULT_LIMITS",

@@ -4,7 +4,7 @@
     >>> for profile, r in zip(profiles, results):
     ...     print(r.code if isinstance(r, SmartpickError) else len(r.chosen()))
 
-One result per profile, in input order: a :class:`~smartpick_rules.result.Recommendation`, or the
+One result per profile, in input order: a :class:`~smartpick_rules.results.recommendation.Recommendation`, or the
 :class:`~smartpick_rules.errors.SmartpickError` that profile raised. One profile failing never
 loses the others; an exception that is not a ``SmartpickError`` (a bug, a worker that died) is
 wrapped as an :class:`~smartpick_rules.errors.EvaluationError` with code ``evaluation_error``
@@ -51,6 +51,8 @@ from typing import Any, Literal, TypeAlias
 
 import attrs
 
+from .domain.inputs import profile_from_data
+from .domain.models import Catalog, Profile, Program
 from .errors import (
     Diagnostic,
     EngineUnavailable,
@@ -60,12 +62,11 @@ from .errors import (
     RulesetError,
     SmartpickError,
 )
-from .evaluate import _as_of_year, coerce_catalog, evaluate
-from .inputs import profile_from_data
-from .ir import RuleSet
+from .language.ir import RuleSet
 from .limits import DEFAULT_LIMITS, Limits
-from .models import Catalog, Profile, Program
-from .result import LazyResults, ProgramResult, Recommendation
+from .results.recommendation import LazyResults, ProgramResult, Recommendation
+from .runtime.evaluate import evaluate
+from .runtime.stages import as_of_year, coerce_catalog
 
 __all__ = ["CohortResult", "evaluate_many"]
 
@@ -110,7 +111,7 @@ def evaluate_many(
         raise ValueError(f"detail must be 'full' or 'chosen', got {detail!r}")
     cat = _catalog(catalog, limits)
     ruleset = rules if rules is not None else _shipped_rules(limits)
-    year = _as_of_year(as_of)
+    year = as_of_year(as_of)
     results: list[CohortResult | None] = []
     pending: list[tuple[int, Profile]] = []
     for i, p in enumerate(profiles):
@@ -151,7 +152,7 @@ def _catalog(catalog: CatalogInput, limits: Limits) -> Catalog:
 
 
 def _shipped_rules(limits: Limits) -> RuleSet:
-    from .loader import load_rules
+    from .ruleset.load import load_rules
 
     return load_rules(limits=limits)
 
@@ -228,12 +229,13 @@ def _run_threads(
 
 def _rules_payload(ruleset: RuleSet, limits: Limits) -> bytes:
     """The rule set as its sources if they re-load into the same rule set, else the rule set itself."""
-    from .loader import shipped_rulesets_path
+    from .ruleset.load import shipped_file
 
     sources: list[tuple[str, str]] = []
     for info in ruleset.rulesets:
         # shipped rule sets are named relative to the folder holding the package
-        candidates = [Path(info.path), shipped_rulesets_path().parent.parent / info.path] if info.path else []
+        shipped = shipped_file(info.path) if info.path else None
+        candidates = [Path(info.path)] + ([shipped] if shipped is not None else []) if info.path else []
         text = None
         for candidate in candidates:
             try:
@@ -248,7 +250,7 @@ def _rules_payload(ruleset: RuleSet, limits: Limits) -> bytes:
             break
         sources.append((info.path, text))
     if sources and ruleset.rulesets:
-        from .loader import load_rules_from_text
+        from .ruleset.load import load_rules_from_text
 
         # the files may have been loaded with other limits, or the rule set changed by hand
         try:
@@ -298,7 +300,7 @@ def _load_rules_payload(payload: bytes) -> RuleSet:
     # caller's own executor (which pickles everything it carries anyway); rule text is never unpickled
     kind, body, limits = pickle.loads(payload)  # safe: our own payload, see above
     if kind == "sources":
-        from .loader import load_rules_from_text
+        from .ruleset.load import load_rules_from_text
 
         return load_rules_from_text(body, limits=limits)
     assert isinstance(body, RuleSet)
@@ -361,7 +363,7 @@ def _run_chunk(
 
 def _encode(rec: Recommendation, detail: str, cat: Catalog) -> tuple[str, list[str]]:
     """``rec.to_dict()`` as one JSON text for the rest and one per program (structured lazily on return)."""
-    from .converter import converter
+    from .domain.converter import converter
 
     head = attrs.evolve(rec, programs=()).to_dict()
     head.pop("programs", None)
@@ -379,7 +381,7 @@ def _encode(rec: Recommendation, detail: str, cat: Catalog) -> tuple[str, list[s
 
 def _decode(payload: tuple[str, list[str]]) -> Recommendation:
     head, programs = payload
-    from .converter import converter
+    from .domain.converter import converter
 
     rest = Recommendation.from_dict({**json.loads(head), "programs": []})
 

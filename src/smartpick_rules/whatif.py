@@ -34,16 +34,17 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from .compile import Plan, compile_ruleset, plan_ruleset
-from .converter import unstructure
-from .engines import Budget, get_engine
+from .domain.converter import unstructure
+from .domain.inputs import profile_from_data
+from .domain.models import Catalog, Profile, Program
+from .engines import Budget, compile_ruleset, get_engine
 from .errors import Diagnostic, InputError, Location, did_you_mean
-from .evaluate import evaluate, rank_programs, run_profile_stage
-from .inputs import profile_from_data
-from .ir import RuleSet, format_value
+from .language.ir import RuleSet, format_value
 from .limits import DEFAULT_LIMITS, Limits
-from .models import Catalog, Profile, Program
-from .result import Recommendation
+from .plan import Plan, plan_ruleset
+from .results.recommendation import Recommendation
+from .runtime.evaluate import evaluate
+from .runtime.stages import rank_programs, run_profile_stage
 
 __all__ = [
     "Change",

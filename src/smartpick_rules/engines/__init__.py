@@ -1,6 +1,6 @@
 """Engines decide which rules fire; everything else (scores, tiers, audit) is shared code.
 
-An engine gets a :class:`~smartpick_rules.compile.Plan` and the facts of one evaluation, and
+An engine gets a :class:`~smartpick_rules.plan.Plan` and the facts of one evaluation, and
 returns, per stage, which rules fired for which fact. Because every effect only adds and each
 rule fires at most once per fact, the fired sets determine the whole result, so two engines
 that agree on them give byte-identical recommendations.
@@ -14,12 +14,14 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from ..compile import Plan, StagePlan
+from ..domain.models import Catalog
 from ..errors import Diagnostic, EngineUnavailable, EvaluationError, Location
-from ..interp import Scope, evaluate_expr, truth
-from ..models import Catalog
+from ..language.interp import Scope, evaluate_expr, truth
+from ..language.ir import RuleSet
+from ..limits import DEFAULT_LIMITS, Limits
+from ..plan import Plan, StagePlan, plan_ruleset
 
-__all__ = ["Budget", "Engine", "available_engines", "get_engine", "scalar_fixpoint"]
+__all__ = ["Budget", "Engine", "available_engines", "compile_ruleset", "get_engine", "scalar_fixpoint"]
 
 
 class Budget:
@@ -118,3 +120,18 @@ def available_engines() -> list[str]:
     except ImportError:
         pass
     return out
+
+
+def compile_ruleset(ruleset: RuleSet, engine: str = "native", limits: Limits = DEFAULT_LIMITS) -> Any:
+    """Compile ``ruleset`` for ``engine``, caching the result on the rule set.
+
+    Returns the engine's compiled form (for ``durable``, it holds the generated durable_rules
+    ruleset JSON, which ``smartpick-rules compile --engine durable`` prints).
+    """
+    eng = get_engine(engine)
+    key = f"engine:{engine}"
+    cache = ruleset.compiled_cache()
+    if key not in cache:
+        cache[key] = eng.compile(plan_ruleset(ruleset, limits))
+    return cache[key]
+

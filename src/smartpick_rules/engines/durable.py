@@ -1,7 +1,7 @@
 """The durable_rules engine: every rule compiled to a single-fact Rete pattern.
 
 `durable_rules <https://github.com/jruizgit/rules>`_ 2.0.28 is a Rete implementation with a C
-core. This module compiles a :class:`~smartpick_rules.compile.Plan` into durable_rules rule
+core. This module compiles a :class:`~smartpick_rules.plan.Plan` into durable_rules rule
 sets (plain JSON, printed by :meth:`DurableCompiled.rulesets_json`) and runs them on a
 private :class:`durable.engine.Host`. The engine only decides which rules fire; scores, tiers
 and the audit trail are built by shared code, so agreeing fired sets mean byte-identical
@@ -86,9 +86,9 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from ..compile import CompiledRule, Plan, StagePlan
+from ..domain.models import Catalog
 from ..errors import Diagnostic, EvaluationError, Location, RulesetError
-from ..expr import (
+from ..language.expr import (
     BoolOp,
     Call,
     Compare,
@@ -100,9 +100,9 @@ from ..expr import (
     iter_nodes,
     to_source,
 )
-from ..interp import Scope, compare, evaluate_expr, read_path, truth
-from ..models import Catalog
-from ..schema import FactType, record_fields, root_types
+from ..language.facts import FactType, record_fields, root_types
+from ..language.interp import Scope, compare, evaluate_expr, read_path, truth
+from ..plan import CompiledRule, Plan, StagePlan
 from . import Budget
 
 __all__ = ["DurableCompiled", "DurableEngine", "durable_unavailable_reason"]

@@ -2,7 +2,7 @@
 
 Profile and list stages have one fact each and run in the scalar interpreter. The program
 stage runs each rule as one array expression over all programs (see
-:mod:`smartpick_rules.vector`): a rule's applicant-only clauses are decided once; clauses that
+:mod:`smartpick_rules.language.vector`): a rule's applicant-only clauses are decided once; clauses that
 do not read program-stage tags are computed once per evaluation; only clauses that read tags
 are re-run, and only when a tag they read gained programs. That is the Rete idea (keep
 partial matches, re-test only what changed) applied column-wise.
@@ -13,11 +13,11 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from ..compile import CompiledRule, Plan
-from ..expr import Call, Literal, iter_nodes
-from ..interp import Scope, evaluate_expr, truth
-from ..models import Catalog
-from ..vector import ProgramColumns, VectorEvaluator
+from ..domain.models import Catalog
+from ..language.expr import Call, Literal, iter_nodes
+from ..language.interp import Scope, evaluate_expr, truth
+from ..language.vector import ProgramColumns, VectorEvaluator
+from ..plan import CompiledRule, Plan
 from . import Budget, scalar_fixpoint
 
 __all__ = ["NativeEngine"]

@@ -1,0 +1,10 @@
+"""``python -m smartpick_rules``: the ``smartpick-rules`` command."""
+
+from __future__ import annotations
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

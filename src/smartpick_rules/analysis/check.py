@@ -1,0 +1,611 @@
+"""Type-checking expressions against the fact schema, and the rule set's load-time checks.
+
+Each check yields diagnostics; nothing here raises on the first problem, so a rule file with
+five mistakes is reported with five lines. The checks:
+
+* every path exists in the schema for the rule's stage (``program.`` only in the program
+  stage, ``list.`` only in the list stage), with "did you mean" on a typo;
+* operators get operands of the right type, and string literals compared with an enumerated
+  field are values of that enumeration (``program.region == "la_county"``);
+* only whitelisted functions are called, with the right number and types of arguments;
+* every tag read with ``has()`` is set by some rule of the same or an earlier stage;
+* two rules that ``set`` the same target (or the breadth) with the same salience agree;
+* negation over tags is stratified: a rule reading ``not has("x")`` must not (even through
+  other rules) be what sets ``x``, or the outcome would depend on firing order.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import attrs
+
+from ..errors import Diagnostic, Location, did_you_mean
+from ..language.expr import Arith, BoolOp, Call, Compare, Expr, ListLiteral, Literal, Neg, Not, Path
+from ..language.facts import ANY, BOOL, NULL, NUMBER, STRING, FactType, record_fields, root_types
+from ..language.ir import STAGES, TIERS, Rule, Template
+from ..limits import DEFAULT_LIMITS, Limits, limit_help
+
+__all__ = ["FUNCTIONS", "RuleFacts", "check_rules", "stratify"]
+
+#: function name -> (min args, max args or None, one-line signature for help)
+FUNCTIONS: dict[str, tuple[int, int | None, str]] = {
+    "has": (1, 1, 'has("tag"): true when a rule has set this tag'),
+    "known": (1, 1, "known(path): true when the value is present (a pass/fail Step 1 has no score)"),
+    "count": (1, 2, "count(list) or count(list, condition on item)"),
+    "total": (2, 3, "total(list, number from item) or total(list, number from item, condition on item)"),
+    "any": (2, 2, "any(list, condition on item)"),
+    "all": (2, 2, "all(list, condition on item)"),
+    "len": (1, 1, "len(list or string)"),
+    "min": (2, None, "min(a, b, ...)"),
+    "max": (2, None, "max(a, b, ...)"),
+    "abs": (1, 1, "abs(number)"),
+    "years_since": (1, 1, "years_since(year): the evaluation year minus the given year"),
+}
+
+COLLECTION_FUNCS = frozenset({"count", "total", "any", "all"})
+SET_TARGETS = {
+    "program": {"tier": FactType("string", enum=TIERS)},
+    "list": {"max_reach": NUMBER, "min_out_of_state": NUMBER},
+}
+
+
+@attrs.frozen
+class RuleFacts:
+    """What checking learned about one rule, for compilers and lints."""
+
+    paths: tuple[str, ...]
+    tags_read: frozenset[str]
+    tags_read_negatively: frozenset[str]
+    reads_program: bool
+
+
+class _ExprChecker:
+    def __init__(
+        self,
+        stage: str,
+        rule_id: str,
+        tags: dict[str, set[str]],
+        derived: dict[str, FactType],
+    ) -> None:
+        self.stage = stage
+        self.rule_id = rule_id
+        self.tags = tags
+        self.derived = derived
+        self.diags: list[Diagnostic] = []
+        self.paths: list[str] = []
+        self.tags_pos: set[str] = set()
+        self.tags_neg: set[str] = set()
+        self.reads_program = False
+
+    def error(self, code: str, message: str, loc: Location, help: str | None = None, suggestion: str | None = None) -> None:
+        self.diags.append(Diagnostic(code, message, loc, self.rule_id, help, suggestion))
+
+    def visible_tags(self) -> set[str]:
+        out: set[str] = set()
+        for st in STAGES[: STAGES.index(self.stage) + 1]:
+            if self.stage == "list" and st == "program":
+                continue  # program tags are per program: read them as item.tags
+            out |= self.tags.get(st, set())
+        return out
+
+    # polarity: +1 positive, -1 under a `not`, 0 inside a comparison or call (either way)
+    def check(self, e: Expr, scope: dict[str, FactType], polarity: int = 1) -> FactType:
+        if isinstance(e, Literal):
+            v = e.value
+            if v is None:
+                return NULL
+            if isinstance(v, bool):
+                return BOOL
+            if isinstance(v, int | float):
+                return NUMBER
+            return STRING
+        if isinstance(e, ListLiteral):
+            elem: FactType = ANY
+            for item in e.items:
+                t = self.check(item, scope, 0)
+                if t.kind in ("list", "record"):
+                    self.error("type_error", "a list literal holds numbers, strings or booleans", item.loc)
+                elif elem.kind == "any":
+                    elem = t.required()
+                elif t.kind != elem.kind and t.kind != "null":
+                    self.error("type_error", f"list mixes {elem.describe()} and {t.describe()}", item.loc)
+            return FactType("list", elem=elem)
+        if isinstance(e, Path):
+            return self.path_type(e, scope)
+        if isinstance(e, Not):
+            t = self.check(e.operand, scope, -polarity)
+            self.want(t, "bool", e.operand, "`not` needs a condition")
+            return BOOL
+        if isinstance(e, Neg):
+            t = self.check(e.operand, scope, 0)
+            self.want(t, "number", e.operand, "`-` needs a number")
+            return FactType("number", optional=t.optional)
+        if isinstance(e, BoolOp):
+            for o in e.operands:
+                t = self.check(o, scope, polarity)
+                self.want(t, "bool", o, f"`{e.op}` joins conditions")
+            return BOOL
+        if isinstance(e, Compare):
+            return self.compare(e, scope)
+        if isinstance(e, Arith):
+            lt = self.check(e.left, scope, 0)
+            rt = self.check(e.right, scope, 0)
+            self.want(lt, "number", e.left, f"`{e.op}` works on numbers")
+            self.want(rt, "number", e.right, f"`{e.op}` works on numbers")
+            return FactType("number", optional=lt.optional or rt.optional or e.op in ("/", "%"))
+        if isinstance(e, Call):
+            return self.call(e, scope, polarity)
+        raise TypeError(e)
+
+    def want(self, t: FactType, kind: str, e: Expr, why: str) -> None:
+        if t.kind == kind or t.kind == "any":
+            return
+        if t.kind == "null":
+            self.error("type_error", f"{why}, got `none`", e.loc, help="test presence with known(path)")
+            return
+        self.error("type_error", f"{why}, got {t.describe()}", e.loc)
+
+    def path_type(self, e: Path, scope: dict[str, FactType]) -> FactType:
+        root = e.root
+        roots = root_types()
+        if root == "item":
+            if "item" not in scope:
+                self.error(
+                    "unknown_field",
+                    "`item` is only defined inside count(), total(), any() and all()",
+                    e.loc,
+                )
+                return ANY
+            t = scope["item"]
+        elif root == "derived":
+            if self.stage == "profile":
+                self.error(
+                    "stage_error",
+                    "`derived.` values are set in the profile stage and readable only in later stages",
+                    e.loc,
+                )
+                return ANY
+            if not e.parts:
+                self.error("unknown_field", "`derived` needs a name: derived.NAME", e.loc)
+                return ANY
+            name = e.parts[0]
+            if name not in self.derived:
+                self.error(
+                    "unknown_field",
+                    f"no profile-stage rule sets `{name}`",
+                    e.loc,
+                    suggestion=did_you_mean(name, self.derived),
+                    help="derived values come from `set = {{ NAME = value }}` in profile-stage rules",
+                )
+                return ANY
+            if len(e.parts) > 1:
+                self.error("unknown_field", f"`derived.{name}` has no fields", e.loc)
+            self.paths.append(e.dotted)
+            return attrs.evolve(self.derived[name], optional=True)
+        elif root == "program":
+            if self.stage != "program":
+                self.error(
+                    "stage_error",
+                    f"`program.` is readable only in the program stage (this rule is in the {self.stage} stage)",
+                    e.loc,
+                    help="in the list stage, read programs through count(list.programs, item.region == ...)",
+                )
+                return ANY
+            self.reads_program = True
+            t = roots[root]
+        elif root == "list":
+            if self.stage != "list":
+                self.error(
+                    "stage_error",
+                    f"`list.` is readable only in the list stage (this rule is in the {self.stage} stage)",
+                    e.loc,
+                )
+                return ANY
+            t = roots[root]
+        else:
+            t = roots[root]
+        optional = t.optional
+        walked = [root]
+        for part in e.parts:
+            if t.kind == "list":
+                self.error(
+                    "type_error",
+                    f"`{'.'.join(walked)}` is a list; it has no field `{part}`",
+                    e.loc,
+                    help=f"use count({'.'.join(walked)}, item.{part} == ...) or any(...)",
+                )
+                return ANY
+            if t.kind != "record" or t.record is None:
+                self.error("type_error", f"`{'.'.join(walked)}` is a {t.describe()}; it has no field `{part}`", e.loc)
+                return ANY
+            fields = record_fields(t.record)
+            if part not in fields:
+                hint = did_you_mean(part, fields)
+                self.error(
+                    "unknown_field",
+                    f"`{'.'.join(walked)}` has no field `{part}`",
+                    e.loc,
+                    suggestion=".".join([*walked, hint]) if hint else None,
+                    help=None if hint else f"fields: {', '.join(sorted(fields))}",
+                )
+                return ANY
+            t = fields[part]
+            optional = optional or t.optional
+            walked.append(part)
+        if root != "item":
+            self.paths.append(e.dotted)
+        return attrs.evolve(t, optional=optional)
+
+    def compare(self, e: Compare, scope: dict[str, FactType]) -> FactType:
+        lt = self.check(e.left, scope, 0)
+        rt = self.check(e.right, scope, 0)
+        if lt.kind == "any" or (rt.kind == "any" and e.op not in ("in", "not in")):
+            return BOOL
+        if e.op in ("in", "not in"):
+            if rt.kind != "list":
+                self.error("type_error", f"right side of `{e.op}` must be a list, got {rt.describe()}", e.right.loc)
+                return BOOL
+            elem = rt.elem or ANY
+            if lt.kind == "null":
+                self.error("type_error", "`none` cannot be looked up in a list", e.left.loc, help="use known(path)")
+            elif elem.kind != "any" and lt.kind != elem.kind:
+                self.error("type_error", f"cannot look for {lt.describe()} in a list of {elem.describe()}", e.loc)
+            else:
+                self.enum_literal(lt, e.right)
+                self.enum_literal(elem, e.left)
+            return BOOL
+        if lt.kind == "null" or rt.kind == "null":
+            self.error(
+                "type_error",
+                "comparing with `none` is never true or false",
+                e.loc,
+                help="test presence with known(path)",
+            )
+            return BOOL
+        if e.op in ("<", "<=", ">", ">="):
+            if lt.kind != "number" or rt.kind != "number":
+                self.error(
+                    "type_error",
+                    f"`{e.op}` compares numbers; got {lt.describe()} and {rt.describe()}",
+                    e.loc,
+                )
+            return BOOL
+        if lt.kind != rt.kind:
+            self.error("type_error", f"`{e.op}` compares {lt.describe()} with {rt.describe()}", e.loc)
+            return BOOL
+        if lt.kind in ("list", "record"):
+            self.error("type_error", f"`{e.op}` cannot compare {lt.describe()} values", e.loc)
+            return BOOL
+        self.enum_literal(lt, e.right)
+        self.enum_literal(rt, e.left)
+        return BOOL
+
+    def enum_literal(self, t: FactType, other: Expr) -> None:
+        """If ``t`` is an enumeration, string literals on the other side must be its values."""
+        if not t.enum:
+            return
+        lits: Sequence[Expr] = other.items if isinstance(other, ListLiteral) else [other]
+        for lit in lits:
+            if isinstance(lit, Literal) and isinstance(lit.value, str) and lit.value not in t.enum:
+                hint = did_you_mean(lit.value, t.enum)
+                self.error(
+                    "type_error",
+                    f'"{lit.value}" is never a value of this field',
+                    lit.loc,
+                    suggestion=hint,
+                    help=None if hint else f"values: {', '.join(t.enum)}",
+                )
+
+    def call(self, e: Call, scope: dict[str, FactType], polarity: int) -> FactType:
+        spec = FUNCTIONS.get(e.func)
+        if spec is None:
+            self.error(
+                "unknown_function",
+                f"unknown function `{e.func}`",
+                e.loc,
+                suggestion=did_you_mean(e.func, FUNCTIONS),
+                help="functions: " + ", ".join(sorted(FUNCTIONS)),
+            )
+            for a in e.args:
+                self.check(a, scope, 0)
+            return ANY
+        lo, hi, sig = spec
+        n = len(e.args)
+        if n < lo or (hi is not None and n > hi):
+            self.error("type_error", f"`{e.func}` takes {_arity(lo, hi)}, got {n}", e.loc, help=sig)
+            return ANY
+        f = e.func
+        if f == "has":
+            arg = e.args[0]
+            if not (isinstance(arg, Literal) and isinstance(arg.value, str)):
+                self.error("type_error", 'has() takes a tag name in quotes: has("low_step2")', arg.loc)
+                return BOOL
+            tag = arg.value
+            visible = self.visible_tags()
+            if tag not in visible:
+                hint = did_you_mean(tag, visible)
+                later = [st for st, ts in self.tags.items() if tag in ts]
+                help = None
+                if later:
+                    help = f"`{tag}` is set in the {later[0]} stage, which runs after the {self.stage} stage"
+                elif not hint:
+                    help = "no rule sets this tag; a tag exists once a rule has `then.tag = \"...\"`"
+                self.error("unknown_tag", f'no rule sets the tag "{tag}"', arg.loc, help=help, suggestion=hint)
+            if polarity > 0:
+                self.tags_pos.add(tag)
+            else:
+                self.tags_neg.add(tag)
+            return BOOL
+        if f == "known":
+            self.check(e.args[0], scope, 0)
+            return BOOL
+        if f in COLLECTION_FUNCS:
+            ct = self.check(e.args[0], scope, 0)
+            if ct.kind != "list" and ct.kind != "any":
+                self.error("type_error", f"`{f}` needs a list first, got {ct.describe()}", e.args[0].loc, help=sig)
+                return NUMBER if f in ("count", "total") else BOOL
+            inner = dict(scope)
+            inner["item"] = ct.elem or ANY
+            rest = e.args[1:]
+            if f == "total":
+                vt = self.check(rest[0], inner, 0)
+                self.want(vt, "number", rest[0], "total() adds numbers")
+                rest = rest[1:]
+            for pred in rest:
+                pt = self.check(pred, inner, 0)
+                self.want(pt, "bool", pred, f"the condition of {f}()")
+            return NUMBER if f in ("count", "total") else BOOL
+        if f == "len":
+            t = self.check(e.args[0], scope, 0)
+            if t.kind not in ("list", "string", "any"):
+                self.error("type_error", f"len() takes a list or a string, got {t.describe()}", e.args[0].loc)
+            return FactType("number", optional=t.optional)
+        # numeric functions
+        optional = False
+        for a in e.args:
+            t = self.check(a, scope, 0)
+            self.want(t, "number", a, f"{f}() takes numbers")
+            optional = optional or t.optional
+        return FactType("number", optional=optional)
+
+
+def _arity(lo: int, hi: int | None) -> str:
+    if hi is None:
+        return f"{lo} or more arguments"
+    if lo == hi:
+        return f"{lo} argument" + ("s" if lo != 1 else "")
+    return f"{lo} to {hi} arguments"
+
+
+def check_expression(
+    e: Expr,
+    stage: str,
+    *,
+    rule_id: str = "",
+    tags: dict[str, set[str]] | None = None,
+    derived: dict[str, FactType] | None = None,
+    want: str | None = "bool",
+) -> tuple[FactType, list[Diagnostic], _ExprChecker]:
+    """Type of ``e`` in ``stage``, with the diagnostics found."""
+    c = _ExprChecker(stage, rule_id, tags or {}, derived or {})
+    t = c.check(e, {})
+    if want is not None and t.kind not in (want, "any") and not c.diags:
+        c.want(t, want, e, "a `when` clause must be a condition" if want == "bool" else f"expected {want}")
+    return t, c.diags, c
+
+
+def _literal_type(v: Any) -> FactType:
+    if isinstance(v, bool):
+        return BOOL
+    if isinstance(v, int | float):
+        return NUMBER
+    return STRING
+
+
+def check_rules(rules: Sequence[Rule], limits: Limits = DEFAULT_LIMITS) -> tuple[list[Diagnostic], dict[str, RuleFacts]]:
+    """Type-check every rule of an effective rule set; return diagnostics and per-rule facts."""
+    diags: list[Diagnostic] = []
+    tags: dict[str, set[str]] = defaultdict(set)
+    derived: dict[str, FactType] = {}
+    for r in rules:
+        tags[r.stage].update(r.then.tags)
+        if r.stage == "profile":
+            for name, value in r.then.sets:
+                derived[name] = _literal_type(value)
+    all_tags = set().union(*tags.values()) if tags else set()
+    if len(all_tags) > limits.max_tags:
+        diags.append(
+            Diagnostic("limit_exceeded", f"{len(all_tags)} distinct tags, more than the limit of {limits.max_tags}", Location(), help=limit_help("max_tags"))
+        )
+    facts: dict[str, RuleFacts] = {}
+    for r in rules:
+        checker = _ExprChecker(r.stage, r.id, tags, derived)
+        for clause in r.when:
+            t = checker.check(clause, {})
+            if t.kind not in ("bool", "any"):
+                checker.error("type_error", f"a `when` clause must be a condition, got {t.describe()}", clause.loc)
+        diags.extend(checker.diags)
+        diags.extend(_check_effect(r, tags, derived))
+        facts[r.id] = RuleFacts(
+            tuple(dict.fromkeys(checker.paths)),
+            frozenset(checker.tags_pos),
+            frozenset(checker.tags_neg),
+            checker.reads_program,
+        )
+    diags.extend(_check_conflicts(rules))
+    strata_diags, _ = stratify(rules, facts)
+    diags.extend(strata_diags)
+    return diags, facts
+
+
+def _check_effect(r: Rule, tags: dict[str, set[str]], derived: dict[str, FactType]) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    eff = r.then
+
+    def err(msg: str, help: str | None = None, code: str = "stage_error") -> None:
+        out.append(Diagnostic(code, msg, r.loc, r.id, help))
+
+    if eff.exclude is not None and r.stage != "program":
+        err("`exclude` removes a program, so it belongs in the program stage")
+    if eff.priority is not None and r.stage != "program":
+        err("`priority` orders programs, so it belongs in the program stage")
+    if eff.score is not None and r.stage == "list":
+        err("`score` has no effect in the list stage: programs are ranked before it runs")
+    if eff.breadth is not None:
+        if r.stage != "list":
+            err("`breadth` belongs in the list stage")
+        else:
+            for bound in (eff.breadth.min, eff.breadth.max):
+                c = _ExprChecker("list", r.id, tags, derived)
+                t = c.check(bound, {})
+                out.extend(c.diags)
+                if t.kind not in ("number", "any"):
+                    out.append(Diagnostic("type_error", f"breadth bounds are numbers, got {t.describe()}", bound.loc, r.id))
+    for name, value in eff.sets:
+        if r.stage == "profile":
+            continue
+        allowed = SET_TARGETS[r.stage]
+        if name not in allowed:
+            err(
+                f"`set` target `{name}` has no meaning in the {r.stage} stage",
+                help=f"targets here: {', '.join(allowed)}; profile-stage rules may set any name, read later as derived.NAME",
+                code="unknown_field",
+            )
+            continue
+        want = allowed[name]
+        if want.enum and value not in want.enum:
+            err(f"`set {name}` must be one of {', '.join(want.enum)}, got {value!r}", code="type_error")
+        elif want.kind == "number" and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            err(f"`set {name}` must be a whole number of programs (0 or more), got {value!r}", code="type_error")
+    for template in (r.explain, eff.exclude, eff.advice):
+        if template is not None:
+            out.extend(_check_template(template, r, tags, derived))
+    return out
+
+
+def _check_template(t: Template, r: Rule, tags: dict[str, set[str]], derived: dict[str, FactType]) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    for p in t.fields:
+        c = _ExprChecker(r.stage, r.id, tags, derived)
+        ft = c.check(p, {})
+        for d in c.diags:
+            out.append(attrs.evolve(d, code="template_error" if d.code == "unknown_field" else d.code, message="in a template: " + d.message))
+        if ft.kind == "record":
+            out.append(Diagnostic("template_error", f"`{{{p.dotted}}}` is a whole record; name one of its fields", p.loc, r.id))
+    return out
+
+
+def _check_conflicts(rules: Sequence[Rule]) -> list[Diagnostic]:
+    """Two rules setting one target at equal salience must agree, or the winner is arbitrary."""
+    out: list[Diagnostic] = []
+    setters: dict[tuple[str, str, int], list[tuple[Rule, Any]]] = defaultdict(list)
+    for r in rules:
+        for name, value in r.then.sets:
+            setters[(r.stage, name, r.salience)].append((r, value))
+        if r.then.breadth is not None:
+            setters[(r.stage, "breadth", r.salience)].append((r, r.then.breadth))
+    for (_stage, name, salience), items in sorted(setters.items(), key=lambda kv: kv[0]):
+        first_rule, first_value = items[0]
+        for other, value in items[1:]:
+            if value != first_value:
+                out.append(
+                    Diagnostic(
+                        "rule_conflict",
+                        f"sets `{name}` to a different value than `{first_rule.id}` at the same salience {salience}",
+                        other.loc,
+                        other.id,
+                        help="give one of them a higher salience so the order is defined, or make them agree",
+                    )
+                )
+    return out
+
+
+def stratify(rules: Sequence[Rule], facts: dict[str, RuleFacts]) -> tuple[list[Diagnostic], dict[str, int]]:
+    """Assign each rule a stratum within its stage so negation over tags is well defined.
+
+    A rule reading tag ``t`` positively sits in a stratum at least that of every rule setting
+    ``t``; reading it negatively, strictly above. A cycle through a negative read has no such
+    assignment and is refused (``negative_cycle``).
+    """
+    diags: list[Diagnostic] = []
+    strata: dict[str, int] = {}
+    for stage in STAGES:
+        stage_rules = [r for r in rules if r.stage == stage]
+        setters: dict[str, list[Rule]] = defaultdict(list)
+        for r in stage_rules:
+            for t in r.then.tags:
+                setters[t].append(r)
+        level = {r.id: 0 for r in stage_rules}
+        n = len(stage_rules)
+        changed = True
+        rounds = 0
+        bad: set[str] = set()
+        while changed:
+            changed = False
+            rounds += 1
+            for r in stage_rules:
+                f = facts.get(r.id)
+                if f is None:
+                    continue
+                for t in f.tags_read:
+                    for s in setters.get(t, ()):
+                        if level[r.id] < level[s.id]:
+                            level[r.id] = level[s.id]
+                            changed = True
+                for t in f.tags_read_negatively:
+                    for s in setters.get(t, ()):
+                        if level[r.id] < level[s.id] + 1:
+                            level[r.id] = level[s.id] + 1
+                            changed = True
+                if level[r.id] > n:
+                    bad.add(r.id)
+            if rounds > n + 1:
+                break
+        for rid in sorted(bad):
+            r = next(x for x in stage_rules if x.id == rid)
+            diags.append(
+                Diagnostic(
+                    "negative_cycle",
+                    "reads `not has(...)` of a tag that it, through other rules, sets itself; "
+                    "the result would depend on firing order",
+                    r.loc,
+                    r.id,
+                    help="break the cycle: test a fact instead of the tag, or split the rule",
+                )
+            )
+        strata.update({rid: (0 if rid in bad else lvl) for rid, lvl in level.items()})
+    return diags, strata
+
+
+def tag_dependency_cycles(rules: Iterable[Rule], facts: dict[str, RuleFacts]) -> list[list[str]]:
+    """Cycles in tag derivation (a rule reading a tag that, through rules, it sets): lint only."""
+    graph: dict[str, set[str]] = defaultdict(set)
+    for r in rules:
+        f = facts.get(r.id)
+        if f is None:
+            continue
+        for read in f.tags_read | f.tags_read_negatively:
+            for t in r.then.tags:
+                graph[read].add(t)
+    cycles: list[list[str]] = []
+    color: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(u: str) -> None:
+        color[u] = 1
+        stack.append(u)
+        for v in sorted(graph.get(u, ())):
+            if color.get(v, 0) == 0:
+                visit(v)
+            elif color.get(v) == 1:
+                cycles.append([*stack[stack.index(v):], v])
+        stack.pop()
+        color[u] = 2
+
+    for node in sorted(graph):
+        if color.get(node, 0) == 0:
+            visit(node)
+    return cycles

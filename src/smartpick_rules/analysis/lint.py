@@ -1,0 +1,589 @@
+"""Lints for rule sets that load: warnings about rules that are legal but almost certainly wrong.
+
+Loading already refuses what cannot run (duplicate ids, unknown fields and functions, type
+errors, tags read but set by no rule, negative cycles). These checks find what runs but cannot
+mean what its author meant; each is a :class:`~smartpick_rules.errors.Diagnostic` with
+severity ``warning`` and a stable code:
+
+``never_true``
+    a condition that no applicant or program can satisfy: a number compared outside the
+    range its field can take (``applicant.step2_ck.score > 300``: USMLE scores stop at 300),
+    a string field against values it never has, ``false``, or clauses that contradict each
+    other (``x < 200`` and ``x > 220``; ``has("t")`` and ``not has("t")``).
+``shadowed_rule``
+    a program-stage rule whose condition implies the condition of an exclusion that comes
+    before it (higher salience, or equal salience and a smaller id): every program it fires
+    for is already excluded, so its effect never matters. The check is sound, not complete:
+    it proves implication clause by clause (the same clause, or a narrower range or set of
+    values of the same field), so it warns only when the rule really is shadowed.
+``unused_tag``
+    a tag set by some rule and read by none (with ``has()`` or ``"t" in item.tags``), or
+    read in ``item.tags`` but set by none.
+``tag_cycle``
+    tags that derive from each other (``a`` is set from ``b`` and ``b`` from ``a``).
+``template_unread``
+    an ``explain`` template naming a value the rule's condition does not read, so the
+    explanation shows a value that played no part in the decision.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import attrs
+
+from ..domain.models import calendar_year, nonnegative, share, usmle_score
+from ..errors import Diagnostic, Location
+from ..language.expr import (
+    Arith,
+    BoolOp,
+    Call,
+    Compare,
+    Expr,
+    ListLiteral,
+    Literal,
+    Neg,
+    Not,
+    Path,
+    conjuncts,
+    iter_nodes,
+    to_source,
+)
+from ..language.facts import FactType, ListFacts, record_fields, root_types
+from ..language.ir import Rule, RuleSet
+from .check import RuleFacts, check_rules, tag_dependency_cycles
+
+__all__ = ["LINT_CODES", "field_range", "lint_rules"]
+
+LINT_CODES = ("never_true", "shadowed_rule", "unused_tag", "tag_cycle", "template_unread")
+
+INF = math.inf
+
+
+# --- ranges ----------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Interval:
+    """A closed-or-open interval of numbers; ``lo_open`` excludes ``lo``."""
+
+    lo: float = -INF
+    hi: float = INF
+    lo_open: bool = False
+    hi_open: bool = False
+
+    @property
+    def empty(self) -> bool:
+        return self.lo > self.hi or (self.lo == self.hi and (self.lo_open or self.hi_open))
+
+    def meet(self, other: Interval) -> Interval:
+        if other.lo > self.lo or (other.lo == self.lo and other.lo_open):
+            lo, lo_open = other.lo, other.lo_open
+        else:
+            lo, lo_open = self.lo, self.lo_open
+        if other.hi < self.hi or (other.hi == self.hi and other.hi_open):
+            hi, hi_open = other.hi, other.hi_open
+        else:
+            hi, hi_open = self.hi, self.hi_open
+        return Interval(lo, hi, lo_open, hi_open)
+
+    def within(self, other: Interval) -> bool:
+        """Every number in ``self`` is in ``other``."""
+        if self.empty:
+            return True
+        lo_ok = self.lo > other.lo or (self.lo == other.lo and (self.lo_open or not other.lo_open))
+        hi_ok = self.hi < other.hi or (self.hi == other.hi and (self.hi_open or not other.hi_open))
+        return lo_ok and hi_ok
+
+    def describe(self) -> str:
+        if self.lo == self.hi:
+            return f"always {_num(self.lo)}"
+        if self.lo == -INF:
+            return f"at most {_num(self.hi)}"
+        if self.hi == INF:
+            return f"at least {_num(self.lo)}"
+        return f"between {_num(self.lo)} and {_num(self.hi)}"
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+ANYNUM = Interval()
+NONNEG = Interval(0.0)
+_VALIDATOR_RANGES: dict[Any, Interval] = {
+    usmle_score: Interval(1.0, 300.0),
+    calendar_year: Interval(1940.0, 2100.0),
+    share: Interval(0.0, 1.0),
+    nonnegative: NONNEG,
+}
+_COMPUTED_RANGES: dict[tuple[str, str], Interval] = {
+    ("Exam", "failed_attempts"): NONNEG,
+    ("Research", "total"): NONNEG,
+}
+
+
+def _walk(path: Path) -> tuple[type | None, str | None, FactType | None]:
+    """The record class and field name at the end of ``path``, and the field's type."""
+    if path.root not in ("applicant", "program", "list") or not path.parts:
+        return None, None, None
+    t: FactType | None = root_types()[path.root]
+    owner: type | None = None
+    for part in path.parts:
+        if t is None or t.kind != "record" or t.record is None:
+            return None, None, None
+        owner = t.record
+        t = record_fields(owner).get(part)
+    return owner, path.parts[-1], t
+
+
+def field_range(path: Path) -> Interval:
+    """The numbers a path can hold, from the models' validators (scores 1-300, years, shares, counts)."""
+    owner, name, t = _walk(path)
+    if owner is None or name is None or t is None or t.kind != "number":
+        return ANYNUM
+    if owner is ListFacts:
+        return NONNEG
+    computed = _COMPUTED_RANGES.get((owner.__name__, name))
+    if computed is not None:
+        return computed
+    if attrs.has(owner):
+        fields = attrs.fields_dict(owner)
+        a = fields.get(name)
+        if a is not None and a.validator is not None:
+            return _VALIDATOR_RANGES.get(a.validator, ANYNUM)
+    return ANYNUM
+
+
+def _mul(a: Interval, b: Interval) -> Interval:
+    if a.empty or b.empty:
+        return ANYNUM
+    products = []
+    for x in (a.lo, a.hi):
+        for y in (b.lo, b.hi):
+            if (math.isinf(x) and y == 0) or (math.isinf(y) and x == 0):
+                products.append(0.0)
+            else:
+                products.append(x * y)
+    return Interval(min(products), max(products))
+
+
+def expr_range(e: Expr) -> Interval:
+    """A sound over-approximation of the numbers ``e`` can evaluate to."""
+    if isinstance(e, Literal):
+        if isinstance(e.value, int | float) and not isinstance(e.value, bool):
+            return Interval(float(e.value), float(e.value))
+        return ANYNUM
+    if isinstance(e, Path):
+        return field_range(e)
+    if isinstance(e, Neg):
+        r = expr_range(e.operand)
+        return Interval(-r.hi, -r.lo)
+    if isinstance(e, Arith):
+        a, b = expr_range(e.left), expr_range(e.right)
+        if e.op == "+":
+            return Interval(a.lo + b.lo, a.hi + b.hi)
+        if e.op == "-":
+            return Interval(a.lo - b.hi, a.hi - b.lo)
+        if e.op == "*":
+            return _mul(a, b)
+        return ANYNUM
+    if isinstance(e, Call):
+        if e.func in ("count", "len"):
+            return NONNEG
+        if e.func == "total" and len(e.args) >= 2:
+            return NONNEG if _item_value_nonneg(e.args[0], e.args[1]) else ANYNUM
+        if e.func == "abs":
+            return NONNEG
+        if e.func in ("min", "max") and e.args:
+            rs = [expr_range(a) for a in e.args]
+            if e.func == "min":
+                return Interval(min(r.lo for r in rs), min(r.hi for r in rs))
+            return Interval(max(r.lo for r in rs), max(r.hi for r in rs))
+        if e.func == "years_since" and e.args:
+            r = expr_range(e.args[0])
+            return Interval(1940.0 - r.hi, 2100.0 - r.lo)
+    return ANYNUM
+
+
+def _item_value_nonneg(collection: Expr, value: Expr) -> bool:
+    """``total(list, item.x)`` is at least 0 when every ``item.x`` is."""
+    if not (isinstance(collection, Path) and isinstance(value, Path) and value.root == "item" and len(value.parts) == 1):
+        return False
+    _owner, _name, t = _walk(collection)
+    if t is None or t.kind != "list" or t.elem is None or t.elem.record is None:
+        return False
+    probe = record_fields(t.elem.record).get(value.parts[0])
+    if probe is None or probe.kind != "number":
+        return False
+    a = attrs.fields_dict(t.elem.record).get(value.parts[0]) if attrs.has(t.elem.record) else None
+    return a is not None and _VALIDATOR_RANGES.get(a.validator) in (NONNEG, Interval(1.0, 300.0), Interval(0.0, 1.0))
+
+
+_FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
+_NEGATE = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "==": "!=", "!=": "=="}
+
+
+def _compare_impossible(op: str, a: Interval, b: Interval) -> bool:
+    if a.empty or b.empty:
+        return False
+    if op == "<":
+        return a.lo >= b.hi
+    if op == "<=":
+        return a.lo > b.hi
+    if op == ">":
+        return a.hi <= b.lo
+    if op == ">=":
+        return a.hi < b.lo
+    if op == "==":
+        return a.hi < b.lo or b.hi < a.lo
+    if op == "!=":
+        return a.lo == a.hi == b.lo == b.hi
+    return False
+
+
+def _interval_of(op: str, value: float) -> Interval:
+    return {
+        "<": Interval(-INF, value, hi_open=True),
+        "<=": Interval(-INF, value),
+        ">": Interval(value, INF, lo_open=True),
+        ">=": Interval(value, INF),
+        "==": Interval(value, value),
+    }.get(op, ANYNUM)
+
+
+# --- atoms: one field constrained by one clause ---------------------------------------------
+
+
+@attrs.frozen
+class _Atom:
+    """``path`` constrained to a range (numbers), a set of values (strings), or a truth value."""
+
+    path: str
+    interval: Interval | None = None
+    allowed: frozenset[Any] | None = None
+    forbidden: frozenset[Any] = frozenset()
+
+
+def _number(e: Expr) -> float | None:
+    if isinstance(e, Literal) and isinstance(e.value, int | float) and not isinstance(e.value, bool):
+        return float(e.value)
+    return None
+
+
+def _scalar_values(e: Expr) -> frozenset[Any] | None:
+    if isinstance(e, Literal) and isinstance(e.value, str | bool):
+        return frozenset([e.value])
+    if isinstance(e, ListLiteral) and all(isinstance(i, Literal) and isinstance(i.value, str) for i in e.items):
+        return frozenset(i.value for i in e.items if isinstance(i, Literal))
+    return None
+
+
+def _is_field(e: Expr) -> bool:
+    return isinstance(e, Path) and e.root in ("applicant", "program", "list", "derived") and bool(e.parts)
+
+
+def atom_of(clause: Expr) -> _Atom | None:
+    """The constraint ``clause`` puts on one field, if it is that simple."""
+    negated = False
+    while isinstance(clause, Not):
+        negated = not negated
+        clause = clause.operand
+    if isinstance(clause, Path) and _is_field(clause):
+        _o, _n, t = _walk(clause)
+        if clause.root == "derived" or (t is not None and t.kind == "bool"):
+            return _Atom(clause.dotted, allowed=frozenset([not negated]))
+        return None
+    if isinstance(clause, Call) and clause.func == "has" and clause.args and isinstance(clause.args[0], Literal):
+        return _Atom(f"has:{clause.args[0].value}", allowed=frozenset([not negated]))
+    if not isinstance(clause, Compare):
+        return None
+    op, left, right = clause.op, clause.left, clause.right
+    if op in ("in", "not in"):
+        if _is_field(left) and isinstance(left, Path):
+            values = _scalar_values(right)
+            if values is None:
+                return None
+            positive = (op == "in") != negated
+            return _Atom(left.dotted, allowed=values) if positive else _Atom(left.dotted, forbidden=values)
+        return None
+    if _is_field(right) and not _is_field(left):
+        left, right, op = right, left, _FLIP[op]
+    if not (_is_field(left) and isinstance(left, Path)):
+        return None
+    if negated:
+        op = _NEGATE[op]
+    n = _number(right)
+    if n is not None and op != "!=":
+        return _Atom(left.dotted, interval=_interval_of(op, n))
+    values = _scalar_values(right)
+    if values is not None and op in ("==", "!="):
+        return _Atom(left.dotted, allowed=values) if op == "==" else _Atom(left.dotted, forbidden=values)
+    return None
+
+
+def _implies(a: Expr, b: Expr) -> bool:
+    """Sound: True only if whenever ``a`` is (definitely) true, so is ``b``."""
+    if a == b:
+        return True
+    x, y = atom_of(a), atom_of(b)
+    if x is None or y is None or x.path != y.path:
+        return False
+    if x.interval is not None and y.interval is not None:
+        return x.interval.within(y.interval)
+    if x.allowed is not None:
+        if y.allowed is not None:
+            return x.allowed <= y.allowed
+        return not (x.allowed & y.forbidden)
+    if y.forbidden and x.forbidden:
+        return y.forbidden <= x.forbidden
+    return False
+
+
+# --- the lints -------------------------------------------------------------------------------
+
+
+def _warn(code: str, message: str, loc: Location, rule: Rule | None, help: str | None = None) -> Diagnostic:
+    return Diagnostic(code, message, loc, rule.id if rule else None, help, severity="warning")
+
+
+def _clause_loc(clause: Expr, rule: Rule) -> Location:
+    return clause.loc if clause.loc.line else rule.loc
+
+
+def _never_true_clause(clause: Expr) -> str | None:
+    """Why ``clause`` can never be true, or None."""
+    if isinstance(clause, Literal) and clause.value is False:
+        return "`false` is never true"
+    if isinstance(clause, BoolOp):
+        reasons = [_never_true_clause(o) for o in clause.operands]
+        if clause.op == "and":
+            return next((r for r in reasons if r), None) or _contradiction(conjuncts(clause))
+        if all(reasons):
+            return "; ".join(r for r in reasons if r)
+        return None
+    negated = False
+    inner: Expr = clause
+    while isinstance(inner, Not):
+        negated = not negated
+        inner = inner.operand
+    if isinstance(inner, Literal) and isinstance(inner.value, bool):
+        return f"`{to_source(clause)}` is never true" if inner.value == negated else None
+    if isinstance(inner, Compare) and inner.op in _NEGATE and inner.op not in ("==", "!="):
+        op = _NEGATE[inner.op] if negated else inner.op
+        a, b = expr_range(inner.left), expr_range(inner.right)
+        if _compare_impossible(op, a, b):
+            side, r = (inner.left, a) if a != ANYNUM else (inner.right, b)
+            return f"`{to_source(side)}` is {r.describe()}, so `{to_source(clause)}` is never true"
+    if isinstance(inner, Compare) and inner.op == "==" and not negated:
+        a, b = expr_range(inner.left), expr_range(inner.right)
+        if _compare_impossible("==", a, b):
+            side, r = (inner.left, a) if a != ANYNUM else (inner.right, b)
+            return f"`{to_source(side)}` is {r.describe()}, so `{to_source(clause)}` is never true"
+    atom = atom_of(clause)
+    if atom is not None:
+        enum = _enum_of(atom.path)
+        if enum is not None and atom.forbidden and enum <= atom.forbidden:
+            return f"`{to_source(clause)}` rules out every value the field can have"
+    return None
+
+
+def _enum_of(dotted: str) -> frozenset[str] | None:
+    root, *parts = dotted.split(".")
+    if root not in ("applicant", "program", "list") or not parts:
+        return None
+    _o, _n, t = _walk(Path(root, tuple(parts)))
+    if t is not None and t.enum:
+        return frozenset(t.enum)
+    return None
+
+
+def _contradiction(clauses: Sequence[Expr]) -> str | None:
+    """Why these clauses cannot all hold at once, or None."""
+    seen: dict[str, list[tuple[_Atom, Expr]]] = defaultdict(list)
+    for c in clauses:
+        for other in clauses:
+            if other is not c and isinstance(other, Not) and other.operand == c:
+                return f"`{to_source(c)}` and `{to_source(other)}` cannot both hold"
+        atom = atom_of(c)
+        if atom is not None:
+            seen[atom.path].append((atom, c))
+    for items in seen.values():
+        if len(items) < 2:
+            continue
+        interval = ANYNUM
+        allowed: frozenset[Any] | None = None
+        forbidden: frozenset[Any] = frozenset()
+        texts: list[str] = []
+        for atom, c in items:
+            texts.append(f"`{to_source(c)}`")
+            if atom.interval is not None:
+                interval = interval.meet(atom.interval)
+            if atom.allowed is not None:
+                allowed = atom.allowed if allowed is None else allowed & atom.allowed
+            forbidden = forbidden | atom.forbidden
+            if interval.empty or (allowed is not None and not (allowed - forbidden)):
+                return " and ".join(texts) + (" cannot all hold" if len(texts) > 2 else " cannot both hold")
+    return None
+
+
+def _never_true(rule: Rule) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    clauses = [c for w in rule.when for c in conjuncts(w)]
+    flagged = False
+    for c in clauses:
+        why = _never_true_clause(c)
+        if why:
+            out.append(_warn("never_true", f"never fires: {why}", _clause_loc(c, rule), rule))
+            flagged = True
+    if not flagged:
+        why = _contradiction(clauses)
+        if why:
+            out.append(_warn("never_true", f"never fires: {why}", _clause_loc(clauses[0], rule), rule))
+    return out
+
+
+def _shadowed(rules: Sequence[Rule]) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    program = sorted((r for r in rules if r.stage == "program"), key=lambda r: r.order_key)
+    exclusions = [r for r in program if r.then.exclude is not None]
+    if not exclusions:
+        return out
+    for r in program:
+        if r.then.advice is not None:
+            continue  # advice is shown even for excluded programs
+        mine = [c for w in r.when for c in conjuncts(w)]
+        for e in exclusions:
+            if e.id == r.id or e.order_key >= r.order_key:
+                continue
+            theirs = [c for w in e.when for c in conjuncts(w)]
+            if all(any(_implies(m, t) for m in mine) for t in theirs):
+                out.append(
+                    _warn(
+                        "shadowed_rule",
+                        f"can never matter: every program it fires for is already excluded by `{e.id}` "
+                        f"(salience {e.salience}), whose condition it implies",
+                        r.loc,
+                        r,
+                        help=f"narrow this rule's condition, or give it a higher salience than `{e.id}` if it should decide",
+                    )
+                )
+                break
+    return out
+
+
+def _item_tag_reads(rules: Iterable[Rule]) -> dict[str, list[Rule]]:
+    """Tags read as ``"t" in item.tags`` (list stage), by tag."""
+    out: dict[str, list[Rule]] = defaultdict(list)
+    for r in rules:
+        for w in r.when:
+            for node in iter_nodes(w):
+                if (
+                    isinstance(node, Compare)
+                    and node.op in ("in", "not in")
+                    and isinstance(node.right, Path)
+                    and node.right.root == "item"
+                    and node.right.parts == ("tags",)
+                ):
+                    values = _scalar_values(node.left)
+                    for v in values or ():
+                        out[str(v)].append(r)
+    return out
+
+
+def _tags(rules: Sequence[Rule], facts: dict[str, RuleFacts]) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    read: set[str] = set()
+    for f in facts.values():
+        read |= f.tags_read | f.tags_read_negatively
+    item_reads = _item_tag_reads(rules)
+    read |= set(item_reads)
+    setters: dict[str, Rule] = {}
+    for r in sorted(rules, key=lambda r: (r.loc.file, r.loc.line, r.id)):
+        for t in r.then.tags:
+            setters.setdefault(t, r)
+    for tag in sorted(set(setters) - read):
+        r = setters[tag]
+        out.append(
+            _warn(
+                "unused_tag",
+                f'sets the tag "{tag}", which no rule reads',
+                r.loc,
+                r,
+                help=f'read it with has("{tag}"), or drop it if it is only for the results',
+            )
+        )
+    for tag in sorted(set(item_reads) - set(setters)):
+        r = item_reads[tag][0]
+        out.append(_warn("unused_tag", f'reads the tag "{tag}" in item.tags, which no rule sets', r.loc, r))
+    cycles = tag_dependency_cycles(rules, facts)
+    reported: set[frozenset[str]] = set()
+    for cycle in cycles:
+        key = frozenset(cycle)
+        if key in reported:
+            continue
+        reported.add(key)
+        first, second = cycle[0], cycle[1] if len(cycle) > 1 else cycle[0]
+        culprit = next(
+            (
+                r
+                for r in sorted(rules, key=lambda r: r.id)
+                if second in r.then.tags and first in (facts[r.id].tags_read | facts[r.id].tags_read_negatively)
+            ),
+            None,
+        )
+        out.append(
+            _warn(
+                "tag_cycle",
+                "tags derive from each other in a cycle: " + " -> ".join(cycle),
+                culprit.loc if culprit else Location(),
+                culprit,
+                help="a tag should follow from facts, not from itself; break the cycle with a fact test",
+            )
+        )
+    return out
+
+
+def _template_unread(rule: Rule, facts: RuleFacts) -> list[Diagnostic]:
+    if rule.explain is None:
+        return []
+    read = set(facts.paths)
+    out = []
+    for p in rule.explain.fields:
+        name = p.dotted
+        if name in read or any(r.startswith(name + ".") for r in read):
+            continue
+        out.append(
+            _warn(
+                "template_unread",
+                f"the explanation names `{{{name}}}`, which the condition does not read",
+                p.loc if p.loc.line else rule.loc,
+                rule,
+                help="an explanation should show the values that decided; test the value in `when` or drop it from `explain`",
+            )
+        )
+    return out
+
+
+def lint_rules(ruleset: RuleSet | Sequence[Rule], *, files: Iterable[str] | None = None) -> list[Diagnostic]:
+    """Every lint warning for a loaded rule set, sorted by file and line.
+
+    ``files`` keeps only warnings about rules from those files (when your rule set is
+    checked together with the shipped ones, warnings about the shipped ones are noise).
+    """
+    rules = tuple(ruleset.rules if isinstance(ruleset, RuleSet) else ruleset)
+    _diags, facts = check_rules(rules)
+    out: list[Diagnostic] = []
+    for r in rules:
+        out.extend(_never_true(r))
+        if r.id in facts:
+            out.extend(_template_unread(r, facts[r.id]))
+    out.extend(_shadowed(rules))
+    out.extend(_tags(rules, facts))
+    if files is not None:
+        keep = set(files)
+        out = [d for d in out if d.location.file in keep]
+    return sorted(out, key=lambda d: (d.sort_key(), d.rule_id or ""))

@@ -1,0 +1,421 @@
+"""The ``smartpick-rules`` command.
+
+``evaluate`` builds the list, ``explain`` says why one program is where it is, ``check`` and
+``test`` are for rule authors, ``whatif`` and ``levers`` for applicants, ``schema`` and
+``compile`` for editors and auditors. See docs/cli.md.
+
+Every error the library raises on purpose (a wrong path, a malformed profile, a broken rule
+file) is printed as one line on stderr, ``file:line:col: code: message``, with exit status 2;
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextvars
+import datetime as _dt
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from contextlib import suppress
+from typing import IO, Any, NoReturn
+
+from ..errors import Diagnostic, InputError, Location, SmartpickError, did_you_mean
+from ..version import __version__
+from .io import (
+    EXIT_ERROR,
+    EXIT_FAIL,
+    EXIT_INTERNAL,
+    EXIT_OK,
+    SHIPPED_PREFIX,
+    Io,
+    Progress,
+    UsageError,
+    evaluation_inputs,
+    loading,
+    rules_from,
+    shipped_path,
+    title,
+    write_output,
+)
+
+__all__ = ["main"]
+
+PROG = "smartpick-rules"
+
+_CURRENT_IO: contextvars.ContextVar[Io | None] = contextvars.ContextVar("smartpick_cli_io", default=None)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+    def _print_message(self, message: str, file: Any = None) -> None:
+        io = _CURRENT_IO.get()
+        if io is not None and message:
+            (io.err if file is sys.stderr else io.out).write(message)
+            return
+        super()._print_message(message, file)
+
+
+# --- commands ---------------------------------------------------------------------------------
+
+
+def cmd_evaluate(args: argparse.Namespace, io: Io) -> int:
+    from ..reports import render as report
+    from ..runtime.evaluate import evaluate
+
+    with loading(io, args, "loading") as progress:
+        profile, catalog, rules = evaluation_inputs(args, progress)
+        progress.update(f"evaluating {len(catalog):,} programs")
+        rec = evaluate(profile, catalog, rules, engine=args.engine, as_of=args.as_of)
+        progress.update("writing the report")
+        text = report.render(rec, args.format, top=args.top, width=args.width, title=title(profile))
+    write_output(io, text, args.output, f"the {args.format} report")
+    return EXIT_OK
+
+
+def _program_or_error(catalog: Any, program_id: str) -> None:
+    if catalog.get(program_id) is None:
+        raise InputError(
+            Diagnostic(
+                "input_error",
+                f"no program `{program_id}` in the catalog",
+                Location(catalog.source or "<catalog>"),
+                suggestion=did_you_mean(program_id, catalog.ids()),
+                help="program ids are the first column of the catalog; `evaluate` lists them",
+            )
+        )
+
+
+def cmd_explain(args: argparse.Namespace, io: Io) -> int:
+    from ..domain.converter import unstructure
+    from ..runtime.evaluate import evaluate
+
+    with loading(io, args, "loading") as progress:
+        profile, catalog, rules = evaluation_inputs(args, progress)
+        _program_or_error(catalog, args.program_id)
+        progress.update(f"evaluating {len(catalog):,} programs")
+        rec = evaluate(profile, catalog, rules, engine=args.engine, as_of=args.as_of)
+    if args.format == "json":
+        result = rec.get(args.program_id)
+        assert result is not None
+        data = {
+            "program": unstructure(result),
+            "why_not": [unstructure(w) for w in rec.why_not(args.program_id)],
+            "provenance": unstructure(rec.provenance),
+        }
+        write_output(io, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", args.output, "the explanation")
+    else:
+        write_output(io, rec.explain(args.program_id) + "\n", args.output, "the explanation")
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace, io: Io) -> int:
+    from ..analysis.lint import lint_rules
+    from ..errors import RulesetError
+    paths = args.paths or [str(shipped_path())]
+    diags: list[Diagnostic] = []
+    n_rules = 0
+    files: list[str] = []
+    with Progress(io, "checking rule sets"):
+        try:
+            rs = rules_from(paths, args.with_shipped)
+        except RulesetError as exc:
+            diags = list(exc.diagnostics)
+        else:
+            own = [
+                info.path
+                for info in rs.rulesets
+                if not (args.with_shipped and info.path.startswith(SHIPPED_PREFIX))
+            ]
+            files = own
+            n_rules = sum(1 for r in rs.rules if r.loc.file in set(own))
+            diags = lint_rules(rs, files=own if args.with_shipped else None)
+    errors = [d for d in diags if d.severity == "error"]
+    warnings = [d for d in diags if d.severity != "error"]
+    if args.format == "json":
+        io.print(
+            json.dumps(
+                {
+                    "files": files,
+                    "rules": n_rules,
+                    "errors": len(errors),
+                    "warnings": len(warnings),
+                    "diagnostics": [d.to_dict() for d in diags],
+                },
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
+    else:
+        for d in diags:
+            io.print(d.render())
+        if errors:
+            io.print(f"{_plural(len(errors), 'error')}, {_plural(len(warnings), 'warning')}: the rule sets do not load")
+        else:
+            io.print(
+                f"checked {_plural(len(files), 'file')}, {_plural(n_rules, 'rule')}: "
+                f"{_plural(len(errors), 'error')}, {_plural(len(warnings), 'warning')}"
+            )
+    if errors:
+        return EXIT_ERROR
+    if warnings and args.strict:
+        return EXIT_FAIL
+    return EXIT_OK
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
+def cmd_test(args: argparse.Namespace, io: Io) -> int:
+    from .cmd_test import run_tests
+
+    return run_tests(args, io)
+
+
+def cmd_whatif(args: argparse.Namespace, io: Io) -> int:
+    from .cmd_whatif import whatif_command
+
+    return whatif_command(args, io)
+
+
+def cmd_levers(args: argparse.Namespace, io: Io) -> int:
+    from .cmd_whatif import levers_command
+
+    return levers_command(args, io)
+
+
+def cmd_schema(args: argparse.Namespace, io: Io) -> int:
+    from ..ruleset.json_schema import rule_file_schema
+
+    text = json.dumps(rule_file_schema(), indent=2, ensure_ascii=False) + "\n"
+    write_output(io, text, args.output, "the JSON Schema of rule files")
+    return EXIT_OK
+
+
+def cmd_compile(args: argparse.Namespace, io: Io) -> int:
+    from .cmd_compile import compile_command
+
+    return compile_command(args, io)
+
+
+# --- the parser -------------------------------------------------------------------------------
+
+
+def _year(text: str) -> int:
+    try:
+        year = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a year like 2026, got {text!r}") from None
+    if not 1940 <= year <= 2100:
+        raise argparse.ArgumentTypeError(f"expected a year between 1940 and 2100, got {year}")
+    return year
+
+
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {n}")
+    return n
+
+
+def _percent(text: str) -> float:
+    try:
+        p = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a percentage like 90, got {text!r}") from None
+    if not 0 <= p <= 100:
+        raise argparse.ArgumentTypeError(f"expected a percentage between 0 and 100, got {text}")
+    return p
+
+
+def _add_rules_options(p: argparse.ArgumentParser, positional: bool = False) -> None:
+    if not positional:
+        p.add_argument(
+            "--rules",
+            action="append",
+            metavar="PATH",
+            help="a rule-set file or folder (repeatable); default: the rule sets shipped with the package",
+        )
+    p.add_argument(
+        "--with-shipped",
+        action="store_true",
+        help="load the shipped rule sets as well, so yours can require, override or disable them",
+    )
+
+
+def _add_evaluation_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("profile", metavar="PROFILE", help="the applicant profile (.toml or .json)")
+    p.add_argument("--catalog", metavar="FILE", help="the program catalog (.csv, .json or .toml); default: the shipped sample catalog")
+    _add_rules_options(p)
+    p.add_argument("--engine", default="native", metavar="NAME", help="the engine: native (default) or durable")
+    p.add_argument(
+        "--as-of",
+        type=_year,
+        default=None,
+        metavar="YEAR",
+        help="the year years_since() counts from (default: this year); recorded for replay",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="Build an audited residency program list from declarative TOML rule sets.",
+        epilog="Run `smartpick-rules COMMAND --help` for a command's options. Docs: docs/cli.md",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("evaluate", help="the recommended program list for a profile", description="Evaluate a profile against a catalog and print the recommended list.")
+    _add_evaluation_options(p)
+    p.add_argument("--format", choices=("table", "json", "markdown", "html"), default="table", help="output format (default: table)")
+    p.add_argument("--top", type=_positive, default=25, metavar="N", help="programs shown in table and markdown (default: 25)")
+    p.add_argument("--width", type=_positive, default=100, metavar="COLUMNS", help="table width (default: 100)")
+    p.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of standard output")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("explain", help="why one program is where it is", description="The full trace for one program: every rule that fired, with the values it read and the score after, then every rule considered but not fired, with the clause that failed.")
+    _add_evaluation_options(p)
+    p.add_argument("program_id", metavar="PROGRAM_ID", help="the program's id in the catalog")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--output", "-o", metavar="FILE")
+    p.set_defaults(func=cmd_explain)
+
+    p = sub.add_parser("check", help="load, type-check and lint rule sets", description="Load, type-check and lint rule sets. Exit status: 0 clean (or warnings only), 1 warnings with --strict, 2 errors.")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="rule-set files or folders (default: the shipped rule sets)")
+    _add_rules_options(p, positional=True)
+    p.add_argument("--strict", action="store_true", help="exit with status 1 when there are warnings")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("test", help="run the rule tests kept beside rule sets", description="Run *.test.toml rule-test suites: pass/fail per case, and the coverage of rules and clauses.")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="test files or folders searched for *.test.toml (default: the shipped rule sets' tests)")
+    _add_rules_options(p, positional=True)
+    p.add_argument("--fail-under", type=_percent, default=None, metavar="PERCENT", help="fail when rule coverage is below PERCENT")
+    p.add_argument("--fail-under-clauses", type=_percent, default=None, metavar="PERCENT", help="fail when clause coverage is below PERCENT")
+    p.add_argument("--verbose", "-v", action="store_true", help="also list the clauses no test makes true or false")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(func=cmd_test)
+
+    p = sub.add_parser("whatif", help="re-evaluate with changes and show what moves", description="Re-evaluate a profile with changes and show the programs that change tier or exclusion, with the rules responsible.")
+    _add_evaluation_options(p)
+    p.add_argument(
+        "--set",
+        dest="changes",
+        action="append",
+        required=True,
+        metavar="FIELD=VALUE",
+        help="a change: FIELD=VALUE sets, FIELD+=VALUE appends to a list or adds to a number; "
+        "FIELD is a dotted profile path (step2_ck.score), VALUE a TOML value (240, true, \"spanish\")",
+    )
+    p.add_argument("--format", choices=("table", "json", "markdown"), default="table")
+    p.add_argument("--top", type=_positive, default=25, metavar="N", help="programs shown (default: 25)")
+    p.add_argument("--output", "-o", metavar="FILE")
+    p.set_defaults(func=cmd_whatif)
+
+    p = sub.add_parser("levers", help="which change to the profile moves the most programs", description="Try the parts of a profile an applicant can still change and rank them by how many programs they move.")
+    _add_evaluation_options(p)
+    p.add_argument("--format", choices=("table", "json", "markdown"), default="table")
+    p.add_argument("--output", "-o", metavar="FILE")
+    p.set_defaults(func=cmd_levers)
+
+    p = sub.add_parser("schema", help="write the JSON Schema of rule files", description="Write the JSON Schema of rule files, for editors' TOML plugins.")
+    p.add_argument("--output", "-o", metavar="FILE")
+    p.set_defaults(func=cmd_schema)
+
+    p = sub.add_parser("compile", help="show what a rule set compiles to", description="Show what a rule set compiles to for an engine, for auditors.")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="rule-set files or folders (default: the shipped rule sets)")
+    _add_rules_options(p, positional=True)
+    p.add_argument("--engine", default="native", metavar="NAME", help="native (default) or durable")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--output", "-o", metavar="FILE")
+    p.set_defaults(func=cmd_compile)
+    return parser
+
+
+def _as_of_default(args: argparse.Namespace) -> None:
+    if hasattr(args, "as_of") and args.as_of is None:
+        args.as_of = _dt.date.today().year
+
+
+def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None, stderr: IO[str] | None = None) -> int:
+    """Run the command line; return the exit status. Streams are injectable for tests."""
+    io = Io(stdout if stdout is not None else sys.stdout, stderr if stderr is not None else sys.stderr)
+    parser = build_parser()
+    token = _CURRENT_IO.set(io)
+    try:
+        args = parser.parse_args(list(argv) if argv is not None else None)
+    except UsageError as exc:
+        io.eprint(str(exc))
+        return EXIT_ERROR
+    except SystemExit as exc:  # --help and --version
+        return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_ERROR
+    finally:
+        _CURRENT_IO.reset(token)
+        _flush(parser, io)
+    if not getattr(args, "command", None):
+        parser.print_usage(io.err)
+        io.eprint(f"{PROG}: a command is required (see {PROG} --help)")
+        return EXIT_ERROR
+    _as_of_default(args)
+    func: Callable[[argparse.Namespace, Io], int] = args.func
+    try:
+        status = func(args, io)
+        io.out.flush()
+        return status
+    except SmartpickError as exc:
+        io.eprint(f"{PROG}: {error_line(exc)}")
+        return EXIT_ERROR
+    except UsageError as exc:
+        io.eprint(str(exc))
+        return EXIT_ERROR
+    except OSError as exc:
+        if isinstance(exc, BrokenPipeError):
+            _silence_stdout()
+            return 141
+        where = exc.filename or ""
+        io.eprint(f"{PROG}: {where}{': ' if where else ''}{exc.strerror or exc}")
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        io.eprint(f"{PROG}: interrupted")
+        return 130
+    except RecursionError:
+        io.eprint(f"{PROG}: an input is nested too deeply to process")
+        return EXIT_ERROR
+    except Exception as exc:  # a bug: still one line, with a way to see more
+        if os.environ.get("SMARTPICK_TRACEBACK"):
+            raise
+        io.eprint(
+            f"{PROG}: internal error: {type(exc).__name__}: {exc} "
+            "(please report it; set SMARTPICK_TRACEBACK=1 to see the traceback)"
+        )
+        return EXIT_INTERNAL
+
+
+def error_line(exc: SmartpickError) -> str:
+    """One line for stderr: ``exc.first_line()``, which names the field when the message does not."""
+    return exc.first_line()
+
+
+def _flush(parser: argparse.ArgumentParser, io: Io) -> None:
+    with suppress(OSError, ValueError):
+        io.out.flush()
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,273 @@
+"""The one cattrs converter: plain data (TOML, JSON, CSV rows) in, attrs models out, and back.
+
+Structuring is strict on purpose. cattrs' defaults would turn ``"false"`` into ``True`` and
+``227.9`` into ``227``; an applicant's score silently changed is the worst kind of wrong
+answer, so booleans must be booleans, integers integral, floats finite, and unknown keys are
+refused with a "did you mean". Errors come back as :class:`Diagnostic` values carrying the
+field path (``$.step2_ck.score``) so loaders can point at a line.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from contextvars import ContextVar
+from enum import Enum
+from typing import Any, TypeVar
+
+import attrs
+import cattrs
+from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
+
+from ..errors import Diagnostic, did_you_mean
+from ..limits import DEFAULT_LIMITS, Limits, limit_help
+
+__all__ = ["converter", "structure_diagnostics", "unstructure"]
+
+T = TypeVar("T")
+
+#: longest string accepted in any input field: Limits.max_string_length of the current load
+_max_string_length: ContextVar[int] = ContextVar("max_string_length", default=DEFAULT_LIMITS.max_string_length)
+#: most items accepted in one list field: Limits.max_list_items of the current load
+_max_list_items: ContextVar[int] = ContextVar("max_list_items", default=DEFAULT_LIMITS.max_list_items)
+
+
+class StrictValueError(ValueError):
+    pass
+
+
+class LimitValueError(StrictValueError):
+    """A value over one of the configured limits (reported as ``limit_exceeded``)."""
+
+
+def _strict_int(value: Any, _type: type) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise StrictValueError(f"expected an integer, got {_describe(value)}")
+    if isinstance(value, float):
+        if not math.isfinite(value) or not value.is_integer():
+            raise StrictValueError(f"expected an integer, got {value!r}")
+        value = int(value)
+    if abs(value) > 10**12:
+        raise StrictValueError(f"integer {value} is out of range")
+    return int(value)
+
+
+def _strict_float(value: Any, _type: type) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise StrictValueError(f"expected a number, got {_describe(value)}")
+    f = float(value)
+    if not math.isfinite(f):
+        raise StrictValueError(f"expected a finite number, got {value!r}")
+    return f
+
+
+def _strict_bool(value: Any, _type: type) -> bool:
+    if not isinstance(value, bool):
+        raise StrictValueError(f"expected true or false, got {_describe(value)}")
+    return value
+
+
+def _strict_str(value: Any, _type: type) -> str:
+    if isinstance(_type, type) and issubclass(_type, Enum):
+        # StrEnum subclasses str, so singledispatch routes enums here first
+        return _enum(value, _type)  # type: ignore[return-value]
+    if not isinstance(value, str):
+        raise StrictValueError(f"expected a string, got {_describe(value)}")
+    limit = _max_string_length.get()
+    if len(value) > limit:
+        raise LimitValueError(f"string of {len(value)} characters is longer than the limit of {limit}")
+    return value
+
+
+def _enum(value: Any, type_: type[Enum]) -> Enum:
+    if isinstance(value, type_):
+        return value
+    allowed = [str(m.value) for m in type_]
+    if not isinstance(value, str):
+        raise StrictValueError(f"expected one of {', '.join(allowed)}; got {_describe(value)}")
+    try:
+        return type_(value)
+    except ValueError:
+        hint = did_you_mean(value, allowed)
+        msg = f"`{value}` is not a valid {type_.__name__}; expected one of {', '.join(allowed)}"
+        if hint:
+            msg += f" (did you mean `{hint}`?)"
+        raise StrictValueError(msg) from None
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        return f"the string {shown!r}"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, dict):
+        return "a table"
+    if value is None:
+        return "nothing"
+    return f"{type(value).__name__} {value!r}"
+
+
+def _is_sequence_type(t: Any) -> bool:
+    origin = getattr(t, "__origin__", None)
+    if origin is list:
+        return True
+    return origin is tuple and t.__args__[-1:] == (Ellipsis,)
+
+
+def _make_strict_sequence(c: cattrs.Converter) -> Any:
+    def structure_seq(value: Any, type_: Any) -> Any:
+        # a bare string is iterable: without this, languages = "es" became ("e", "s")
+        if isinstance(value, str | bytes | Mapping) or not isinstance(value, list | tuple):
+            raise StrictValueError(f"expected a list, got {_describe(value)}")
+        if len(value) > _max_list_items.get():
+            raise LimitValueError(f"list of {len(value)} items is longer than the limit of {_max_list_items.get()}")
+        elem = type_.__args__[0]
+        items: list[Any] = []
+        errors: list[Any] = []
+        for i, v in enumerate(value):
+            try:
+                items.append(c.structure(v, elem))
+            except Exception as exc:  # collected, re-raised below as one group
+                exc.__notes__ = [*getattr(exc, "__notes__", []), f"index {i}"]
+                errors.append(_IndexedError(i, exc))
+        if errors:
+            raise IterableValidationError(f"While structuring {type_}", errors, type_)
+        return items if type_.__origin__ is list else tuple(items)
+
+    return structure_seq
+
+
+class _IndexedError(Exception):
+    def __init__(self, index: int, exc: Exception) -> None:
+        super().__init__(index, exc)
+        self.index = index
+        self.exc = exc
+
+
+def _make_converter() -> cattrs.Converter:
+    c = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
+    c.register_structure_hook(int, _strict_int)
+    c.register_structure_hook(float, _strict_float)
+    c.register_structure_hook(bool, _strict_bool)
+    c.register_structure_hook(str, _strict_str)
+    c.register_structure_hook_func(lambda t: isinstance(t, type) and issubclass(t, Enum), _enum)
+    c.register_structure_hook_func(_is_sequence_type, _make_strict_sequence(c))
+    c.register_unstructure_hook_func(
+        lambda t: isinstance(t, type) and issubclass(t, Enum), lambda e: e.value
+    )
+    return c
+
+
+converter = _make_converter()
+
+
+def unstructure(obj: Any) -> Any:
+    return converter.unstructure(obj)
+
+
+def structure(data: Any, cls: type[T]) -> T:
+    return converter.structure(data, cls)
+
+
+def structure_diagnostics(exc: BaseException, root: str = "$") -> list[Diagnostic]:
+    """Flatten a cattrs validation error into diagnostics, one per offending field path."""
+    out: list[Diagnostic] = []
+    _walk(exc, root, out, None)
+    if not out:
+        out.append(Diagnostic("input_error", _message(exc), field_path=root))
+    return out
+
+
+def _walk(exc: BaseException, path: str, out: list[Diagnostic], cls: type | None) -> None:
+    if isinstance(exc, ClassValidationError | IterableValidationError):
+        target = getattr(exc, "cl", None)
+        with_notes, without_notes = exc.group_exceptions()
+        for sub in without_notes:
+            _walk(sub, path, out, target if isinstance(target, type) else None)
+        for sub, note in with_notes:
+            name = getattr(note, "name", None)
+            index = getattr(note, "index", None)
+            if name is not None:
+                sub_path = f"{path}.{name}"
+            elif index is not None:
+                sub_path = f"{path}[{index}]"
+            else:
+                sub_path = path
+            if isinstance(sub, KeyError) and name is not None:
+                out.append(Diagnostic("input_error", f"required field `{name}` is missing", field_path=sub_path))
+                continue
+            _walk(sub, sub_path, out, target if isinstance(target, type) else None)
+        return
+    if isinstance(exc, _IndexedError):
+        _walk(exc.exc, f"{path}[{exc.index}]", out, cls)
+        return
+    if isinstance(exc, ForbiddenExtraKeysError):
+        fields = [a.name for a in attrs.fields(exc.cl)] if attrs.has(exc.cl) else []
+        for key in sorted(exc.extra_fields):
+            hint = did_you_mean(key, fields)
+            out.append(
+                Diagnostic(
+                    "input_error",
+                    f"unknown field `{key}`",
+                    field_path=f"{path}.{key}",
+                    suggestion=hint,
+                    help=None if hint else f"known fields: {', '.join(fields)}",
+                )
+            )
+        return
+    from .models import FieldValueError
+
+    if isinstance(exc, FieldValueError):
+        out.append(Diagnostic("input_error", str(exc), field_path=f"{path}.{exc.field}"))
+        return
+    if isinstance(exc, BaseExceptionGroup):
+        for sub_exc in exc.exceptions:
+            _walk(sub_exc, path, out, cls)
+        return
+    if isinstance(exc, LimitValueError):
+        which = "max_list_items" if str(exc).startswith("list of") else "max_string_length"
+        out.append(Diagnostic("limit_exceeded", str(exc), field_path=path, help=limit_help(which)))
+        return
+    out.append(Diagnostic("input_error", _message(exc), field_path=path))
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, StrictValueError | ValueError):
+        return str(exc)
+    if isinstance(exc, TypeError):
+        text = str(exc)
+        if "missing" in text and "required" in text:
+            return text.split(") ", 1)[-1] if ") " in text else text
+        return f"wrong type: {text}"
+    if isinstance(exc, AttributeError):
+        return "expected a table"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def structure_mapping(data: Any, cls: type[T], root: str = "$", limits: Limits | None = None) -> T:
+    """Structure ``data`` into ``cls`` or raise :class:`InputError`-ready diagnostics."""
+    if limits is not None:
+        token = _max_string_length.set(limits.max_string_length)
+        list_token = _max_list_items.set(limits.max_list_items)
+        try:
+            return structure_mapping(data, cls, root)
+        finally:
+            _max_list_items.reset(list_token)
+            _max_string_length.reset(token)
+    if not isinstance(data, Mapping):
+        raise _StructureFailure([Diagnostic("input_error", f"expected a table, got {_describe(data)}", field_path=root)])
+    try:
+        return converter.structure(data, cls)
+    except (ClassValidationError, IterableValidationError, ForbiddenExtraKeysError) as exc:
+        raise _StructureFailure(structure_diagnostics(exc, root)) from None
+    except (ValueError, TypeError, AttributeError, KeyError, RecursionError) as exc:
+        raise _StructureFailure(structure_diagnostics(exc, root)) from None
+
+
+class _StructureFailure(Exception):
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        super().__init__(diagnostics)
+        self.diagnostics = diagnostics

@@ -1,0 +1,395 @@
+"""Reading profiles and catalogs from files or plain data.
+
+Every failure becomes an :class:`InputError` whose diagnostics name the file, the line (TOML,
+JSON) or row (CSV), and the field or column, with what was expected. Nothing is dropped
+silently: a row that does not fit is an error, not a skipped program.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import stat
+import tomllib
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import attrs
+
+from ..errors import Diagnostic, InputError, Location, did_you_mean
+from ..limits import DEFAULT_LIMITS, Limits, limit_help
+from ..sourcemap import (
+    SourceMap,
+    json_source_map,
+    parse_error_position,
+    path_from_field_path,
+    toml_source_map,
+)
+from .converter import _StructureFailure, structure_mapping
+from .models import Catalog, Profile, Program
+
+__all__ = ["catalog_from_data", "load_catalog", "load_profile", "profile_from_data", "sample_catalog_path"]
+
+
+def sample_catalog_path() -> Path:
+    """The synthetic sample catalog installed with the package (examples/catalog.csv)."""
+    from importlib import resources
+
+    return Path(str(resources.files("smartpick_rules") / "data" / "sample_catalog.csv"))
+
+T = TypeVar("T")
+
+
+def _read_text(path: Path, limits: Limits) -> str:
+    try:
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):
+            what = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+            raise InputError(Diagnostic("io_error", f"is {what}, expected a file", Location(str(path))))
+        size = st.st_size
+        if size > limits.max_input_bytes:
+            raise InputError(
+                Diagnostic(
+                    "limit_exceeded",
+                    f"file is {size} bytes, more than the limit of {limits.max_input_bytes}",
+                    Location(str(path)),
+                    help=limit_help("max_input_bytes"),
+                )
+            )
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(Diagnostic("io_error", "no such file", Location(str(path)))) from None
+    except IsADirectoryError:
+        raise InputError(Diagnostic("io_error", "is a folder, expected a file", Location(str(path)))) from None
+    except OSError as exc:
+        raise InputError(Diagnostic("io_error", f"cannot read: {exc.strerror}", Location(str(path)))) from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            Diagnostic("input_error", f"not UTF-8 text (byte {exc.start})", Location(str(path)))
+        ) from None
+
+
+def _parse_document(text: str, file: str, suffix: str) -> tuple[Any, SourceMap]:
+    if suffix == ".toml":
+        try:
+            return tomllib.loads(text), toml_source_map(text, file)
+        except tomllib.TOMLDecodeError as exc:
+            line, col = parse_error_position(str(exc))
+            raise InputError(
+                Diagnostic("parse_error", f"invalid TOML: {str(exc).split(' (at')[0]}", Location(file, line, col))
+            ) from None
+        except RecursionError:
+            raise InputError(Diagnostic("parse_error", "invalid TOML: nested too deeply", Location(file))) from None
+    if suffix == ".json":
+        try:
+            return json.loads(text, parse_constant=_refuse_constant), json_source_map(text, file)
+        except json.JSONDecodeError as exc:
+            raise InputError(
+                Diagnostic("parse_error", f"invalid JSON: {exc.msg}", Location(file, exc.lineno, exc.colno))
+            ) from None
+        except ValueError as exc:
+            raise InputError(Diagnostic("parse_error", f"invalid JSON: {exc}", Location(file))) from None
+        except RecursionError:
+            raise InputError(Diagnostic("parse_error", "invalid JSON: nested too deeply", Location(file))) from None
+    raise InputError(
+        Diagnostic(
+            "input_error",
+            f"unknown file type `{suffix or '(none)'}`",
+            Location(file),
+            help="use .toml or .json for a profile; .csv, .json or .toml for a catalog",
+        )
+    )
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number this library accepts")
+
+
+def _locate(diags: Iterable[Diagnostic], smap: SourceMap | None, file: str, prefix: Iterable[str | int] = ()) -> list[Diagnostic]:
+    out = []
+    for d in diags:
+        line = col = 0
+        if smap is not None and d.field_path:
+            line, col = smap.position([*prefix, *path_from_field_path(d.field_path)])
+        out.append(attrs.evolve(d, location=Location(file, line, col)))
+    return out
+
+
+def _structure(
+    data: Any,
+    cls: type[T],
+    file: str,
+    smap: SourceMap | None,
+    root: str = "$",
+    prefix: Iterable[str | int] = (),
+    limits: Limits = DEFAULT_LIMITS,
+) -> T:
+    try:
+        return structure_mapping(data, cls, root, limits)
+    except _StructureFailure as fail:
+        raise InputError(_locate(fail.diagnostics, smap, file, prefix)) from None
+
+
+def profile_from_data(
+    data: Mapping[str, Any] | Profile, *, source: str = "<profile>", limits: Limits = DEFAULT_LIMITS
+) -> Profile:
+    """Structure a profile from plain data (a dict from JSON, say). Errors name the field path."""
+    if isinstance(data, Profile):
+        return data
+    data = dict(data) if isinstance(data, Mapping) else data
+    if isinstance(data, dict):
+        data.pop("$schema", None)
+    return _structure(data, Profile, source, None, limits=limits)
+
+
+def load_profile(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> Profile:
+    """Read one applicant profile from a ``.toml`` or ``.json`` file."""
+    p = Path(path)
+    text = _read_text(p, limits)
+    data, smap = _parse_document(text, str(p), p.suffix.lower())
+    if isinstance(data, dict):
+        data.pop("$schema", None)
+        # a profile file may wrap the applicant in [applicant] or [profile]
+        for wrapper in ("applicant", "profile"):
+            if set(data) == {wrapper} and isinstance(data[wrapper], dict):
+                return _structure(data[wrapper], Profile, str(p), smap, prefix=[wrapper], limits=limits)
+    return _structure(data, Profile, str(p), smap, limits=limits)
+
+
+# --- catalogs -----------------------------------------------------------------------------
+
+_PROGRAM_FIELDS = {a.name: a for a in attrs.fields(Program)}
+_TRUE = {"true", "yes", "y", "1"}
+_FALSE = {"false", "no", "n", "0"}
+
+
+def _csv_cell(value: str, type_: Any) -> Any:
+    """Turn one CSV cell into the plain value cattrs expects for ``type_``."""
+    origin = typing.get_origin(type_)
+    args = typing.get_args(type_)
+    optional = (origin is typing.Union or origin is types.UnionType) and type(None) in args
+    if optional:
+        if value.strip() == "":
+            return None
+        type_ = next(a for a in args if a is not type(None))
+        origin = typing.get_origin(type_)
+    text = value.strip()
+    if origin is tuple:
+        return [t.strip() for t in text.split(";") if t.strip()] if text else []
+    if type_ is bool:
+        low = text.lower()
+        if low in _TRUE:
+            return True
+        if low in _FALSE or low == "":
+            return False
+        raise ValueError(f"expected true or false, got {value!r}")
+    if type_ is int:
+        try:
+            f = float(text)
+        except ValueError:
+            raise ValueError(f"expected an integer, got {value!r}") from None
+        if not math.isfinite(f) or not f.is_integer():
+            raise ValueError(f"expected an integer, got {value!r}")
+        return int(f)
+    if type_ is float:
+        try:
+            f = float(text)
+        except ValueError:
+            raise ValueError(f"expected a number, got {value!r}") from None
+        if not math.isfinite(f):
+            raise ValueError(f"expected a finite number, got {value!r}")
+        return f
+    return value
+
+
+def _program_types() -> dict[str, Any]:
+    hints = typing.get_type_hints(Program)
+    return {name: hints[name] for name in _PROGRAM_FIELDS}
+
+
+def _catalog_from_csv(text: str, file: str, limits: Limits) -> Catalog:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise InputError(Diagnostic("input_error", "the CSV file is empty; expected a header row", Location(file, 1))) from None
+    except csv.Error as exc:
+        raise InputError(Diagnostic("parse_error", f"invalid CSV: {exc}", Location(file, 1))) from None
+    header = [h.strip() for h in header]
+    diags: list[Diagnostic] = []
+    hints = _program_types()
+    known = list(_PROGRAM_FIELDS)
+    seen: set[str] = set()
+    for col, name in enumerate(header, start=1):
+        if name not in _PROGRAM_FIELDS:
+            diags.append(
+                Diagnostic(
+                    "input_error",
+                    f"unknown column `{name}`",
+                    Location(file, 1, col),
+                    suggestion=did_you_mean(name, known),
+                    help=f"known columns: {', '.join(known)}",
+                )
+            )
+        elif name in seen:
+            diags.append(Diagnostic("input_error", f"column `{name}` appears twice", Location(file, 1, col)))
+        seen.add(name)
+    required = [a.name for a in _PROGRAM_FIELDS.values() if a.default is attrs.NOTHING]
+    for name in required:
+        if name not in header:
+            diags.append(Diagnostic("input_error", f"required column `{name}` is missing", Location(file, 1)))
+    if diags:
+        raise InputError(diags)
+    programs: list[Program] = []
+    ids: dict[str, int] = {}
+    try:
+        for row in reader:
+            line = reader.line_num
+            if not any(c.strip() for c in row):
+                continue
+            if len(programs) >= limits.max_programs:
+                diags.append(
+                    Diagnostic("limit_exceeded", f"more than {limits.max_programs} programs", Location(file, line), help=limit_help("max_programs"))
+                )
+                break
+            if len(row) != len(header):
+                diags.append(
+                    Diagnostic(
+                        "input_error",
+                        f"row has {len(row)} cells, the header has {len(header)}",
+                        Location(file, line),
+                    )
+                )
+                continue
+            record: dict[str, Any] = {}
+            row_ok = True
+            for col, (name, cell) in enumerate(zip(header, row, strict=True), start=1):
+                if len(cell) > limits.max_string_length:
+                    diags.append(
+                        Diagnostic(
+                            "limit_exceeded",
+                            f"column `{name}`: cell longer than {limits.max_string_length} characters",
+                            Location(file, line, col),
+                            help=limit_help("max_string_length"),
+                        )
+                    )
+                    row_ok = False
+                    continue
+                try:
+                    value = _csv_cell(cell, hints[name])
+                except ValueError as exc:
+                    diags.append(Diagnostic("input_error", f"column `{name}`: {exc}", Location(file, line, col)))
+                    row_ok = False
+                    continue
+                if value is None:
+                    continue  # an empty optional cell means "not published"
+                record[name] = value
+            if not row_ok:
+                continue
+            try:
+                program = structure_mapping(record, Program, "$", limits)
+            except _StructureFailure as fail:
+                for d in fail.diagnostics:
+                    column = path_from_field_path(d.field_path or "")
+                    colname = str(column[0]) if column else ""
+                    colno = header.index(colname) + 1 if colname in header else 0
+                    diags.append(
+                        attrs.evolve(d, message=f"column `{colname}`: {d.message}" if colname else d.message, location=Location(file, line, colno))
+                    )
+                continue
+            if program.id in ids:
+                diags.append(
+                    Diagnostic(
+                        "duplicate_id",
+                        f"program id `{program.id}` already used on line {ids[program.id]}",
+                        Location(file, line, header.index("id") + 1),
+                    )
+                )
+                continue
+            ids[program.id] = line
+            programs.append(program)
+    except csv.Error as exc:
+        diags.append(Diagnostic("parse_error", f"invalid CSV: {exc}", Location(file, reader.line_num)))
+    if diags:
+        raise InputError(diags)
+    return Catalog(tuple(programs), file)
+
+
+def catalog_from_data(data: Any, *, source: str = "<catalog>", limits: Limits = DEFAULT_LIMITS, _smap: SourceMap | None = None) -> Catalog:
+    """Build a catalog from plain data: a list of program tables, or ``{"programs": [...]}``."""
+    if isinstance(data, Catalog):
+        return data
+    prefix: list[str | int] = []
+    if isinstance(data, Mapping):
+        if "program" in data:
+            key = "program"
+        elif "programs" in data:
+            key = "programs"
+        else:
+            raise InputError(
+                Diagnostic("input_error", "expected a list of programs under `programs` (or [[program]] tables)", Location(source))
+            )
+        extra = sorted(set(data) - {key, "$schema", "catalog"})
+        if extra:
+            raise InputError(Diagnostic("input_error", f"unknown top-level key `{extra[0]}`", Location(source)))
+        data = data[key]
+        prefix = [key]
+    if not isinstance(data, list):
+        raise InputError(Diagnostic("input_error", "expected a list of programs", Location(source)))
+    if len(data) > limits.max_programs:
+        raise InputError(
+            Diagnostic(
+                "limit_exceeded",
+                f"{len(data)} programs, more than the limit of {limits.max_programs}",
+                Location(source),
+                help=limit_help("max_programs"),
+            )
+        )
+    programs: list[Program] = []
+    diags: list[Diagnostic] = []
+    ids: dict[str, int] = {}
+    for i, item in enumerate(data):
+        if isinstance(item, Program):
+            programs.append(item)
+            continue
+        try:
+            program = structure_mapping(item, Program, f"$[{i}]", limits)
+        except _StructureFailure as fail:
+            for d in fail.diagnostics:
+                loc_path = [*prefix, *path_from_field_path(d.field_path or "")]
+                line, col = _smap.position(loc_path) if _smap else (0, 0)
+                diags.append(attrs.evolve(d, location=Location(source, line, col)))
+            continue
+        if program.id in ids:
+            line, col = _smap.position([*prefix, i, "id"]) if _smap else (0, 0)
+            diags.append(
+                Diagnostic("duplicate_id", f"program id `{program.id}` already used by program #{ids[program.id] + 1}", Location(source, line, col), field_path=f"$[{i}].id")
+            )
+            continue
+        ids[program.id] = i
+        programs.append(program)
+    if diags:
+        raise InputError(diags)
+    return Catalog(tuple(programs), source)
+
+
+def load_catalog(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> Catalog:
+    """Read a catalog of programs from ``.csv``, ``.json`` or ``.toml``.
+
+    CSV has one column per :class:`Program` field; an empty cell is "not published" for the
+    optional score-policy columns, and ``tags`` are separated by ``;``.
+    """
+    p = Path(path)
+    text = _read_text(p, limits)
+    suffix = p.suffix.lower()
+    if suffix == ".csv":
+        return _catalog_from_csv(text, str(p), limits)
+    data, smap = _parse_document(text, str(p), suffix)
+    return catalog_from_data(data, source=str(p), limits=limits, _smap=smap)

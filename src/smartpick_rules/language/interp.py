@@ -1,0 +1,212 @@
+"""The scalar interpreter: one expression, one set of facts, a value.
+
+Used for the profile and list stages (one fact each), for conditions that read only the
+applicant, for rendering explanations, for "why not", and as the reference the vectorised
+program-stage evaluator is tested against. Logic is three-valued: a comparison with an absent
+value (a pass/fail Step 1 has no score) is *unknown* (``None``), ``not`` of unknown is
+unknown, and a rule fires only when its condition is definitely true.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import Enum
+from typing import Any
+
+import attrs
+
+from .expr import Arith, BoolOp, Call, Compare, Expr, ListLiteral, Literal, Neg, Not, Path
+from .facts import get_field
+
+__all__ = ["Scope", "evaluate_expr", "read_path"]
+
+
+@attrs.frozen
+class Scope:
+    """The facts an expression reads."""
+
+    applicant: Any = None
+    program: Any = None
+    list: Any = None
+    derived: Mapping[str, Any] = attrs.field(factory=dict)
+    tags: frozenset[str] | set[str] = frozenset()
+    as_of_year: int = 2026
+    item: Any = None
+
+    def with_item(self, item: Any) -> Scope:
+        # called once per element of every collection a condition walks: skip evolve's overhead
+        return Scope(self.applicant, self.program, self.list, self.derived, self.tags, self.as_of_year, item)
+
+
+def plain(value: Any) -> Any:
+    """Enums to their string values, tuples of them likewise: the values rules see."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, tuple):
+        return tuple(plain(v) for v in value)
+    return value
+
+
+def read_path(path: Path, scope: Scope) -> Any:
+    if path.root == "derived":
+        return scope.derived.get(path.parts[0]) if path.parts else None
+    obj = getattr(scope, path.root)
+    for part in path.parts:
+        if obj is None:
+            return None
+        obj = get_field(obj, part)
+    return plain(obj)
+
+
+def truth(value: Any) -> bool | None:
+    """Three-valued truth of a condition's value."""
+    if value is None:
+        return None
+    return bool(value)
+
+
+def evaluate_expr(e: Expr, scope: Scope) -> Any:
+    if isinstance(e, Literal):
+        return e.value
+    if isinstance(e, Path):
+        return read_path(e, scope)
+    if isinstance(e, ListLiteral):
+        return tuple(evaluate_expr(i, scope) for i in e.items)
+    if isinstance(e, Not):
+        v = truth(evaluate_expr(e.operand, scope))
+        return None if v is None else not v
+    if isinstance(e, Neg):
+        v = evaluate_expr(e.operand, scope)
+        return None if v is None else -v
+    if isinstance(e, BoolOp):
+        unknown = False
+        if e.op == "and":
+            for o in e.operands:
+                v = truth(evaluate_expr(o, scope))
+                if v is False:
+                    return False
+                if v is None:
+                    unknown = True
+            return None if unknown else True
+        for o in e.operands:
+            v = truth(evaluate_expr(o, scope))
+            if v is True:
+                return True
+            if v is None:
+                unknown = True
+        return None if unknown else False
+    if isinstance(e, Compare):
+        left = evaluate_expr(e.left, scope)
+        right = evaluate_expr(e.right, scope)
+        return compare(e.op, left, right)
+    if isinstance(e, Arith):
+        left = evaluate_expr(e.left, scope)
+        right = evaluate_expr(e.right, scope)
+        return arith(e.op, left, right)
+    if isinstance(e, Call):
+        return call(e, scope)
+    raise TypeError(e)
+
+
+def compare(op: str, left: Any, right: Any) -> bool | None:
+    if left is None or right is None:
+        return None
+    if op == "==":
+        return bool(left == right)
+    if op == "!=":
+        return bool(left != right)
+    if op == "<":
+        return bool(left < right)
+    if op == "<=":
+        return bool(left <= right)
+    if op == ">":
+        return bool(left > right)
+    if op == ">=":
+        return bool(left >= right)
+    if op == "in":
+        return left in right
+    if op == "not in":
+        return left not in right
+    raise ValueError(op)
+
+
+def arith(op: str, left: Any, right: Any) -> Any:
+    if left is None or right is None:
+        return None
+    # IEEE doubles throughout, exactly as the vectorised evaluator computes
+    left = float(left)
+    right = float(right)
+    if op == "+":
+        return left + right
+    if op == "-":
+        return left - right
+    if op == "*":
+        return left * right
+    if op == "/":
+        return None if right == 0 else left / right
+    if op == "%":
+        return None if right == 0 else left % right
+    raise ValueError(op)
+
+
+def call(e: Call, scope: Scope) -> Any:
+    f = e.func
+    if f == "has":
+        tag = e.args[0]
+        assert isinstance(tag, Literal)
+        return tag.value in scope.tags
+    if f == "known":
+        return evaluate_expr(e.args[0], scope) is not None
+    if f in ("count", "total", "any", "all"):
+        first = e.args[0]
+        if isinstance(first, Path) and first.root == "list" and first.parts == ("programs",) and scope.item is None:
+            columns = getattr(scope.list, "_columns", None)
+            if columns is not None:
+                # the whole list, thousands of programs: computed over columns, same answer
+                result = columns.collection(e, scope)
+                if result is not NotImplemented:
+                    return result
+        coll = evaluate_expr(first, scope)
+        if coll is None:
+            return None
+        items = coll if isinstance(coll, tuple | list) else tuple(coll)
+        if f == "count":
+            if len(e.args) == 1:
+                return len(items)
+            pred = e.args[1]
+            return sum(1 for it in items if truth(evaluate_expr(pred, scope.with_item(it))) is True)
+        if f == "total":
+            value_expr = e.args[1]
+            pred_expr = e.args[2] if len(e.args) > 2 else None
+            acc = 0.0  # always a float, however the values are typed, so every evaluator agrees
+            for it in items:
+                inner = scope.with_item(it)
+                if pred_expr is not None and truth(evaluate_expr(pred_expr, inner)) is not True:
+                    continue
+                v = evaluate_expr(value_expr, inner)
+                if v is not None:
+                    acc = acc + v
+            return acc
+        pred = e.args[1]
+        results = [truth(evaluate_expr(pred, scope.with_item(it))) for it in items]
+        if f == "any":
+            if any(r is True for r in results):
+                return True
+            return None if any(r is None for r in results) else False
+        if any(r is False for r in results):
+            return False
+        return None if any(r is None for r in results) else True
+    args = [evaluate_expr(a, scope) for a in e.args]
+    if any(a is None for a in args):
+        return None
+    if f == "len":
+        return len(args[0])
+    if f == "min":
+        return min(args)
+    if f == "max":
+        return max(args)
+    if f == "abs":
+        return abs(args[0])
+    if f == "years_since":
+        return scope.as_of_year - args[0]
+    raise ValueError(f"unknown function {f}")

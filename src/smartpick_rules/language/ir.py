@@ -1,0 +1,226 @@
+"""The intermediate representation every stage after loading works on.
+
+Loading turns TOML into these frozen attrs values; checking and compiling read them; engines
+run them. Nothing downstream of :mod:`smartpick_rules.ruleset.load` sees a raw dict.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import attrs
+
+from ..errors import Location
+from .expr import Expr, Path, to_source
+
+__all__ = ["Breadth", "Effect", "Rule", "RuleSet", "RuleSetInfo", "Scoring", "Template"]
+
+STAGES = ("profile", "program", "list")
+TIERS = ("reach", "target", "likely")
+
+_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
+
+
+@attrs.frozen
+class Template:
+    """An explanation or message with ``{path}`` placeholders filled from the facts.
+
+    ``{{`` and ``}}`` are literal braces.
+    """
+
+    text: str
+    fields: tuple[Path, ...] = ()
+
+    def render(self, values: dict[str, Any], max_length: int = 2000) -> str:
+        def sub(m: re.Match[str]) -> str:
+            token = m.group(0)
+            if token == "{{":
+                return "{"
+            if token == "}}":
+                return "}"
+            return format_value(values.get(m.group(1).strip()))
+
+        out = _PLACEHOLDER.sub(sub, self.text)
+        return out if len(out) <= max_length else out[: max_length - 3] + "..."
+
+    @staticmethod
+    def placeholders(text: str) -> list[tuple[str, int]]:
+        """``(placeholder text, offset)`` for each ``{...}`` in ``text``."""
+        return [(m.group(1), m.start(1)) for m in _PLACEHOLDER.finditer(text) if m.group(1) is not None]
+
+
+def format_value(value: Any) -> str:
+    """How a fact value reads in an explanation: 224 not 224.0, lists comma-separated."""
+    if value is None:
+        return "not set"
+    if value is True:
+        return "yes"
+    if value is False:
+        return "no"
+    if isinstance(value, float):
+        if value.is_integer():
+            return str(int(value))
+        return f"{value:.2f}".rstrip("0").rstrip(".")
+    if isinstance(value, list | tuple):
+        return ", ".join(format_value(v) for v in value) if value else "none"
+    if hasattr(value, "value") and isinstance(value.value, str):  # enums
+        return str(value.value)
+    if attrs.has(type(value)):
+        # a record (a letter, a rotation): its set fields, as an author would write them
+        from ..domain.converter import unstructure
+
+        data = unstructure(value)
+        shown = {k: v for k, v in data.items() if v not in (None, False, [], 0, 0.0, "")}
+        return "{" + ", ".join(f"{k}: {format_value(v)}" for k, v in shown.items()) + "}"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {format_value(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
+@attrs.frozen
+class Breadth:
+    """The list stage's recommended number of applications; bounds may be expressions."""
+
+    min: Expr
+    max: Expr
+
+
+@attrs.frozen
+class Effect:
+    """What a rule adds when it fires. Effects only add; none removes what another added."""
+
+    tags: tuple[str, ...] = ()
+    score: float | None = None
+    priority: float | None = None
+    exclude: Template | None = None
+    advice: Template | None = None
+    sets: tuple[tuple[str, Any], ...] = ()
+    breadth: Breadth | None = None
+
+    def describe(self) -> str:
+        parts: list[str] = []
+        if self.exclude is not None:
+            parts.append("exclude")
+        if self.score is not None:
+            parts.append(f"score {signed(self.score)}")
+        if self.priority is not None:
+            parts.append(f"priority {signed(self.priority)}")
+        parts.extend(f"tag {t}" for t in self.tags)
+        parts.extend(f"set {k} = {format_value(v)}" for k, v in self.sets)
+        if self.breadth is not None:
+            parts.append(f"breadth {to_source(self.breadth.min)}..{to_source(self.breadth.max)}")
+        if self.advice is not None:
+            parts.append("advice")
+        return "; ".join(parts)
+
+
+def signed(x: float) -> str:
+    """A delta as an explanation writes it: ``+5``, ``-2.5``."""
+    text = format_value(x)
+    return text if x < 0 else "+" + text
+
+
+@attrs.frozen
+class Rule:
+    id: str
+    stage: str
+    when: tuple[Expr, ...]
+    then: Effect
+    salience: int = 0
+    explain: Template | None = None
+    source: str = ""
+    description: str = ""
+    enabled: bool = True
+    ruleset: str = ""
+    ruleset_version: str = ""
+    #: the text of each ``when`` clause as written, for explanations
+    when_text: tuple[str, ...] = attrs.field(default=(), eq=False)
+    loc: Location = attrs.field(factory=Location, eq=False)
+    #: where each ``when`` clause starts in the file
+    when_locs: tuple[Location, ...] = attrs.field(default=(), eq=False)
+
+    @property
+    def order_key(self) -> tuple[int, str]:
+        """Audit-trail order: higher salience first, then rule id."""
+        return (-self.salience, self.id)
+
+
+@attrs.frozen
+class Scoring:
+    """Score model: every program starts at ``base``; tiers are cut at ``target`` and ``likely``."""
+
+    base: float = 50.0
+    target: float = 45.0
+    likely: float = 65.0
+
+    def tier(self, score: float) -> str:
+        if score >= self.likely:
+            return "likely"
+        if score >= self.target:
+            return "target"
+        return "reach"
+
+
+@attrs.frozen
+class RuleSetInfo:
+    """One loaded rule-set file, for provenance."""
+
+    name: str
+    version: str
+    description: str = ""
+    requires: tuple[str, ...] = ()
+    path: str = ""
+    sha256: str = ""
+    disables: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class RuleSet:
+    """The effective, type-checked rule set: every enabled rule of every loaded file, composed.
+
+    Immutable and safe to share between threads; engines cache their compiled form on it.
+    """
+
+    rules: tuple[Rule, ...]
+    rulesets: tuple[RuleSetInfo, ...] = ()
+    scoring: Scoring = attrs.field(factory=Scoring)
+    #: rules present in a file but disabled (by ``enabled = false`` or a later ``disable``)
+    disabled: tuple[Rule, ...] = ()
+    #: rules replaced by a later rule set's override, for ``--effective`` listings
+    overridden: tuple[Rule, ...] = ()
+    _compiled: dict[str, Any] = attrs.field(factory=dict, eq=False, repr=False, alias="_compiled")
+
+    def __iter__(self) -> Iterator[Rule]:
+        return iter(self.rules)
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Compiled plans key expression nodes by id(); those ids mean nothing in another
+        # process, so a pickled rule set travels without its cache and recompiles on use.
+        return (RuleSet, (self.rules, self.rulesets, self.scoring, self.disabled, self.overridden))
+
+    def get(self, rule_id: str) -> Rule | None:
+        for r in self.rules:
+            if r.id == rule_id:
+                return r
+        return None
+
+    def stage(self, stage: str) -> tuple[Rule, ...]:
+        return tuple(r for r in self.rules if r.stage == stage)
+
+    def compiled_cache(self) -> dict[str, Any]:
+        return self._compiled
+
+    def describe(self) -> str:
+        """A table of the effective rules, for ``--effective`` listings."""
+        lines = []
+        for r in sorted(self.rules, key=lambda r: (_STAGE_ORDER[r.stage], *r.order_key)):
+            lines.append(f"{r.stage:8} {r.salience:>5}  {r.id:40} {r.then.describe()}  [{r.ruleset}]")
+        return "\n".join(lines)
+
+
+_STAGE_ORDER = {s: i for i, s in enumerate(STAGES)}

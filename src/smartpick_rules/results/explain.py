@@ -1,0 +1,54 @@
+"""Readable traces for one program: what fired and why, then what did not and why not."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..language.ir import format_value
+
+if TYPE_CHECKING:
+    from .recommendation import Recommendation
+
+__all__ = ["explain_program"]
+
+
+def _values(values: dict[str, object]) -> str:
+    return ", ".join(f"{k} = {format_value(v)}" for k, v in values.items())
+
+
+def explain_program(rec: Recommendation, program_id: str) -> str:
+    result = rec.get(program_id)
+    if result is None:
+        raise KeyError(f"no program `{program_id}` in this recommendation")
+    p = result.program
+    lines = [f"{p.id}: {p.name} ({p.specialty.value}, {p.city + ', ' if p.city else ''}{p.state}, {p.region.value})"]
+    if result.excluded is not None:
+        lines.append(f"  EXCLUDED by {result.excluded.rule_id}: {result.excluded.reason}")
+    else:
+        lines.append(f"  score {format_value(result.score)}, tier {result.tier}" + (", in the recommended list" if result.chosen else ""))
+    lines.append(f"  tags: {', '.join(result.tags) or 'none'}")
+    lines.append("")
+    lines.append("Rules that fired, in order:")
+    if not result.audit:
+        lines.append("  (none)")
+    for a in result.audit:
+        score = f" -> score {format_value(a.score_after)}" if a.score_after is not None else ""
+        lines.append(f"  [{a.stage} {a.salience:>4}] {a.rule_id}: {a.effect}{score}")
+        if a.explanation:
+            lines.append(f"      {a.explanation}")
+        if a.values:
+            lines.append(f"      read: {_values(a.values)}")
+        where = f"{a.file}:{a.line}" if a.file else a.ruleset
+        lines.append(f"      from {where}" + (f"; source: {a.source}" if a.source else ""))
+    try:
+        why = rec.why_not(program_id)
+    except ValueError:
+        return "\n".join(lines)
+    lines.append("")
+    lines.append("Rules considered but not fired (why not):")
+    if not why:
+        lines.append("  (none)")
+    for w in why:
+        outcome = w.outcome
+        lines.append(f"  {w.rule_id}: `{w.clause}` was {outcome}" + (f" ({_values(w.values)})" if w.values else ""))
+    return "\n".join(lines)

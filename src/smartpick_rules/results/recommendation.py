@@ -1,0 +1,293 @@
+"""What ``evaluate`` returns: a :class:`Recommendation` with its audit trail.
+
+The JSON form (``to_dict`` / ``to_json``) is a stable, documented schema (docs/audit-trail.md)
+that round-trips through cattrs (``Recommendation.from_dict``). Per-program results of a large
+catalog are built on first access: ``evaluate`` decides every score, tier and exclusion, and
+keeps which rules fired; turning that into 6,000 lists of audit entries is formatting, done
+only for the programs someone reads (or all of them, by ``to_json``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, overload
+
+import attrs
+
+from ..domain.converter import converter
+from ..domain.models import Program
+from ..language.ir import signed
+
+__all__ = [
+    "AdviceItem",
+    "AuditEntry",
+    "BreadthResult",
+    "Exclusion",
+    "ProgramResult",
+    "Provenance",
+    "Recommendation",
+    "RuleSetStamp",
+    "WhyNot",
+]
+
+SCHEMA_VERSION = 1
+
+_SCORE_EFFECT = re.compile(r"(?:^|; )score ([+-]?[0-9.]+)")
+_TIER_EFFECT = re.compile(r"set tier = (\w+)")
+
+JSONValue = Any
+
+
+@attrs.frozen
+class AuditEntry:
+    """One rule that fired, as an auditor reads it."""
+
+    rule_id: str
+    ruleset: str
+    ruleset_version: str
+    stage: str
+    salience: int
+    effect: str
+    explanation: str | None
+    #: the values the rule's condition (and its templates) read, by path
+    values: dict[str, JSONValue]
+    #: the program's score after this entry's effect (None for entries that do not score)
+    score_after: float | None
+    file: str
+    line: int
+    source: str = ""
+
+    @property
+    def score_delta(self) -> float | None:
+        """The score change this entry made, read back from ``effect`` (written by ``Effect.describe``)."""
+        m = _SCORE_EFFECT.search(self.effect)
+        return float(m.group(1)) if m else None
+
+    def movement(self) -> tuple[float, str] | None:
+        """How much this entry moved its program, for ranking: ``(weight, how)``.
+
+        An exclusion outweighs a tier override, which outweighs any score delta.
+        """
+        if self.effect.startswith("exclude"):
+            return (1e9, "excluded")
+        tier = _TIER_EFFECT.search(self.effect)
+        if tier:
+            return (1e8, f"tier {tier.group(1)}")
+        delta = self.score_delta
+        if delta:
+            return (abs(delta), signed(delta))
+        return None
+
+
+@attrs.frozen
+class Exclusion:
+    rule_id: str
+    reason: str
+
+
+@attrs.frozen
+class AdviceItem:
+    rule_id: str
+    stage: str
+    message: str
+
+
+@attrs.frozen
+class ProgramResult:
+    program: Program
+    score: float
+    tier: str | None
+    excluded: Exclusion | None
+    tags: tuple[str, ...]
+    priority: float
+    audit: tuple[AuditEntry, ...]
+    #: every exclusion that applied, the deciding one (highest salience) first
+    exclusions: tuple[Exclusion, ...] = ()
+    advice: tuple[AdviceItem, ...] = ()
+    #: True when the program is in the recommended list (breadth.chosen)
+    chosen: bool = False
+
+    @property
+    def program_id(self) -> str:
+        return self.program.id
+
+    def top_movers(self, n: int = 3, *, include_profile: bool = True) -> list[AuditEntry]:
+        """The entries that moved this program most: its exclusion, a tier override, then the largest score deltas.
+
+        Profile-stage entries move every program alike; ``include_profile=False`` leaves them out.
+        """
+        ranked: list[tuple[float, int, AuditEntry]] = []
+        for i, a in enumerate(self.audit):
+            if a.stage == "profile" and not include_profile:
+                continue
+            move = a.movement()
+            if move is not None:
+                ranked.append((-move[0], i, a))
+        ranked.sort(key=lambda t: (t[0], t[1]))
+        return [a for _w, _i, a in ranked[:n]]
+
+
+@attrs.frozen
+class BreadthResult:
+    """How many programs to apply to, and the list itself in priority order."""
+
+    min: int
+    max: int
+    chosen: tuple[str, ...]
+    rule_id: str | None = None
+    max_reach: int | None = None
+    eligible: int = 0
+    #: slots kept for out-of-state programs (a list stage `set = { min_out_of_state = N }`)
+    min_out_of_state: int | None = None
+
+
+@attrs.frozen
+class RuleSetStamp:
+    name: str
+    version: str
+    sha256: str
+
+
+@attrs.frozen
+class Provenance:
+    """Everything needed to replay a decision."""
+
+    library_version: str
+    engine: str
+    as_of_year: int
+    rulesets: tuple[RuleSetStamp, ...]
+    catalog_sha256: str
+    catalog_size: int
+    profile_sha256: str
+    schema_version: int = SCHEMA_VERSION
+
+
+@attrs.frozen
+class WhyNot:
+    """Why a rule did not fire for a program: the first clause that was not true."""
+
+    rule_id: str
+    clause: str
+    outcome: str  # "false" | "unknown" | "gated"
+    values: dict[str, JSONValue]
+
+
+class LazyResults(Sequence[ProgramResult]):
+    """A sequence of program results built on first access, in a fixed order."""
+
+    def __init__(self, order: Sequence[int], build: Callable[[int], ProgramResult]) -> None:
+        self._order = list(order)
+        self._build = build
+        self._cache: dict[int, ProgramResult] = {}
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    @overload
+    def __getitem__(self, i: int) -> ProgramResult: ...
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[ProgramResult]: ...
+    def __getitem__(self, i: int | slice) -> ProgramResult | Sequence[ProgramResult]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        r = self._cache.get(i)
+        if r is None:
+            r = self._build(self._order[i])
+            self._cache[i] = r
+        return r
+
+    def __iter__(self) -> Iterator[ProgramResult]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@attrs.frozen
+class Recommendation:
+    """The result of one evaluation: a ranked, tiered list with its audit trail."""
+
+    programs: Sequence[ProgramResult]
+    profile_audit: tuple[AuditEntry, ...]
+    list_audit: tuple[AuditEntry, ...]
+    advice: tuple[AdviceItem, ...]
+    breadth: BreadthResult
+    provenance: Provenance
+    profile_tags: tuple[str, ...] = ()
+    derived: dict[str, JSONValue] = attrs.field(factory=dict)
+    _why_not: Callable[[str], list[WhyNot]] | None = attrs.field(default=None, eq=False, repr=False, alias="_why_not")
+    #: the facts the list stage read, kept for list-stage why-not and rule-test coverage
+    _list_scope: Any = attrs.field(default=None, eq=False, repr=False, alias="_list_scope")
+
+    # -- lookups ---------------------------------------------------------------------
+    def get(self, program_id: str) -> ProgramResult | None:
+        for r in self.programs:
+            if r.program.id == program_id:
+                return r
+        return None
+
+    def included(self) -> list[ProgramResult]:
+        """Programs not excluded, best first."""
+        return [r for r in self.programs if r.excluded is None]
+
+    def excluded(self) -> list[ProgramResult]:
+        return [r for r in self.programs if r.excluded is not None]
+
+    def chosen(self) -> list[ProgramResult]:
+        """The recommended list, in priority order."""
+        by_id = {r.program.id: r for r in self.programs if r.chosen}
+        return [by_id[i] for i in self.breadth.chosen if i in by_id]
+
+    # -- serialisation -----------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = converter.unstructure(self)
+        data.pop("_why_not", None)
+        data.pop("_list_scope", None)
+        return {"schema_version": SCHEMA_VERSION, **data}
+
+    def to_json(self, indent: int | None = None) -> str:
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, sort_keys=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Recommendation:
+        data = dict(data)
+        data.pop("schema_version", None)
+        programs = tuple(converter.structure(p, ProgramResult) for p in data.pop("programs"))
+        rest = converter.structure({**data, "programs": []}, Recommendation)
+        return attrs.evolve(rest, programs=programs)
+
+    @classmethod
+    def from_json(cls, text: str) -> Recommendation:
+        return cls.from_dict(json.loads(text))
+
+    # -- explanation -------------------------------------------------------------------
+    def why_not(self, program_id: str) -> list[WhyNot]:
+        """Rules considered for this program that did not fire, each with its failing clause."""
+        if self._why_not is None:
+            raise ValueError("why-not needs the live evaluation; a Recommendation read from JSON has only what fired")
+        return self._why_not(program_id)
+
+    def explain(self, program_id: str) -> str:
+        """A readable trace for one program: what fired, in order, then what did not and why."""
+        from .explain import explain_program
+
+        return explain_program(self, program_id)
+
+
+def _structure_programs(value: Any, _t: Any) -> Sequence[ProgramResult]:
+    return tuple(converter.structure(p, ProgramResult) for p in value)
+
+
+converter.register_structure_hook_func(lambda t: t == Sequence[ProgramResult], _structure_programs)
+converter.register_unstructure_hook(LazyResults, lambda seq: [converter.unstructure(p) for p in seq])

@@ -1,0 +1,112 @@
+"""The JSON Schema of rule files, generated from the raw rule-file models.
+
+Editors with a TOML language server (Taplo, Even Better TOML) validate and complete rule files
+against it. It describes the *shape* of a file (tables, keys, value types, enumerations of
+stages and set targets); what only the type checker can know (that a path exists, that a tag
+is set) is left to ``smartpick-rules check``.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from typing import Any
+
+import attrs
+
+from ..language.ir import STAGES, TIERS
+from .load import RawBreadth, RawEffect, RawHeader, RawRule, RawScoring
+
+__all__ = ["rule_file_schema"]
+
+SCHEMA_ID = "https://smartpick-rules.invalid/schema/rule-file.json"
+
+_DESCRIPTIONS = {
+    "id": "Unique, lower-case, dotted rule id, e.g. red_flags.failed_attempt",
+    "stage": "profile, program or list",
+    "salience": "Orders the audit trail (higher first) and breaks ties between `set` effects",
+    "when": "A condition, or a list of conditions that must all hold",
+    "then": "The rule's effects",
+    "explain": "Explanation template; {path} inserts a value the rule reads",
+    "source": "Where the guidance comes from (guide section, or publication and year)",
+    "description": "Assumptions and notes",
+    "enabled": "false turns the rule off",
+    "override": "true replaces a rule of the same id from an earlier rule set",
+    "tag": "Tag(s) to add; later rules read them with has()",
+    "score": "Added to the program's score",
+    "priority": "Added to the program's place in the recommended list (program stage)",
+    "exclude": "Exclude the program with this reason (template; program stage)",
+    "advice": "Advice for the applicant (template)",
+    "set": "Derived values: any name in the profile stage; `tier` in the program stage; `max_reach` in the list stage",
+    "breadth": "Recommended number of applications (list stage); numbers or expressions",
+    "requires": "Rule sets that must be loaded and applied first",
+    "disable": "Ids of earlier rules to turn off",
+}
+
+
+def _schema_for(tp: Any, name: str = "") -> dict[str, Any]:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin is typing.Union or origin is types.UnionType:
+        options = [a for a in args if a is not type(None)]
+        if len(options) == 1:
+            return _schema_for(options[0], name)
+        return {"anyOf": [_schema_for(o, name) for o in options]}
+    if origin is list:
+        return {"type": "array", "items": _schema_for(args[0])}
+    if origin is dict:
+        return {"type": "object", "additionalProperties": _schema_for(args[1])}
+    if tp is str:
+        return {"type": "string"}
+    if tp is bool:
+        return {"type": "boolean"}
+    if tp is int:
+        return {"type": "integer"}
+    if tp is float:
+        return {"type": "number"}
+    if isinstance(tp, type) and attrs.has(tp):
+        return _object(tp)
+    raise TypeError(f"no schema for {tp!r}")
+
+
+def _object(cls: type) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    props: dict[str, Any] = {}
+    required: list[str] = []
+    for a in attrs.fields(cls):
+        s = _schema_for(hints[a.name], a.name)
+        if a.name in _DESCRIPTIONS:
+            s = {**s, "description": _DESCRIPTIONS[a.name]}
+        props[a.name] = s
+        if a.default is attrs.NOTHING:
+            required.append(a.name)
+    out: dict[str, Any] = {"type": "object", "properties": props, "additionalProperties": False}
+    if required:
+        out["required"] = required
+    return out
+
+
+def rule_file_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a rule-set TOML file."""
+    rule = _object(RawRule)
+    rule["properties"]["stage"] = {"enum": list(STAGES), "description": _DESCRIPTIONS["stage"]}
+    rule["properties"]["id"]["pattern"] = r"^[a-z0-9_]+(\.[a-z0-9_-]+)*$"
+    effect = _object(RawEffect)
+    effect["minProperties"] = 1
+    effect["properties"]["set"]["properties"] = {"tier": {"enum": list(TIERS)}, "max_reach": {"type": "integer", "minimum": 0}}
+    effect["properties"]["breadth"] = {**_object(RawBreadth), "description": _DESCRIPTIONS["breadth"]}
+    rule["properties"]["then"] = {**effect, "description": _DESCRIPTIONS["then"]}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "title": "smartpick_rules rule set",
+        "type": "object",
+        "properties": {
+            "$schema": {"type": "string"},
+            "ruleset": _object(RawHeader),
+            "scoring": _object(RawScoring),
+            "rule": {"type": "array", "items": rule},
+        },
+        "required": ["ruleset"],
+        "additionalProperties": False,
+    }

@@ -1,0 +1,692 @@
+"""Loading rule-set files: TOML text -> raw tables (cattrs) -> IR -> checked, composed RuleSet.
+
+A rule file is untrusted input. It is size-limited before it is read, parsed with ``tomllib``,
+structured strictly (unknown keys are errors with "did you mean"), and every condition goes
+through :func:`smartpick_rules.language.expr.parse_expression`. All diagnostics of all files are
+collected and raised together as one :class:`RulesetError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from collections.abc import Iterable, Sequence
+from importlib import resources
+from pathlib import Path as FsPath
+from typing import Any
+
+import attrs
+
+from ..analysis.check import check_rules
+from ..domain.converter import _StructureFailure, converter, structure_mapping
+from ..errors import Diagnostic, Location, RulesetError, did_you_mean
+from ..language.expr import Expr, ExpressionError, Literal, Path, parse_expression
+from ..language.ir import STAGES, Breadth, Effect, Rule, RuleSet, RuleSetInfo, Scoring, Template
+from ..limits import DEFAULT_LIMITS, Limits, limit_help
+from ..sourcemap import SourceMap, parse_error_position, path_from_field_path, toml_source_map
+
+__all__ = ["SHIPPED_PREFIX", "load_rules", "load_rules_from_text", "shipped_file", "shipped_rulesets_path"]
+
+_RULE_ID = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_-]+)*$")
+_TAG = re.compile(r"^[a-z][a-z0-9_]*$")
+_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+SetValue = int | float | str | bool
+Bound = int | str
+
+
+# --- the raw shape of a rule file, structured by cattrs ------------------------------------
+
+
+@attrs.frozen
+class RawBreadth:
+    min: Bound
+    max: Bound
+
+
+@attrs.frozen
+class RawEffect:
+    tag: str | list[str] | None = None
+    score: float | None = None
+    priority: float | None = None
+    exclude: str | None = None
+    advice: str | None = None
+    set: dict[str, SetValue] | None = None
+    breadth: RawBreadth | None = None
+
+
+@attrs.frozen
+class RawRule:
+    id: str
+    stage: str
+    when: str | list[str]
+    then: RawEffect
+    salience: int = 0
+    explain: str | None = None
+    source: str | None = None
+    description: str = ""
+    enabled: bool = True
+    override: bool = False
+
+
+@attrs.frozen
+class RawHeader:
+    name: str
+    version: str = "0"
+    description: str = ""
+    requires: list[str] = attrs.field(factory=list)
+    disable: list[str] = attrs.field(factory=list)
+
+
+@attrs.frozen
+class RawScoring:
+    base: float | None = None
+    target: float | None = None
+    likely: float | None = None
+
+
+@attrs.frozen
+class RawRuleFile:
+    ruleset: RawHeader
+    rule: list[RawRule] = attrs.field(factory=list)
+    scoring: RawScoring | None = None
+
+
+def _union_hook(options: tuple[type, ...]) -> Any:
+    names = " or ".join({str: "a string", list: "a list of strings", int: "an integer", float: "a number", bool: "a boolean"}[o] for o in options)
+
+    def hook(value: Any, _t: Any) -> Any:
+        for o in options:
+            if o is list:
+                if isinstance(value, list) and all(isinstance(v, str) for v in value):
+                    return [converter.structure(v, str) for v in value]
+            elif o is bool:
+                if isinstance(value, bool):
+                    return value
+            elif o is int:
+                if isinstance(value, int) and not isinstance(value, bool):
+                    return converter.structure(value, o)
+            elif o is float:
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    return converter.structure(value, o)
+            elif isinstance(value, o):
+                return converter.structure(value, o)
+        raise ValueError(f"expected {names}")
+
+    return hook
+
+
+converter.register_structure_hook(str | list[str], _union_hook((str, list)))
+converter.register_structure_hook(str | list[str] | None, _union_hook((str, list)))
+converter.register_structure_hook(Bound, _union_hook((int, str)))
+converter.register_structure_hook(SetValue, _union_hook((bool, int, float, str)))
+
+
+@attrs.frozen
+class _LoadedFile:
+    info: RuleSetInfo
+    #: each rule with its ``override`` flag
+    rules: tuple[tuple[Rule, bool], ...]
+    scoring: RawScoring | None
+    loc: Location
+
+
+# --- one file ------------------------------------------------------------------------------
+
+
+def _parse_file(text: str, file: str, limits: Limits, sha: str) -> tuple[_LoadedFile | None, list[Diagnostic]]:
+    diags: list[Diagnostic] = []
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line, col = parse_error_position(str(exc))
+        return None, [Diagnostic("parse_error", f"invalid TOML: {str(exc).split(' (at')[0]}", Location(file, line, col))]
+    except RecursionError:
+        return None, [Diagnostic("parse_error", "invalid TOML: nested too deeply", Location(file))]
+    smap = toml_source_map(text, file)
+    data.pop("$schema", None)
+    if "ruleset" not in data:
+        return None, [
+            Diagnostic(
+                "schema_error",
+                "missing [ruleset] header",
+                Location(file, 1, 1),
+                help='start the file with [ruleset] and name = "..."',
+            )
+        ]
+    rules_data = data.get("rule")
+    if isinstance(rules_data, list) and len(rules_data) > limits.max_rules:
+        return None, [
+            Diagnostic(
+                "limit_exceeded",
+                f"{len(rules_data)} rules, more than the limit of {limits.max_rules}",
+                Location(file, 1),
+                help=limit_help("max_rules"),
+            )
+        ]
+    def structured(value: Any, cls: type[Any], path: list[str | int]) -> Any:
+        try:
+            return structure_mapping(value, cls, "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path))
+        except _StructureFailure as fail:
+            for d in fail.diagnostics:
+                fpath = path_from_field_path(d.field_path or "")
+                line, col = smap.position(fpath)
+                message = d.message
+                if len(fpath) > 1:
+                    message = f"`{_pretty_path(fpath)}`: {message}"
+                diags.append(
+                    attrs.evolve(
+                        d, code="schema_error", message=message, location=Location(file, line, col), rule_id=_rule_id_at(data, fpath)
+                    )
+                )
+            return None
+
+    known_top = [a.name for a in attrs.fields(RawRuleFile)]
+    for key in data:
+        if key not in known_top:
+            line, col = smap.position([key])
+            diags.append(
+                Diagnostic(
+                    "schema_error",
+                    f"unknown table `{key}`",
+                    Location(file, line, col),
+                    suggestion=did_you_mean(key, known_top),
+                    help="a rule file has [ruleset], optional [scoring] and [[rule]] tables",
+                )
+            )
+    header = structured(data["ruleset"], RawHeader, ["ruleset"])
+    scoring = structured(data["scoring"], RawScoring, ["scoring"]) if "scoring" in data else None
+    raw_rules: list[tuple[int, RawRule]] = []
+    if rules_data is not None and not isinstance(rules_data, list):
+        diags.append(Diagnostic("schema_error", "`rule` must be [[rule]] tables", Location(file, *smap.position(["rule"]))))
+    for index, item in enumerate(rules_data or []):
+        rr = structured(item, RawRule, ["rule", index])
+        if rr is not None:
+            raw_rules.append((index, rr))
+    if header is None:
+        return None, diags
+    hline, hcol = smap.position(["ruleset"])
+    hloc = Location(file, hline, hcol)
+    if not _NAME.match(header.name):
+        diags.append(Diagnostic("schema_error", f"rule set name `{header.name}` may only use letters, digits, `_`, `-` and `.`", hloc))
+    rules: list[tuple[Rule, bool]] = []
+    for index, rr in raw_rules:
+        rule, rdiags = _build_rule(rr, index, header, smap, file, limits)
+        diags.extend(rdiags)
+        if rule is not None:
+            rules.append(rule)
+    info = RuleSetInfo(
+        name=header.name,
+        version=header.version,
+        description=header.description,
+        requires=tuple(header.requires),
+        path=file,
+        sha256=sha,
+        disables=tuple(header.disable),
+    )
+    return _LoadedFile(info, tuple(rules), scoring, hloc), diags
+
+
+def _pretty_path(path: Sequence[str | int]) -> str:
+    out = ""
+    for p in path:
+        out += f"[{p}]" if isinstance(p, int) else (("." if out else "") + p)
+    return out
+
+
+def _rule_id_at(data: Any, path: Sequence[str | int]) -> str | None:
+    if len(path) >= 2 and path[0] == "rule" and isinstance(path[1], int):
+        rules = data.get("rule")
+        if isinstance(rules, list) and path[1] < len(rules) and isinstance(rules[path[1]], dict):
+            rid = rules[path[1]].get("id")
+            return rid if isinstance(rid, str) else None
+    return None
+
+
+def _expr_origin(smap: SourceMap, key_path: list[str | int], text: str, file: str) -> Location:
+    line, _col = smap.position(key_path)
+    found = smap.find_text(text, line or 1)
+    if found != (0, 0):
+        return Location(file, found[0], found[1])
+    return Location(file, line, 1)
+
+
+def _build_rule(
+    rr: RawRule, index: int, header: RawHeader, smap: SourceMap, file: str, limits: Limits
+) -> tuple[tuple[Rule, bool] | None, list[Diagnostic]]:
+    """The rule, and whether it overrides an earlier rule of the same id."""
+    diags: list[Diagnostic] = []
+    base: list[str | int] = ["rule", index]
+    line, col = smap.position(base)
+    loc = Location(file, line, col)
+    rid = rr.id
+
+    def err(code: str, msg: str, where: Location | None = None, help: str | None = None, suggestion: str | None = None) -> None:
+        diags.append(Diagnostic(code, msg, where or loc, rid, help, suggestion))
+
+    def key_loc(*keys: str | int) -> Location:
+        kl, kc = smap.position([*base, *keys])
+        return Location(file, kl, kc)
+
+    if not _RULE_ID.match(rid):
+        err("schema_error", f"rule id `{rid}` must be lower-case words joined by dots, like `red_flags.failed_step1`", key_loc("id"))
+    if rr.stage not in STAGES:
+        err("schema_error", f"unknown stage `{rr.stage}`; expected profile, program or list", key_loc("stage"), suggestion=did_you_mean(rr.stage, STAGES))
+    clauses_text = [rr.when] if isinstance(rr.when, str) else list(rr.when)
+    if not clauses_text:
+        err("schema_error", "`when` is an empty list; write `when = \"true\"` for a rule that always fires", key_loc("when"))
+    when: list[Expr] = []
+    when_locs: list[Location] = []
+    for text in clauses_text:
+        origin = _expr_origin(smap, [*base, "when"], text, file)
+        when_locs.append(origin)
+        try:
+            when.append(parse_expression(text, limits, origin))
+        except ExpressionError as exc:
+            diags.append(attrs.evolve(exc.diagnostic, rule_id=rid))
+    eff = rr.then
+    tags: tuple[str, ...] = ()
+    if eff.tag is not None:
+        tags = (eff.tag,) if isinstance(eff.tag, str) else tuple(eff.tag)
+        for t in tags:
+            if not _TAG.match(t):
+                err("schema_error", f"tag `{t}` must be a lower-case identifier like `low_step2`", key_loc("then", "tag"))
+    templates: dict[str, Template | None] = {}
+    for name in ("exclude", "advice"):
+        text = getattr(eff, name)
+        templates[name] = _template(text, smap, [*base, "then", name], file, rid, diags, limits) if text is not None else None
+    explain = _template(rr.explain, smap, [*base, "explain"], file, rid, diags, limits) if rr.explain is not None else None
+    breadth = None
+    if eff.breadth is not None:
+        bounds: list[Expr] = []
+        for bname in ("min", "max"):
+            value = getattr(eff.breadth, bname)
+            bl = key_loc("then", "breadth", bname)
+            if isinstance(value, int):
+                if value < 0:
+                    err("schema_error", f"breadth {bname} must be 0 or more", bl)
+                bounds.append(Literal(value, bl))
+            else:
+                try:
+                    bounds.append(parse_expression(value, limits, _expr_origin(smap, [*base, "then", "breadth"], value, file)))
+                except ExpressionError as exc:
+                    diags.append(attrs.evolve(exc.diagnostic, rule_id=rid))
+                    bounds.append(Literal(0, bl))
+        breadth = Breadth(bounds[0], bounds[1])
+    for fname in ("score", "priority"):
+        v = getattr(eff, fname)
+        if v is not None and abs(v) > 1e6:
+            err("limit_exceeded", f"`{fname}` {v} is out of range (at most 1,000,000 either way)", key_loc("then", fname))
+    sets = tuple(sorted((eff.set or {}).items()))
+    for name, v in sets:
+        if not _TAG.match(name):
+            err("schema_error", f"`set` target `{name}` must be a lower-case identifier", key_loc("then", "set"))
+        if isinstance(v, int | float) and not isinstance(v, bool) and not abs(v) <= 1e6:
+            err("limit_exceeded", f"`set {name}` {v} is out of range (at most 1,000,000 either way)", key_loc("then", "set"))
+    effect = Effect(
+        tags=tags,
+        score=eff.score,
+        priority=eff.priority,
+        exclude=templates["exclude"],
+        advice=templates["advice"],
+        sets=sets,
+        breadth=breadth,
+    )
+    if effect == Effect():
+        err("schema_error", "`then` has no effect; give it tag, score, priority, exclude, advice, set or breadth", key_loc("then"))
+    if diags:
+        return None, diags
+    rule = Rule(
+        id=rid,
+        stage=rr.stage,
+        when=tuple(when),
+        then=effect,
+        salience=rr.salience,
+        explain=explain,
+        source=rr.source or "",
+        description=rr.description,
+        enabled=rr.enabled,
+        ruleset=header.name,
+        ruleset_version=header.version,
+        when_text=tuple(t.strip() for t in clauses_text),
+        loc=loc,
+        when_locs=tuple(when_locs),
+    )
+    return (rule, rr.override), diags
+
+
+def _template(text: str, smap: SourceMap, key_path: list[str | int], file: str, rid: str, diags: list[Diagnostic], limits: Limits) -> Template:
+    line, col = smap.position(key_path)
+    fields: list[Path] = []
+    if len(text) > limits.max_message_length:
+        diags.append(
+            Diagnostic(
+                "limit_exceeded",
+                f"template longer than {limits.max_message_length} characters",
+                Location(file, line, col),
+                rid,
+                help=limit_help("max_message_length"),
+            )
+        )
+        return Template(text)
+    for placeholder, _offset in Template.placeholders(text):
+        ph = placeholder.strip()
+        try:
+            e = parse_expression(ph, limits, Location(file, line, col))
+        except ExpressionError as exc:
+            diags.append(attrs.evolve(exc.diagnostic, code="template_error", rule_id=rid, message=f"in `{{{placeholder}}}`: {exc.diagnostic.message}"))
+            continue
+        if not isinstance(e, Path):
+            diags.append(
+                Diagnostic(
+                    "template_error",
+                    f"`{{{placeholder}}}` must name a value, like {{applicant.step2_ck.score}}",
+                    Location(file, line, col),
+                    rid,
+                    help="write `{{` and `}}` for literal braces",
+                )
+            )
+            continue
+        fields.append(e)
+    return Template(text, tuple(fields))
+
+
+# --- finding files ---------------------------------------------------------------------------
+
+
+def shipped_rulesets_path() -> FsPath:
+    """The folder of rule sets shipped with the package.
+
+    In a wheel they are installed inside the package (``smartpick_rules/rulesets``); in an
+    editable install from a clone they stay where rule authors edit them, at the repository's
+    root (``rulesets/``), which the package's source tree sits two levels below.
+    """
+    installed = FsPath(str(resources.files("smartpick_rules") / "rulesets"))
+    if installed.is_dir():
+        return installed
+    checkout = FsPath(__file__).resolve().parents[3] / "rulesets"
+    if checkout.is_dir():
+        return checkout
+    return installed
+
+
+#: how shipped rule files are named in diagnostics, audit trails and provenance
+SHIPPED_PREFIX = "smartpick_rules/rulesets/"
+
+
+def shipped_file(name: str) -> FsPath | None:
+    """The file a shipped rule set's display name (``smartpick_rules/rulesets/base.toml``) stands for."""
+    if not name.startswith(SHIPPED_PREFIX):
+        return None
+    return shipped_rulesets_path() / name[len(SHIPPED_PREFIX) :]
+
+
+def _display_name(f: FsPath) -> str:
+    """How a rule file is named in diagnostics and audit trails.
+
+    Shipped files are named relative to the package (``smartpick_rules/rulesets/base.toml``) so
+    an audit trail reads the same on every machine; other files keep the path the caller gave.
+    """
+    try:
+        rel = f.resolve().relative_to(shipped_rulesets_path().resolve())
+    except ValueError:
+        return str(f)
+    return SHIPPED_PREFIX + rel.as_posix()
+
+
+def _is_rule_file(p: FsPath) -> bool:
+    return p.suffix == ".toml" and not p.name.endswith(".test.toml") and not p.name.startswith(".")
+
+
+def _expand(paths: Sequence[str | FsPath], diags: list[Diagnostic]) -> list[FsPath]:
+    files: list[FsPath] = []
+    for raw in paths:
+        p = FsPath(raw)
+        if p.is_dir():
+            root = p.resolve()
+            for f in sorted(p.rglob("*.toml")):
+                rel_parts = f.relative_to(p).parts
+                if any(part == "tests" or part.startswith(".") for part in rel_parts[:-1]):
+                    continue
+                if not _is_rule_file(f):
+                    continue
+                if not f.is_file():
+                    diags.append(Diagnostic("io_error", "refused: not a regular file", Location(str(f))))
+                    continue
+                real = f.resolve()
+                if not real.is_relative_to(root):
+                    diags.append(
+                        Diagnostic(
+                            "io_error",
+                            f"refused: resolves to {real}, outside the rule-set folder {root}",
+                            Location(str(f)),
+                            help="a rule-set folder may not link to files outside itself",
+                        )
+                    )
+                    continue
+                files.append(f)
+        elif p.is_file():
+            files.append(p)
+        elif p.exists():
+            diags.append(Diagnostic("io_error", "refused: not a regular file or folder", Location(str(p))))
+        else:
+            diags.append(Diagnostic("io_error", "no such file or folder", Location(str(p))))
+    return files
+
+
+def load_rules(*paths: str | FsPath, limits: Limits = DEFAULT_LIMITS) -> RuleSet:
+    """Load, compose and type-check rule sets.
+
+    ``paths`` are files or folders (folders are searched recursively for ``*.toml``, skipping
+    ``tests/`` folders and ``*.test.toml`` files). With no argument, the rule sets shipped
+    with the package are loaded. Raises :class:`RulesetError` carrying every diagnostic.
+    """
+    diags: list[Diagnostic] = []
+    files = _expand(paths or (shipped_rulesets_path(),), diags)
+    sources: list[tuple[str, str]] = []
+    if len(files) > limits.max_rulesets:
+        raise RulesetError(
+            Diagnostic(
+                "limit_exceeded",
+                f"{len(files)} rule-set files, more than the limit of {limits.max_rulesets}",
+                Location(),
+                help=limit_help("max_rulesets"),
+            )
+        )
+    for f in files:
+        try:
+            size = f.stat().st_size
+            if size > limits.max_ruleset_bytes:
+                diags.append(
+                    Diagnostic(
+                        "limit_exceeded",
+                        f"file is {size} bytes, more than the limit of {limits.max_ruleset_bytes}",
+                        Location(str(f)),
+                        help=limit_help("max_ruleset_bytes"),
+                    )
+                )
+                continue
+            sources.append((_display_name(f), f.read_bytes().decode("utf-8-sig")))
+        except UnicodeDecodeError as exc:
+            diags.append(Diagnostic("parse_error", f"not UTF-8 text (byte {exc.start})", Location(str(f))))
+        except OSError as exc:
+            diags.append(Diagnostic("io_error", f"cannot read: {exc.strerror}", Location(str(f))))
+    if diags:
+        raise RulesetError(diags)
+    return load_rules_from_text(sources, limits=limits)
+
+
+def load_rules_from_text(sources: Iterable[tuple[str, str]], *, limits: Limits = DEFAULT_LIMITS) -> RuleSet:
+    """Load rule sets from ``(file name, TOML text)`` pairs; what :func:`load_rules` does after reading."""
+    diags: list[Diagnostic] = []
+    loaded: list[_LoadedFile] = []
+    for file, text in sources:
+        try:
+            data = text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            diags.append(Diagnostic("parse_error", f"not valid Unicode text (character {exc.start})", Location(file)))
+            continue
+        if len(data) > limits.max_ruleset_bytes:
+            diags.append(
+                Diagnostic(
+                    "limit_exceeded",
+                    f"more than {limits.max_ruleset_bytes} bytes",
+                    Location(file),
+                    help=limit_help("max_ruleset_bytes"),
+                )
+            )
+            continue
+        sha = hashlib.sha256(data).hexdigest()
+        lf, d = _parse_file(text, file, limits, sha)
+        diags.extend(d)
+        if lf is not None:
+            loaded.append(lf)
+    if diags:
+        raise RulesetError(diags)
+    ordered, order_diags = _order(loaded)
+    if order_diags:
+        raise RulesetError(order_diags)
+    ruleset, compose_diags = _compose(ordered, limits)
+    if compose_diags:
+        raise RulesetError(compose_diags)
+    check_diags, _facts = check_rules(ruleset.rules, limits)
+    errors = [d for d in check_diags if d.severity == "error"]
+    if errors:
+        raise RulesetError(errors)
+    return ruleset
+
+
+def _order(loaded: list[_LoadedFile]) -> tuple[list[_LoadedFile], list[Diagnostic]]:
+    """Rule sets after the ones they require; otherwise in the order given."""
+    diags: list[Diagnostic] = []
+    by_name: dict[str, _LoadedFile] = {}
+    for lf in loaded:
+        if lf.info.name in by_name:
+            diags.append(
+                Diagnostic(
+                    "duplicate_rule",
+                    f"rule set `{lf.info.name}` is also defined in {by_name[lf.info.name].info.path}",
+                    lf.loc,
+                )
+            )
+        by_name[lf.info.name] = lf
+    for lf in loaded:
+        for req in lf.info.requires:
+            if req == lf.info.name:
+                diags.append(Diagnostic("dependency_cycle", f"rule set `{req}` requires itself", lf.loc))
+            elif req not in by_name:
+                diags.append(
+                    Diagnostic(
+                        "unknown_ruleset",
+                        f"requires rule set `{req}`, which is not loaded",
+                        lf.loc,
+                        suggestion=did_you_mean(req, by_name),
+                        help="load it too (pass its file or folder), or remove it from `requires`",
+                    )
+                )
+    if diags:
+        return [], diags
+    ordered: list[_LoadedFile] = []
+    state: dict[str, int] = {}
+
+    def visit(lf: _LoadedFile, chain: list[str]) -> None:
+        name = lf.info.name
+        if state.get(name) == 2:
+            return
+        if state.get(name) == 1:
+            cycle = " -> ".join([*chain[chain.index(name):], name])
+            diags.append(Diagnostic("dependency_cycle", f"rule sets require each other: {cycle}", lf.loc))
+            return
+        state[name] = 1
+        for req in lf.info.requires:
+            visit(by_name[req], [*chain, name])
+        state[name] = 2
+        ordered.append(lf)
+
+    for lf in loaded:
+        visit(lf, [])
+    return ordered, diags
+
+
+def _compose(ordered: list[_LoadedFile], limits: Limits) -> tuple[RuleSet, list[Diagnostic]]:
+    diags: list[Diagnostic] = []
+    active: dict[str, Rule] = {}
+    disabled: dict[str, Rule] = {}
+    overridden: list[Rule] = []
+    base = Scoring()
+    scoring = {"base": base.base, "target": base.target, "likely": base.likely}
+    for lf in ordered:
+        for r, override in lf.rules:
+            if override:
+                if r.id in active or r.id in disabled:
+                    overridden.append(active.pop(r.id) if r.id in active else disabled.pop(r.id))
+                else:
+                    diags.append(
+                        Diagnostic(
+                            "unknown_rule",
+                            "`override = true` but no earlier rule set has this id",
+                            r.loc,
+                            r.id,
+                            suggestion=did_you_mean(r.id, [*active, *disabled]),
+                        )
+                    )
+                    continue
+            elif r.id in active or r.id in disabled:
+                prev = active.get(r.id) or disabled[r.id]
+                diags.append(
+                    Diagnostic(
+                        "duplicate_rule",
+                        f"rule id already used at {prev.loc}",
+                        r.loc,
+                        r.id,
+                        help="give it a new id, or write `override = true` to replace the earlier rule",
+                    )
+                )
+                continue
+            if r.enabled:
+                active[r.id] = r
+            else:
+                disabled[r.id] = r
+        for rid in lf.info.disables:
+            if rid in active:
+                disabled[rid] = attrs.evolve(active.pop(rid), enabled=False)
+            elif rid not in disabled:
+                diags.append(
+                    Diagnostic(
+                        "unknown_rule",
+                        f"`disable` names rule `{rid}`, which no loaded rule set defines",
+                        lf.loc,
+                        suggestion=did_you_mean(rid, active),
+                    )
+                )
+        if lf.scoring is not None:
+            for k in ("base", "target", "likely"):
+                v = getattr(lf.scoring, k)
+                if v is not None:
+                    scoring[k] = v
+    if len(active) > limits.max_rules:
+        diags.append(
+            Diagnostic(
+                "limit_exceeded",
+                f"{len(active)} rules, more than the limit of {limits.max_rules}",
+                Location(),
+                help=limit_help("max_rules"),
+            )
+        )
+    if scoring["target"] > scoring["likely"]:
+        diags.append(
+            Diagnostic(
+                "schema_error",
+                f"[scoring] target ({scoring['target']}) is above likely ({scoring['likely']})",
+                ordered[-1].loc if ordered else Location(),
+            )
+        )
+    rs = RuleSet(
+        rules=tuple(active.values()),
+        rulesets=tuple(lf.info for lf in ordered),
+        scoring=Scoring(**scoring),
+        disabled=tuple(disabled.values()),
+        overridden=tuple(overridden),
+    )
+    return rs, diags

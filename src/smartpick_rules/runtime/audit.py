@@ -1,0 +1,109 @@
+"""Audit entries: what each fired rule read and did, and why a rule did not fire."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+
+from ..domain.converter import unstructure
+from ..domain.models import Catalog
+from ..language.expr import to_source
+from ..language.interp import Scope, evaluate_expr, truth
+from ..limits import Limits
+from ..plan import CompiledRule
+from ..results.recommendation import (
+    AuditEntry,
+    WhyNot,
+)
+
+__all__ = ["EntryMaker", "catalog_sha256", "json_value", "sha256_of", "why_not_entry"]
+
+BoolArray = npt.NDArray[np.bool_]
+
+
+def json_value(v: Any) -> Any:
+    """A value read by a rule as it appears in the audit: plain JSON data, records as tables."""
+    if isinstance(v, tuple | list):
+        return [json_value(x) for x in v]
+    if attrs.has(type(v)):
+        return unstructure(v)
+    return v
+
+
+class EntryMaker:
+    """Builds audit entries; what does not depend on the program is computed once per rule."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.effects: dict[str, str] = {}
+        self.constant_values: dict[tuple[str, int], dict[str, Any]] = {}
+
+    def __call__(self, cr: CompiledRule, scope: Scope, score_after: float | None) -> AuditEntry:
+        rule = cr.rule
+        effect = self.effects.get(rule.id)
+        if effect is None:
+            effect = self.effects[rule.id] = rule.then.describe()
+        if scope.program is None:
+            values = {k: json_value(evaluate_expr(e, scope)) for k, e, _p in cr.reads}
+        else:
+            # what does not depend on the program is the same for every program: read it once
+            key = (rule.id, id(scope.applicant))
+            const = self.constant_values.get(key)
+            if const is None:
+                const = {k: json_value(evaluate_expr(e, scope)) for k, e, per_program in cr.reads if not per_program}
+                self.constant_values[key] = const
+            values = {k: const[k] if k in const else json_value(evaluate_expr(e, scope)) for k, e, _p in cr.reads}
+        explanation = rule.explain.render(values, self.limits.max_message_length) if rule.explain else None
+        return AuditEntry(
+            rule_id=rule.id,
+            ruleset=rule.ruleset,
+            ruleset_version=rule.ruleset_version,
+            stage=rule.stage,
+            salience=rule.salience,
+            effect=effect,
+            explanation=explanation,
+            values=values,
+            score_after=score_after,
+            file=rule.loc.file,
+            line=rule.loc.line,
+            source=rule.source,
+        )
+
+
+def sha256_of(data: Any) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+def catalog_sha256(catalog: Catalog) -> str:
+    cache = catalog.column_cache()
+    sha = cache.get("sha256")
+    if sha is None:
+        # order-independent: the same programs in another order are the same catalog
+        rows = sorted(json.dumps(unstructure(p), sort_keys=True, ensure_ascii=False) for p in catalog.programs)
+        sha = hashlib.sha256("\n".join(rows).encode("utf-8")).hexdigest()
+        cache["sha256"] = sha
+    return str(sha)
+
+
+def why_not_entry(cr: CompiledRule, scope: Scope) -> WhyNot:
+    for clause in cr.clauses:
+        v = truth(evaluate_expr(clause, scope))
+        if v is not True:
+            from ..language.expr import Path, iter_nodes
+
+            values = {
+                p.dotted: json_value(evaluate_expr(p, scope))
+                for p in iter_nodes(clause)
+                if isinstance(p, Path) and p.root != "item" and (p.parts or p.root == "derived")
+            }
+            outcome = "unknown" if v is None else "false"
+            gated = clause in cr.applicant_clauses
+            return WhyNot(cr.rule.id, to_source(clause), outcome + (" (applicant)" if gated else ""), values)
+    # every clause true on the final facts but the rule did not fire: cannot happen for a
+    # correct engine, so say so loudly rather than hide it
+    return WhyNot(cr.rule.id, "", "engine disagreement: all clauses are true", {})
