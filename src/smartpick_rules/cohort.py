@@ -260,7 +260,15 @@ def _rules_payload(ruleset: RuleSet, limits: Limits) -> bytes:
         if same:
             return pickle.dumps(("sources", tuple(sources), limits), protocol=pickle.HIGHEST_PROTOCOL)
     # A fresh RuleSet without the compiled cache: the cache is tied to these very objects.
-    bare = RuleSet(ruleset.rules, ruleset.rulesets, ruleset.scoring, ruleset.disabled, ruleset.overridden)
+    bare = RuleSet(
+        ruleset.rules,
+        ruleset.rulesets,
+        ruleset.chance,
+        ruleset.estimates,
+        ruleset.groups,
+        ruleset.disabled,
+        ruleset.overridden,
+    )
     return pickle.dumps(("ruleset", bare, limits), protocol=pickle.HIGHEST_PROTOCOL)
 
 

@@ -15,11 +15,26 @@ import attrs
 
 from .analysis.check import RuleFacts, check_rules, stratify
 from .errors import RulesetError
-from .language.expr import Call, Expr, Literal, Path, conjuncts, iter_nodes, program_nodes
-from .language.ir import STAGES, Rule, RuleSet
+from .language.expr import (
+    Arith,
+    BoolOp,
+    Call,
+    Compare,
+    Expr,
+    IfElse,
+    ListLiteral,
+    Literal,
+    Neg,
+    Not,
+    Path,
+    conjuncts,
+    iter_nodes,
+    program_nodes,
+)
+from .language.ir import STAGES, Group, Rule, RuleSet
 from .limits import DEFAULT_LIMITS, Limits
 
-__all__ = ["CompiledRule", "Plan", "StagePlan", "plan_ruleset"]
+__all__ = ["CompiledGroup", "CompiledRule", "Plan", "StagePlan", "plan_ruleset", "resolve_estimates"]
 
 
 @attrs.frozen(eq=False)
@@ -42,12 +57,34 @@ class CompiledRule:
     #: never by the whole collection it reads.
     reads: tuple[tuple[str, Expr, bool], ...]
     facts: RuleFacts
-    #: ids of nodes that read the program (the rest is constant for one evaluation)
+    #: ids of nodes that read the program (the rest is constant for one evaluation), in the
+    #: clauses and in the effect's value expressions
     program_nodes: frozenset[int]
+    #: the effect's ``odds`` and ``chance_cap`` with estimates resolved (None when absent)
+    odds: Expr | None = None
+    chance_cap: Expr | None = None
+    #: the ``when`` conjuncts as written (``clauses`` has estimates resolved), for explanations
+    written_clauses: tuple[Expr, ...] = ()
+    #: a list rule that reads the chosen list (``list.chosen_count``, ...): it reviews the list
+    #: once chosen and only advises
+    reviews: bool = False
 
     @property
     def id(self) -> str:
         return self.rule.id
+
+
+@attrs.frozen(eq=False)
+class CompiledGroup:
+    """A declared group with its condition resolved, decided per program before the list stage."""
+
+    group: Group
+    condition: Expr
+    program_nodes: frozenset[int]
+
+    @property
+    def name(self) -> str:
+        return self.group.name
 
 
 @attrs.frozen(eq=False)
@@ -69,6 +106,9 @@ class Plan:
     list: StagePlan
     #: does any list-stage rule read list.programs (so items must be built)?
     list_reads_programs: bool
+    #: each estimate's value as one expression: its start plus what its rules add
+    estimates: dict[str, Expr] = attrs.field(factory=dict)
+    groups: tuple[CompiledGroup, ...] = ()
 
     def stage(self, name: str) -> StagePlan:
         return {"profile": self.profile, "program": self.program, "list": self.list}[name]
@@ -97,7 +137,62 @@ def _paths(rule: Rule) -> tuple[Path, ...]:
     return tuple(seen.values())
 
 
-def _reads(rule: Rule, program_tags: frozenset[str]) -> tuple[tuple[str, Expr, bool], ...]:
+def _estimate_expressions(ruleset: RuleSet) -> dict[str, Expr]:
+    """``estimate.NAME`` as one expression: ``start + (by if condition else 0) + ...``.
+
+    A conditional takes its value only where the condition is definitely true, exactly as the
+    rule fires; the terms are in audit order so the float sum does not depend on file order.
+    """
+    out: dict[str, Expr] = {}
+    rules = sorted((r for r in ruleset.rules if r.stage == "program" and r.then.estimate), key=lambda r: r.order_key)
+    for est in ruleset.estimates:
+        expr: Expr = Literal(est.start, est.loc)
+        for r in rules:
+            for name, value in r.then.estimate:
+                if name != est.name:
+                    continue
+                test: Expr = r.when[0] if len(r.when) == 1 else BoolOp("and", r.when, r.loc)
+                expr = Arith("+", expr, IfElse(test, value, Literal(0, r.loc), r.loc), r.loc)
+        out[est.name] = expr
+    return out
+
+
+def resolve_estimates(e: Expr, estimates: dict[str, Expr]) -> Expr:
+    """``e`` with every ``estimate.NAME`` replaced by the estimate's expression."""
+    if not estimates or not any(isinstance(n, Path) and n.root == "estimate" for n in iter_nodes(e)):
+        return e
+    return _substitute(e, estimates)
+
+
+def _substitute(e: Expr, estimates: dict[str, Expr]) -> Expr:
+    if isinstance(e, Path):
+        if e.root == "estimate" and e.parts and e.parts[0] in estimates:
+            return estimates[e.parts[0]]
+        return e
+    if isinstance(e, Literal):
+        return e
+    if isinstance(e, ListLiteral):
+        return ListLiteral(tuple(_substitute(i, estimates) for i in e.items), e.loc)
+    if isinstance(e, Not):
+        return Not(_substitute(e.operand, estimates), e.loc)
+    if isinstance(e, Neg):
+        return Neg(_substitute(e.operand, estimates), e.loc)
+    if isinstance(e, BoolOp):
+        return BoolOp(e.op, tuple(_substitute(o, estimates) for o in e.operands), e.loc)
+    if isinstance(e, Compare):
+        return Compare(e.op, _substitute(e.left, estimates), _substitute(e.right, estimates), e.loc)
+    if isinstance(e, Arith):
+        return Arith(e.op, _substitute(e.left, estimates), _substitute(e.right, estimates), e.loc)
+    if isinstance(e, Call):
+        return Call(e.func, tuple(_substitute(a, estimates) for a in e.args), e.loc)
+    if isinstance(e, IfElse):
+        return IfElse(
+            _substitute(e.test, estimates), _substitute(e.then, estimates), _substitute(e.orelse, estimates), e.loc
+        )
+    raise TypeError(e)
+
+
+def _reads(rule: Rule, program_tags: frozenset[str], estimates: dict[str, Expr]) -> tuple[tuple[str, Expr, bool], ...]:
     from .analysis.check import COLLECTION_FUNCS
     from .language.expr import to_source
 
@@ -110,6 +205,10 @@ def _reads(rule: Rule, program_tags: frozenset[str]) -> tuple[tuple[str, Expr, b
     def visit(e: Expr) -> None:
         if isinstance(e, Path):
             if e.root == "item" or (e.root in ("applicant", "program", "list") and not e.parts):
+                return
+            if e.root == "estimate" and e.parts and e.parts[0] in estimates:
+                if e.dotted not in seen:
+                    seen[e.dotted] = (e.dotted, estimates[e.parts[0]], True)
                 return
             add(e.dotted, e)
             return
@@ -127,11 +226,33 @@ def _reads(rule: Rule, program_tags: frozenset[str]) -> tuple[tuple[str, Expr, b
 
     for w in rule.when:
         visit(w)
+    for e in (rule.then.odds, rule.then.chance_cap):
+        if e is not None:
+            visit(e)
     for template in (rule.explain, rule.then.exclude, rule.then.advice):
         if template is not None:
             for f in template.fields:
-                visit(f)
+                if isinstance(f, Path) or (isinstance(f, Call) and f.func in COLLECTION_FUNCS):
+                    visit(f)
+                else:
+                    # a computed placeholder ({years_since(applicant.graduation_year)}) is
+                    # reported, and rendered, by its value
+                    add(to_source(f), resolve_estimates(f, estimates))
     return tuple(seen.values())
+
+
+def _reads_chosen(rule: Rule) -> bool:
+    from .language.facts import CHOSEN_FACTS
+
+    exprs: list[Expr] = list(rule.when)
+    for template in (rule.explain, rule.then.advice):
+        if template is not None:
+            exprs.extend(template.fields)
+    return any(
+        isinstance(n, Path) and n.root == "list" and n.parts and n.parts[0] in CHOSEN_FACTS
+        for e in exprs
+        for n in iter_nodes(e)
+    )
 
 
 def plan_ruleset(ruleset: RuleSet, limits: Limits = DEFAULT_LIMITS) -> Plan:
@@ -140,7 +261,7 @@ def plan_ruleset(ruleset: RuleSet, limits: Limits = DEFAULT_LIMITS) -> Plan:
     cached = cache.get("plan")
     if cached is not None:
         return cached  # type: ignore[no-any-return]
-    diags, facts = check_rules(ruleset.rules, limits)
+    diags, facts = check_rules(ruleset.rules, limits, estimates=ruleset.estimates, groups=ruleset.groups)
     errors = [d for d in diags if d.severity == "error"]
     if errors:
         raise RulesetError(errors)
@@ -148,6 +269,7 @@ def plan_ruleset(ruleset: RuleSet, limits: Limits = DEFAULT_LIMITS) -> Plan:
     stage_tags: dict[str, frozenset[str]] = {
         st: frozenset(t for r in ruleset.rules if r.stage == st for t in r.then.tags) for st in STAGES
     }
+    estimates = _estimate_expressions(ruleset)
     stages: dict[str, StagePlan] = {}
     list_reads_programs = False
     for st in STAGES:
@@ -155,7 +277,8 @@ def plan_ruleset(ruleset: RuleSet, limits: Limits = DEFAULT_LIMITS) -> Plan:
         own_tags = stage_tags[st] if st == "program" else frozenset()
         compiled: list[CompiledRule] = []
         for i, r in enumerate(rules):
-            clauses = tuple(c for w in r.when for c in conjuncts(w))
+            written = tuple(c for w in r.when for c in conjuncts(w))
+            clauses = tuple(resolve_estimates(c, estimates) for c in written)
             nodes: set[int] = set()
             app: list[Expr] = []
             prog: list[Expr] = []
@@ -163,6 +286,11 @@ def plan_ruleset(ruleset: RuleSet, limits: Limits = DEFAULT_LIMITS) -> Plan:
                 n = program_nodes(c, own_tags)
                 nodes |= n
                 (prog if id(c) in n else app).append(c)
+            odds = resolve_estimates(r.then.odds, estimates) if r.then.odds is not None else None
+            cap = resolve_estimates(r.then.chance_cap, estimates) if r.then.chance_cap is not None else None
+            for value in (odds, cap):
+                if value is not None:
+                    nodes |= program_nodes(value, own_tags)
             prog_tags = frozenset(t for c in prog for t in _tags_read(c) if t in own_tags)
             compiled.append(
                 CompiledRule(
@@ -174,9 +302,13 @@ def plan_ruleset(ruleset: RuleSet, limits: Limits = DEFAULT_LIMITS) -> Plan:
                     program_clauses=tuple(prog),
                     program_tags_read=prog_tags,
                     paths=_paths(r),
-                    reads=_reads(r, own_tags),
+                    reads=_reads(r, own_tags, estimates),
                     facts=facts[r.id],
                     program_nodes=frozenset(nodes),
+                    odds=odds,
+                    chance_cap=cap,
+                    written_clauses=written,
+                    reviews=st == "list" and _reads_chosen(r),
                 )
             )
             if st == "list" and any(p.dotted.startswith("list.programs") for c in clauses for p in iter_nodes(c) if isinstance(p, Path)):
@@ -190,6 +322,18 @@ def plan_ruleset(ruleset: RuleSet, limits: Limits = DEFAULT_LIMITS) -> Plan:
             strata=tuple(tuple(by_stratum[k]) for k in sorted(by_stratum)),
             tags=stage_tags[st],
         )
-    plan = Plan(ruleset, stages["profile"], stages["program"], stages["list"], list_reads_programs)
+    groups = []
+    for g in ruleset.groups:
+        cond = resolve_estimates(g.programs, estimates)
+        groups.append(CompiledGroup(g, cond, frozenset(program_nodes(cond, frozenset()))))
+    plan = Plan(
+        ruleset,
+        stages["profile"],
+        stages["program"],
+        stages["list"],
+        list_reads_programs,
+        estimates=estimates,
+        groups=tuple(groups),
+    )
     cache["plan"] = plan
     return plan

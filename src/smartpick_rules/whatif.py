@@ -5,7 +5,7 @@ the parts of a profile an applicant can still change (Step 2 CK if not yet taken
 hands-on experience in Los Angeles, a US letter, a language, a research output, ...) and
 ranks them by how many programs they move: the guide's "single most important thing I can do".
 
-Both compare *outcomes* (score, tier, exclusion, and which rules fired for each program), which
+Both compare *outcomes* (chance of an interview, tier, exclusion, and which rules fired for each program), which
 an :class:`Evaluator` computes with the engine directly: one vectorised pass over the catalog
 per variant, with no per-program audit trail built. Rule sets are loaded and compiled once and
 the catalog's column cache is reused, so a dozen variants cost about as much as a dozen
@@ -44,7 +44,7 @@ from .limits import DEFAULT_LIMITS, Limits
 from .plan import Plan, plan_ruleset
 from .results.recommendation import Recommendation
 from .runtime.evaluate import evaluate
-from .runtime.stages import rank_programs, run_profile_stage
+from .runtime.stages import assess_programs, run_profile_stage
 
 __all__ = [
     "Change",
@@ -244,7 +244,7 @@ class Outcomes:
     """What an evaluation decided for every program, without the audit trail."""
 
     plan: Plan
-    score: FloatArray
+    chance: FloatArray
     excluded: BoolArray
     #: tier per program (None where excluded)
     tiers: tuple[str | None, ...]
@@ -292,17 +292,17 @@ class Evaluator:
         return evaluate(profile, self.catalog, self.rules, engine=self.engine_name, as_of=self.as_of, limits=self.limits)
 
     def outcomes(self, profile: Profile) -> Outcomes:
-        """Scores, tiers, exclusions and fired rules: the decisions of :func:`evaluate`, only faster."""
+        """Chances, tiers, exclusions and fired rules: the decisions of :func:`evaluate`, only faster."""
         plan = self.plan
         budget = Budget(self.limits.max_firings)
         prof_out = run_profile_stage(plan, self.engine, self.compiled, profile, self.as_of, budget)
         fired = self.engine.run_program(self.compiled, prof_out.scope, self.catalog, budget)
-        ranking = rank_programs(plan, fired, len(self.catalog), prof_out.base)
-        score, excluded, tiers = ranking.score, ranking.excluded, tuple(ranking.tiers)
+        assessed = assess_programs(plan, fired, self.catalog, prof_out)
+        chance, excluded, tiers = assessed.chance, assessed.excluded, tuple(assessed.tiers)
         p_rules = prof_out.rules
         return Outcomes(
             plan=plan,
-            score=score,
+            chance=chance,
             excluded=excluded,
             tiers=tiers,
             fired=tuple(np.asarray(m, dtype=np.bool_) for m in fired),
@@ -318,11 +318,11 @@ class ProgramChange:
     """One program whose outcome changed."""
 
     program: Program
-    kind: str  # "unexcluded" | "tier_up" | "tier_down" | "newly_excluded" | "score_up" | "score_down"
+    kind: str  # "unexcluded" | "tier_up" | "tier_down" | "newly_excluded" | "chance_up" | "chance_down"
     before_tier: str | None
     after_tier: str | None
-    before_score: float
-    after_score: float
+    before_chance: float
+    after_chance: float
     before_excluded_by: str | None
     after_excluded_by: str | None
     #: program-stage rules that fire for this program only after the change
@@ -345,14 +345,14 @@ class ProgramChange:
             "region": self.program.region.value,
             "state": self.program.state,
             "kind": self.kind,
-            "before": {"tier": self.before_tier, "score": self.before_score, "excluded_by": self.before_excluded_by},
-            "after": {"tier": self.after_tier, "score": self.after_score, "excluded_by": self.after_excluded_by},
+            "before": {"tier": self.before_tier, "chance": self.before_chance, "excluded_by": self.before_excluded_by},
+            "after": {"tier": self.after_tier, "chance": self.after_chance, "excluded_by": self.after_excluded_by},
             "rules_added": list(self.rules_added),
             "rules_removed": list(self.rules_removed),
         }
 
 
-_KIND_ORDER = {"unexcluded": 0, "tier_up": 1, "tier_down": 2, "newly_excluded": 3, "score_up": 4, "score_down": 5}
+_KIND_ORDER = {"unexcluded": 0, "tier_up": 1, "tier_down": 2, "newly_excluded": 3, "chance_up": 4, "chance_down": 5}
 _MOVES = frozenset({"unexcluded", "tier_up", "tier_down", "newly_excluded"})
 
 
@@ -376,13 +376,13 @@ class Comparison:
         return sum(1 for c in self.changes if c.kind == kind)
 
     def moved(self) -> list[ProgramChange]:
-        """Programs that changed tier or exclusion (not mere score changes)."""
+        """Programs that changed tier or exclusion (not mere changes of chance within a tier)."""
         return [c for c in self.changes if c.kind in _MOVES]
 
     @property
-    def score_gain(self) -> float:
-        """The sum of score changes over programs eligible both before and after."""
-        return sum(c.after_score - c.before_score for c in self.changes if c.kind in ("tier_up", "tier_down", "score_up", "score_down"))
+    def chance_gain(self) -> float:
+        """The sum of chance changes over programs eligible both before and after: more expected interviews."""
+        return sum(c.after_chance - c.before_chance for c in self.changes if c.kind in ("tier_up", "tier_down", "chance_up", "chance_down"))
 
     def responsible(self, moved_only: bool = False) -> list[tuple[str, int]]:
         """Rules whose firing changed for the programs that changed, with how many programs each."""
@@ -393,7 +393,7 @@ class Comparison:
         return sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
-def compare(before: Outcomes, after: Outcomes, catalog: Catalog, *, include_score_changes: bool = False) -> Comparison:
+def compare(before: Outcomes, after: Outcomes, catalog: Catalog, *, include_chance_changes: bool = False) -> Comparison:
     """Programs whose tier or exclusion changed between ``before`` and ``after``."""
     plan = before.plan
     n = len(catalog)
@@ -409,8 +409,8 @@ def compare(before: Outcomes, after: Outcomes, catalog: Catalog, *, include_scor
         (before.tiers[i] != after.tiers[i] for i in range(n)), dtype=np.bool_, count=n
     )
     candidates = tier_changed | (before.excluded != after.excluded)
-    if include_score_changes:
-        candidates |= (before.score != after.score) & ~before.excluded & ~after.excluded
+    if include_chance_changes:
+        candidates |= (before.chance != after.chance) & ~before.excluded & ~after.excluded
     changes: list[ProgramChange] = []
     for i in np.flatnonzero(candidates).tolist():
         bt, at = before.tiers[i], after.tiers[i]
@@ -424,7 +424,7 @@ def compare(before: Outcomes, after: Outcomes, catalog: Catalog, *, include_scor
         elif TIER_RANK[at] < TIER_RANK[bt]:
             kind = "tier_down"
         else:
-            kind = "score_up" if after.score[i] > before.score[i] else "score_down"
+            kind = "chance_up" if after.chance[i] > before.chance[i] else "chance_down"
         added = tuple(rid for rid, b, a in diff_rules if a[i] and not b[i])
         removed = tuple(rid for rid, b, a in diff_rules if b[i] and not a[i])
         changes.append(
@@ -433,15 +433,15 @@ def compare(before: Outcomes, after: Outcomes, catalog: Catalog, *, include_scor
                 kind=kind,
                 before_tier=bt,
                 after_tier=at,
-                before_score=float(before.score[i]),
-                after_score=float(after.score[i]),
+                before_chance=float(before.chance[i]),
+                after_chance=float(after.chance[i]),
                 before_excluded_by=before.excluded_by(i),
                 after_excluded_by=after.excluded_by(i),
                 rules_added=added,
                 rules_removed=removed,
             )
         )
-    changes.sort(key=lambda c: (_KIND_ORDER[c.kind], -(c.after_score - c.before_score), c.program.id))
+    changes.sort(key=lambda c: (_KIND_ORDER[c.kind], -(c.after_chance - c.before_chance), c.program.id))
     return Comparison(
         changes=tuple(changes),
         profile_rules_added=tuple(sorted(after.profile_fired - before.profile_fired)),
@@ -533,9 +533,9 @@ class LeverResult:
             "tier_up": c.count("tier_up"),
             "tier_down": c.count("tier_down"),
             "newly_excluded": c.count("newly_excluded"),
-            "score_up": c.count("score_up"),
-            "score_down": c.count("score_down"),
-            "score_gain": c.score_gain,
+            "chance_up": c.count("chance_up"),
+            "chance_down": c.count("chance_down"),
+            "chance_gain": c.chance_gain,
             "profile_rules_added": list(c.profile_rules_added),
             "profile_rules_removed": list(c.profile_rules_removed),
             "rules": [{"rule_id": r, "programs": k} for r, k in c.responsible()],
@@ -609,16 +609,16 @@ def levers(evaluator: Evaluator, profile: Profile, candidates: Sequence[Lever] |
     """Try each lever; best first.
 
     Ranked by the programs that move up a tier or stop being excluded, then by fewer that move
-    down or become excluded, then by the programs whose score rises without changing tier.
+    down or become excluded, then by the programs whose chance rises without changing tier.
     """
     base = evaluator.outcomes(profile)
     results: list[LeverResult] = []
     for lever in candidates if candidates is not None else candidate_levers(profile, evaluator.as_of):
         variant = apply_changes(profile, [parse_change(c) for c in lever.changes])
-        comparison = compare(base, evaluator.outcomes(variant), evaluator.catalog, include_score_changes=True)
+        comparison = compare(base, evaluator.outcomes(variant), evaluator.catalog, include_chance_changes=True)
         results.append(LeverResult(lever, comparison))
     order = {r.lever.key: i for i, r in enumerate(results)}
     results.sort(
-        key=lambda r: (-r.improved, r.worsened, -r.comparison.count("score_up"), -r.comparison.score_gain, order[r.lever.key])
+        key=lambda r: (-r.improved, r.worsened, -r.comparison.count("chance_up"), -r.comparison.chance_gain, order[r.lever.key])
     )
     return results

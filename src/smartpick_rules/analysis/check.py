@@ -23,9 +23,22 @@ from typing import Any
 import attrs
 
 from ..errors import Diagnostic, Location, did_you_mean
-from ..language.expr import Arith, BoolOp, Call, Compare, Expr, ListLiteral, Literal, Neg, Not, Path
+from ..language.expr import (
+    Arith,
+    BoolOp,
+    Call,
+    Compare,
+    Expr,
+    IfElse,
+    ListLiteral,
+    Literal,
+    Neg,
+    Not,
+    Path,
+    iter_nodes,
+)
 from ..language.facts import ANY, BOOL, NULL, NUMBER, STRING, FactType, record_fields, root_types
-from ..language.ir import STAGES, TIERS, Rule, Template
+from ..language.ir import STAGES, Estimate, Group, Rule, Template
 from ..limits import DEFAULT_LIMITS, Limits, limit_help
 
 __all__ = ["FUNCTIONS", "RuleFacts", "check_rules", "stratify"]
@@ -42,13 +55,14 @@ FUNCTIONS: dict[str, tuple[int, int | None, str]] = {
     "min": (2, None, "min(a, b, ...)"),
     "max": (2, None, "max(a, b, ...)"),
     "abs": (1, 1, "abs(number)"),
+    "exp": (1, 1, "exp(x): e to the power x, for odds that grow by a rate per point (x is kept within -50..50)"),
     "years_since": (1, 1, "years_since(year): the evaluation year minus the given year"),
 }
 
 COLLECTION_FUNCS = frozenset({"count", "total", "any", "all"})
-SET_TARGETS = {
-    "program": {"tier": FactType("string", enum=TIERS)},
-    "list": {"max_reach": NUMBER, "min_out_of_state": NUMBER},
+SET_TARGETS: dict[str, dict[str, FactType]] = {
+    "program": {},
+    "list": {"interview_target": NUMBER},
 }
 
 
@@ -69,11 +83,13 @@ class _ExprChecker:
         rule_id: str,
         tags: dict[str, set[str]],
         derived: dict[str, FactType],
+        estimates: frozenset[str] = frozenset(),
     ) -> None:
         self.stage = stage
         self.rule_id = rule_id
         self.tags = tags
         self.derived = derived
+        self.estimates = estimates
         self.diags: list[Diagnostic] = []
         self.paths: list[str] = []
         self.tags_pos: set[str] = set()
@@ -138,6 +154,14 @@ class _ExprChecker:
             return FactType("number", optional=lt.optional or rt.optional or e.op in ("/", "%"))
         if isinstance(e, Call):
             return self.call(e, scope, polarity)
+        if isinstance(e, IfElse):
+            tt = self.check(e.test, scope, 0)
+            self.want(tt, "bool", e.test, "the test of `a if test else b` is a condition")
+            at = self.check(e.then, scope, 0)
+            bt = self.check(e.orelse, scope, 0)
+            self.want(at, "number", e.then, "`a if test else b` chooses between numbers")
+            self.want(bt, "number", e.orelse, "`a if test else b` chooses between numbers")
+            return FactType("number", optional=at.optional or bt.optional)
         raise TypeError(e)
 
     def want(self, t: FactType, kind: str, e: Expr, why: str) -> None:
@@ -185,6 +209,30 @@ class _ExprChecker:
                 self.error("unknown_field", f"`derived.{name}` has no fields", e.loc)
             self.paths.append(e.dotted)
             return attrs.evolve(self.derived[name], optional=True)
+        elif root == "estimate":
+            if self.stage != "program":
+                self.error(
+                    "stage_error",
+                    f"`estimate.` values are per program, readable only in the program stage (this rule is in the {self.stage} stage)",
+                    e.loc,
+                )
+                return ANY
+            if len(e.parts) != 1:
+                self.error("unknown_field", "an estimate is read as estimate.NAME", e.loc)
+                return ANY
+            name = e.parts[0]
+            if name not in self.estimates:
+                self.error(
+                    "unknown_field",
+                    f"no [[estimate]] is named `{name}`",
+                    e.loc,
+                    suggestion=did_you_mean(name, self.estimates),
+                    help="declare it with [[estimate]] name = \"...\", start = N in a rule set this one requires",
+                )
+                return ANY
+            self.paths.append(e.dotted)
+            self.reads_program = True
+            return NUMBER
         elif root == "program":
             if self.stage != "program":
                 self.error(
@@ -388,9 +436,10 @@ def check_expression(
     tags: dict[str, set[str]] | None = None,
     derived: dict[str, FactType] | None = None,
     want: str | None = "bool",
+    estimates: frozenset[str] = frozenset(),
 ) -> tuple[FactType, list[Diagnostic], _ExprChecker]:
     """Type of ``e`` in ``stage``, with the diagnostics found."""
-    c = _ExprChecker(stage, rule_id, tags or {}, derived or {})
+    c = _ExprChecker(stage, rule_id, tags or {}, derived or {}, estimates)
     t = c.check(e, {})
     if want is not None and t.kind not in (want, "any") and not c.diags:
         c.want(t, want, e, "a `when` clause must be a condition" if want == "bool" else f"expected {want}")
@@ -405,8 +454,15 @@ def _literal_type(v: Any) -> FactType:
     return STRING
 
 
-def check_rules(rules: Sequence[Rule], limits: Limits = DEFAULT_LIMITS) -> tuple[list[Diagnostic], dict[str, RuleFacts]]:
-    """Type-check every rule of an effective rule set; return diagnostics and per-rule facts."""
+def check_rules(
+    rules: Sequence[Rule],
+    limits: Limits = DEFAULT_LIMITS,
+    *,
+    estimates: Sequence[Estimate] = (),
+    groups: Sequence[Group] = (),
+) -> tuple[list[Diagnostic], dict[str, RuleFacts]]:
+    """Type-check every rule of an effective rule set (and its estimates and groups); return
+    diagnostics and per-rule facts."""
     diags: list[Diagnostic] = []
     tags: dict[str, set[str]] = defaultdict(set)
     derived: dict[str, FactType] = {}
@@ -420,81 +476,224 @@ def check_rules(rules: Sequence[Rule], limits: Limits = DEFAULT_LIMITS) -> tuple
         diags.append(
             Diagnostic("limit_exceeded", f"{len(all_tags)} distinct tags, more than the limit of {limits.max_tags}", Location(), help=limit_help("max_tags"))
         )
+    estimate_names = frozenset(e.name for e in estimates)
+    group_names = frozenset(g.name for g in groups)
     facts: dict[str, RuleFacts] = {}
     for r in rules:
-        checker = _ExprChecker(r.stage, r.id, tags, derived)
+        checker = _ExprChecker(r.stage, r.id, tags, derived, estimate_names)
         for clause in r.when:
             t = checker.check(clause, {})
             if t.kind not in ("bool", "any"):
                 checker.error("type_error", f"a `when` clause must be a condition, got {t.describe()}", clause.loc)
         diags.extend(checker.diags)
-        diags.extend(_check_effect(r, tags, derived))
+        diags.extend(_check_effect(r, tags, derived, estimate_names, group_names))
         facts[r.id] = RuleFacts(
             tuple(dict.fromkeys(checker.paths)),
             frozenset(checker.tags_pos),
             frozenset(checker.tags_neg),
             checker.reads_program,
         )
+    for g in groups:
+        # a group is decided per program before the list stage: the program's own fields, the
+        # applicant, derived values, profile tags and estimates, never program-stage tags
+        profile_only = {"profile": tags.get("profile", set())}
+        checker = _ExprChecker("program", f"group {g.name}", profile_only, derived, estimate_names)
+        t = checker.check(g.programs, {})
+        if t.kind not in ("bool", "any"):
+            checker.error("type_error", f"a group's `programs` is a condition, got {t.describe()}", g.programs.loc)
+        diags.extend(attrs.evolve(d, rule_id=None, message=f"group `{g.name}`: {d.message}") for d in checker.diags)
     diags.extend(_check_conflicts(rules))
     strata_diags, _ = stratify(rules, facts)
     diags.extend(strata_diags)
     return diags, facts
 
 
-def _check_effect(r: Rule, tags: dict[str, set[str]], derived: dict[str, FactType]) -> list[Diagnostic]:
+#: effect -> stages it may appear in
+_EFFECT_STAGES = {
+    "exclude": ("program",),
+    "priority": ("program",),
+    "odds": ("profile", "program"),
+    "chance_cap": ("profile", "program"),
+    "tier_at_most": ("profile", "program"),
+    "estimate": ("program",),
+    "breadth": ("list",),
+    "at_most": ("list",),
+    "at_least": ("list",),
+}
+_EFFECT_WHY = {
+    "exclude": "`exclude` removes a program, so it belongs in the program stage",
+    "priority": "`priority` orders programs, so it belongs in the program stage",
+    "odds": "`odds` moves chances of an interview, decided before the list stage (profile or program stage)",
+    "chance_cap": "`chance_cap` bounds chances of an interview, decided before the list stage (profile or program stage)",
+    "tier_at_most": "`tier_at_most` bounds tiers, decided before the list stage (profile or program stage)",
+    "estimate": "`estimate` adds to a per-program estimate, so it belongs in the program stage",
+    "breadth": "`breadth` belongs in the list stage",
+    "at_most": "`at_most` bounds how many programs of a group the list takes, so it belongs in the list stage",
+    "at_least": "`at_least` keeps places in the list for a group, so it belongs in the list stage",
+}
+
+
+def _check_effect(
+    r: Rule,
+    tags: dict[str, set[str]],
+    derived: dict[str, FactType],
+    estimates: frozenset[str] = frozenset(),
+    groups: frozenset[str] = frozenset(),
+) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     eff = r.then
 
-    def err(msg: str, help: str | None = None, code: str = "stage_error") -> None:
-        out.append(Diagnostic(code, msg, r.loc, r.id, help))
+    def err(msg: str, help: str | None = None, code: str = "stage_error", loc: Location | None = None) -> None:
+        out.append(Diagnostic(code, msg, loc or r.loc, r.id, help))
 
-    if eff.exclude is not None and r.stage != "program":
-        err("`exclude` removes a program, so it belongs in the program stage")
-    if eff.priority is not None and r.stage != "program":
-        err("`priority` orders programs, so it belongs in the program stage")
-    if eff.score is not None and r.stage == "list":
-        err("`score` has no effect in the list stage: programs are ranked before it runs")
-    if eff.breadth is not None:
+    present = {
+        "exclude": eff.exclude is not None,
+        "priority": eff.priority is not None,
+        "odds": eff.odds is not None,
+        "chance_cap": eff.chance_cap is not None,
+        "tier_at_most": eff.tier_at_most is not None,
+        "estimate": bool(eff.estimate),
+        "breadth": eff.breadth is not None,
+        "at_most": bool(eff.at_most),
+        "at_least": bool(eff.at_least),
+    }
+    for name, here in present.items():
+        if here and r.stage not in _EFFECT_STAGES[name]:
+            err(_EFFECT_WHY[name])
+
+    def number(e: Expr, what: str, stage: str | None = None, allow_optional: bool = True) -> None:
+        c = _ExprChecker(stage or r.stage, r.id, tags, derived, estimates)
+        t = c.check(e, {})
+        out.extend(c.diags)
+        if t.kind not in ("number", "any"):
+            out.append(Diagnostic("type_error", f"{what} is a number, got {t.describe()}", e.loc, r.id))
+        elif t.optional and not allow_optional:
+            out.append(
+                Diagnostic(
+                    "type_error",
+                    f"{what} may read a value that is not set; it must always have one",
+                    e.loc,
+                    r.id,
+                    help="read only values that are always present, or move the value into `when` with known(...)",
+                )
+            )
+
+    if r.stage in ("profile", "program"):
+        if eff.odds is not None:
+            number(eff.odds, "`odds`")
+        if eff.chance_cap is not None:
+            number(eff.chance_cap, "`chance_cap`")
+    if eff.estimate and r.stage == "program":
+        others = [k for k, v in present.items() if v and k != "estimate"] + (["tag"] if eff.tags else [])
+        others += ["advice"] if eff.advice is not None else []
+        others += ["set"] if eff.sets else []
+        if others:
+            err(
+                "a rule that adds to an estimate does nothing else (it also has " + ", ".join(others) + ")",
+                help="estimates are resolved before the program stage runs; split the rule in two",
+            )
+        for name, value in eff.estimate:
+            if name not in estimates:
+                out.append(
+                    Diagnostic(
+                        "unknown_field",
+                        f"no [[estimate]] is named `{name}`",
+                        value.loc,
+                        r.id,
+                        suggestion=did_you_mean(name, estimates),
+                    )
+                )
+            number(value, f"`estimate.{name}`", allow_optional=False)
+        for clause in (*r.when, *(v for _k, v in eff.estimate)):
+            for node in iter_nodes(clause):
+                if isinstance(node, Path) and node.root == "estimate":
+                    err("an estimate rule may not read estimates (they are resolved together)", code="stage_error", loc=node.loc)
+                elif (
+                    isinstance(node, Call)
+                    and node.func == "has"
+                    and node.args
+                    and isinstance(node.args[0], Literal)
+                    and node.args[0].value in tags.get("program", set())
+                    and node.args[0].value not in tags.get("profile", set())
+                ):
+                    err(
+                        "an estimate rule may not read program-stage tags: estimates are resolved before the program stage",
+                        loc=node.loc,
+                    )
+    if r.stage == "list":
+        from ..language.facts import CHOSEN_FACTS
+
+        chosen_reads = sorted(
+            {
+                n.parts[0]
+                for e in (*r.when, *(t.fields for t in (r.explain, eff.advice) if t is not None))
+                for x in (e if isinstance(e, tuple) else (e,))
+                for n in iter_nodes(x)
+                if isinstance(n, Path) and n.root == "list" and n.parts and n.parts[0] in CHOSEN_FACTS
+            }
+        )
+        deciding = [k for k in ("breadth", "at_most", "at_least") if present[k]] + (["set"] if eff.sets else [])
+        deciding += ["tag"] if eff.tags else []
+        if chosen_reads and deciding:
+            err(
+                f"reads the chosen list (list.{chosen_reads[0]}) and also decides the list ({', '.join(deciding)})",
+                help="a rule that reads list.chosen_count, list.expected_interviews and the like runs once the list "
+                "is chosen, so it may only give advice; split it in two",
+            )
+    if eff.breadth is not None and r.stage == "list":
+        for bound in (eff.breadth.min, eff.breadth.max):
+            number(bound, "a breadth bound", "list")
+    for kind, table in (("at_most", eff.at_most), ("at_least", eff.at_least)):
         if r.stage != "list":
-            err("`breadth` belongs in the list stage")
-        else:
-            for bound in (eff.breadth.min, eff.breadth.max):
-                c = _ExprChecker("list", r.id, tags, derived)
-                t = c.check(bound, {})
-                out.extend(c.diags)
-                if t.kind not in ("number", "any"):
-                    out.append(Diagnostic("type_error", f"breadth bounds are numbers, got {t.describe()}", bound.loc, r.id))
+            continue
+        for name, value in table:
+            if name not in groups:
+                out.append(
+                    Diagnostic(
+                        "unknown_field",
+                        f"no [[group]] is named `{name}`",
+                        value.loc,
+                        r.id,
+                        suggestion=did_you_mean(name, groups),
+                        help="declare it with [[group]] name = \"...\", programs = \"condition on program\"",
+                    )
+                )
+            number(value, f"`{kind}.{name}`", "list")
     for name, value in eff.sets:
         if r.stage == "profile":
             continue
         allowed = SET_TARGETS[r.stage]
         if name not in allowed:
+            targets = ", ".join(allowed) or "none"
             err(
                 f"`set` target `{name}` has no meaning in the {r.stage} stage",
-                help=f"targets here: {', '.join(allowed)}; profile-stage rules may set any name, read later as derived.NAME",
+                help=f"targets here: {targets}; profile-stage rules may set any name, read later as derived.NAME",
                 code="unknown_field",
             )
             continue
         want = allowed[name]
         if want.enum and value not in want.enum:
             err(f"`set {name}` must be one of {', '.join(want.enum)}, got {value!r}", code="type_error")
-        elif want.kind == "number" and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-            err(f"`set {name}` must be a whole number of programs (0 or more), got {value!r}", code="type_error")
+        elif want.kind == "number" and (isinstance(value, bool) or not isinstance(value, int | float) or value < 0):
+            err(f"`set {name}` must be a number, 0 or more, got {value!r}", code="type_error")
     for template in (r.explain, eff.exclude, eff.advice):
         if template is not None:
-            out.extend(_check_template(template, r, tags, derived))
+            out.extend(_check_template(template, r, tags, derived, estimates))
     return out
 
 
-def _check_template(t: Template, r: Rule, tags: dict[str, set[str]], derived: dict[str, FactType]) -> list[Diagnostic]:
+def _check_template(
+    t: Template, r: Rule, tags: dict[str, set[str]], derived: dict[str, FactType], estimates: frozenset[str] = frozenset()
+) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     for p in t.fields:
-        c = _ExprChecker(r.stage, r.id, tags, derived)
+        c = _ExprChecker(r.stage, r.id, tags, derived, estimates)
         ft = c.check(p, {})
         for d in c.diags:
             out.append(attrs.evolve(d, code="template_error" if d.code == "unknown_field" else d.code, message="in a template: " + d.message))
         if ft.kind == "record":
-            out.append(Diagnostic("template_error", f"`{{{p.dotted}}}` is a whole record; name one of its fields", p.loc, r.id))
+            shown = p.dotted if isinstance(p, Path) else "..."
+            out.append(Diagnostic("template_error", f"`{{{shown}}}` is a whole record; name one of its fields", p.loc, r.id))
     return out
 
 

@@ -553,6 +553,8 @@ def _template_unread(rule: Rule, facts: RuleFacts) -> list[Diagnostic]:
     read = set(facts.paths)
     out = []
     for p in rule.explain.fields:
+        if not isinstance(p, Path):
+            continue
         name = p.dotted
         if name in read or any(r.startswith(name + ".") for r in read):
             continue

@@ -13,6 +13,8 @@ import argparse
 import json
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from ..engines import compile_ruleset
 from ..language.expr import to_source
 from ..language.ir import RuleSet, format_value
@@ -47,7 +49,9 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
     return {
         "engine": "native",
         "rulesets": [{"name": i.name, "version": i.version, "sha256": i.sha256, "path": i.path} for i in rs.rulesets],
-        "scoring": {"base": rs.scoring.base, "target": rs.scoring.target, "likely": rs.scoring.likely},
+        "chance": attrs.asdict(rs.chance),
+        "estimates": {name: to_source(e) for name, e in plan.estimates.items()},
+        "groups": {g.name: to_source(g.condition) for g in plan.groups},
         "stages": {
             st: {
                 "strata": [list(s) for s in plan.stage(st).strata],
@@ -62,15 +66,20 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
 
 def render_plan(plan: Plan) -> str:
     rs = plan.ruleset
-    s = rs.scoring
+    s = rs.chance
     lines = ["Compiled for the native engine", ""]
     lines.append("Rule sets, in the order they apply:")
     for i in rs.rulesets:
         lines.append(f"  {i.name} {i.version}  sha256 {i.sha256[:16]}  {i.path}")
     lines.append(
-        f"Scoring: every program starts at {format_value(s.base)}; tier target from {format_value(s.target)}, "
-        f"likely from {format_value(s.likely)}, reach below"
+        f"Chance of an interview: every program starts at {format_value(s.base)} (an applicant at its bar); "
+        f"tier target from {format_value(s.target)}, likely from {format_value(s.likely)}, reach below; "
+        f"kept within {format_value(s.floor)}..{format_value(s.ceiling)}"
     )
+    for name, e in plan.estimates.items():
+        lines.append(f"Estimate {name} = {to_source(e)}")
+    for g in plan.groups:
+        lines.append(f"Group {g.name}: {to_source(g.condition)}")
     for st in ("profile", "program", "list"):
         sp = plan.stage(st)
         lines.append("")

@@ -139,13 +139,13 @@ def render_levers(results: Sequence[LeverResult], *, title: str, total: int, fmt
         lines = [f"# {md(title)}", ""]
         if moving:
             lines += [
-                "| # | lever | no longer excluded | up a tier | score up | worse | rules responsible |",
+                "| # | lever | no longer excluded | up a tier | chance up | worse | rules responsible |",
                 "|---:|---|---:|---:|---:|---:|---|",
             ]
             for k, r in enumerate(moving, start=1):
                 c = r.comparison
                 lines.append(
-                    f"| {k} | {md(r.lever.title)} | {c.count('unexcluded')} | {c.count('tier_up')} | {c.count('score_up')} "
+                    f"| {k} | {md(r.lever.title)} | {c.count('unexcluded')} | {c.count('tier_up')} | {c.count('chance_up')} "
                     f"| {r.worsened} | {md(_responsible(r))} |"
                 )
         else:
@@ -166,13 +166,13 @@ def render_levers(results: Sequence[LeverResult], *, title: str, total: int, fmt
                     r.lever.title,
                     str(c.count("unexcluded")),
                     str(c.count("tier_up")),
-                    str(c.count("score_up")),
+                    str(c.count("chance_up")),
                     str(r.worsened),
                     _responsible(r),
                 ]
             )
         lines += _table(
-            ["#", "lever", "in", "up", "score", "down", "rules responsible (programs)"],
+            ["#", "lever", "in", "up", "chance", "down", "rules responsible (programs)"],
             rows,
             width,
             shrink=((6, 32), (1, 28), (6, 16)),
@@ -184,7 +184,7 @@ def render_levers(results: Sequence[LeverResult], *, title: str, total: int, fmt
             [
                 "in: programs no longer excluded",
                 "up: programs up a tier",
-                "score: programs whose score rises within their tier",
+                "chance: programs whose chance of an interview rises within their tier",
                 "down: programs down a tier or newly excluded",
             ],
             width,

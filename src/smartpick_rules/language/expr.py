@@ -27,6 +27,7 @@ __all__ = [
     "Compare",
     "Expr",
     "ExpressionError",
+    "IfElse",
     "ListLiteral",
     "Literal",
     "Neg",
@@ -40,7 +41,7 @@ __all__ = [
 
 LiteralValue = int | float | str | bool | None
 
-ROOTS = ("applicant", "program", "list", "item", "derived")
+ROOTS = ("applicant", "program", "list", "item", "derived", "estimate")
 COMPARE_OPS = ("==", "!=", "<", "<=", ">", ">=", "in", "not in")
 ARITH_OPS = ("+", "-", "*", "/", "%")
 
@@ -116,7 +117,20 @@ class Call:
     loc: Location = attrs.field(factory=_loc, eq=False, repr=False)
 
 
-Expr = Literal | ListLiteral | Path | Not | Neg | BoolOp | Compare | Arith | Call
+@attrs.frozen
+class IfElse:
+    """``then if test else orelse``: ``then`` only where ``test`` is definitely true.
+
+    Like a rule's condition, an unknown test does not take the ``then`` branch.
+    """
+
+    test: Expr
+    then: Expr
+    orelse: Expr
+    loc: Location = attrs.field(factory=_loc, eq=False, repr=False)
+
+
+Expr = Literal | ListLiteral | Path | Not | Neg | BoolOp | Compare | Arith | Call | IfElse
 
 
 class ExpressionError(Exception):
@@ -154,8 +168,7 @@ _REFUSED_HELP = {
     ast.DictComp: "comprehensions are not part of the rule language",
     ast.GeneratorExp: "comprehensions are not part of the rule language; use count(...), any(...) or all(...)",
     ast.Subscript: "indexing is not part of the rule language; use a dotted path or count(...)",
-    ast.Pow: "`**` is not allowed (it can make numbers explode); use `*`",
-    ast.IfExp: "conditional expressions are not allowed; write two rules",
+    ast.Pow: "`**` is not allowed (it can make numbers explode); use `*`, or exp(x) for a growth rate",
     ast.NamedExpr: "assignment is not allowed in a condition",
     ast.Await: "not part of the rule language",
     ast.JoinedStr: "f-strings are not allowed in conditions",
@@ -302,7 +315,7 @@ class _Translator:
                     "unknown_field",
                     f"unknown name `{node.id}`",
                     loc,
-                    help="a path starts with applicant., program., list., item. or derived.",
+                    help="a path starts with applicant., program., list., item., derived. or estimate.",
                     suggestion=hint,
                 )
             )
@@ -319,6 +332,8 @@ class _Translator:
             if node.keywords:
                 raise self.fail(node, "keyword arguments are not supported")
             return Call(node.func.id, tuple(self.visit(a, d) for a in node.args), loc)
+        if isinstance(node, ast.IfExp):
+            return IfElse(self.visit(node.test, d), self.visit(node.body, d), self.visit(node.orelse, d), loc)
         if isinstance(node, ast.List | ast.Tuple):
             if len(node.elts) > 1000:
                 raise self.fail(node, "list literal has more than 1000 items", code="limit_exceeded")
@@ -329,10 +344,12 @@ class _Translator:
 
 # --- printing -----------------------------------------------------------------------------
 
-_PREC = {"or": 1, "and": 2, "not": 3, "cmp": 4, "+": 5, "-": 5, "*": 6, "/": 6, "%": 6, "neg": 7}
+_PREC = {"if": 0, "or": 1, "and": 2, "not": 3, "cmp": 4, "+": 5, "-": 5, "*": 6, "/": 6, "%": 6, "neg": 7}
 
 
 def _prec(e: Expr) -> int:
+    if isinstance(e, IfElse):
+        return _PREC["if"]
     if isinstance(e, BoolOp):
         return _PREC[e.op]
     if isinstance(e, Not):
@@ -409,6 +426,8 @@ def to_source(e: Expr) -> str:
         return f"{wrap(e.left, p)} {e.op} {wrap(e.right, p + 1)}"
     if isinstance(e, Call):
         return f"{e.func}(" + ", ".join(to_source(a) for a in e.args) + ")"
+    if isinstance(e, IfElse):
+        return f"{wrap(e.then, 1)} if {wrap(e.test, 1)} else {wrap(e.orelse, 0)}"
     raise TypeError(f"not an expression: {e!r}")
 
 
@@ -423,6 +442,8 @@ def children(e: Expr) -> tuple[Expr, ...]:
         return (e.left, e.right)
     if isinstance(e, Call):
         return e.args
+    if isinstance(e, IfElse):
+        return (e.test, e.then, e.orelse)
     return ()
 
 
@@ -455,7 +476,7 @@ def program_nodes(e: Expr, program_tags: frozenset[str]) -> set[int]:
 
     def visit(node: Expr) -> bool:
         reads = False
-        if isinstance(node, Path) and node.root == "program":
+        if isinstance(node, Path) and node.root in ("program", "estimate"):
             reads = True
         elif isinstance(node, Call) and node.func == "has":
             arg = node.args[0]

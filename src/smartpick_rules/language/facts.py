@@ -19,7 +19,7 @@ import attrs
 
 from ..domain.models import Exam, Profile, Program, Research
 
-__all__ = ["FactType", "ListFacts", "ListItem", "record_fields", "type_of_class"]
+__all__ = ["CHOSEN_FACTS", "FactType", "ListFacts", "ListItem", "record_fields", "type_of_class"]
 
 
 @attrs.frozen
@@ -65,7 +65,8 @@ class ListItem:
     """One program as the list stage sees it: the program's fields plus its result so far."""
 
     program: Program
-    score: float
+    #: estimated chance of an interview (0 when excluded)
+    chance: float
     tier: str | None
     excluded: bool
     priority: float
@@ -85,9 +86,36 @@ class ListFacts:
     la_county_count: int
     california_count: int
     out_of_state_count: int
+    #: the sum of every eligible program's chance: what applying everywhere would yield
+    eligible_interviews: float = 0.0
+    # -- known only once the list is chosen (see CHOSEN_FACTS); unknown while it is being decided
+    chosen_count: int | None = None
+    #: the sum of the chosen programs' chances
+    expected_interviews: float | None = None
+    chosen_la_county_count: int | None = None
+    chosen_california_count: int | None = None
+    chosen_out_of_state_count: int | None = None
+    breadth_min: int | None = None
+    breadth_max: int | None = None
+    interview_target: float | None = None
     #: column view of ``programs`` for count/total/any/all over the whole list (not a rule field)
     _columns: Any = attrs.field(default=None, eq=False, repr=False, alias="columns")
 
+
+#: list facts known only after the list is chosen. A list rule that reads one reviews the chosen
+#: list: it runs after the choice and may only give advice (or tags), never decide the list.
+CHOSEN_FACTS = frozenset(
+    {
+        "chosen_count",
+        "expected_interviews",
+        "chosen_la_county_count",
+        "chosen_california_count",
+        "chosen_out_of_state_count",
+        "breadth_min",
+        "breadth_max",
+        "interview_target",
+    }
+)
 
 # Properties that are not attrs fields but that rules may read.
 COMPUTED: dict[type, dict[str, FactType]] = {
@@ -96,7 +124,7 @@ COMPUTED: dict[type, dict[str, FactType]] = {
 }
 
 # The list item is flat for authors: item.region, item.tier, not item.program.region.
-_LIST_ITEM_EXTRA = ("score", "tier", "excluded", "priority", "tags")
+_LIST_ITEM_EXTRA = ("chance", "tier", "excluded", "priority", "tags")
 
 
 def type_of_class(tp: Any) -> FactType:
@@ -136,7 +164,7 @@ def record_fields(cls: type) -> dict[str, FactType]:
     out: dict[str, FactType] = {}
     if cls is ListItem:
         out.update(record_fields(Program))
-        out["score"] = NUMBER
+        out["chance"] = NUMBER
         out["tier"] = FactType("string", enum=("reach", "target", "likely"), optional=True)
         out["excluded"] = BOOL
         out["priority"] = NUMBER

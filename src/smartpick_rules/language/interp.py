@@ -14,11 +14,12 @@ from enum import Enum
 from typing import Any
 
 import attrs
+import numpy as np
 
-from .expr import Arith, BoolOp, Call, Compare, Expr, ListLiteral, Literal, Neg, Not, Path
+from .expr import Arith, BoolOp, Call, Compare, Expr, IfElse, ListLiteral, Literal, Neg, Not, Path
 from .facts import get_field
 
-__all__ = ["Scope", "evaluate_expr", "read_path"]
+__all__ = ["EXP_BOUND", "Scope", "evaluate_expr", "exp", "read_path"]
 
 
 @attrs.frozen
@@ -105,7 +106,20 @@ def evaluate_expr(e: Expr, scope: Scope) -> Any:
         return arith(e.op, left, right)
     if isinstance(e, Call):
         return call(e, scope)
+    if isinstance(e, IfElse):
+        if truth(evaluate_expr(e.test, scope)) is True:
+            return evaluate_expr(e.then, scope)
+        return evaluate_expr(e.orelse, scope)
     raise TypeError(e)
+
+
+#: exp() takes its argument within these bounds (e**50 is about 5e21), so it never overflows
+EXP_BOUND = 50.0
+
+
+def exp(x: float) -> float:
+    """``exp(x)`` exactly as the vectorised evaluator computes it (the same numpy loop)."""
+    return float(np.exp(np.clip(np.array([float(x)], dtype=np.float64), -EXP_BOUND, EXP_BOUND))[0])
 
 
 def compare(op: str, left: Any, right: Any) -> bool | None:
@@ -207,6 +221,8 @@ def call(e: Call, scope: Scope) -> Any:
         return max(args)
     if f == "abs":
         return abs(args[0])
+    if f == "exp":
+        return exp(args[0])
     if f == "years_since":
         return scope.as_of_year - args[0]
     raise ValueError(f"unknown function {f}")

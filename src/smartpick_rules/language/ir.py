@@ -15,7 +15,7 @@ import attrs
 from ..errors import Location
 from .expr import Expr, Path, to_source
 
-__all__ = ["Breadth", "Effect", "Rule", "RuleSet", "RuleSetInfo", "Scoring", "Template"]
+__all__ = ["Breadth", "ChanceModel", "Effect", "Estimate", "Group", "Rule", "RuleSet", "RuleSetInfo", "Template"]
 
 STAGES = ("profile", "program", "list")
 TIERS = ("reach", "target", "likely")
@@ -25,22 +25,29 @@ _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
 
 @attrs.frozen
 class Template:
-    """An explanation or message with ``{path}`` placeholders filled from the facts.
+    """An explanation or message with ``{expression}`` placeholders filled from the facts.
 
-    ``{{`` and ``}}`` are literal braces.
+    A placeholder is a path (``{applicant.step2_ck.score}``) or any expression of the rule
+    language (``{years_since(applicant.graduation_year)}``); ``keys`` pairs each placeholder's
+    text as written with the canonical source its value is stored under. ``{{`` and ``}}``
+    are literal braces.
     """
 
     text: str
-    fields: tuple[Path, ...] = ()
+    fields: tuple[Expr, ...] = ()
+    keys: tuple[tuple[str, str], ...] = ()
 
     def render(self, values: dict[str, Any], max_length: int = 2000) -> str:
+        keys = dict(self.keys)
+
         def sub(m: re.Match[str]) -> str:
             token = m.group(0)
             if token == "{{":
                 return "{"
             if token == "}}":
                 return "}"
-            return format_value(values.get(m.group(1).strip()))
+            raw = m.group(1).strip()
+            return format_value(values.get(keys.get(raw, raw)))
 
         out = _PLACEHOLDER.sub(sub, self.text)
         return out if len(out) <= max_length else out[: max_length - 3] + "..."
@@ -89,31 +96,80 @@ class Breadth:
 
 @attrs.frozen
 class Effect:
-    """What a rule adds when it fires. Effects only add; none removes what another added."""
+    """What a rule adds when it fires. Effects only add; none removes what another added.
+
+    Three things are kept apart: eligibility (``exclude``), the *chance* that a program offers
+    the applicant an interview (``odds`` multiplies the odds, ``chance_cap`` bounds the chance,
+    ``tier_at_most`` bounds the tier) and the program's *priority* in the list. Program-stage
+    ``estimate`` rules add to a named per-program estimate (an estimated score screen, say);
+    list-stage ``at_most`` / ``at_least`` bound how many programs of a declared group the list
+    takes.
+    """
 
     tags: tuple[str, ...] = ()
-    score: float | None = None
     priority: float | None = None
+    odds: Expr | None = None
+    chance_cap: Expr | None = None
+    tier_at_most: str | None = None
     exclude: Template | None = None
     advice: Template | None = None
     sets: tuple[tuple[str, Any], ...] = ()
     breadth: Breadth | None = None
+    estimate: tuple[tuple[str, Expr], ...] = ()
+    at_most: tuple[tuple[str, Expr], ...] = ()
+    at_least: tuple[tuple[str, Expr], ...] = ()
 
     def describe(self) -> str:
         parts: list[str] = []
         if self.exclude is not None:
             parts.append("exclude")
-        if self.score is not None:
-            parts.append(f"score {signed(self.score)}")
+        if self.odds is not None:
+            parts.append(f"odds x{_number_or_source(self.odds)}")
+        if self.chance_cap is not None:
+            parts.append(f"chance at most {_number_or_source(self.chance_cap)}")
+        if self.tier_at_most is not None:
+            parts.append(f"tier at most {self.tier_at_most}")
         if self.priority is not None:
             parts.append(f"priority {signed(self.priority)}")
+        parts.extend(f"estimate {k} {_signed_or_source(v)}" for k, v in self.estimate)
         parts.extend(f"tag {t}" for t in self.tags)
         parts.extend(f"set {k} = {format_value(v)}" for k, v in self.sets)
         if self.breadth is not None:
             parts.append(f"breadth {to_source(self.breadth.min)}..{to_source(self.breadth.max)}")
+        parts.extend(f"at most {to_source(v)} {k}" for k, v in self.at_most)
+        parts.extend(f"at least {to_source(v)} {k}" for k, v in self.at_least)
         if self.advice is not None:
             parts.append("advice")
         return "; ".join(parts)
+
+    def expressions(self) -> tuple[Expr, ...]:
+        """Every expression this effect computes a value from (not its templates)."""
+        out: list[Expr] = []
+        for e in (self.odds, self.chance_cap):
+            if e is not None:
+                out.append(e)
+        out.extend(v for _k, v in self.estimate)
+        if self.breadth is not None:
+            out.extend((self.breadth.min, self.breadth.max))
+        out.extend(v for _k, v in self.at_most)
+        out.extend(v for _k, v in self.at_least)
+        return tuple(out)
+
+
+def _number_or_source(e: Expr) -> str:
+    from .expr import Literal
+
+    if isinstance(e, Literal) and isinstance(e.value, int | float) and not isinstance(e.value, bool):
+        return format_value(e.value)
+    return "(" + to_source(e) + ")"
+
+
+def _signed_or_source(e: Expr) -> str:
+    from .expr import Literal
+
+    if isinstance(e, Literal) and isinstance(e.value, int | float) and not isinstance(e.value, bool):
+        return signed(e.value)
+    return "+(" + to_source(e) + ")"
 
 
 def signed(x: float) -> str:
@@ -148,19 +204,58 @@ class Rule:
 
 
 @attrs.frozen
-class Scoring:
-    """Score model: every program starts at ``base``; tiers are cut at ``target`` and ``likely``."""
+class ChanceModel:
+    """How chances become tiers.
 
-    base: float = 50.0
-    target: float = 45.0
-    likely: float = 65.0
+    Every program starts at ``base``, the chance of an interview for an applicant who meets the
+    program's bar exactly and carries no flag or strength; rules multiply the odds
+    (``chance / (1 - chance)``) and cap the chance. The result is kept within ``floor`` and
+    ``ceiling`` (no program is certain, none impossible while the applicant is eligible). A
+    program is "likely" at ``likely`` or above, "target" at ``target`` or above, "reach" below.
+    """
 
-    def tier(self, score: float) -> str:
-        if score >= self.likely:
+    base: float = 0.05
+    target: float = 0.07
+    likely: float = 0.2
+    floor: float = 0.001
+    ceiling: float = 0.9
+
+    def tier(self, chance: float) -> str:
+        if chance >= self.likely:
             return "likely"
-        if score >= self.target:
+        if chance >= self.target:
             return "target"
         return "reach"
+
+
+@attrs.frozen
+class Estimate:
+    """A named per-program estimate: ``start`` plus what the program-stage ``estimate`` rules add.
+
+    Rules read it as ``estimate.NAME`` (an estimated Step 2 CK screen, say); it is resolved
+    before the program stage, so reading it never depends on firing order.
+    """
+
+    name: str
+    start: float
+    description: str = ""
+    source: str = ""
+    unit: str = ""
+    ruleset: str = ""
+    loc: Location = attrs.field(factory=Location, eq=False)
+
+
+@attrs.frozen
+class Group:
+    """A named set of programs the list stage bounds with ``at_most`` / ``at_least``."""
+
+    name: str
+    programs: Expr
+    description: str = ""
+    source: str = ""
+    ruleset: str = ""
+    programs_text: str = attrs.field(default="", eq=False)
+    loc: Location = attrs.field(factory=Location, eq=False)
 
 
 @attrs.frozen
@@ -185,7 +280,9 @@ class RuleSet:
 
     rules: tuple[Rule, ...]
     rulesets: tuple[RuleSetInfo, ...] = ()
-    scoring: Scoring = attrs.field(factory=Scoring)
+    chance: ChanceModel = attrs.field(factory=ChanceModel)
+    estimates: tuple[Estimate, ...] = ()
+    groups: tuple[Group, ...] = ()
     #: rules present in a file but disabled (by ``enabled = false`` or a later ``disable``)
     disabled: tuple[Rule, ...] = ()
     #: rules replaced by a later rule set's override, for ``--effective`` listings
@@ -201,7 +298,10 @@ class RuleSet:
     def __reduce__(self) -> tuple[Any, ...]:
         # Compiled plans key expression nodes by id(); those ids mean nothing in another
         # process, so a pickled rule set travels without its cache and recompiles on use.
-        return (RuleSet, (self.rules, self.rulesets, self.scoring, self.disabled, self.overridden))
+        return (
+            RuleSet,
+            (self.rules, self.rulesets, self.chance, self.estimates, self.groups, self.disabled, self.overridden),
+        )
 
     def get(self, rule_id: str) -> Rule | None:
         for r in self.rules:
@@ -211,6 +311,12 @@ class RuleSet:
 
     def stage(self, stage: str) -> tuple[Rule, ...]:
         return tuple(r for r in self.rules if r.stage == stage)
+
+    def estimate(self, name: str) -> Estimate | None:
+        return next((e for e in self.estimates if e.name == name), None)
+
+    def group(self, name: str) -> Group | None:
+        return next((g for g in self.groups if g.name == name), None)
 
     def compiled_cache(self) -> dict[str, Any]:
         return self._compiled

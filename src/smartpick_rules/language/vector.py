@@ -27,6 +27,7 @@ from .expr import (
     Call,
     Compare,
     Expr,
+    IfElse,
     ListLiteral,
     Literal,
     Neg,
@@ -36,7 +37,7 @@ from .expr import (
     program_nodes,
 )
 from .facts import FactType, record_fields
-from .interp import Scope, evaluate_expr, plain, truth
+from .interp import EXP_BOUND, Scope, evaluate_expr, plain, truth
 
 __all__ = ["ProgramColumns", "VectorEvaluator"]
 
@@ -174,6 +175,11 @@ class VectorEvaluator:
                 break
         return result
 
+    def ev_in(self, e: Expr, program_nodes: frozenset[int]) -> Value:
+        """The value of ``e`` over every program (an effect's odds, a group's condition)."""
+        self.program_nodes = program_nodes
+        return self.ev(e)
+
     # -- conversions -------------------------------------------------------------------
     def as_bool(self, v: Value) -> VBool:
         if isinstance(v, VBool):
@@ -245,6 +251,15 @@ class VectorEvaluator:
             return VNum(-x.v, x.k)
         if isinstance(e, Call):
             return self.call(e)
+        if isinstance(e, IfElse):
+            test = self.as_bool(self.ev(e.test))
+            then_v = self.ev(e.then)
+            else_v = self.ev(e.orelse)
+            if isinstance(then_v, VObj | VStr | VBool) or isinstance(else_v, VObj | VStr | VBool):
+                return self.rowwise(e)
+            then_n = self.as_num(then_v)
+            else_n = self.as_num(else_v)
+            return VNum(np.where(test.t, then_n.v, else_n.v), np.where(test.t, then_n.k, else_n.k))
         return self.rowwise(e)
 
     def compare(self, e: Compare) -> Value:
@@ -368,7 +383,7 @@ class VectorEvaluator:
             else:
                 k = np.array([x is not None for x in inner.values], dtype=np.bool_)
             return VBool(k.copy(), ~k)
-        if f in ("min", "max", "abs", "years_since"):
+        if f in ("min", "max", "abs", "years_since", "exp"):
             args = [self.ev(a) for a in e.args]
             if any(isinstance(a, VObj | VStr | VBool) for a in args):
                 return self.rowwise(e)
@@ -376,6 +391,8 @@ class VectorEvaluator:
             known = np.logical_and.reduce([x.k for x in nums])
             if f == "abs":
                 return VNum(np.abs(nums[0].v), known)
+            if f == "exp":
+                return VNum(np.exp(np.clip(nums[0].v, -EXP_BOUND, EXP_BOUND)), known)
             if f == "years_since":
                 return VNum(float(self.scope.as_of_year) - nums[0].v, known)
             acc = nums[0].v

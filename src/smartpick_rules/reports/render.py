@@ -23,7 +23,7 @@ import attrs
 
 from ..domain.models import Program, Region
 from ..language.ir import format_value, signed
-from ..results.recommendation import AuditEntry, ProgramResult, Recommendation
+from ..results.recommendation import AuditEntry, ProgramResult, Recommendation, percent
 
 __all__ = [
     "REGION_LABELS",
@@ -137,10 +137,11 @@ def summarize(rec: Recommendation, title: str = "") -> Summary:
         (rid, k, reasons[rid][1]) for rid, k in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     )
     profile_moves = []
+    prefix = {a.rule_id: a for r in chosen[:1] for a in r.audit if a.stage == "profile"}
     for a in rec.profile_audit:
-        d = a.score_delta
-        if d:
-            profile_moves.append((a.rule_id, signed(d)))
+        moved = prefix.get(a.rule_id)
+        if moved is not None and moved.odds is not None:
+            profile_moves.append((a.rule_id, f"odds x{format_value(round(moved.odds, 2))}"))
     tiers = Counter(r.tier for r in chosen)
     return Summary(
         title=title,
@@ -170,12 +171,20 @@ def _breadth_line(rec: Recommendation, s: Summary) -> str:
         target += f" ({b.rule_id})"
     else:
         target = "No breadth rule fired: every eligible program is listed"
-    reach = f", at most {b.max_reach} reach" if b.max_reach is not None else ""
-    return (
-        f"{target}{reach}. Chosen: {len(s.chosen):,} of {s.eligible:,} eligible programs "
+    caps = "".join(f", at most {n} {g.replace('_', ' ')}" for g, n in b.at_most.items())
+    caps += "".join(f", at least {n} {g.replace('_', ' ')}" for g, n in b.at_least.items())
+    expected = f" Expected interviews: {b.expected_interviews:.1f}"
+    if b.interview_target is not None:
+        expected += f" (target {b.interview_target:g})"
+    text = (
+        f"{target}{caps}. Chosen: {len(s.chosen):,} of {s.eligible:,} eligible programs "
         f"({', '.join(f'{s.tier_counts[t]} {t}' for t in TIER_ORDER)}); "
-        f"{len(s.excluded):,} of {s.total:,} excluded."
+        f"{len(s.excluded):,} of {s.total:,} excluded.{expected}. Tiers and chances estimate interview "
+        "chances from published figures; they are not match odds."
     )
+    if b.shortfall is not None:
+        text += " Short: " + b.shortfall.describe() + "."
+    return text
 
 
 def _wrap(text: str, width: int, indent: str) -> list[str]:
@@ -225,11 +234,16 @@ def _movers_text(ms: Sequence[Mover], width: int) -> str:
 
 
 def _profile_moves_line(s: Summary, limit: int = 4) -> str:
-    total = sum(float(d) for _r, d in s.profile_moves)
-    ordered = sorted(s.profile_moves, key=lambda rd: -abs(float(rd[1])))
+    import math
+
+    def factor(d: str) -> float:
+        return float(d.split("x", 1)[1])
+
+    total = math.prod(factor(d) for _r, d in s.profile_moves)
+    ordered = sorted(s.profile_moves, key=lambda rd: -abs(math.log(factor(rd[1]))))
     shown = ", ".join(f"{r} {d}" for r, d in ordered[:limit])
     more = f" and {len(ordered) - limit} more" if len(ordered) > limit else ""
-    return f"Profile rules move every program by {signed(total)} in all: {shown}{more}"
+    return f"Profile rules multiply every program's odds of an interview by {format_value(round(total, 2))} in all: {shown}{more}"
 
 
 def render_table(rec: Recommendation, *, top: int = 25, width: int = 100, title: str = "", summary: Summary | None = None) -> str:
@@ -275,10 +289,10 @@ def render_table(rec: Recommendation, *, top: int = 25, width: int = 100, title:
 def _program_rows(rows: Sequence[ProgramResult], width: int) -> list[str]:
     if not rows:
         return []
-    headers = ["#", "tier", "score", "program", "name", "region", "moved most by"]
+    headers = ["#", "tier", "chance", "program", "name", "region", "moved most by"]
     mover_lists = [movers(r) for r in rows]
     data = [
-        [str(k), r.tier or "-", fmt_number(r.score), clean(r.program.id), clean(r.program.name), region_label(r.program, True)]
+        [str(k), r.tier or "-", percent(r.chance), clean(r.program.id), clean(r.program.name), region_label(r.program, True)]
         for k, r in enumerate(rows, start=1)
     ]
     right = {0, 2}
@@ -351,13 +365,13 @@ def render_markdown(rec: Recommendation, *, top: int = 25, title: str = "", summ
             + ", ".join(f"{_md_code(r)} {d}" for r, d in s.profile_moves)
         )
         out.append("")
-    out.append("| # | tier | score | program | name | region | moved most by |")
+    out.append("| # | tier | interview chance | program | name | region | moved most by |")
     out.append("|---:|---|---:|---|---|---|---|")
     rows = s.chosen[: max(top, 0)]
     for k, r in enumerate(rows, start=1):
         ms = ", ".join(f"{_md_code(m.rule_id)} {m.how}" for m in movers(r))
         out.append(
-            f"| {k} | {r.tier or '-'} | {fmt_number(r.score)} | {_md_code(r.program.id)} | {md(r.program.name)} "
+            f"| {k} | {r.tier or '-'} | {percent(r.chance)} | {_md_code(r.program.id)} | {md(r.program.name)} "
             f"| {md(region_label(r.program))} | {ms} |"
         )
     if len(s.chosen) > len(rows):
@@ -482,7 +496,7 @@ def _audit_table(entries: Iterable[AuditEntry]) -> str:
         rows.append(
             "<tr>"
             f"<td>{h(a.stage)}</td><td>{a.salience}</td><td class=\"rid\">{h(a.rule_id)}</td>"
-            f"<td>{h(a.effect)}</td><td>{h(fmt_number(a.score_after)) if a.score_after is not None else ''}</td>"
+            f"<td>{h(a.effect)}</td><td>{h(percent(a.chance_after)) if a.chance_after is not None else ''}</td>"
             f"<td>{h(a.explanation or '')}</td><td>{h(_values_text(a.values))}</td>"
             f"<td>{h(a.source)}<br><span class=\"meta\">{h(where)}</span></td>"
             "</tr>"
@@ -491,7 +505,7 @@ def _audit_table(entries: Iterable[AuditEntry]) -> str:
         return "<p class=\"meta\">No rule fired for this program.</p>"
     return (
         "<table class=\"audit\"><thead><tr><th>stage</th><th>salience</th><th>rule</th><th>effect</th>"
-        "<th>score after</th><th>why</th><th>values read</th><th>source</th></tr></thead><tbody>"
+        "<th>chance after</th><th>why</th><th>values read</th><th>source</th></tr></thead><tbody>"
         + "".join(rows)
         + "</tbody></table>"
     )
@@ -512,7 +526,7 @@ def _program_item(rank: int | None, r: ProgramResult) -> str:
         extra += f"<ul class=\"advice\">{advice}</ul>"
     return (
         f"<li data-search=\"{h(search)}\" id=\"p-{h(p.id)}\"><details><summary>{rank_html}"
-        f"<span class=\"tier tier-{h(tier)}\">{h(tier)}</span> <span class=\"score\">{h(fmt_number(r.score))}</span> "
+        f"<span class=\"tier tier-{h(tier)}\">{h(tier)}</span> <span class=\"score\">{h(percent(r.chance))}</span> "
         f"<strong>{h(p.name)}</strong> <span class=\"rid\">{h(p.id)}</span> <span class=\"meta\">{h(place)} · "
         f"{h(p.program_type.value.replace('_', ' '))}</span> <span class=\"movers\">{h(ms)}</span></summary>"
         f"{extra}{_audit_table(r.audit)}</details></li>"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..language.ir import format_value
+from .recommendation import percent
 
 if TYPE_CHECKING:
     from .recommendation import Recommendation
@@ -16,6 +17,17 @@ def _values(values: dict[str, object]) -> str:
     return ", ".join(f"{k} = {format_value(v)}" for k, v in values.items())
 
 
+def _after_paren(effect: str) -> str:
+    """The rest of an effect description after its ``odds x(expression)`` part."""
+    tail = effect.split("odds x(", 1)[1]
+    depth = 1
+    for i, ch in enumerate(tail):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth == 0:
+            return tail[i + 1 :]
+    return ""
+
+
 def explain_program(rec: Recommendation, program_id: str) -> str:
     result = rec.get(program_id)
     if result is None:
@@ -25,15 +37,23 @@ def explain_program(rec: Recommendation, program_id: str) -> str:
     if result.excluded is not None:
         lines.append(f"  EXCLUDED by {result.excluded.rule_id}: {result.excluded.reason}")
     else:
-        lines.append(f"  score {format_value(result.score)}, tier {result.tier}" + (", in the recommended list" if result.chosen else ""))
+        where = ", in the recommended list" if result.chosen else (f"; not in the list: {result.left_off}" if result.left_off else "")
+        lines.append(
+            f"  estimated interview chance {percent(result.chance)}, tier {result.tier}, priority "
+            f"{format_value(result.priority)}{where}"
+        )
+        lines.append("  (an estimate of the chance of an interview from published figures, not of matching)")
     lines.append(f"  tags: {', '.join(result.tags) or 'none'}")
     lines.append("")
     lines.append("Rules that fired, in order:")
     if not result.audit:
         lines.append("  (none)")
     for a in result.audit:
-        score = f" -> score {format_value(a.score_after)}" if a.score_after is not None else ""
-        lines.append(f"  [{a.stage} {a.salience:>4}] {a.rule_id}: {a.effect}{score}")
+        after = f" -> chance {percent(a.chance_after)}" if a.chance_after is not None else ""
+        effect = a.effect
+        if a.odds is not None and "odds x(" in effect:
+            effect = effect.split("odds x(", 1)[0] + f"odds x{format_value(round(a.odds, 3))}" + _after_paren(effect)
+        lines.append(f"  [{a.stage} {a.salience:>4}] {a.rule_id}: {effect}{after}")
         if a.explanation:
             lines.append(f"      {a.explanation}")
         if a.values:

@@ -1,5 +1,10 @@
 """What ``evaluate`` returns: a :class:`Recommendation` with its audit trail.
 
+Each program has three things kept apart: whether it is eligible (an exclusion names the
+published policy that rules it out), its *chance* (an estimate of the probability that the
+program offers this applicant an interview; the tier is a band of it) and its *priority* (its
+place in the list). Tiers and chances are estimates of interview chances, not match odds.
+
 The JSON form (``to_dict`` / ``to_json``) is a stable, documented schema (docs/audit-trail.md)
 that round-trips through cattrs (``Recommendation.from_dict``). Per-program results of a large
 catalog are built on first access: ``evaluate`` decides every score, tier and exclusion, and
@@ -10,7 +15,7 @@ only for the programs someone reads (or all of them, by ``to_json``).
 from __future__ import annotations
 
 import json
-import re
+import math
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, overload
 
@@ -18,7 +23,7 @@ import attrs
 
 from ..domain.converter import converter
 from ..domain.models import Program
-from ..language.ir import signed
+from ..language.ir import format_value
 
 __all__ = [
     "AdviceItem",
@@ -29,13 +34,12 @@ __all__ = [
     "Provenance",
     "Recommendation",
     "RuleSetStamp",
+    "Shortfall",
     "WhyNot",
 ]
 
-SCHEMA_VERSION = 1
-
-_SCORE_EFFECT = re.compile(r"(?:^|; )score ([+-]?[0-9.]+)")
-_TIER_EFFECT = re.compile(r"set tier = (\w+)")
+#: 2: the score became chance (of an interview) and priority, kept apart
+SCHEMA_VERSION = 2
 
 JSONValue = Any
 
@@ -53,32 +57,46 @@ class AuditEntry:
     explanation: str | None
     #: the values the rule's condition (and its templates) read, by path
     values: dict[str, JSONValue]
-    #: the program's score after this entry's effect (None for entries that do not score)
-    score_after: float | None
+    #: the program's chance of an interview after this entry (None for entries that do not move it)
+    chance_after: float | None
     file: str
     line: int
     source: str = ""
-
-    @property
-    def score_delta(self) -> float | None:
-        """The score change this entry made, read back from ``effect`` (written by ``Effect.describe``)."""
-        m = _SCORE_EFFECT.search(self.effect)
-        return float(m.group(1)) if m else None
+    #: the factor this entry multiplied the odds of an interview by, for this program
+    odds: float | None = None
+    #: the ceiling this entry put on the chance, for this program
+    chance_cap: float | None = None
 
     def movement(self) -> tuple[float, str] | None:
         """How much this entry moved its program, for ranking: ``(weight, how)``.
 
-        An exclusion outweighs a tier override, which outweighs any score delta.
+        An exclusion outweighs a tier ceiling, which outweighs a chance ceiling, which outweighs
+        any odds factor (weighed by how far it is from 1, either way).
         """
         if self.effect.startswith("exclude"):
             return (1e9, "excluded")
-        tier = _TIER_EFFECT.search(self.effect)
-        if tier:
-            return (1e8, f"tier {tier.group(1)}")
-        delta = self.score_delta
-        if delta:
-            return (abs(delta), signed(delta))
+        if "tier at most" in self.effect:
+            tier = self.effect.split("tier at most ", 1)[1].split(";", 1)[0]
+            return (1e8, f"tier at most {tier}")
+        if self.chance_cap is not None:
+            return (1e7, f"chance at most {percent(self.chance_cap)}")
+        if self.odds is not None and self.odds > 0 and self.odds != 1:
+            return (abs(math.log(self.odds)), f"odds x{format_value(round(self.odds, 2))}")
         return None
+
+
+def percent(chance: float | None) -> str:
+    """A chance as people read it: ``23%``, ``0.4%``, ``<0.1%``."""
+    if chance is None:
+        return "-"
+    p = chance * 100
+    if p >= 9.95:
+        return f"{p:.0f}%"
+    if p >= 0.95:
+        return f"{p:.1f}".rstrip("0").rstrip(".") + "%"
+    if p >= 0.1:
+        return f"{p:.1f}%"
+    return "<0.1%"
 
 
 @attrs.frozen
@@ -96,11 +114,16 @@ class AdviceItem:
 
 @attrs.frozen
 class ProgramResult:
+    """One program's outcome for the applicant, with its audit trail."""
+
     program: Program
-    score: float
+    #: estimated chance that the program offers an interview (None when excluded); not match odds
+    chance: float | None
+    #: the band of ``chance`` ("likely", "target", "reach"), lowered by flags programs screen on
     tier: str | None
     excluded: Exclusion | None
     tags: tuple[str, ...]
+    #: place in the list: higher comes first (geography, ties, preferences)
     priority: float
     audit: tuple[AuditEntry, ...]
     #: every exclusion that applied, the deciding one (highest salience) first
@@ -108,13 +131,23 @@ class ProgramResult:
     advice: tuple[AdviceItem, ...] = ()
     #: True when the program is in the recommended list (breadth.chosen)
     chosen: bool = False
+    #: why an eligible program is not in the list (None when chosen or excluded)
+    left_off: str | None = None
+    #: the declared groups the program belongs to (``academic``, ``other_states``, ...)
+    groups: tuple[str, ...] = ()
 
     @property
     def program_id(self) -> str:
         return self.program.id
 
+    @property
+    def academic(self) -> bool:
+        """A university program or big-name academic centre: the guide's "reach programs"."""
+        return "academic" in self.groups
+
     def top_movers(self, n: int = 3, *, include_profile: bool = True) -> list[AuditEntry]:
-        """The entries that moved this program most: its exclusion, a tier override, then the largest score deltas.
+        """The entries that moved this program most: its exclusion, a tier or chance ceiling, then
+        the largest odds factors either way.
 
         Profile-stage entries move every program alike; ``include_profile=False`` leaves them out.
         """
@@ -130,6 +163,31 @@ class ProgramResult:
 
 
 @attrs.frozen
+class Shortfall:
+    """Why the list holds fewer programs than ``breadth.min``, in numbers, and what widens it."""
+
+    #: programs the list should hold (breadth.min) and holds
+    wanted: int
+    chosen: int
+    #: eligible programs, and how many of them a group's ``at_most`` kept off
+    eligible: int
+    held_back: dict[str, int] = attrs.field(factory=dict)
+    #: what would add programs to the pool: (what, how many more would be eligible)
+    wideners: tuple[tuple[str, int], ...] = ()
+
+    def describe(self) -> str:
+        parts = [f"the list holds {self.chosen} of the {self.wanted} programs it should"]
+        if self.eligible < self.wanted:
+            parts.append(f"only {self.eligible} programs are eligible")
+        for group, count in sorted(self.held_back.items()):
+            parts.append(f"{count} eligible {group} programs are beyond the list's limit for them")
+        text = "; ".join(parts)
+        if self.wideners:
+            text += ". Would widen the pool: " + "; ".join(f"{what} (+{n})" for what, n in self.wideners)
+        return text
+
+
+@attrs.frozen
 class BreadthResult:
     """How many programs to apply to, and the list itself in priority order."""
 
@@ -137,10 +195,19 @@ class BreadthResult:
     max: int
     chosen: tuple[str, ...]
     rule_id: str | None = None
-    max_reach: int | None = None
     eligible: int = 0
-    #: slots kept for out-of-state programs (a list stage `set = { min_out_of_state = N }`)
-    min_out_of_state: int | None = None
+    #: expected interviews the list aims at (a list-stage ``set = { interview_target = N }``)
+    interview_target: float | None = None
+    #: the sum of the chosen programs' chances: the expected number of interviews
+    expected_interviews: float = 0.0
+    #: the sum over every eligible program: what applying everywhere eligible would yield
+    eligible_expected_interviews: float = 0.0
+    #: per group, the most / the fewest programs of it the list takes
+    at_most: dict[str, int] = attrs.field(factory=dict)
+    at_least: dict[str, int] = attrs.field(factory=dict)
+    #: why the list stopped where it did
+    stopped: str = ""
+    shortfall: Shortfall | None = None
 
 
 @attrs.frozen
@@ -162,6 +229,8 @@ class Provenance:
     catalog_size: int
     profile_sha256: str
     schema_version: int = SCHEMA_VERSION
+    #: the catalog is synthetic sample data, not real programs
+    catalog_synthetic: bool = False
 
 
 @attrs.frozen
@@ -248,6 +317,19 @@ class Recommendation:
         """The recommended list, in priority order."""
         by_id = {r.program.id: r for r in self.programs if r.chosen}
         return [by_id[i] for i in self.breadth.chosen if i in by_id]
+
+    @property
+    def expected_interviews(self) -> float:
+        """The sum of the chosen programs' chances: an estimate, not a promise."""
+        return self.breadth.expected_interviews
+
+    @property
+    def interview_target(self) -> float | None:
+        return self.breadth.interview_target
+
+    @property
+    def shortfall(self) -> Shortfall | None:
+        return self.breadth.shortfall
 
     # -- serialisation -----------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 
 from ..language.ir import STAGES, TIERS
-from .load import RawBreadth, RawEffect, RawHeader, RawRule, RawScoring
+from .load import RawBreadth, RawChance, RawEffect, RawEstimate, RawGroup, RawHeader, RawRule
 
 __all__ = ["rule_file_schema"]
 
@@ -33,11 +33,19 @@ _DESCRIPTIONS = {
     "enabled": "false turns the rule off",
     "override": "true replaces a rule of the same id from an earlier rule set",
     "tag": "Tag(s) to add; later rules read them with has()",
-    "score": "Added to the program's score",
-    "priority": "Added to the program's place in the recommended list (program stage)",
+    "priority": "Added to the program's place in the recommended list (program stage): higher comes first",
+    "odds": "Multiplies the odds of an interview (profile or program stage): a number above 0, or an expression",
+    "chance_cap": "The chance of an interview is at most this (0 to 1; profile or program stage)",
+    "tier_at_most": "The tier is at most this (reach, target or likely; profile or program stage)",
+    "estimate": "Adds to per-program estimates declared with [[estimate]] (program stage; only effect of its rule)",
+    "at_most": "The list takes at most this many programs of a [[group]] (list stage)",
+    "at_least": "The list keeps this many places for a [[group]]'s best programs (list stage)",
     "exclude": "Exclude the program with this reason (template; program stage)",
     "advice": "Advice for the applicant (template)",
-    "set": "Derived values: any name in the profile stage; `tier` in the program stage; `max_reach` in the list stage",
+    "set": "Derived values: any name in the profile stage (read as derived.NAME); `interview_target` in the list stage",
+    "start": "The estimate's value before any rule adds to it",
+    "programs": "A condition on program (and applicant) fields: which programs belong to the group",
+    "unit": "What the estimate counts, for explanations (e.g. Step 2 CK points)",
     "breadth": "Recommended number of applications (list stage); numbers or expressions",
     "requires": "Rule sets that must be loaded and applied first",
     "disable": "Ids of earlier rules to turn off",
@@ -93,7 +101,8 @@ def rule_file_schema() -> dict[str, Any]:
     rule["properties"]["id"]["pattern"] = r"^[a-z0-9_]+(\.[a-z0-9_-]+)*$"
     effect = _object(RawEffect)
     effect["minProperties"] = 1
-    effect["properties"]["set"]["properties"] = {"tier": {"enum": list(TIERS)}, "max_reach": {"type": "integer", "minimum": 0}}
+    effect["properties"]["set"]["properties"] = {"interview_target": {"type": "number", "minimum": 0}}
+    effect["properties"]["tier_at_most"] = {"enum": list(TIERS), "description": _DESCRIPTIONS["tier_at_most"]}
     effect["properties"]["breadth"] = {**_object(RawBreadth), "description": _DESCRIPTIONS["breadth"]}
     rule["properties"]["then"] = {**effect, "description": _DESCRIPTIONS["then"]}
     return {
@@ -104,7 +113,12 @@ def rule_file_schema() -> dict[str, Any]:
         "properties": {
             "$schema": {"type": "string"},
             "ruleset": _object(RawHeader),
-            "scoring": _object(RawScoring),
+            "chance": {
+                **_object(RawChance),
+                "description": "Chances of an interview: base (at the program's bar), tier cuts target and likely, floor, ceiling",
+            },
+            "estimate": {"type": "array", "items": _object(RawEstimate)},
+            "group": {"type": "array", "items": _object(RawGroup)},
             "rule": {"type": "array", "items": rule},
         },
         "required": ["ruleset"],

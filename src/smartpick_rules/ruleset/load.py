@@ -21,8 +21,20 @@ import attrs
 from ..analysis.check import check_rules
 from ..domain.converter import _StructureFailure, converter, structure_mapping
 from ..errors import Diagnostic, Location, RulesetError, did_you_mean
-from ..language.expr import Expr, ExpressionError, Literal, Path, parse_expression
-from ..language.ir import STAGES, Breadth, Effect, Rule, RuleSet, RuleSetInfo, Scoring, Template
+from ..language.expr import Expr, ExpressionError, Literal, Path, parse_expression, to_source
+from ..language.ir import (
+    STAGES,
+    TIERS,
+    Breadth,
+    ChanceModel,
+    Effect,
+    Estimate,
+    Group,
+    Rule,
+    RuleSet,
+    RuleSetInfo,
+    Template,
+)
 from ..limits import DEFAULT_LIMITS, Limits, limit_help
 from ..sourcemap import SourceMap, parse_error_position, path_from_field_path, toml_source_map
 
@@ -34,6 +46,8 @@ _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 SetValue = int | float | str | bool
 Bound = int | str
+#: a number, or an expression (a string) computing one
+NumberOrExpr = int | float | str
 
 
 # --- the raw shape of a rule file, structured by cattrs ------------------------------------
@@ -48,12 +62,17 @@ class RawBreadth:
 @attrs.frozen
 class RawEffect:
     tag: str | list[str] | None = None
-    score: float | None = None
     priority: float | None = None
+    odds: NumberOrExpr | None = None
+    chance_cap: NumberOrExpr | None = None
+    tier_at_most: str | None = None
     exclude: str | None = None
     advice: str | None = None
     set: dict[str, SetValue] | None = None
     breadth: RawBreadth | None = None
+    estimate: dict[str, NumberOrExpr] | None = None
+    at_most: dict[str, NumberOrExpr] | None = None
+    at_least: dict[str, NumberOrExpr] | None = None
 
 
 @attrs.frozen
@@ -80,17 +99,38 @@ class RawHeader:
 
 
 @attrs.frozen
-class RawScoring:
+class RawChance:
     base: float | None = None
     target: float | None = None
     likely: float | None = None
+    floor: float | None = None
+    ceiling: float | None = None
+
+
+@attrs.frozen
+class RawEstimate:
+    name: str
+    start: float
+    description: str = ""
+    source: str = ""
+    unit: str = ""
+
+
+@attrs.frozen
+class RawGroup:
+    name: str
+    programs: str
+    description: str = ""
+    source: str = ""
 
 
 @attrs.frozen
 class RawRuleFile:
     ruleset: RawHeader
     rule: list[RawRule] = attrs.field(factory=list)
-    scoring: RawScoring | None = None
+    chance: RawChance | None = None
+    estimate: list[RawEstimate] = attrs.field(factory=list)
+    group: list[RawGroup] = attrs.field(factory=list)
 
 
 def _union_hook(options: tuple[type, ...]) -> Any:
@@ -121,6 +161,8 @@ converter.register_structure_hook(str | list[str], _union_hook((str, list)))
 converter.register_structure_hook(str | list[str] | None, _union_hook((str, list)))
 converter.register_structure_hook(Bound, _union_hook((int, str)))
 converter.register_structure_hook(SetValue, _union_hook((bool, int, float, str)))
+converter.register_structure_hook(NumberOrExpr, _union_hook((float, str)))
+converter.register_structure_hook(NumberOrExpr | None, _union_hook((float, str)))
 
 
 @attrs.frozen
@@ -128,7 +170,9 @@ class _LoadedFile:
     info: RuleSetInfo
     #: each rule with its ``override`` flag
     rules: tuple[tuple[Rule, bool], ...]
-    scoring: RawScoring | None
+    chance: RawChance | None
+    estimates: tuple[Estimate, ...]
+    groups: tuple[Group, ...]
     loc: Location
 
 
@@ -183,6 +227,35 @@ def _parse_file(text: str, file: str, limits: Limits, sha: str) -> tuple[_Loaded
             return None
 
     known_top = [a.name for a in attrs.fields(RawRuleFile)]
+    if "scoring" in data:
+        line, col = smap.position(["scoring"])
+        diags.append(
+            Diagnostic(
+                "schema_error",
+                "[scoring] is gone: programs no longer carry a score",
+                Location(file, line, col),
+                help="chances of an interview have a [chance] table (base, target, likely); see docs/rule-language.md",
+            )
+        )
+        data = {k: v for k, v in data.items() if k != "scoring"}
+    for index, item in enumerate(rules_data if isinstance(rules_data, list) else []):
+        then = item.get("then") if isinstance(item, dict) else None
+        if isinstance(then, dict) and "score" in then:
+            line, col = smap.position(["rule", index, "then", "score"])
+            rid = item.get("id")
+            diags.append(
+                Diagnostic(
+                    "schema_error",
+                    "`score` is gone: a rule moves a program's chance of an interview or its place in the list",
+                    Location(file, line, col),
+                    rid if isinstance(rid, str) else None,
+                    help="use `odds = 0.5` (halves the odds of an interview), `chance_cap = 0.05`, or "
+                    "`priority = 10` (earlier in the list); see docs/rule-language.md",
+                )
+            )
+            then.pop("score")
+            if not then:
+                then["tag"] = []
     for key in data:
         if key not in known_top:
             line, col = smap.position([key])
@@ -192,11 +265,42 @@ def _parse_file(text: str, file: str, limits: Limits, sha: str) -> tuple[_Loaded
                     f"unknown table `{key}`",
                     Location(file, line, col),
                     suggestion=did_you_mean(key, known_top),
-                    help="a rule file has [ruleset], optional [scoring] and [[rule]] tables",
+                    help="a rule file has [ruleset], optional [chance], [[estimate]], [[group]] and [[rule]] tables",
                 )
             )
     header = structured(data["ruleset"], RawHeader, ["ruleset"])
-    scoring = structured(data["scoring"], RawScoring, ["scoring"]) if "scoring" in data else None
+    chance = structured(data["chance"], RawChance, ["chance"]) if "chance" in data else None
+    estimates: list[Estimate] = []
+    for index, item in enumerate(data.get("estimate") or [] if isinstance(data.get("estimate"), list) else []):
+        re_ = structured(item, RawEstimate, ["estimate", index])
+        if re_ is None:
+            continue
+        eline, ecol = smap.position(["estimate", index])
+        eloc = Location(file, eline, ecol)
+        if not _TAG.match(re_.name):
+            diags.append(Diagnostic("schema_error", f"estimate name `{re_.name}` must be a lower-case identifier", eloc))
+        if not abs(re_.start) <= 1e6:
+            diags.append(Diagnostic("limit_exceeded", f"estimate start {re_.start} is out of range", eloc))
+        estimates.append(Estimate(re_.name, float(re_.start), re_.description, re_.source, re_.unit, "", eloc))
+    if "estimate" in data and not isinstance(data["estimate"], list):
+        diags.append(Diagnostic("schema_error", "`estimate` must be [[estimate]] tables", Location(file, *smap.position(["estimate"]))))
+    groups: list[Group] = []
+    for index, item in enumerate(data.get("group") or [] if isinstance(data.get("group"), list) else []):
+        rg = structured(item, RawGroup, ["group", index])
+        if rg is None:
+            continue
+        gline, gcol = smap.position(["group", index])
+        gloc = Location(file, gline, gcol)
+        if not _TAG.match(rg.name):
+            diags.append(Diagnostic("schema_error", f"group name `{rg.name}` must be a lower-case identifier", gloc))
+        try:
+            expr = parse_expression(rg.programs, limits, _expr_origin(smap, ["group", index, "programs"], rg.programs, file))
+        except ExpressionError as exc:
+            diags.append(exc.diagnostic)
+            continue
+        groups.append(Group(rg.name, expr, rg.description, rg.source, "", rg.programs, gloc))
+    if "group" in data and not isinstance(data["group"], list):
+        diags.append(Diagnostic("schema_error", "`group` must be [[group]] tables", Location(file, *smap.position(["group"]))))
     raw_rules: list[tuple[int, RawRule]] = []
     if rules_data is not None and not isinstance(rules_data, list):
         diags.append(Diagnostic("schema_error", "`rule` must be [[rule]] tables", Location(file, *smap.position(["rule"]))))
@@ -225,7 +329,9 @@ def _parse_file(text: str, file: str, limits: Limits, sha: str) -> tuple[_Loaded
         sha256=sha,
         disables=tuple(header.disable),
     )
-    return _LoadedFile(info, tuple(rules), scoring, hloc), diags
+    estimates = [attrs.evolve(e, ruleset=header.name) for e in estimates]
+    groups = [attrs.evolve(g, ruleset=header.name) for g in groups]
+    return _LoadedFile(info, tuple(rules), chance, tuple(estimates), tuple(groups), hloc), diags
 
 
 def _pretty_path(path: Sequence[str | int]) -> str:
@@ -314,10 +420,43 @@ def _build_rule(
                     diags.append(attrs.evolve(exc.diagnostic, rule_id=rid))
                     bounds.append(Literal(0, bl))
         breadth = Breadth(bounds[0], bounds[1])
-    for fname in ("score", "priority"):
-        v = getattr(eff, fname)
-        if v is not None and abs(v) > 1e6:
-            err("limit_exceeded", f"`{fname}` {v} is out of range (at most 1,000,000 either way)", key_loc("then", fname))
+    if eff.priority is not None and not abs(eff.priority) <= 1e6:
+        err("limit_exceeded", f"`priority` {eff.priority} is out of range (at most 1,000,000 either way)", key_loc("then", "priority"))
+
+    def number_or_expr(value: int | float | str, keys: list[str | int]) -> Expr:
+        where = key_loc("then", *keys)
+        if isinstance(value, str):
+            try:
+                return parse_expression(value, limits, _expr_origin(smap, [*base, "then", *keys], value, file))
+            except ExpressionError as exc:
+                diags.append(attrs.evolve(exc.diagnostic, rule_id=rid))
+                return Literal(0, where)
+        if not abs(value) <= 1e6:
+            err("limit_exceeded", f"`{'.'.join(map(str, keys))}` {value} is out of range (at most 1,000,000 either way)", where)
+        return Literal(value, where)
+
+    odds = number_or_expr(eff.odds, ["odds"]) if eff.odds is not None else None
+    if isinstance(odds, Literal) and isinstance(odds.value, int | float) and not odds.value > 0:
+        err("schema_error", f"`odds` multiplies the odds of an interview, so it must be above 0, got {odds.value}", key_loc("then", "odds"))
+    cap = number_or_expr(eff.chance_cap, ["chance_cap"]) if eff.chance_cap is not None else None
+    if isinstance(cap, Literal) and isinstance(cap.value, int | float) and not 0 < cap.value <= 1:
+        err("schema_error", f"`chance_cap` is a chance between 0 and 1, got {cap.value}", key_loc("then", "chance_cap"))
+    if eff.tier_at_most is not None and eff.tier_at_most not in TIERS:
+        err(
+            "schema_error",
+            f"`tier_at_most` must be one of {', '.join(TIERS)}, got `{eff.tier_at_most}`",
+            key_loc("then", "tier_at_most"),
+            suggestion=did_you_mean(eff.tier_at_most, TIERS),
+        )
+    named: dict[str, tuple[tuple[str, Expr], ...]] = {}
+    for fname in ("estimate", "at_most", "at_least"):
+        table = getattr(eff, fname) or {}
+        items: list[tuple[str, Expr]] = []
+        for name, value in sorted(table.items()):
+            if not _TAG.match(name):
+                err("schema_error", f"`{fname}` name `{name}` must be a lower-case identifier", key_loc("then", fname))
+            items.append((name, number_or_expr(value, [fname, name])))
+        named[fname] = tuple(items)
     sets = tuple(sorted((eff.set or {}).items()))
     for name, v in sets:
         if not _TAG.match(name):
@@ -326,15 +465,25 @@ def _build_rule(
             err("limit_exceeded", f"`set {name}` {v} is out of range (at most 1,000,000 either way)", key_loc("then", "set"))
     effect = Effect(
         tags=tags,
-        score=eff.score,
         priority=eff.priority,
+        odds=odds,
+        chance_cap=cap,
+        tier_at_most=eff.tier_at_most,
         exclude=templates["exclude"],
         advice=templates["advice"],
         sets=sets,
         breadth=breadth,
+        estimate=named["estimate"],
+        at_most=named["at_most"],
+        at_least=named["at_least"],
     )
     if effect == Effect():
-        err("schema_error", "`then` has no effect; give it tag, score, priority, exclude, advice, set or breadth", key_loc("then"))
+        err(
+            "schema_error",
+            "`then` has no effect; give it tag, odds, chance_cap, tier_at_most, priority, exclude, advice, set, "
+            "estimate, breadth, at_most or at_least",
+            key_loc("then"),
+        )
     if diags:
         return None, diags
     rule = Rule(
@@ -358,7 +507,6 @@ def _build_rule(
 
 def _template(text: str, smap: SourceMap, key_path: list[str | int], file: str, rid: str, diags: list[Diagnostic], limits: Limits) -> Template:
     line, col = smap.position(key_path)
-    fields: list[Path] = []
     if len(text) > limits.max_message_length:
         diags.append(
             Diagnostic(
@@ -370,6 +518,8 @@ def _template(text: str, smap: SourceMap, key_path: list[str | int], file: str, 
             )
         )
         return Template(text)
+    fields: list[Expr] = []
+    keys: dict[str, str] = {}
     for placeholder, _offset in Template.placeholders(text):
         ph = placeholder.strip()
         try:
@@ -377,19 +527,10 @@ def _template(text: str, smap: SourceMap, key_path: list[str | int], file: str, 
         except ExpressionError as exc:
             diags.append(attrs.evolve(exc.diagnostic, code="template_error", rule_id=rid, message=f"in `{{{placeholder}}}`: {exc.diagnostic.message}"))
             continue
-        if not isinstance(e, Path):
-            diags.append(
-                Diagnostic(
-                    "template_error",
-                    f"`{{{placeholder}}}` must name a value, like {{applicant.step2_ck.score}}",
-                    Location(file, line, col),
-                    rid,
-                    help="write `{{` and `}}` for literal braces",
-                )
-            )
-            continue
-        fields.append(e)
-    return Template(text, tuple(fields))
+        if ph not in keys:
+            fields.append(e)
+            keys[ph] = e.dotted if isinstance(e, Path) else to_source(e)
+    return Template(text, tuple(fields), tuple(keys.items()))
 
 
 # --- finding files ---------------------------------------------------------------------------
@@ -550,7 +691,7 @@ def load_rules_from_text(sources: Iterable[tuple[str, str]], *, limits: Limits =
     ruleset, compose_diags = _compose(ordered, limits)
     if compose_diags:
         raise RulesetError(compose_diags)
-    check_diags, _facts = check_rules(ruleset.rules, limits)
+    check_diags, _facts = check_rules(ruleset.rules, limits, estimates=ruleset.estimates, groups=ruleset.groups)
     errors = [d for d in check_diags if d.severity == "error"]
     if errors:
         raise RulesetError(errors)
@@ -614,8 +755,10 @@ def _compose(ordered: list[_LoadedFile], limits: Limits) -> tuple[RuleSet, list[
     active: dict[str, Rule] = {}
     disabled: dict[str, Rule] = {}
     overridden: list[Rule] = []
-    base = Scoring()
-    scoring = {"base": base.base, "target": base.target, "likely": base.likely}
+    model = ChanceModel()
+    chance = {k: getattr(model, k) for k in ("base", "target", "likely", "floor", "ceiling")}
+    estimates: dict[str, Estimate] = {}
+    groups: dict[str, Group] = {}
     for lf in ordered:
         for r, override in lf.rules:
             if override:
@@ -660,11 +803,19 @@ def _compose(ordered: list[_LoadedFile], limits: Limits) -> tuple[RuleSet, list[
                         suggestion=did_you_mean(rid, active),
                     )
                 )
-        if lf.scoring is not None:
-            for k in ("base", "target", "likely"):
-                v = getattr(lf.scoring, k)
+        if lf.chance is not None:
+            for k in chance:
+                v = getattr(lf.chance, k)
                 if v is not None:
-                    scoring[k] = v
+                    chance[k] = v
+        for est in lf.estimates:
+            if est.name in estimates:
+                diags.append(Diagnostic("duplicate_rule", f"estimate `{est.name}` is also declared at {estimates[est.name].loc}", est.loc))
+            estimates[est.name] = est
+        for grp in lf.groups:
+            if grp.name in groups:
+                diags.append(Diagnostic("duplicate_rule", f"group `{grp.name}` is also declared at {groups[grp.name].loc}", grp.loc))
+            groups[grp.name] = grp
     if len(active) > limits.max_rules:
         diags.append(
             Diagnostic(
@@ -674,18 +825,20 @@ def _compose(ordered: list[_LoadedFile], limits: Limits) -> tuple[RuleSet, list[
                 help=limit_help("max_rules"),
             )
         )
-    if scoring["target"] > scoring["likely"]:
-        diags.append(
-            Diagnostic(
-                "schema_error",
-                f"[scoring] target ({scoring['target']}) is above likely ({scoring['likely']})",
-                ordered[-1].loc if ordered else Location(),
-            )
-        )
+    where = ordered[-1].loc if ordered else Location()
+    for k, v in chance.items():
+        if not 0 < v < 1:
+            diags.append(Diagnostic("schema_error", f"[chance] {k} is a chance between 0 and 1 (exclusive), got {v}", where))
+    if not chance["floor"] <= chance["base"] <= chance["ceiling"]:
+        diags.append(Diagnostic("schema_error", "[chance] base must lie between floor and ceiling", where))
+    if chance["target"] > chance["likely"]:
+        diags.append(Diagnostic("schema_error", f"[chance] target ({chance['target']}) is above likely ({chance['likely']})", where))
     rs = RuleSet(
         rules=tuple(active.values()),
         rulesets=tuple(lf.info for lf in ordered),
-        scoring=Scoring(**scoring),
+        chance=ChanceModel(**chance),
+        estimates=tuple(estimates.values()),
+        groups=tuple(groups.values()),
         disabled=tuple(disabled.values()),
         overridden=tuple(overridden),
     )

@@ -12,7 +12,7 @@ import numpy.typing as npt
 
 from ..domain.converter import unstructure
 from ..domain.models import Catalog
-from ..language.expr import to_source
+from ..language.expr import Expr, Path, iter_nodes, to_source
 from ..language.interp import Scope, evaluate_expr, truth
 from ..limits import Limits
 from ..plan import CompiledRule
@@ -43,7 +43,14 @@ class EntryMaker:
         self.effects: dict[str, str] = {}
         self.constant_values: dict[tuple[str, int], dict[str, Any]] = {}
 
-    def __call__(self, cr: CompiledRule, scope: Scope, score_after: float | None) -> AuditEntry:
+    def __call__(
+        self,
+        cr: CompiledRule,
+        scope: Scope,
+        chance_after: float | None = None,
+        odds: float | None = None,
+        chance_cap: float | None = None,
+    ) -> AuditEntry:
         rule = cr.rule
         effect = self.effects.get(rule.id)
         if effect is None:
@@ -68,10 +75,12 @@ class EntryMaker:
             effect=effect,
             explanation=explanation,
             values=values,
-            score_after=score_after,
+            chance_after=chance_after,
             file=rule.loc.file,
             line=rule.loc.line,
             source=rule.source,
+            odds=odds,
+            chance_cap=chance_cap,
         )
 
 
@@ -90,20 +99,23 @@ def catalog_sha256(catalog: Catalog) -> str:
     return str(sha)
 
 
-def why_not_entry(cr: CompiledRule, scope: Scope) -> WhyNot:
-    for clause in cr.clauses:
+def why_not_entry(cr: CompiledRule, scope: Scope, estimates: dict[str, Expr] | None = None) -> WhyNot:
+    written = cr.written_clauses or cr.clauses
+    for clause, shown in zip(cr.clauses, written, strict=True):
         v = truth(evaluate_expr(clause, scope))
         if v is not True:
-            from ..language.expr import Path, iter_nodes
-
-            values = {
-                p.dotted: json_value(evaluate_expr(p, scope))
-                for p in iter_nodes(clause)
-                if isinstance(p, Path) and p.root != "item" and (p.parts or p.root == "derived")
-            }
+            values: dict[str, Any] = {}
+            for p in iter_nodes(shown):
+                if not isinstance(p, Path) or p.root == "item" or not (p.parts or p.root == "derived"):
+                    continue
+                if p.root == "estimate":
+                    e = (estimates or {}).get(p.parts[0])
+                    values[p.dotted] = None if e is None else json_value(evaluate_expr(e, scope))
+                else:
+                    values[p.dotted] = json_value(evaluate_expr(p, scope))
             outcome = "unknown" if v is None else "false"
             gated = clause in cr.applicant_clauses
-            return WhyNot(cr.rule.id, to_source(clause), outcome + (" (applicant)" if gated else ""), values)
+            return WhyNot(cr.rule.id, to_source(shown), outcome + (" (applicant)" if gated else ""), values)
     # every clause true on the final facts but the rule did not fire: cannot happen for a
     # correct engine, so say so loudly rather than hide it
     return WhyNot(cr.rule.id, "", "engine disagreement: all clauses are true", {})

@@ -1,8 +1,8 @@
 """``evaluate(profile, catalog)``: the stages, run in order, and the result assembled.
 
-profile stage -> program stage -> ranking -> list stage. The engine decides which rules fire;
-this module turns fired rules into scores, tiers, exclusions, the recommended list and the
-audit trail. It does so in one canonical order (stage, then higher salience first, then rule
+profile stage -> program stage -> assessment -> list stage. The engine decides which rules
+fire; this module turns fired rules into exclusions, chances of an interview, tiers,
+priorities, the recommended list and the audit trail. It does so in one canonical order (stage, then higher salience first, then rule
 id), which is why the outcome and the audit do not depend on catalog order or firing order.
 """
 
@@ -37,12 +37,22 @@ from ..results.recommendation import (
     Provenance,
     Recommendation,
     RuleSetStamp,
+    Shortfall,
     WhyNot,
 )
 from ..version import __version__ as _version
 from .audit import EntryMaker, catalog_sha256, json_value, sha256_of, why_not_entry
-from .list_stage import TIER_RANK, LazyItems, breadth_bound, choose_list
-from .stages import as_of_year, coerce_catalog, rank_programs, run_profile_stage
+from .list_stage import LazyItems, choose_list, group_masks, list_settings, priority_order
+from .stages import (
+    ProfileOutcome,
+    as_of_year,
+    assess_programs,
+    chance_of,
+    coerce_catalog,
+    logit,
+    program_tag_masks,
+    run_profile_stage,
+)
 
 __all__ = ["evaluate"]
 
@@ -94,35 +104,168 @@ def _default_rules() -> RuleSet:
     return rs
 
 
+def _profile_prefix(prof_out: ProfileOutcome, plan: Plan, make_entry: EntryMaker) -> tuple[AuditEntry, ...]:
+    """The profile-stage entries that move every program's chance, with the chance after each."""
+    model = plan.ruleset.chance
+    factors = dict((cr.index, f) for cr, f in prof_out.odds)
+    caps = dict((cr.index, c) for cr, c in prof_out.caps)
+    running = logit(model.base)
+    cap = 1.0
+    out: list[AuditEntry] = []
+    for cr in prof_out.rules:
+        f = factors.get(cr.index)
+        c = caps.get(cr.index)
+        if f is None and c is None and cr.rule.then.tier_at_most is None:
+            continue
+        if f is not None:
+            running = running + float(np.log(np.array([f]))[0])
+        if c is not None:
+            cap = min(cap, c)
+        after = min(float(chance_of(np.array([running]), model)[0]), cap)
+        out.append(make_entry(cr, prof_out.scope, after, f, c))
+    return tuple(out)
+
+
+def _list_facts(
+    cat: Catalog,
+    chance: npt.NDArray[np.float64],
+    excluded: BoolArray,
+    tiers: list[str | None],
+    items: Sequence[ListItem],
+    columns: ListColumns | None,
+) -> ListFacts:
+    eligible = ~excluded
+    regions = [p.region for p in cat.programs]
+    el = eligible.tolist()
+    counts = {t: 0 for t in TIERS}
+    for i, t in enumerate(tiers):
+        if el[i] and t is not None:
+            counts[t] += 1
+    pool = 0.0
+    for v, e in zip(chance.tolist(), el, strict=True):
+        if e:
+            pool = pool + v
+    return ListFacts(
+        programs=items,
+        size=int(eligible.sum()),
+        excluded_count=int(excluded.sum()),
+        likely_count=counts["likely"],
+        target_count=counts["target"],
+        reach_count=counts["reach"],
+        la_county_count=sum(1 for i, r in enumerate(regions) if el[i] and r == Region.la_county),
+        california_count=sum(1 for i, r in enumerate(regions) if el[i] and r in CALIFORNIA_REGIONS),
+        out_of_state_count=sum(1 for i, r in enumerate(regions) if el[i] and r == Region.out_of_state),
+        eligible_interviews=pool,
+        columns=columns,
+    )
+
+
 def _run(
     prof: Profile, cat: Catalog, plan: Plan, eng: Any, compiled: Any, engine: str, year: int, limits: Limits
 ) -> Recommendation:
     budget = Budget(limits.max_firings)
+    model = plan.ruleset.chance
 
-    # -- profile stage, program stage, ranking ---------------------------------------------
+    # -- profile stage, program stage, assessment -------------------------------------------
     prof_out = run_profile_stage(plan, eng, compiled, prof, year, budget)
     p_rules = list(prof_out.rules)
     profile_tags = prof_out.tags
     derived = prof_out.derived
     profile_scope = prof_out.scope
     make_entry = EntryMaker(limits)
-    profile_entries = tuple(make_entry(cr, profile_scope, None) for cr in p_rules)
-    profile_score_trail = prof_out.score_trail
-    base = prof_out.base
+    profile_entries = tuple(make_entry(cr, profile_scope) for cr in p_rules)
     n = len(cat)
     fired = eng.run_program(compiled, profile_scope, cat, budget)
     prog_rules = plan.program.rules
-    ranking = rank_programs(plan, fired, n, base)
-    score, priority, excluded = ranking.score, ranking.priority, ranking.excluded
-    score_list, tiers = ranking.score_list, ranking.tiers
+    assessed = assess_programs(plan, fired, cat, prof_out)
+    excluded, priority, tiers = assessed.excluded, assessed.priority, assessed.tiers
+    chance = assessed.chance
+    chance_list = chance.tolist()
+    excluded_list = excluded.tolist()
     ids = [p.id for p in cat.programs]
-    order = sorted(range(n), key=lambda i: (bool(excluded[i]), -score_list[i], ids[i]))
+    ranked = priority_order(cat, priority, chance, ~excluded)
+    order = ranked + sorted((i for i in range(n) if excluded_list[i]), key=ids.__getitem__)
+    tag_masks = program_tag_masks(plan, fired, n)
+
+    def tags_of(i: int) -> tuple[str, ...]:
+        return tuple(sorted(profile_tags | {t for t, m in tag_masks.items() if m[i]}))
 
     # -- list stage ----------------------------------------------------------------------
-    eligible = [i for i in range(n) if not excluded[i]]
+    items: Sequence[ListItem] = ()
+    columns: ListColumns | None = None
+    if plan.list_reads_programs:
+        items = LazyItems(
+            lambda: tuple(
+                ListItem(cat.programs[i], chance_list[i], tiers[i], excluded_list[i], float(priority[i]), tags_of(i))
+                for i in order
+            )
+        )
+        tier_cats = ("likely", "reach", "target")
+        columns = ListColumns(
+            cat,
+            {
+                "chance": lambda: VNum(chance + 0.0, np.ones(n, dtype=np.bool_)),
+                "priority": lambda: VNum(priority, np.ones(n, dtype=np.bool_)),
+                "excluded": lambda: VBool(excluded.copy(), ~excluded),
+                "tier": lambda: VStr(
+                    np.array([-1 if t is None else tier_cats.index(t) for t in tiers], dtype=np.int32), tier_cats
+                ),
+                "tags": lambda: VObj([tags_of(i) for i in range(n)]),
+            },
+            order,
+        )
+    facts = _list_facts(cat, chance, excluded, tiers, items, columns)
+    decide_scope = attrs.evolve(profile_scope, list=facts)
+    decided = [plan.list.rules[i] for i in sorted(eng.run_list(compiled, decide_scope, budget))]
+    settings = list_settings([cr for cr in decided if not cr.reviews], decide_scope, facts.size)
+    groups = group_masks(plan, cat, profile_scope)
+    choice = choose_list(ranked, chance_list, groups, settings)
+    chosen_set = set(choice.chosen)
     regions = [p.region for p in cat.programs]
-    counts = {t: sum(1 for i in eligible if tiers[i] == t) for t in TIERS}
-    program_tag_cache: dict[int, tuple[str, ...]] = {}
+    reviewed = attrs.evolve(
+        facts,
+        chosen_count=len(choice.chosen),
+        expected_interviews=choice.expected_interviews,
+        chosen_la_county_count=sum(1 for i in choice.chosen if regions[i] == Region.la_county),
+        chosen_california_count=sum(1 for i in choice.chosen if regions[i] in CALIFORNIA_REGIONS),
+        chosen_out_of_state_count=sum(1 for i in choice.chosen if regions[i] == Region.out_of_state),
+        breadth_min=settings.lo,
+        breadth_max=settings.hi,
+        interview_target=settings.interview_target,
+    )
+    list_scope = attrs.evolve(profile_scope, list=reviewed)
+    l_rules = [plan.list.rules[i] for i in sorted(eng.run_list(compiled, list_scope, budget))]
+    list_entries = tuple(make_entry(cr, list_scope) for cr in l_rules)
+    shortfall = None
+    if len(choice.chosen) < settings.lo:
+        shortfall = Shortfall(
+            wanted=settings.lo,
+            chosen=len(choice.chosen),
+            eligible=facts.size,
+            held_back=dict(sorted(choice.held_back.items())),
+        )
+    breadth = BreadthResult(
+        min=settings.lo,
+        max=settings.hi,
+        chosen=tuple(ids[i] for i in choice.chosen),
+        rule_id=settings.breadth_rule.rule.id if settings.breadth_rule else None,
+        eligible=facts.size,
+        interview_target=settings.interview_target,
+        expected_interviews=choice.expected_interviews,
+        eligible_expected_interviews=facts.eligible_interviews,
+        at_most=dict(sorted(settings.at_most.items())),
+        at_least=dict(sorted(settings.at_least.items())),
+        stopped=choice.stopped,
+        shortfall=shortfall,
+    )
+
+    advice: list[AdviceItem] = []
+    for cr, scope in [*((c, profile_scope) for c in p_rules), *((c, list_scope) for c in l_rules)]:
+        if cr.rule.then.advice is not None:
+            values = {k: json_value(evaluate_expr(e, scope)) for k, e, _p in cr.reads}
+            advice.append(AdviceItem(cr.rule.id, cr.rule.stage, cr.rule.then.advice.render(values, limits.max_message_length)))
+
+    # -- per-program results, built on demand -----------------------------------------
     fired_by_program: list[list[int]] | None = None
 
     def program_rules(i: int) -> list[int]:
@@ -137,115 +280,35 @@ def _run(
             fired_by_program = table
         return table[i]
 
-    def tags_of(i: int) -> tuple[str, ...]:
-        t = program_tag_cache.get(i)
-        if t is None:
-            own = {tag for k in program_rules(i) for tag in prog_rules[k].rule.then.tags}
-            t = tuple(sorted(profile_tags | own))
-            program_tag_cache[i] = t
-        return t
-
-    items: Sequence[ListItem] = ()
-    columns: ListColumns | None = None
-    if plan.list_reads_programs:
-        items = LazyItems(
-            lambda: tuple(
-                ListItem(cat.programs[i], score_list[i], tiers[i], bool(excluded[i]), float(priority[i]), tags_of(i))
-                for i in order
-            )
-        )
-        tier_cats = ("likely", "reach", "target")
-        columns = ListColumns(
-            cat,
-            {
-                "score": lambda: VNum(score + 0.0, np.ones(n, dtype=np.bool_)),
-                "priority": lambda: VNum(priority, np.ones(n, dtype=np.bool_)),
-                "excluded": lambda: VBool(excluded.copy(), ~excluded),
-                "tier": lambda: VStr(
-                    np.array([-1 if t is None else tier_cats.index(t) for t in tiers], dtype=np.int32), tier_cats
-                ),
-                "tags": lambda: VObj([tags_of(i) for i in range(n)]),
-            },
-            order,
-        )
-    facts = ListFacts(
-        programs=items,
-        size=len(eligible),
-        excluded_count=n - len(eligible),
-        likely_count=counts["likely"],
-        target_count=counts["target"],
-        reach_count=counts["reach"],
-        la_county_count=sum(1 for i in eligible if regions[i] == Region.la_county),
-        california_count=sum(1 for i in eligible if regions[i] in CALIFORNIA_REGIONS),
-        out_of_state_count=sum(1 for i in eligible if regions[i] == Region.out_of_state),
-        columns=columns,
-    )
-    list_scope = attrs.evolve(profile_scope, list=facts)
-    l_fired = eng.run_list(compiled, list_scope, budget)
-    l_rules = [plan.list.rules[i] for i in sorted(l_fired)]
-    list_entries = tuple(make_entry(cr, list_scope, None) for cr in l_rules)
-
-    # breadth and reach cap: the highest-salience rule that set them (checked unambiguous at load)
-    breadth_rule = next((cr for cr in l_rules if cr.rule.then.breadth is not None), None)
-    list_sets: dict[str, int] = {}
-    for cr in l_rules:  # audit order: the highest salience setter comes first and wins
-        for name, value in cr.rule.then.sets:
-            list_sets.setdefault(name, max(int(value), 0))
-    max_reach = list_sets.get("max_reach")
-    min_oos = list_sets.get("min_out_of_state")
-    if breadth_rule is not None:
-        b = breadth_rule.rule.then.breadth
-        assert b is not None
-        lo = breadth_bound(evaluate_expr(b.min, list_scope), breadth_rule.rule)
-        hi = breadth_bound(evaluate_expr(b.max, list_scope), breadth_rule.rule)
-        lo, hi = min(lo, hi), max(lo, hi)
-    else:
-        lo = hi = len(eligible)
-    ranked = sorted(
-        eligible,
-        key=lambda i: (-float(priority[i]), TIER_RANK.get(tiers[i] or "reach", 3), -score_list[i], ids[i]),
-    )
-    chosen = choose_list(ranked, hi, tiers, max_reach, min_oos, [r == Region.out_of_state for r in regions])
-    chosen_set = set(chosen)
-    breadth = BreadthResult(
-        min=lo,
-        max=hi,
-        chosen=tuple(ids[i] for i in chosen),
-        rule_id=breadth_rule.rule.id if breadth_rule else None,
-        max_reach=max_reach,
-        eligible=len(eligible),
-        min_out_of_state=min_oos,
-    )
-
-    advice: list[AdviceItem] = []
-    for cr, scope in [*((c, profile_scope) for c in p_rules), *((c, list_scope) for c in l_rules)]:
-        if cr.rule.then.advice is not None:
-            values = {k: json_value(evaluate_expr(e, scope)) for k, e, _p in cr.reads}
-            advice.append(AdviceItem(cr.rule.id, cr.rule.stage, cr.rule.then.advice.render(values, limits.max_message_length)))
-
-    # -- per-program results, built on demand -----------------------------------------
-    profile_prefix = profile_score_trail
-
     def scope_for(i: int) -> Scope:
         return Scope(applicant=prof, program=cat.programs[i], derived=derived, tags=frozenset(tags_of(i)), as_of_year=year)
 
-    # the profile-stage score entries open every program's audit; they are values, so share them
-    profile_prefix_entries = tuple(make_entry(cr, profile_scope, after) for cr, after in profile_prefix)
+    # the profile-stage entries that move chances open every program's audit; they are values, so share them
+    profile_prefix = _profile_prefix(prof_out, plan, make_entry)
+    group_lists = {g: m.tolist() for g, m in groups.items()}
 
     def build(i: int) -> ProgramResult:
         sc = scope_for(i)
-        entries: list[AuditEntry] = list(profile_prefix_entries)
-        running = base
+        entries: list[AuditEntry] = list(profile_prefix)
+        running = prof_out.log_odds
+        cap = min((c for _cr, c in prof_out.caps), default=1.0)
         exclusions: list[Exclusion] = []
         prog_advice: list[AdviceItem] = []
         for k in program_rules(i):
             cr = prog_rules[k]
             eff = cr.rule.then
-            after: float | None = None
-            if eff.score is not None:
-                running = running + float(eff.score)
-                after = running + 0.0
-            entry = make_entry(cr, sc, after)
+            factor = cap_value = after = None
+            log_factors = assessed.rule_log_odds.get(k)
+            if log_factors is not None:
+                running = running + float(log_factors[i])
+                factor = float(assessed.rule_odds[k][i])
+            caps = assessed.rule_caps.get(k)
+            if caps is not None:
+                cap_value = float(caps[i])
+                cap = min(cap, cap_value)
+            if factor is not None or cap_value is not None or eff.tier_at_most is not None:
+                after = min(float(chance_of(np.array([running]), model)[0]), cap)
+            entry = make_entry(cr, sc, after, factor, cap_value)
             entries.append(entry)
             if eff.exclude is not None:
                 exclusions.append(Exclusion(cr.rule.id, eff.exclude.render(entry.values, limits.max_message_length)))
@@ -253,7 +316,7 @@ def _run(
                 prog_advice.append(AdviceItem(cr.rule.id, "program", eff.advice.render(entry.values, limits.max_message_length)))
         return ProgramResult(
             program=cat.programs[i],
-            score=score_list[i],
+            chance=None if excluded_list[i] else chance_list[i],
             tier=tiers[i],
             excluded=exclusions[0] if exclusions else None,
             tags=tags_of(i),
@@ -262,6 +325,8 @@ def _run(
             exclusions=tuple(exclusions),
             advice=tuple(prog_advice),
             chosen=i in chosen_set,
+            left_off=choice.left_off.get(i),
+            groups=tuple(g for g, m in group_lists.items() if m[i]),
         )
 
     index_of = {pid: i for i, pid in enumerate(ids)}
@@ -272,12 +337,7 @@ def _run(
             raise KeyError(program_id)
         fired_here = set(program_rules(i))
         sc = scope_for(i)
-        out: list[WhyNot] = []
-        for cr in prog_rules:
-            if cr.index in fired_here:
-                continue
-            out.append(why_not_entry(cr, sc))
-        return out
+        return [why_not_entry(cr, sc, plan.estimates) for cr in prog_rules if cr.index not in fired_here]
 
     provenance = Provenance(
         library_version=_version,
@@ -287,6 +347,7 @@ def _run(
         catalog_sha256=catalog_sha256(cat),
         catalog_size=n,
         profile_sha256=sha256_of(unstructure(prof)),
+        catalog_synthetic=bool(getattr(cat, "synthetic", False)),
     )
     return Recommendation(
         programs=LazyResults(order, build),

@@ -1,8 +1,17 @@
-"""The profile stage and the ranking: what every later stage reads."""
+"""The profile stage and the assessment of every program: eligibility, chance, tier, priority.
+
+The chance model: every program starts at ``[chance] base``, the chance of an interview for an
+applicant who meets its bar exactly. Rules multiply the odds (``odds``), bound the chance
+(``chance_cap``) and bound the tier (``tier_at_most``). Odds multiply, so they add in log space;
+the sums run in one canonical order (the stage's audit order), which is why the floats do not
+depend on the order rules fired in, and the audit trail reads each rule's factor from the same
+arrays the assessment used.
+"""
 
 from __future__ import annotations
 
 import datetime as _dt
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -13,14 +22,31 @@ import numpy.typing as npt
 from ..domain.inputs import catalog_from_data
 from ..domain.models import Catalog, Profile, Program
 from ..engines import Budget
-from ..errors import Diagnostic, InputError, Location
-from ..language.interp import Scope
+from ..errors import Diagnostic, EvaluationError, InputError, Location
+from ..language.expr import Expr
+from ..language.interp import Scope, evaluate_expr
+from ..language.ir import TIERS, ChanceModel
+from ..language.vector import ProgramColumns, VectorEvaluator
 from ..limits import Limits, limit_help
 from ..plan import CompiledRule, Plan
 
-__all__ = ["ProfileOutcome", "Ranking", "as_of_year", "coerce_catalog", "rank_programs", "run_profile_stage"]
+__all__ = [
+    "Assessment",
+    "ProfileOutcome",
+    "as_of_year",
+    "assess_programs",
+    "chance_of",
+    "coerce_catalog",
+    "logit",
+    "program_tag_masks",
+    "run_profile_stage",
+]
 
 BoolArray = npt.NDArray[np.bool_]
+FloatArray = npt.NDArray[np.float64]
+
+#: tier -> rank, lowest first; a tier ceiling keeps the lower of the two
+TIER_RANK = {t: i for i, t in enumerate(TIERS)}
 
 
 def as_of_year(as_of: int | _dt.date | None) -> int:
@@ -33,6 +59,17 @@ def as_of_year(as_of: int | _dt.date | None) -> int:
     return as_of
 
 
+def logit(p: float) -> float:
+    return math.log(p / (1.0 - p))
+
+
+def chance_of(log_odds: FloatArray, model: ChanceModel) -> FloatArray:
+    """The chance for each log-odds, kept within the model's floor and ceiling."""
+    with np.errstate(over="ignore"):
+        p = 1.0 / (1.0 + np.exp(-np.clip(log_odds, -700.0, 700.0)))
+    return np.clip(p, model.floor, model.ceiling)
+
+
 @attrs.frozen(eq=False)
 class ProfileOutcome:
     """What the profile stage decided, which every later stage reads."""
@@ -41,12 +78,41 @@ class ProfileOutcome:
     rules: tuple[CompiledRule, ...]
     tags: frozenset[str]
     derived: dict[str, Any]
-    #: (rule, score after it) for the profile rules that moved every program's score
-    score_trail: tuple[tuple[CompiledRule, float], ...]
-    #: every program's starting score: the scoring base plus the profile-stage deltas
-    base: float
+    #: every program's starting log-odds: the base chance moved by the profile-stage odds
+    log_odds: float
+    #: (rule, its odds factor) for the profile rules that move every program's odds, audit order
+    odds: tuple[tuple[CompiledRule, float], ...]
+    #: (rule, its chance ceiling) for profile rules that bound every program's chance
+    caps: tuple[tuple[CompiledRule, float], ...]
+    #: the lowest tier ceiling a profile rule set, or None
+    tier_cap: str | None
     #: the applicant with derived values and profile tags: the program stage's facts
     scope: Scope
+
+
+def _effect_number(cr: CompiledRule, e: Expr, scope: Scope, what: str) -> float:
+    v = evaluate_expr(e, scope)
+    if v is None or isinstance(v, bool) or not isinstance(v, int | float):
+        raise EvaluationError(
+            Diagnostic(
+                "evaluation_error",
+                f"`{what}` has no value (it read something not set); guard the rule with known(...)",
+                cr.rule.loc,
+                cr.rule.id,
+            )
+        )
+    return float(v)
+
+
+def _check_factor(cr: CompiledRule, value: float, what: str, where: str = "") -> None:
+    if what == "odds" and not (math.isfinite(value) and value > 0):
+        raise EvaluationError(
+            Diagnostic("evaluation_error", f"`odds` must be a positive number{where}, got {value!r}", cr.rule.loc, cr.rule.id)
+        )
+    if what == "chance_cap" and not (0 < value <= 1):
+        raise EvaluationError(
+            Diagnostic("evaluation_error", f"`chance_cap` must be between 0 and 1{where}, got {value!r}", cr.rule.loc, cr.rule.id)
+        )
 
 
 def run_profile_stage(plan: Plan, eng: Any, compiled: Any, prof: Profile, year: int, budget: Budget) -> ProfileOutcome:
@@ -57,56 +123,145 @@ def run_profile_stage(plan: Plan, eng: Any, compiled: Any, prof: Profile, year: 
     for cr in sorted(rules, key=lambda c: (c.rule.salience, c.rule.id)):  # highest salience wins: applied last
         for name, value in cr.rule.then.sets:
             derived[name] = value
-    base = plan.ruleset.scoring.base
-    trail: list[tuple[CompiledRule, float]] = []
-    for cr in rules:
-        if cr.rule.then.score is not None:
-            base = base + float(cr.rule.then.score)
-            trail.append((cr, base))
     scope = Scope(applicant=prof, derived=derived, tags=tags, as_of_year=year)
-    return ProfileOutcome(rules, tags, derived, tuple(trail), base, scope)
+    model = plan.ruleset.chance
+    log_odds = logit(model.base)
+    odds: list[tuple[CompiledRule, float]] = []
+    caps: list[tuple[CompiledRule, float]] = []
+    tier_cap: str | None = None
+    for cr in rules:
+        if cr.odds is not None:
+            factor = _effect_number(cr, cr.odds, scope, "odds")
+            _check_factor(cr, factor, "odds")
+            log_odds = log_odds + float(np.log(np.array([factor]))[0])
+            odds.append((cr, factor))
+        if cr.chance_cap is not None:
+            cap = _effect_number(cr, cr.chance_cap, scope, "chance_cap")
+            _check_factor(cr, cap, "chance_cap")
+            caps.append((cr, cap))
+        t = cr.rule.then.tier_at_most
+        if t is not None and (tier_cap is None or TIER_RANK[t] < TIER_RANK[tier_cap]):
+            tier_cap = t
+    return ProfileOutcome(rules, tags, derived, log_odds, tuple(odds), tuple(caps), tier_cap, scope)
 
 
 @attrs.frozen(eq=False)
-class Ranking:
-    score: npt.NDArray[np.float64]
-    priority: npt.NDArray[np.float64]
+class Assessment:
+    """Every program's eligibility, chance, tier and priority, as arrays over the catalog."""
+
     excluded: BoolArray
-    score_list: list[float]
+    #: log-odds of an interview before ceilings (profile and program odds applied)
+    log_odds: FloatArray
+    #: the lowest chance ceiling that applies (1.0 where none)
+    cap: FloatArray
+    #: estimated chance of an interview (0 where excluded)
+    chance: FloatArray
+    priority: FloatArray
+    #: None where excluded
     tiers: list[str | None]
+    #: per program-stage rule index, its odds factor (1 where it did not fire), the log of it
+    #: (0 where it did not fire: the very values the log-odds sum added) and its chance ceiling
+    rule_odds: dict[int, FloatArray]
+    rule_log_odds: dict[int, FloatArray]
+    rule_caps: dict[int, FloatArray]
+
+    @property
+    def chance_list(self) -> list[float | None]:
+        ex = self.excluded.tolist()
+        return [None if ex[i] else c for i, c in enumerate(self.chance.tolist())]
 
 
-def rank_programs(plan: Plan, fired: Sequence[BoolArray], n: int, base: float) -> Ranking:
-    """Scores, priorities, exclusions and tiers from the fired program rules.
+def _program_values(cr: CompiledRule, e: Expr, what: str, mask: BoolArray, evaluator: VectorEvaluator, catalog: Catalog) -> FloatArray:
+    """The value of an effect expression for every program (checked where the rule fired)."""
+    value = evaluator.as_num(evaluator.ev_in(e, cr.program_nodes))
+    v = value.v
+    missing = mask & ~value.k
+    if missing.any():
+        i = int(np.flatnonzero(missing)[0])
+        raise EvaluationError(
+            Diagnostic(
+                "evaluation_error",
+                f"`{what}` has no value for program `{catalog.programs[i].id}` (it read something not set); "
+                "guard the rule with known(...)",
+                cr.rule.loc,
+                cr.rule.id,
+            )
+        )
+    bad = mask & ((v <= 0) | ~np.isfinite(v) if what == "odds" else (v <= 0) | (v > 1) | ~np.isfinite(v))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        _check_factor(cr, float(v[i]), what, f" (program `{catalog.programs[i].id}`)")
+    return np.where(mask, v, 1.0)
+
+
+def program_tag_masks(plan: Plan, fired: Sequence[BoolArray], n: int) -> dict[str, BoolArray]:
+    """Where each program-stage tag was set."""
+    masks: dict[str, BoolArray] = {}
+    for cr in plan.program.rules:
+        for t in cr.rule.then.tags:
+            m = masks.get(t)
+            masks[t] = fired[cr.index].copy() if m is None else (m | fired[cr.index])
+    return masks
+
+
+def _row_tags(profile_tags: frozenset[str], masks: Mapping[str, BoolArray]) -> Any:
+    def row(i: int) -> frozenset[str]:
+        return profile_tags | {t for t, m in masks.items() if m[i]}
+
+    return row
+
+
+def assess_programs(plan: Plan, fired: Sequence[BoolArray], catalog: Catalog, prof: ProfileOutcome) -> Assessment:
+    """Chances, tiers, priorities and exclusions from the fired program rules.
 
     Effects are applied in one canonical order (higher salience first, then id), so float sums
-    and the winning tier override do not depend on the order rules fired in.
+    and the tier ceilings do not depend on the order rules fired in.
     """
-    scoring = plan.ruleset.scoring
-    score = np.full(n, base, dtype=np.float64)
+    model = plan.ruleset.chance
+    n = len(catalog)
+    log_odds = np.full(n, prof.log_odds, dtype=np.float64)
+    cap = np.full(n, min((c for _cr, c in prof.caps), default=1.0), dtype=np.float64)
+    tier_cap = np.full(n, TIER_RANK[prof.tier_cap] if prof.tier_cap else len(TIERS) - 1, dtype=np.int64)
     priority = np.zeros(n, dtype=np.float64)
     excluded = np.zeros(n, dtype=np.bool_)
-    forced_tier: list[str | None] = [None] * n
+    rule_odds: dict[int, FloatArray] = {}
+    rule_log_odds: dict[int, FloatArray] = {}
+    rule_caps: dict[int, FloatArray] = {}
+    evaluator: VectorEvaluator | None = None
+    tag_masks = program_tag_masks(plan, fired, n)
     for cr in plan.program.rules:
         mask = fired[cr.index]
         if not mask.any():
             continue
         eff = cr.rule.then
-        if eff.score is not None:
-            score = score + np.where(mask, float(eff.score), 0.0)
+        if (cr.odds is not None or cr.chance_cap is not None) and evaluator is None:
+            evaluator = VectorEvaluator(ProgramColumns(catalog), prof.scope, tag_masks, _row_tags(prof.tags, tag_masks))
+        if cr.odds is not None:
+            assert evaluator is not None
+            factors = _program_values(cr, cr.odds, "odds", mask, evaluator, catalog)
+            logs = np.where(mask, np.log(factors), 0.0)
+            rule_odds[cr.index] = factors
+            rule_log_odds[cr.index] = logs
+            log_odds = log_odds + logs
+        if cr.chance_cap is not None:
+            assert evaluator is not None
+            caps = _program_values(cr, cr.chance_cap, "chance_cap", mask, evaluator, catalog)
+            rule_caps[cr.index] = caps
+            cap = np.minimum(cap, caps)
+        if eff.tier_at_most is not None:
+            tier_cap = np.where(mask, np.minimum(tier_cap, TIER_RANK[eff.tier_at_most]), tier_cap)
         if eff.priority is not None:
             priority = priority + np.where(mask, float(eff.priority), 0.0)
         if eff.exclude is not None:
             excluded |= mask
-        for name, value in eff.sets:
-            if name == "tier":
-                for i in np.flatnonzero(mask).tolist():
-                    if forced_tier[i] is None:  # first in canonical order = highest salience
-                        forced_tier[i] = str(value)
-    score = score + 0.0  # folds -0.0 into 0.0, as the audit trail's sums do
-    score_list = score.tolist()
-    tiers = [None if excluded[i] else (forced_tier[i] or scoring.tier(score_list[i])) for i in range(n)]
-    return Ranking(score, priority, excluded, score_list, tiers)
+    priority = priority + 0.0  # folds -0.0 into 0.0
+    chance = np.minimum(chance_of(log_odds, model), cap)
+    chance = np.where(excluded, 0.0, chance)
+    band = np.where(chance >= model.likely, TIER_RANK["likely"], np.where(chance >= model.target, TIER_RANK["target"], TIER_RANK["reach"]))
+    rank = np.minimum(band, tier_cap).tolist()
+    ex = excluded.tolist()
+    tiers: list[str | None] = [None if ex[i] else TIERS[rank[i]] for i in range(n)]
+    return Assessment(excluded, log_odds, cap, chance, priority, tiers, rule_odds, rule_log_odds, rule_caps)
 
 
 def coerce_catalog(catalog: Any, limits: Limits) -> Catalog:

@@ -2,7 +2,7 @@
 
 A test file (``tests/<name>.test.toml`` beside the rule sets) holds cases: a partial applicant
 and one or more partial programs (defaults fill the rest), and what should happen — which
-rules fire or not, tags, exclusion and by which rule, tier, score, advice, breadth. Tests
+rules fire or not, tags, exclusion and by which rule, tier, chance, odds, priority, advice, breadth. Tests
 check the *reasons*, not only the outcome. The same files run under ``smartpick-rules test``
 and under pytest (see :mod:`smartpick_rules.testing.pytest_plugin`).
 
@@ -61,9 +61,13 @@ class Expect:
     excluded: bool | None = None
     excluded_by: str | None = None
     tier: str | None = None
-    score: float | None = None
-    score_min: float | None = None
-    score_max: float | None = None
+    #: the program's estimated chance of an interview, within half a percentage point
+    chance: float | None = None
+    chance_min: float | None = None
+    chance_max: float | None = None
+    #: rule id -> the odds factor its audit entry shows for the program
+    odds: dict[str, float] = attrs.field(factory=dict)
+    priority: float | None = None
     advice_from: list[str] = attrs.field(factory=list)
     no_advice_from: list[str] = attrs.field(factory=list)
     breadth_min: int | None = None
@@ -234,12 +238,22 @@ def run_case(case: RuleTestCase, rules: RuleSet, as_of: int) -> tuple[CaseResult
             failures.append(f"expected exclusion by `{e.excluded_by}`; excluded by {', '.join(by) or 'nothing'}")
     if e.tier is not None and target.tier != e.tier:
         failures.append(f"expected tier {e.tier}; it was {target.tier}")
-    if e.score is not None and abs(target.score - e.score) > 1e-9:
-        failures.append(f"expected score {e.score}; it was {target.score}")
-    if e.score_min is not None and target.score < e.score_min:
-        failures.append(f"expected score >= {e.score_min}; it was {target.score}")
-    if e.score_max is not None and target.score > e.score_max:
-        failures.append(f"expected score <= {e.score_max}; it was {target.score}")
+    chance = target.chance
+    if e.chance is not None and (chance is None or abs(chance - e.chance) > 0.005):
+        failures.append(f"expected chance {e.chance}; it was {_show(chance)}")
+    if e.chance_min is not None and (chance is None or chance < e.chance_min):
+        failures.append(f"expected chance >= {e.chance_min}; it was {_show(chance)}")
+    if e.chance_max is not None and (chance is None or chance > e.chance_max):
+        failures.append(f"expected chance <= {e.chance_max}; it was {_show(chance)}")
+    factors = {a.rule_id: a.odds for a in target.audit if a.odds is not None}
+    for rid, want in sorted(e.odds.items()):
+        got = factors.get(rid)
+        if got is None:
+            failures.append(f"expected `{rid}` to multiply the odds by {want}; it did not move them")
+        elif abs(got - want) > 1e-6 * max(1.0, abs(want)):
+            failures.append(f"expected `{rid}` to multiply the odds by {want}; it multiplied them by {got:.6g}")
+    if e.priority is not None and abs(target.priority - e.priority) > 1e-9:
+        failures.append(f"expected priority {e.priority}; it was {target.priority:g}")
     advice_ids = {a.rule_id for a in rec.advice} | {a.rule_id for a in target.advice}
     for rid in e.advice_from:
         if rid not in advice_ids:
@@ -254,6 +268,10 @@ def run_case(case: RuleTestCase, rules: RuleSet, as_of: int) -> tuple[CaseResult
     if e.chosen is not None and target.chosen != e.chosen:
         failures.append(f"expected chosen = {str(e.chosen).lower()}; it was {str(target.chosen).lower()}")
     return CaseResult(case, tuple(failures), frozenset(fired)), rec
+
+
+def _show(chance: float | None) -> str:
+    return "excluded" if chance is None else f"{chance:.4f}"
 
 
 def run_suite(suite: TestSuite, rules: RuleSet | None = None) -> tuple[list[CaseResult], Coverage]:
