@@ -266,6 +266,7 @@ def _rules_payload(ruleset: RuleSet, limits: Limits) -> bytes:
         ruleset.chance,
         ruleset.estimates,
         ruleset.groups,
+        ruleset.levers,
         ruleset.disabled,
         ruleset.overridden,
     )

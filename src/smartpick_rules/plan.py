@@ -261,7 +261,9 @@ def plan_ruleset(ruleset: RuleSet, limits: Limits = DEFAULT_LIMITS) -> Plan:
     cached = cache.get("plan")
     if cached is not None:
         return cached  # type: ignore[no-any-return]
-    diags, facts = check_rules(ruleset.rules, limits, estimates=ruleset.estimates, groups=ruleset.groups)
+    diags, facts = check_rules(
+        ruleset.rules, limits, estimates=ruleset.estimates, groups=ruleset.groups, levers=ruleset.levers
+    )
     errors = [d for d in diags if d.severity == "error"]
     if errors:
         raise RulesetError(errors)

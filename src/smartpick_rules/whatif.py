@@ -21,29 +21,24 @@ valid TOML is taken as a string (``visa=h1b``).
 from __future__ import annotations
 
 import datetime as _dt
-import re
-import tomllib
-import types
-import typing
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from enum import Enum
 from typing import Any
 
 import attrs
 import numpy as np
 import numpy.typing as npt
 
-from .domain.converter import unstructure
-from .domain.inputs import profile_from_data
+from .domain.changes import Change, apply_changes, expand_change, parse_change
 from .domain.models import Catalog, Profile, Program
 from .engines import Budget, compile_ruleset, get_engine
-from .errors import Diagnostic, InputError, Location, did_you_mean
 from .language.ir import RuleSet, format_value
 from .limits import DEFAULT_LIMITS, Limits
 from .plan import Plan, plan_ruleset
 from .results.recommendation import Recommendation
+from .ruleset.load import load_rules
 from .runtime.evaluate import evaluate
+from .runtime.levers import offered_levers
 from .runtime.stages import assess_programs, run_profile_stage
 
 __all__ = [
@@ -70,170 +65,6 @@ TIER_RANK: dict[str | None, int] = {None: 0, "reach": 1, "target": 2, "likely": 
 
 #: languages that serve Los Angeles' patients, in the order the guide lists them
 LA_LANGUAGES = ("Spanish", "Korean", "Mandarin", "Tagalog", "Armenian", "Farsi", "Vietnamese", "Cantonese", "Russian")
-
-
-# --- changes -------------------------------------------------------------------------------
-
-_CHANGE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)\s*(\+=|=)(.*)$", re.DOTALL)
-_BARE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_ .,/-]*$")
-
-
-@attrs.frozen
-class Change:
-    """One change to a profile: ``path op value``."""
-
-    path: tuple[str, ...]
-    op: str  # "=" | "+="
-    value: Any
-    text: str
-
-    def __str__(self) -> str:
-        return self.text
-
-
-def _where(text: str) -> Location:
-    return Location(f"--set {text}")
-
-
-def parse_change(text: str) -> Change:
-    """Parse ``FIELD=VALUE`` or ``FIELD+=VALUE``; VALUE is a TOML literal or a bare word."""
-    m = _CHANGE.match(text)
-    if m is None:
-        raise InputError(
-            Diagnostic(
-                "input_error",
-                "expected FIELD=VALUE or FIELD+=VALUE",
-                _where(text),
-                help="for example step2_ck.score=240, languages+=spanish, preferences.long_term_la_plan=true",
-            )
-        )
-    dotted, op, raw = m.group(1), m.group(2), m.group(3).strip()
-    parts = tuple(dotted.split("."))
-    if parts[0] in ("applicant", "profile") and len(parts) > 1:
-        parts = parts[1:]
-    if not raw:
-        raise InputError(Diagnostic("input_error", f"no value after `{op}`", _where(text), help='write a TOML value: 240, true, "text"'))
-    try:
-        value = tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
-        if not _BARE.match(raw):
-            raise InputError(
-                Diagnostic(
-                    "input_error",
-                    f"`{raw}` is not a TOML value",
-                    _where(text),
-                    help='quote strings ("..."), write tables as { key = value }, lists as [a, b]',
-                )
-            ) from None
-        value = raw
-    return Change(parts, op, value, text.strip())
-
-
-def _field_type(cls: type, name: str) -> Any:
-    hints = typing.get_type_hints(cls)
-    return hints[name]
-
-
-def _strip_optional(tp: Any) -> Any:
-    origin = typing.get_origin(tp)
-    if origin is typing.Union or origin is types.UnionType:
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        if len(args) == 1:
-            return args[0]
-    return tp
-
-
-def _check_path(change: Change) -> None:
-    """Refuse a path that is not a field of the profile, with a "did you mean"."""
-    tp: Any = Profile
-    walked: list[str] = []
-    for part in change.path:
-        tp = _strip_optional(tp)
-        if typing.get_origin(tp) is tuple:
-            if not part.isdigit():
-                raise InputError(
-                    Diagnostic(
-                        "input_error",
-                        f"`{'.'.join(walked)}` is a list; index it with a number (`{'.'.join(walked)}.0.{part}`) or append with +=",
-                        _where(change.text),
-                    )
-                )
-            tp = typing.get_args(tp)[0]
-        elif isinstance(tp, type) and attrs.has(tp):
-            names = [a.name for a in attrs.fields(tp) if not a.name.startswith("_")]
-            if part not in names:
-                where = "the profile" if not walked else f"`{'.'.join(walked)}`"
-                hint = did_you_mean(part, names)
-                raise InputError(
-                    Diagnostic(
-                        "input_error",
-                        f"{where} has no field `{part}`",
-                        _where(change.text),
-                        suggestion=".".join([*walked, hint]) if hint else None,
-                        help=None if hint else f"fields: {', '.join(names)}",
-                    )
-                )
-            tp = _field_type(tp, part)
-        else:
-            raise InputError(Diagnostic("input_error", f"`{'.'.join(walked)}` has no fields", _where(change.text)))
-        walked.append(part)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
-def apply_changes(profile: Profile, changes: Sequence[Change | str]) -> Profile:
-    """A new profile with ``changes`` applied, structured (and so validated) again."""
-    data: dict[str, Any] = _plain(unstructure(profile))
-    parsed = [parse_change(c) if isinstance(c, str) else c for c in changes]
-    for ch in parsed:
-        _check_path(ch)
-        node: Any = data
-        for i, part in enumerate(ch.path[:-1]):
-            key: Any = int(part) if isinstance(node, list) else part
-            if isinstance(node, list):
-                if key >= len(node):
-                    raise InputError(
-                        Diagnostic(
-                            "input_error",
-                            f"`{'.'.join(ch.path[:i])}` has {len(node)} entries; there is no entry {key}",
-                            _where(ch.text),
-                        )
-                    )
-            elif node.get(key) is None:
-                node[key] = {}
-            node = node[key]
-        last: Any = ch.path[-1]
-        if isinstance(node, list):
-            last = int(last)
-            if last >= len(node):
-                raise InputError(Diagnostic("input_error", f"there is no entry {last}", _where(ch.text)))
-        current = node[last] if isinstance(node, list) else node.get(last)
-        if ch.op == "=":
-            node[last] = ch.value
-        elif isinstance(current, list):
-            current.extend(ch.value if isinstance(ch.value, list) else [ch.value])
-        elif current is None and not isinstance(ch.value, int | float):
-            node[last] = ch.value if isinstance(ch.value, list) else [ch.value]
-        elif isinstance(current, int | float | None) and isinstance(ch.value, int | float) and not isinstance(ch.value, bool):
-            node[last] = (current or 0) + ch.value
-        else:
-            raise InputError(
-                Diagnostic(
-                    "input_error",
-                    f"`+=` appends to a list or adds to a number; `{'.'.join(ch.path)}` is {format_value(current)}",
-                    _where(ch.text),
-                )
-            )
-    source = "--set " + " --set ".join(c.text for c in parsed) if parsed else "<profile>"
-    return profile_from_data(data, source=source)
 
 
 # --- outcomes --------------------------------------------------------------------------------
@@ -502,11 +333,12 @@ def whatif(evaluator: Evaluator, profile: Profile, changes: Sequence[Change | st
 
 @attrs.frozen
 class Lever:
-    """Something an applicant can still change, as ``whatif`` changes."""
+    """Something an applicant can still change, as ``whatif`` changes (from a ``[[lever]]`` declaration)."""
 
     key: str
     title: str
     changes: tuple[str, ...]
+    kind: str = "strengthen"
 
 
 @attrs.frozen
@@ -552,57 +384,17 @@ def _toml(value: Any) -> str:
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def candidate_levers(profile: Profile, as_of: int) -> list[Lever]:
-    """The parts of ``profile`` an applicant can still change, as levers to try."""
-    out: list[Lever] = []
-    specialty = profile.preferences.specialties[0].value if profile.preferences.specialties else None
-    spec: dict[str, Any] = {"specialty": specialty} if specialty else {}
-    ck = profile.step2_ck
-    if ck is None:
-        for score in (220, 230, 240, 250):
-            out.append(
-                Lever(
-                    f"step2_ck_{score}",
-                    f"Take Step 2 CK and score {score}",
-                    (f"step2_ck = {_toml({'score': score, 'passed': True, 'attempts': 1})}",),
-                )
-            )
-    if profile.step3 is None:
-        out.append(Lever("step3", "Pass Step 3", (f"step3 = {_toml({'passed': True, 'attempts': 1})}",)))
-    for months in (3, 6):
-        usce = {"kind": "hands_on", "months": months, **spec, "state": "CA", "region": "la_county", "end_year": as_of}
-        out.append(
-            Lever(
-                f"usce_la_{months}m",
-                f"+{months} months of hands-on USCE in LA",
-                (f"usce += {_toml(usce)}",),
-            )
-        )
-    letter = {**spec, "us": True, "state": "CA", "region": "la_county", "residency_faculty": True, "knows_applicant_well": True}
-    out.append(Lever("letter_la", "+1 US letter from LA faculty", (f"letters += {_toml(letter)}",)))
-    for k, existing in enumerate(profile.letters):
-        if existing.us and not existing.addresses_scores:
-            out.append(
-                Lever(
-                    "letter_addresses_scores",
-                    "A US letter that addresses the scores",
-                    (f"letters.{k}.addresses_scores = true",),
-                )
-            )
-            break
-    spoken = {lang.strip().lower() for lang in profile.languages}
-    new_lang = next((lang for lang in LA_LANGUAGES if lang.lower() not in spoken), None)
-    if new_lang is not None:
-        out.append(Lever(f"language_{new_lang.lower()}", f"Speak {new_lang}", (f"languages += {_toml(new_lang)}",)))
-    out.append(Lever("publication", "+1 publication", ("research.publications += 1",)))
-    work = {"kind": "safety_net_hospital", "region": "la_county", "months": 6}
-    out.append(Lever("community_la", "+6 months of LA safety-net work", (f"community_work += {_toml(work)}",)))
-    if not profile.preferences.long_term_la_plan:
-        out.append(
-            Lever("la_plan", "State a long-term LA plan", ("preferences.long_term_la_plan = true",))
-        )
-    out.append(Lever("leadership", "+1 leadership role", ("leadership_roles += 1",)))
-    return out
+def candidate_levers(profile: Profile, as_of: int, rules: RuleSet | None = None) -> list[Lever]:
+    """The levers the rule sets declare (``[[lever]]``) that this profile is offered."""
+    ruleset = rules if rules is not None else load_rules()
+    plan = plan_ruleset(ruleset)
+    engine = get_engine("native")
+    compiled = compile_ruleset(ruleset, "native")
+    prof_out = run_profile_stage(plan, engine, compiled, profile, as_of, Budget(DEFAULT_LIMITS.max_firings))
+    return [
+        Lever(lever.id, lever.title, tuple(expand_change(t, profile, as_of) for t in lever.changes), lever.kind)
+        for lever in offered_levers(ruleset, prof_out.scope)
+    ]
 
 
 def levers(evaluator: Evaluator, profile: Profile, candidates: Sequence[Lever] | None = None) -> list[LeverResult]:
@@ -613,7 +405,8 @@ def levers(evaluator: Evaluator, profile: Profile, candidates: Sequence[Lever] |
     """
     base = evaluator.outcomes(profile)
     results: list[LeverResult] = []
-    for lever in candidates if candidates is not None else candidate_levers(profile, evaluator.as_of):
+    offered = candidates if candidates is not None else candidate_levers(profile, evaluator.as_of, evaluator.rules)
+    for lever in offered:
         variant = apply_changes(profile, [parse_change(c) for c in lever.changes])
         comparison = compare(base, evaluator.outcomes(variant), evaluator.catalog, include_chance_changes=True)
         results.append(LeverResult(lever, comparison))

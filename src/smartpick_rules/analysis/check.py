@@ -38,7 +38,7 @@ from ..language.expr import (
     iter_nodes,
 )
 from ..language.facts import ANY, BOOL, NULL, NUMBER, STRING, FactType, record_fields, root_types
-from ..language.ir import STAGES, Estimate, Group, Rule, Template
+from ..language.ir import STAGES, Estimate, Group, Lever, Rule, Template
 from ..limits import DEFAULT_LIMITS, Limits, limit_help
 
 __all__ = ["FUNCTIONS", "RuleFacts", "check_rules", "stratify"]
@@ -460,6 +460,7 @@ def check_rules(
     *,
     estimates: Sequence[Estimate] = (),
     groups: Sequence[Group] = (),
+    levers: Sequence[Lever] = (),
 ) -> tuple[list[Diagnostic], dict[str, RuleFacts]]:
     """Type-check every rule of an effective rule set (and its estimates and groups); return
     diagnostics and per-rule facts."""
@@ -502,6 +503,14 @@ def check_rules(
         if t.kind not in ("bool", "any"):
             checker.error("type_error", f"a group's `programs` is a condition, got {t.describe()}", g.programs.loc)
         diags.extend(attrs.evolve(d, rule_id=None, message=f"group `{g.name}`: {d.message}") for d in checker.diags)
+    for lever in levers:
+        # a lever is offered by what the profile stage knows: the applicant and profile tags
+        checker = _ExprChecker("profile", lever.id, {"profile": tags.get("profile", set())}, {}, estimate_names)
+        for clause in lever.when:
+            t = checker.check(clause, {})
+            if t.kind not in ("bool", "any"):
+                checker.error("type_error", f"a lever's `when` is a condition, got {t.describe()}", clause.loc)
+        diags.extend(checker.diags)
     diags.extend(_check_conflicts(rules))
     strata_diags, _ = stratify(rules, facts)
     diags.extend(strata_diags)

@@ -550,7 +550,8 @@ def _tags(rules: Sequence[Rule], facts: dict[str, RuleFacts]) -> list[Diagnostic
 def _template_unread(rule: Rule, facts: RuleFacts) -> list[Diagnostic]:
     if rule.explain is None:
         return []
-    read = set(facts.paths)
+    # what the effect computes its value from was read too (an odds factor from a score, say)
+    read = set(facts.paths) | {n.dotted for e in rule.then.expressions() for n in iter_nodes(e) if isinstance(n, Path)}
     out = []
     for p in rule.explain.fields:
         if not isinstance(p, Path):
@@ -577,7 +578,10 @@ def lint_rules(ruleset: RuleSet | Sequence[Rule], *, files: Iterable[str] | None
     checked together with the shipped ones, warnings about the shipped ones are noise).
     """
     rules = tuple(ruleset.rules if isinstance(ruleset, RuleSet) else ruleset)
-    _diags, facts = check_rules(rules)
+    if isinstance(ruleset, RuleSet):
+        _diags, facts = check_rules(rules, estimates=ruleset.estimates, groups=ruleset.groups, levers=ruleset.levers)
+    else:
+        _diags, facts = check_rules(rules)
     out: list[Diagnostic] = []
     for r in rules:
         out.extend(_never_true(r))

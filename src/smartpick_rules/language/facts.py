@@ -19,7 +19,7 @@ import attrs
 
 from ..domain.models import Exam, Profile, Program, Research
 
-__all__ = ["CHOSEN_FACTS", "FactType", "ListFacts", "ListItem", "record_fields", "type_of_class"]
+__all__ = ["CHOSEN_FACTS", "LIST_ITEM_RENAMED", "FactType", "ListFacts", "ListItem", "record_fields", "type_of_class"]
 
 
 @attrs.frozen
@@ -70,6 +70,8 @@ class ListItem:
     tier: str | None
     excluded: bool
     priority: float
+    #: the tags rules set for the program (profile and program stage); the catalog's own tags
+    #: are ``item.program_tags``
     tags: tuple[str, ...]
 
 
@@ -125,6 +127,8 @@ COMPUTED: dict[type, dict[str, FactType]] = {
 
 # The list item is flat for authors: item.region, item.tier, not item.program.region.
 _LIST_ITEM_EXTRA = ("chance", "tier", "excluded", "priority", "tags")
+#: list-item fields read from the program under another name (``tags`` is the rules' tags)
+LIST_ITEM_RENAMED = {"program_tags": "tags"}
 
 
 def type_of_class(tp: Any) -> FactType:
@@ -169,6 +173,7 @@ def record_fields(cls: type) -> dict[str, FactType]:
         out["excluded"] = BOOL
         out["priority"] = NUMBER
         out["tags"] = FactType("list", elem=STRING)
+        out["program_tags"] = FactType("list", elem=STRING)
     else:
         hints = typing.get_type_hints(cls)
         for a in attrs.fields(cls):
@@ -193,5 +198,5 @@ def get_field(obj: Any, name: str) -> Any:
     if isinstance(obj, ListItem):
         if name in _LIST_ITEM_EXTRA:
             return getattr(obj, name)
-        return getattr(obj.program, name)
+        return getattr(obj.program, LIST_ITEM_RENAMED.get(name, name))
     return getattr(obj, name)

@@ -13,9 +13,9 @@ from typing import Any
 import attrs
 
 from ..errors import Location
-from .expr import Expr, Path, to_source
+from .expr import Expr, to_source
 
-__all__ = ["Breadth", "ChanceModel", "Effect", "Estimate", "Group", "Rule", "RuleSet", "RuleSetInfo", "Template"]
+__all__ = ["LEVER_KINDS", "Breadth", "ChanceModel", "Effect", "Estimate", "Group", "Lever", "Rule", "RuleSet", "RuleSetInfo", "Template"]
 
 STAGES = ("profile", "program", "list")
 TIERS = ("reach", "target", "likely")
@@ -259,6 +259,30 @@ class Group:
 
 
 @attrs.frozen
+class Lever:
+    """Something an applicant can still change, declared with ``[[lever]]``.
+
+    ``changes`` are profile changes (``step2_ck.score = 240``, ``letters += {...}``) in which
+    ``{specialty}`` stands for the applicant's first preferred specialty and ``{as_of}`` for the
+    evaluation year. A ``strengthen`` lever raises chances (``smartpick-rules levers`` ranks them);
+    a ``widen`` lever adds eligible programs (a short list reports how many each would add).
+    """
+
+    id: str
+    title: str
+    changes: tuple[str, ...]
+    kind: str = "strengthen"
+    when: tuple[Expr, ...] = ()
+    source: str = ""
+    description: str = ""
+    ruleset: str = ""
+    loc: Location = attrs.field(factory=Location, eq=False)
+
+
+LEVER_KINDS = ("strengthen", "widen")
+
+
+@attrs.frozen
 class RuleSetInfo:
     """One loaded rule-set file, for provenance."""
 
@@ -283,6 +307,7 @@ class RuleSet:
     chance: ChanceModel = attrs.field(factory=ChanceModel)
     estimates: tuple[Estimate, ...] = ()
     groups: tuple[Group, ...] = ()
+    levers: tuple[Lever, ...] = ()
     #: rules present in a file but disabled (by ``enabled = false`` or a later ``disable``)
     disabled: tuple[Rule, ...] = ()
     #: rules replaced by a later rule set's override, for ``--effective`` listings
@@ -300,7 +325,16 @@ class RuleSet:
         # process, so a pickled rule set travels without its cache and recompiles on use.
         return (
             RuleSet,
-            (self.rules, self.rulesets, self.chance, self.estimates, self.groups, self.disabled, self.overridden),
+            (
+                self.rules,
+                self.rulesets,
+                self.chance,
+                self.estimates,
+                self.groups,
+                self.levers,
+                self.disabled,
+                self.overridden,
+            ),
         )
 
     def get(self, rule_id: str) -> Rule | None:

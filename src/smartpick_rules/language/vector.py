@@ -36,6 +36,7 @@ from .expr import (
     iter_nodes,
     program_nodes,
 )
+from .facts import LIST_ITEM_RENAMED as _LIST_ITEM_RENAMED
 from .facts import FactType, record_fields
 from .interp import EXP_BOUND, Scope, evaluate_expr, plain, truth
 
@@ -507,9 +508,12 @@ class ListColumns(ProgramColumns):
             if col is None:
                 col = self.extra[name] = self.extra_builders[name]()
             return col
-        return super().field(name)
+        return super().field(_LIST_ITEM_RENAMED.get(name, name))
 
     def membership(self, name: str, value: Any) -> VBool:
+        name_in_catalog = _LIST_ITEM_RENAMED.get(name)
+        if name_in_catalog is not None:
+            return super().membership(name_in_catalog, value)
         if name in self.extra_builders:
             lists = self.field(name)
             assert isinstance(lists, VObj)
@@ -518,6 +522,9 @@ class ListColumns(ProgramColumns):
         return super().membership(name, value)
 
     def lengths(self, name: str) -> VNum:
+        name_in_catalog = _LIST_ITEM_RENAMED.get(name)
+        if name_in_catalog is not None:
+            return super().lengths(name_in_catalog)
         if name in self.extra_builders:
             raw = self.as_objects(self.field(name))
             return VNum(np.array([float(len(x)) for x in raw], dtype=np.float64), np.ones(self.n, dtype=np.bool_))

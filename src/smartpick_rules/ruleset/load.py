@@ -19,10 +19,12 @@ from typing import Any
 import attrs
 
 from ..analysis.check import check_rules
+from ..domain.changes import check_change, expand_change, parse_change
 from ..domain.converter import _StructureFailure, converter, structure_mapping
-from ..errors import Diagnostic, Location, RulesetError, did_you_mean
+from ..errors import Diagnostic, InputError, Location, RulesetError, did_you_mean
 from ..language.expr import Expr, ExpressionError, Literal, Path, parse_expression, to_source
 from ..language.ir import (
+    LEVER_KINDS,
     STAGES,
     TIERS,
     Breadth,
@@ -30,6 +32,7 @@ from ..language.ir import (
     Effect,
     Estimate,
     Group,
+    Lever,
     Rule,
     RuleSet,
     RuleSetInfo,
@@ -125,12 +128,24 @@ class RawGroup:
 
 
 @attrs.frozen
+class RawLever:
+    id: str
+    title: str
+    set: list[str]
+    kind: str = "strengthen"
+    when: str | list[str] | None = None
+    source: str = ""
+    description: str = ""
+
+
+@attrs.frozen
 class RawRuleFile:
     ruleset: RawHeader
     rule: list[RawRule] = attrs.field(factory=list)
     chance: RawChance | None = None
     estimate: list[RawEstimate] = attrs.field(factory=list)
     group: list[RawGroup] = attrs.field(factory=list)
+    lever: list[RawLever] = attrs.field(factory=list)
 
 
 def _union_hook(options: tuple[type, ...]) -> Any:
@@ -173,6 +188,7 @@ class _LoadedFile:
     chance: RawChance | None
     estimates: tuple[Estimate, ...]
     groups: tuple[Group, ...]
+    levers: tuple[Lever, ...]
     loc: Location
 
 
@@ -265,7 +281,7 @@ def _parse_file(text: str, file: str, limits: Limits, sha: str) -> tuple[_Loaded
                     f"unknown table `{key}`",
                     Location(file, line, col),
                     suggestion=did_you_mean(key, known_top),
-                    help="a rule file has [ruleset], optional [chance], [[estimate]], [[group]] and [[rule]] tables",
+                    help="a rule file has [ruleset], optional [chance], [[estimate]], [[group]], [[lever]] and [[rule]] tables",
                 )
             )
     header = structured(data["ruleset"], RawHeader, ["ruleset"])
@@ -299,6 +315,15 @@ def _parse_file(text: str, file: str, limits: Limits, sha: str) -> tuple[_Loaded
             diags.append(exc.diagnostic)
             continue
         groups.append(Group(rg.name, expr, rg.description, rg.source, "", rg.programs, gloc))
+    levers: list[Lever] = []
+    for index, item in enumerate(data.get("lever") or [] if isinstance(data.get("lever"), list) else []):
+        rl = structured(item, RawLever, ["lever", index])
+        if rl is not None:
+            lever = _build_lever(rl, index, smap, file, limits, diags)
+            if lever is not None:
+                levers.append(lever)
+    if "lever" in data and not isinstance(data["lever"], list):
+        diags.append(Diagnostic("schema_error", "`lever` must be [[lever]] tables", Location(file, *smap.position(["lever"]))))
     if "group" in data and not isinstance(data["group"], list):
         diags.append(Diagnostic("schema_error", "`group` must be [[group]] tables", Location(file, *smap.position(["group"]))))
     raw_rules: list[tuple[int, RawRule]] = []
@@ -331,7 +356,49 @@ def _parse_file(text: str, file: str, limits: Limits, sha: str) -> tuple[_Loaded
     )
     estimates = [attrs.evolve(e, ruleset=header.name) for e in estimates]
     groups = [attrs.evolve(g, ruleset=header.name) for g in groups]
-    return _LoadedFile(info, tuple(rules), chance, tuple(estimates), tuple(groups), hloc), diags
+    levers = [attrs.evolve(lv, ruleset=header.name) for lv in levers]
+    return _LoadedFile(info, tuple(rules), chance, tuple(estimates), tuple(groups), tuple(levers), hloc), diags
+
+
+def _build_lever(rl: RawLever, index: int, smap: SourceMap, file: str, limits: Limits, diags: list[Diagnostic]) -> Lever | None:
+    line, col = smap.position(["lever", index])
+    loc = Location(file, line, col)
+    ok = True
+    if not _RULE_ID.match(rl.id):
+        diags.append(Diagnostic("schema_error", f"lever id `{rl.id}` must be lower-case words joined by dots", loc, rl.id))
+        ok = False
+    if rl.kind not in LEVER_KINDS:
+        diags.append(
+            Diagnostic(
+                "schema_error",
+                f"lever kind `{rl.kind}` must be one of {', '.join(LEVER_KINDS)}",
+                loc,
+                rl.id,
+                suggestion=did_you_mean(rl.kind, LEVER_KINDS),
+            )
+        )
+        ok = False
+    if not rl.set:
+        diags.append(Diagnostic("schema_error", "a lever needs at least one change in `set`", loc, rl.id))
+        ok = False
+    for text in rl.set:
+        try:
+            check_change(parse_change(expand_change(text, None, 2000)))
+        except InputError as exc:
+            d = exc.diagnostics[0]
+            diags.append(Diagnostic("schema_error", f"change `{text}`: {d.message}", loc, rl.id, d.help, d.suggestion))
+            ok = False
+    when: list[Expr] = []
+    texts = [] if rl.when is None else [rl.when] if isinstance(rl.when, str) else list(rl.when)
+    for text in texts:
+        try:
+            when.append(parse_expression(text, limits, _expr_origin(smap, ["lever", index, "when"], text, file)))
+        except ExpressionError as exc:
+            diags.append(attrs.evolve(exc.diagnostic, rule_id=rl.id))
+            ok = False
+    if not ok:
+        return None
+    return Lever(rl.id, rl.title, tuple(rl.set), rl.kind, tuple(when), rl.source, rl.description, "", loc)
 
 
 def _pretty_path(path: Sequence[str | int]) -> str:
@@ -691,7 +758,9 @@ def load_rules_from_text(sources: Iterable[tuple[str, str]], *, limits: Limits =
     ruleset, compose_diags = _compose(ordered, limits)
     if compose_diags:
         raise RulesetError(compose_diags)
-    check_diags, _facts = check_rules(ruleset.rules, limits, estimates=ruleset.estimates, groups=ruleset.groups)
+    check_diags, _facts = check_rules(
+        ruleset.rules, limits, estimates=ruleset.estimates, groups=ruleset.groups, levers=ruleset.levers
+    )
     errors = [d for d in check_diags if d.severity == "error"]
     if errors:
         raise RulesetError(errors)
@@ -759,6 +828,7 @@ def _compose(ordered: list[_LoadedFile], limits: Limits) -> tuple[RuleSet, list[
     chance = {k: getattr(model, k) for k in ("base", "target", "likely", "floor", "ceiling")}
     estimates: dict[str, Estimate] = {}
     groups: dict[str, Group] = {}
+    levers: dict[str, Lever] = {}
     for lf in ordered:
         for r, override in lf.rules:
             if override:
@@ -812,6 +882,10 @@ def _compose(ordered: list[_LoadedFile], limits: Limits) -> tuple[RuleSet, list[
             if est.name in estimates:
                 diags.append(Diagnostic("duplicate_rule", f"estimate `{est.name}` is also declared at {estimates[est.name].loc}", est.loc))
             estimates[est.name] = est
+        for lever in lf.levers:
+            if lever.id in levers:
+                diags.append(Diagnostic("duplicate_rule", f"lever `{lever.id}` is also declared at {levers[lever.id].loc}", lever.loc, lever.id))
+            levers[lever.id] = lever
         for grp in lf.groups:
             if grp.name in groups:
                 diags.append(Diagnostic("duplicate_rule", f"group `{grp.name}` is also declared at {groups[grp.name].loc}", grp.loc))
@@ -839,6 +913,7 @@ def _compose(ordered: list[_LoadedFile], limits: Limits) -> tuple[RuleSet, list[
         chance=ChanceModel(**chance),
         estimates=tuple(estimates.values()),
         groups=tuple(groups.values()),
+        levers=tuple(levers.values()),
         disabled=tuple(disabled.values()),
         overridden=tuple(overridden),
     )

@@ -42,6 +42,7 @@ from ..results.recommendation import (
 )
 from ..version import __version__ as _version
 from .audit import EntryMaker, catalog_sha256, json_value, sha256_of, why_not_entry
+from .levers import pool_wideners
 from .list_stage import LazyItems, choose_list, group_masks, list_settings, priority_order
 from .stages import (
     ProfileOutcome,
@@ -243,6 +244,7 @@ def _run(
             chosen=len(choice.chosen),
             eligible=facts.size,
             held_back=dict(sorted(choice.held_back.items())),
+            wideners=pool_wideners(plan, eng, compiled, prof, profile_scope, cat, year, limits, facts.size),
         )
     breadth = BreadthResult(
         min=settings.lo,

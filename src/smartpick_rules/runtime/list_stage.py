@@ -135,6 +135,14 @@ def choose_list(
     groups: dict[str, BoolArray],
     settings: ListSettings,
 ) -> Choice:
+    """The list in priority order, bounded by the groups' ``at_most`` and kept to their ``at_least``.
+
+    First the eligible programs in priority order, skipping a program whose group is full, until
+    the list holds ``breadth.min`` programs and its expected interviews reach the target, or it
+    holds ``breadth.max``. Then each group's ``at_least`` (in name order): its best programs not yet
+    chosen take the places of the lowest-priority chosen programs outside it that no other group
+    keeps. A list shorter than ``breadth.min`` keeps places in proportion to its length.
+    """
     lo, hi, target = settings.lo, settings.hi, settings.interview_target
     member: dict[str, list[bool]] = {g: m.tolist() for g, m in groups.items()}
     count = dict.fromkeys(groups, 0)
@@ -144,53 +152,74 @@ def choose_list(
     held_back: dict[str, int] = {}
     expected = 0.0
 
-    def full_group(i: int) -> str | None:
-        for g, limit in sorted(settings.at_most.items()):
-            if g in member and member[g][i] and count[g] >= limit:
-                return g
-        return None
+    def caps_of(i: int) -> list[str]:
+        return [g for g in sorted(settings.at_most) if g in member and member[g][i]]
 
-    def take(i: int) -> None:
-        nonlocal expected
-        chosen.append(i)
-        taken.add(i)
-        expected += chance[i]
+    def add(i: int, sign: int) -> None:
         for g, m in member.items():
             if m[i]:
-                count[g] += 1
+                count[g] += sign
 
-    # places an `at_least` keeps, for the group's best programs
-    for g in sorted(settings.at_least):
-        if g not in member:
-            continue
-        need = min(settings.at_least[g], hi)
-        for i in ranked:
-            if count[g] >= need or len(chosen) >= hi:
-                break
-            if i not in taken and member[g][i] and full_group(i) is None:
-                take(i)
     stopped = "every eligible program is in the list"
     for i in ranked:
-        if i in taken:
-            continue
         if len(chosen) >= hi:
             stopped = f"the list holds its maximum of {hi} programs"
             break
         if len(chosen) >= lo and target is not None and expected >= target:
             stopped = f"the list reached {target:g} expected interviews with {len(chosen)} programs"
             break
-        full = full_group(i)
+        full = next((g for g in caps_of(i) if count[g] >= settings.at_most[g]), None)
         if full is not None:
             left_off[i] = f"the list already holds the {settings.at_most[full]} {full.replace('_', ' ')} programs it allows"
             held_back[full] = held_back.get(full, 0) + 1
             continue
-        take(i)
+        chosen.append(i)
+        taken.add(i)
+        add(i, 1)
+        expected += chance[i]
+
+    # places kept for a group: its best programs replace the lowest-priority programs outside it
+    def kept(g: str) -> int:
+        m = settings.at_least[g]
+        if len(chosen) < lo and lo > 0:
+            m = min(m, round(m * len(chosen) / lo))
+        return min(m, len(chosen))
+
+    for g in sorted(settings.at_least):
+        if g not in member:
+            continue
+        need = kept(g)
+        incoming = [i for i in ranked if i not in taken and member[g][i]]
+        for i in incoming:
+            if count[g] >= need:
+                break
+            out = None
+            for o in reversed(chosen):
+                if member[g][o]:
+                    continue
+                # never take a place another group keeps
+                if any(member[h][o] and count[h] <= kept(h) for h in settings.at_least if h != g and h in member):
+                    continue
+                if any(count[h] - (1 if member[h][o] else 0) >= settings.at_most[h] for h in caps_of(i)):
+                    continue
+                out = o
+                break
+            if out is None:
+                break
+            chosen.remove(out)
+            taken.discard(out)
+            add(out, -1)
+            left_off[out] = f"its place went to a program in the {g.replace('_', ' ')} group, for which the list keeps {need} places"
+            chosen.append(i)
+            taken.add(i)
+            add(i, 1)
+            left_off.pop(i, None)
     position = {i: k for k, i in enumerate(ranked)}
     for i in ranked:
         if i not in taken and i not in left_off:
             left_off[i] = f"lower priority than the last program chosen ({stopped})"
     chosen.sort(key=position.__getitem__)
-    # the same float sum in the list's own order, so it does not depend on how the list was built
+    # the float sum in the list's own order, so it does not depend on how the list was built
     total = 0.0
     for i in chosen:
         total = total + chance[i]
