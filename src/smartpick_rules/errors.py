@@ -9,9 +9,9 @@ One small tree, so an embedding app can catch everything this library refuses wi
     ├── EvaluationError     something went wrong while rules ran (firing budget, conflicts)
     └── EngineUnavailable   the requested engine cannot run on this interpreter
 
-Every error carries one or more :class:`Diagnostic` values. A diagnostic keeps *what* went
-wrong (``message``), *where* (``location``) and *how to fix it* (``help``, ``suggestion``)
-apart, and has a stable ``code`` that tests and tools match instead of prose.
+Every error carries one or more [`Diagnostic`][smartpick_rules.Diagnostic] values. A diagnostic
+keeps *what* went wrong (``message``), *where* (``location``) and *how to fix it* (``help``,
+``suggestion``) apart, and has a stable ``code`` that tests and tools match instead of prose.
 """
 
 from __future__ import annotations
@@ -145,8 +145,8 @@ class SmartpickError(Exception):
     ``str(error)`` shows the first few and says how many more there are.
     """
 
-    #: how many diagnostics ``str()`` shows before "... and N more"
     shown = 8
+    """How many diagnostics ``str()`` shows before "... and N more"."""
 
     def __init__(self, diagnostics: Diagnostic | Sequence[Diagnostic]) -> None:
         if isinstance(diagnostics, Diagnostic):

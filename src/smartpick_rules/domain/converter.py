@@ -1,9 +1,9 @@
 """The one cattrs converter: plain data (TOML, JSON, CSV rows) in, attrs models out, and back.
 
 Structuring is strict on purpose. cattrs' defaults would turn ``"false"`` into ``True`` and
-``227.9`` into ``227``; an applicant's score silently changed is the worst kind of wrong
-answer, so booleans must be booleans, integers integral, floats finite, and unknown keys are
-refused with a "did you mean". Errors come back as :class:`Diagnostic` values carrying the
+``227.9`` into ``227``; an applicant's score silently changed is the worst kind of wrong answer, so
+booleans must be booleans, integers integral, floats finite, and unknown keys are refused with a
+"did you mean". Errors come back as [`Diagnostic`][smartpick_rules.Diagnostic] values carrying the
 field path (``$.step2_ck.score``) so loaders can point at a line.
 """
 
@@ -248,7 +248,8 @@ def _message(exc: BaseException) -> str:
 
 
 def structure_mapping(data: Any, cls: type[T], root: str = "$", limits: Limits | None = None) -> T:
-    """Structure ``data`` into ``cls`` or raise :class:`InputError`-ready diagnostics."""
+    """Structure ``data`` into ``cls``, or raise diagnostics ready for an
+    [`InputError`][smartpick_rules.InputError]."""
     if limits is not None:
         token = _max_string_length.set(limits.max_string_length)
         list_token = _max_list_items.set(limits.max_list_items)

@@ -1,7 +1,7 @@
 """The applicant, the programs and the catalog: the facts rules read.
 
 Every model is a frozen attrs class, structured from TOML, JSON or CSV by the one converter in
-:mod:`smartpick_rules.domain.converter`. Field names here are the names rule authors write after
+``smartpick_rules.domain.converter``. Field names here are the names rule authors write after
 ``applicant.`` and ``program.``, so renaming a field is a breaking change to every rule set.
 Enumerations are string enums: their values are what a rule compares against
 (``program.region == "la_county"``), and the type checker refuses a value not listed here.
@@ -309,7 +309,7 @@ class Program:
 class Catalog(Sequence[Program]):
     """An ordered, immutable collection of programs with lookup by id.
 
-    Build one with :func:`smartpick_rules.load_catalog` or ``Catalog.of(programs)``; both
+    Build one with [`load_catalog`][smartpick_rules.load_catalog] or ``Catalog.of(programs)``; both
     refuse duplicate ids.
     """
 

@@ -1,4 +1,4 @@
-"""Rendering a :class:`Recommendation` for people: a terminal table, Markdown, and one HTML file.
+"""Rendering a ``Recommendation`` for people: a terminal table, Markdown, and one HTML file.
 
 Everything a rule file or a catalog says is untrusted text: it is escaped for the format it
 goes into (HTML entities, Markdown backslashes, control characters stripped for terminals).
@@ -666,7 +666,7 @@ def render_html(rec: Recommendation, *, title: str = "", summary: Summary | None
 
 
 def render(rec: Recommendation, fmt: str, *, top: int = 25, width: int = 100, title: str = "") -> str:
-    """Render in one of :data:`FORMATS`."""
+    """Render in one of ``FORMATS``."""
     if fmt == "json":
         return render_json(rec)
     if fmt == "table":

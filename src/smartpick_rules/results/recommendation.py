@@ -1,4 +1,4 @@
-"""What ``evaluate`` returns: a :class:`Recommendation` with its audit trail.
+"""What ``evaluate`` returns: a [`Recommendation`][smartpick_rules.Recommendation] with its audit trail.
 
 The JSON form (``to_dict`` / ``to_json``) is a stable, documented schema (docs/audit-trail.md)
 that round-trips through cattrs (``Recommendation.from_dict``). Per-program results of a large
@@ -51,10 +51,10 @@ class AuditEntry:
     salience: int
     effect: str
     explanation: str | None
-    #: the values the rule's condition (and its templates) read, by path
     values: dict[str, JSONValue]
-    #: the program's score after this entry's effect (None for entries that do not score)
+    """The values the rule's condition (and its templates) read, by path."""
     score_after: float | None
+    """The program's score after this entry's effect (None for entries that do not score)."""
     file: str
     line: int
     source: str = ""
@@ -96,6 +96,12 @@ class AdviceItem:
 
 @attrs.frozen
 class ProgramResult:
+    """One program's outcome: score, tier or exclusion, place in the list, and its audit trail.
+
+    ``tier`` is ``None`` when the program is excluded; ``excluded`` is the deciding exclusion.
+    The fields are those of the JSON form (docs/audit-trail.md).
+    """
+
     program: Program
     score: float
     tier: str | None
@@ -103,11 +109,11 @@ class ProgramResult:
     tags: tuple[str, ...]
     priority: float
     audit: tuple[AuditEntry, ...]
-    #: every exclusion that applied, the deciding one (highest salience) first
     exclusions: tuple[Exclusion, ...] = ()
+    """Every exclusion that applied, the deciding one (highest salience) first."""
     advice: tuple[AdviceItem, ...] = ()
-    #: True when the program is in the recommended list (breadth.chosen)
     chosen: bool = False
+    """True when the program is in the recommended list (breadth.chosen)."""
 
     @property
     def program_id(self) -> str:
