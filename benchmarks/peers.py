@@ -291,6 +291,10 @@ class PRule:
         self.T = f_and(lowering.tf(ast.parse(w, mode="eval").body)[0] for w in when)
         self.reads: set[str] = set()
         _tags_read(self.T, self.reads)
+        #: tags the condition requires outright (``has(t)`` at the top level): a driver may skip
+        #: the rule for a program lacking one, as a Rete network's join would
+        conj = self.T[1] if self.T[0] == "and" else (self.T,)
+        self.gate = frozenset(x[1] for x in conj if x[0] == "tag")
 
 
 def _tags_read(f: Any, out: set[str]) -> None:
@@ -318,7 +322,7 @@ def _walk(f: Any) -> Iterable[tuple[Any, ...]]:
             yield from _walk(x)
 
 
-def order_rules(rules: Sequence[PRule], outside_tags: frozenset[str]) -> tuple[list[int], list[int]]:
+def order_rules(rules: Sequence[PRule]) -> tuple[list[int], list[int]]:
     """Dependency order (a rule after every rule setting a tag it reads) and each rule's layer."""
     setters: dict[str, list[int]] = {}
     for i, r in enumerate(rules):
@@ -343,7 +347,6 @@ def order_rules(rules: Sequence[PRule], outside_tags: frozenset[str]) -> tuple[l
 
     layers = [depth(i) for i in range(len(rules))]
     order = sorted(range(len(rules)), key=lambda i: (layers[i], i))
-    del outside_tags
     return order, layers
 
 
@@ -410,17 +413,17 @@ class Workload:
                     paths.add(node[2])
         self.applicant = {p: _read(self.profile, p) for p in sorted(paths)}
         self.profile_tags, self.profile_score = self._profile_stage()
-        self.order, self.layers = order_rules(self.rules, self.profile_tags)
+        self.order, self.layers = order_rules(self.rules)
         self.n_layers = max(self.layers) + 1 if self.layers else 0
 
     def _profile_stage(self) -> tuple[frozenset[str], float]:
         """The profile stage on the one applicant, by the plain-Python translation."""
-        order, _layers = order_rules(self.profile_rules, frozenset())
+        order, _layers = order_rules(self.profile_rules)
         tags: set[str] = set()
         score = self.base_score
         for i in order:
             r = self.profile_rules[i]
-            fn = eval(compile(f"lambda p, a, t: {py_form(r.T)}", r.id, "eval"), {"AS_OF": AS_OF})  # noqa: S307 - our own generated text
+            fn = eval(compile(f"lambda p, a, t: {py_form(r.T)}", r.id, "eval"), {"AS_OF": AS_OF})
             if fn({}, self.applicant, tags):
                 tags.update(r.tags)
                 score += r.score
@@ -441,10 +444,6 @@ class Workload:
 # =============================================================================================
 # Plain Python
 # =============================================================================================
-
-
-def _pyname(key: str) -> str:
-    return key
 
 
 def py_val(v: tuple[Any, ...]) -> str:
@@ -517,7 +516,7 @@ class PythonPeer:
         src.append("        deltas.append(d + 0.0)")
         src.append("    return fired, deltas")
         ns: dict[str, Any] = {"AS_OF": AS_OF}
-        exec(compile("\n".join(src), "<plain-python-peer>", "exec"), ns)  # noqa: S102 - our own generated text
+        exec(compile("\n".join(src), "<plain-python-peer>", "exec"), ns)
         self._run = ns["run"]
 
     def run(self) -> tuple[list[tuple[int, int]], list[float]]:
@@ -543,6 +542,7 @@ class NumpyPeer:
         dicts = w.program_dicts()
         self.cols: dict[str, Any] = {}
         self.known_cols: dict[str, Any] = {}
+        self.vocab: dict[str, dict[str, int]] = {}
         for f in w.program_fields:
             vals = [d[f] for d in dicts]
             if f == "tags":
@@ -555,8 +555,12 @@ class NumpyPeer:
                 self.cols[f] = arr
                 self.known_cols[f] = ~np.isnan(arr)
             else:
-                self.cols[f] = np.array(["" if x is None else x for x in vals])
-                self.known_cols[f] = np.array([x is not None for x in vals], dtype=np.bool_)
+                # strings as category codes, as anyone writing this by hand in numpy would
+                vocab: dict[str, int] = {}
+                codes = np.array([vocab.setdefault(x, len(vocab)) if x is not None else -1 for x in vals], dtype=np.int32)
+                self.cols[f] = codes
+                self.vocab[f] = vocab
+                self.known_cols[f] = codes >= 0
         tags = [d["tags"] for d in dicts]
         self.tag_cols = {t: np.array([t in ts for ts in tags], dtype=np.bool_) for t in {t for ts in tags for t in ts}}
         self.tags_len = np.array([len(ts) for ts in tags], dtype=np.float64)
@@ -673,6 +677,9 @@ class NumpyPeer:
                 col = self.tag_cols.get(a[1], np.zeros(self.n, dtype=np.bool_))
                 ncol = ~col
                 return (lambda env: col) if op == "in" else (lambda env: ncol)
+            strcol = next((x for x in (a, b) if x[0] == "f" and x[1] == "p" and x[2] in self.vocab), None)
+            if strcol is not None:
+                return self._string_cmp(op, strcol, b if strcol is a else a)
             ga, gb = self._val(a), self._val(b)
             if op in ("in", "notin"):
                 want = op == "in"
@@ -733,6 +740,30 @@ class NumpyPeer:
 
             return quant
         raise Unsupported(f"numpy: {kind}")
+
+    def _string_cmp(self, op: str, col: tuple[Any, ...], other: tuple[Any, ...]) -> Callable[[Any], Any]:
+        """A comparison of a string column (category codes) with a constant, a list or a scalar."""
+        np = self.np
+        codes = self.cols[col[2]]
+        vocab = self.vocab[col[2]]
+        if other[0] == "lst" and op in ("in", "notin"):
+            lut = np.zeros(len(vocab) + 1, dtype=np.bool_)  # the last slot is for unset (-1)
+            for v in other[1]:
+                if v in vocab:
+                    lut[vocab[v]] = True
+            if op == "notin":
+                lut[:-1] = ~lut[:-1]
+            return lambda env: lut[codes]
+        if op not in ("==", "!="):
+            raise Unsupported(f"numpy: `{op}` on the string field program.{col[2]}")
+        g = self._val(other)
+        want = op == "=="
+
+        def eq(env: Any) -> Any:
+            r = codes == vocab.get(g(env), -2)
+            return r if want else ~r
+
+        return eq
 
     def masks(self) -> list[Any]:
         np = self.np
@@ -874,7 +905,10 @@ class RuleEnginePeer:
         ctx = rule_engine.Context(default_value=None)
         self.texts = [re_form(r.T) for r in w.rules]
         compiled = [rule_engine.Rule(t, context=ctx) for t in self.texts]
-        self.plan = [(i, compiled[i].matches, w.rules[i].tags, w.rules[i].score if w.rules[i].has_score else None) for i in w.order]
+        self.plan = [
+            (i, compiled[i].matches, w.rules[i].gate, w.rules[i].tags, w.rules[i].score if w.rules[i].has_score else None)
+            for i in w.order
+        ]
         self.programs = [{"p_" + k: v for k, v in d.items()} for d in w.program_dicts()]
 
     def run(self) -> tuple[list[tuple[int, int]], list[float]]:
@@ -887,7 +921,9 @@ class RuleEnginePeer:
             tags = set(self.w.profile_tags)
             thing = {**prog, **applicant, "tags": tags}
             d = 0.0
-            for i, matches, rtags, score in plan:
+            for i, matches, gate, rtags, score in plan:
+                if gate and not gate <= tags:
+                    continue  # a tag the rule requires is missing: no need to ask rule-engine
                 if matches(thing):
                     fired.append((i, pi))
                     tags.update(rtags)
@@ -1067,6 +1103,7 @@ class DurableRulesPeer:
         self.fired: set[tuple[int, int]] = set()
         self.layer_names: list[str] = []
         self.layer_calcs: list[list[tuple[str, Callable[..., Any]]]] = []
+        self.layer_gates: list[list[frozenset[str]] | None] = []
         m = lang.m
         for layer in range(w.n_layers):
             name = f"peers_layer_{layer}_{os.getpid()}"
@@ -1086,6 +1123,9 @@ class DurableRulesPeer:
             self.host.register_rulesets({name: definition})
             self.layer_names.append(name)
             self.layer_calcs.append([(k, self.calc_fns[k]) for k in sorted(self._used)])
+            # post a program to this layer only if some rule's required tags are all there (None: all)
+            gates = [frozenset(f"t_{t}" for t in w.rules[i].gate) for i in w.order if w.layers[i] == layer]
+            self.layer_gates.append(None if any(not g for g in gates) else gates)
         self.programs = [
             {"p_" + k: v for k, v in d.items() if v is not None and k != "tags"} | {f"pt_{t}": True for t in d["tags"]}
             for d in w.program_dicts()
@@ -1110,7 +1150,7 @@ class DurableRulesPeer:
             self._calc_keys[node] = key
             # a value is None where it is unknown: the fact then lacks the property, as for an unset field
             text = py_form(node) if is_form else f"({py_val(node)} if {py_form(self.w.lowering.known(node))} else None)"
-            self.calc_fns[key] = eval(compile(f"lambda p, a: {text}", key, "eval"), {"AS_OF": AS_OF})  # noqa: S307 - our own generated text
+            self.calc_fns[key] = eval(compile(f"lambda p, a: {text}", key, "eval"), {"AS_OF": AS_OF})
         self._used.add(key)
         return getattr(self.lang.m, key)
 
@@ -1191,14 +1231,20 @@ class DurableRulesPeer:
         rule_tags = [w.rules[i].tags for i in range(len(w.rules))]
         for layer, name in enumerate(self.layer_names):
             calcs = self.layer_calcs[layer]
+            gates = self.layer_gates[layer]
             facts = []
             for pi, (prog, raw) in enumerate(zip(self.programs, self.raw, strict=True)):
-                fact: dict[str, Any] = {"id": pi, "pi": pi, "kind": "program", **prog, **applicant, **tags[pi]}
+                have = tags[pi]
+                if gates is not None and not any(all(g in have for g in gate) for gate in gates):
+                    continue  # every rule of this layer requires a tag this program lacks
+                fact: dict[str, Any] = {"id": pi, "pi": pi, "kind": "program", **prog, **applicant, **have}
                 for key, fn in calcs:
                     v = fn(raw, w.applicant)
                     if v is not None:
                         fact[key] = v
                 facts.append(fact)
+            if not facts:
+                continue  # durable_rules 2.0.28 crashes on an empty batch
             before = set(self.fired)
             try:
                 self.host.assert_facts(name, facts)
@@ -1206,7 +1252,7 @@ class DurableRulesPeer:
                 # raised when some fact of the batch matched no rule; the matches of the others are
                 # queued, but the Host skipped running their actions: run them now
                 self.host.get_ruleset(name).dispatch()
-            self.host.retract_facts(name, [{"id": pi} for pi in range(w.n)])
+            self.host.retract_facts(name, [{"id": f["id"]} for f in facts])
             for i, pi in self.fired - before:
                 for t in rule_tags[i]:
                     tags[pi][f"t_{t}"] = True
@@ -1345,19 +1391,20 @@ def child_peer(peer: str, programs: int, n_rules: int, seed: int, rounds: int, c
     return out
 
 
-def run_child(args: list[str], timeout: float = 3600) -> dict[str, Any]:
-    """Run this script as a child (fresh interpreter) and return its JSON answer."""
+def run_child(args: list[str], timeout: float = 3600, script: Path | None = None) -> dict[str, Any]:
+    """Run this script (or ``script``) as a child in a fresh interpreter and return its JSON answer."""
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as tmp:
         out_path = tmp.name
     try:
         proc = subprocess.run(
-            [sys.executable, str(Path(__file__).resolve()), *args, "--out", out_path],
+            [sys.executable, str(script or Path(__file__).resolve()), *args, "--out", out_path],
             capture_output=True,
             text=True,
             timeout=timeout,
         )
         if proc.returncode != 0:
-            raise RuntimeError(f"child {' '.join(args)} failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}")
+            how = f"crashed (signal {-proc.returncode})" if proc.returncode < 0 else f"failed (exit {proc.returncode})"
+            raise RuntimeError(f"child {' '.join(args)} {how}:\n{proc.stderr[-4000:]}")
         result: dict[str, Any] = json.loads(Path(out_path).read_text(encoding="utf-8"))
         return result
     finally:
@@ -1408,8 +1455,9 @@ def child_scaling(sizes: list[int], rule_counts: list[int], base_programs: int, 
     """Native evaluate() CPU time by number of programs and by number of rules (one process)."""
     import gc
 
-    import smartpick_rules as sr
     from synthetic import synthetic_catalog, synthetic_profile, synthetic_rules_toml
+
+    import smartpick_rules as sr
 
     profile = sr.profile_from_data(synthetic_profile(seed))
     limits = sr.Limits(max_programs=max([*sizes, sr.DEFAULT_LIMITS.max_programs]))
