@@ -113,12 +113,30 @@ class Diagnostic:
             head = f"{self.location}: {self.severity}: {self.code}: "
         if self.rule_id:
             head += f"{self.rule_id}: "
-        text = head + self.message
+        text = head + self.message_with_field()
         if self.suggestion:
             text += f"\n    help: did you mean `{self.suggestion}`?"
         if self.help:
             text += f"\n    help: {self.help}"
         return text
+
+    def message_with_field(self) -> str:
+        """The message, led by the field it is about when the message does not name it already.
+
+        Plain data (a dict from a web request) has no line to point at: the field path is the
+        only way to say where the mistake is.
+        """
+        field = (self.field_path or "").removeprefix("$").lstrip(".")
+        if field and field not in self.message:
+            return f"`{field}`: {self.message}"
+        return self.message
+
+    def one_line(self) -> str:
+        """``file:line:col: code: [rule-id: ]message (did you mean ...?)`` on one line."""
+        line = f"{self.location}: {self.code}: " + (f"{self.rule_id}: " if self.rule_id else "") + self.message_with_field()
+        if self.suggestion:
+            line += f" (did you mean `{self.suggestion}`?)"
+        return line
 
     def sort_key(self) -> tuple[str, int, int, str]:
         return (self.location.file, self.location.line, self.location.column, self.code)
@@ -184,16 +202,17 @@ class SmartpickError(Exception):
 
     def first_line(self) -> str:
         """One line for a command-line tool's stderr."""
-        d = self.diagnostics[0]
-        message = d.message
-        if d.field_path and d.field_path.lstrip("$.") and d.field_path.lstrip("$.") not in message:
-            message = f"`{d.field_path.lstrip('$.')}`: {message}"
-        line = f"{d.location}: {d.code}: " + (f"{d.rule_id}: " if d.rule_id else "") + message
-        if d.suggestion:
-            line += f" (did you mean `{d.suggestion}`?)"
+        line = self.diagnostics[0].one_line()
         if len(self.diagnostics) > 1:
             line += f" (and {len(self.diagnostics) - 1} more)"
         return line
+
+    def lines(self, limit: int = 20) -> list[str]:
+        """Every diagnostic as one line, up to ``limit``, then how many more there are."""
+        out = [d.one_line() for d in self.diagnostics[:limit]]
+        if len(self.diagnostics) > limit:
+            out.append(f"... and {len(self.diagnostics) - limit} more")
+        return out
 
 
 class RulesetError(SmartpickError):

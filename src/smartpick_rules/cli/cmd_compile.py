@@ -115,5 +115,5 @@ def compile_command(args: argparse.Namespace, io: Io) -> int:
         else:
             text = repr(compiled)
         text = text.rstrip("\n") + "\n"
-    write_output(io, text, args.output, f"the {args.engine} compilation")
+    write_output(io, text, args.output, f"the {args.engine} compilation", json_text=args.format == "json" or args.engine != "native")
     return 0

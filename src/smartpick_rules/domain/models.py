@@ -15,6 +15,8 @@ from typing import Any
 
 import attrs
 
+from .vocabulary import normalise_languages, normalise_tags
+
 __all__ = [
     "ApplicantType",
     "Catalog",
@@ -273,7 +275,8 @@ class Profile:
     usce: tuple[ClinicalExperience, ...] = ()
     letters: tuple[Letter, ...] = ()
     ties: tuple[Tie, ...] = ()
-    languages: tuple[str, ...] = ()
+    #: kept in canonical form (lower case, known aliases mapped): see domain/vocabulary.py
+    languages: tuple[str, ...] = attrs.field(default=(), converter=normalise_languages)
     research: Research = attrs.field(factory=Research)
     community_work: tuple[CommunityWork, ...] = ()
     leadership_roles: int = attrs.field(default=0, validator=nonnegative)
@@ -302,7 +305,8 @@ class Program:
     sponsors_h1b: bool = False
     img_share: float | None = attrs.field(default=None, validator=share)
     usce_required: bool = False
-    tags: tuple[str, ...] = ()
+    #: kept in canonical form (lower case, underscores): see domain/vocabulary.py
+    tags: tuple[str, ...] = attrs.field(default=(), converter=normalise_tags)
 
 
 @attrs.frozen
