@@ -2,7 +2,7 @@
 ``smartpick-rules init`` and the readable-fields list are generated from.
 
 Types, defaults, allowed values and ranges are read from the models themselves
-(:mod:`smartpick_rules.domain.models`); only what the code cannot say lives here: the meaning,
+(`smartpick_rules.domain.models`); only what the code cannot say lives here: the meaning,
 the unit and an example. ``tests/test_reference_docs.py`` fails when a model field has no entry
 here (or an entry names a field that no longer exists), so a new field cannot go undocumented.
 """
@@ -226,7 +226,7 @@ _RANGES = {
 
 @attrs.frozen
 class FieldInfo:
-    """Everything the reference knows about one field: from the model and from :data:`FIELD_DOCS`."""
+    """Everything the reference knows about one field: from the model and from `FIELD_DOCS`."""
 
     name: str
     owner: type

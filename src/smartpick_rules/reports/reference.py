@@ -2,8 +2,8 @@
 and the commented profile ``smartpick-rules init`` writes.
 
 Types, defaults, ranges and allowed values come from the attrs models; meanings, units and
-examples from :mod:`smartpick_rules.domain.fielddocs`; what rules may read from the fact schema
-the type checker uses (:mod:`smartpick_rules.language.facts`). ``scripts/gen_reference_docs.py``
+examples from `smartpick_rules.domain.fielddocs`; what rules may read from the fact schema
+the type checker uses (`smartpick_rules.language.facts`). ``scripts/gen_reference_docs.py``
 writes the pages and ``tests/test_reference_docs.py`` fails when one is stale.
 """
 
