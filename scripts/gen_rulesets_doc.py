@@ -31,8 +31,8 @@ INTRO = """\
 `smartpick_rules.load_rules()` with no argument loads these rule sets from
 `rulesets/` (at the repository's root; installed in the wheel as `smartpick_rules/rulesets/`). They encode the guide *Low Step Score Strategies for IMGs: Your
 Guide to LA Residency Success*: every rule names the guide's section it comes from, or, where the
-guide gives no figure, a published figure with its year and publisher (from the project's
-public-figures notes); numbers neither gives are assumptions, written in the rule's description
+guide gives no figure, a published figure with its year and publisher ("public-figures.md A2"
+and the like name the tables in [Sources](sources.md)); numbers neither gives are assumptions, written in the rule's description
 in the rule file. Each rule set has tests beside it in `rulesets/tests/<name>.test.toml` that show
 every rule fire and not fire.
 

@@ -200,7 +200,10 @@ def test_unknown_engine(mini: Path) -> None:
 
 def test_usage_errors_are_one_line() -> None:
     line = one_clear_line(run_cli("evaluate"))
-    assert line == "smartpick-rules evaluate: the following arguments are required: PROFILE (see smartpick-rules evaluate --help)"
+    assert line == (
+        "smartpick-rules evaluate: a PROFILE is required (or --example NAME for a shipped example; "
+        "`smartpick-rules init` writes one to edit)"
+    )
     line = one_clear_line(run_cli("evaluate", DEFAULT_PROFILE, "--format", "pdf"))
     assert "invalid choice: 'pdf'" in line
     line = one_clear_line(run_cli("evaluate", DEFAULT_PROFILE, "--as-of", "next year"))
@@ -316,27 +319,27 @@ def test_main_help_goes_to_the_injected_stream() -> None:
 
 def test_no_progress_indicator_when_stderr_is_not_a_terminal(mini: Path) -> None:
     io_ = Io(FakeTTY(), _NotTTY())
-    with Progress(io_, "working", delay=0.0):
-        time.sleep(0.3)
+    with Progress(io_, "working") as progress:
+        progress.update("still working")
+        time.sleep(0.2)
     assert io_.err.getvalue() == ""  # type: ignore[attr-defined]
 
 
-def test_progress_indicator_on_a_terminal_after_the_delay() -> None:
+def test_progress_indicator_on_a_terminal_is_drawn_and_erased(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm-256color")
     err = FakeTTY()
     io_ = Io(FakeTTY(), err)
-    with Progress(io_, "evaluating 1,769 programs", delay=0.05):
-        time.sleep(0.4)
+    with Progress(io_, "evaluating 1,769 programs") as progress:
+        time.sleep(0.3)
+        progress.update("writing the \x1b]0;evil\x07report")
+        time.sleep(0.3)
     text = err.getvalue()
-    assert "\r| evaluating 1,769 programs (" in text
-    assert text.endswith("\r")  # the line is cleared at the end
-
-
-def test_no_progress_indicator_for_quick_work() -> None:
-    err = FakeTTY()
-    with Progress(Io(FakeTTY(), err), "quick", delay=0.5):
-        pass
-    assert err.getvalue() == ""
-    assert not [t for t in threading.enumerate() if t.name == "smartpick-progress"]
+    assert "evaluating 1,769 programs" in text
+    assert "writing the ]0;evilreport" in text  # the step shown, its control characters removed
+    assert "\x1b]0;" not in text and "\x07" not in text
+    assert "\x1b[?25h" in text and text.endswith("\x1b[2K")  # transient: cursor shown again, line erased
+    assert not [t for t in threading.enumerate() if "Live" in type(t).__name__ or t.name == "smartpick-progress"]
 
 
 class _NotTTY(FakeTTY):

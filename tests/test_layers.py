@@ -32,7 +32,12 @@ def test_every_package_folder_is_listed_for_the_wheel() -> None:
         for d in (src / "smartpick_rules").rglob("*")
         if d.is_dir() and d.name != "__pycache__" and any(d.iterdir())
     } | {"smartpick_rules"}
-    shipped = {"smartpick_rules.rulesets", "smartpick_rules.rulesets.specialties", "smartpick_rules.rulesets.tests"}
+    shipped = {
+        "smartpick_rules.rulesets",
+        "smartpick_rules.rulesets.specialties",
+        "smartpick_rules.rulesets.tests",
+        "smartpick_rules.examples",  # examples/profiles at the repository's root
+    }
     assert found | shipped == listed
 
 

@@ -71,7 +71,7 @@ def test_apply_changes(profile: sr.Profile) -> None:
         ],
     )
     assert changed.step2_ck is not None and changed.step2_ck.score == 240
-    assert changed.languages == (*profile.languages, "Spanish")
+    assert changed.languages == (*profile.languages, "spanish")  # kept in lower case
     assert changed.research.publications == profile.research.publications + 2
     assert len(changed.usce) == len(profile.usce) + 1 and changed.usce[-1].months == 3
     assert changed.letters[1].addresses_scores

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..domain.models import Profile
-from ..reports.render import clean, display_width, md, pad, region_label, truncate
+from ..reports.render import pad, region_label, truncate
+from ..reports.text import clean, display_width, md
 from ..whatif import (
     Comparison,
     Evaluator,
@@ -248,7 +249,7 @@ def whatif_command(args: argparse.Namespace, io: Io) -> int:
     profile, ev = _evaluator(args, io)
     with Progress(io, "evaluating both profiles"):
         res = whatif(ev, profile, changes)
-    write_output(io, render_whatif(res, args.format, args.top), args.output, "the what-if report")
+    write_output(io, render_whatif(res, args.format, args.top), args.output, "the what-if report", json_text=args.format == "json")
     return 0
 
 
@@ -260,5 +261,5 @@ def levers_command(args: argparse.Namespace, io: Io) -> int:
         results = levers(ev, profile)
     name = profile.name or profile.id
     title = f"Levers for {name}, ranked by programs moved (of {len(ev.catalog):,}; as of {ev.as_of})"
-    write_output(io, render_levers(results, title=title, total=len(ev.catalog), fmt=args.format), args.output, "the levers report")
+    write_output(io, render_levers(results, title=title, total=len(ev.catalog), fmt=args.format), args.output, "the levers report", json_text=args.format == "json")
     return 0

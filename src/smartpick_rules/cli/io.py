@@ -4,13 +4,12 @@ loading the profile, rule sets and catalog the way every command does."""
 from __future__ import annotations
 
 import argparse
-import threading
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any
 
+from ..reports.text import clean, clean_lines, json_for_terminal
 from ..ruleset.load import SHIPPED_PREFIX
 
 __all__ = [
@@ -42,17 +41,22 @@ class UsageError(Exception):
 
 
 class Io:
-    """The streams a command writes to (injectable for tests and embedding)."""
+    """The streams a command writes to (injectable for tests and embedding).
+
+    Text goes out with control characters removed (catalogs and rule files are untrusted, and
+    a terminal acts on ESC and OSC sequences); JSON goes out with them escaped.
+    """
 
     def __init__(self, out: IO[str], err: IO[str]) -> None:
         self.out = out
         self.err = err
 
-    def print(self, text: str = "", end: str = "\n") -> None:
-        self.out.write(text + end)
+    def print(self, text: str = "", end: str = "\n", *, raw: bool = False) -> None:
+        """Write a line of text to stdout; ``raw`` for JSON (escaped for terminals instead of stripped)."""
+        self.out.write((json_for_terminal(text) if raw else clean_lines(text)) + end)
 
     def eprint(self, text: str) -> None:
-        self.err.write(text + "\n")
+        self.err.write(clean_lines(text) + "\n")
 
     def err_is_tty(self) -> bool:
         try:
@@ -60,57 +64,42 @@ class Io:
         except (AttributeError, ValueError):
             return False
 
+    def err_console(self) -> Any:
+        """A rich console on stderr: colour and animation only on a terminal, none under NO_COLOR."""
+        from rich.console import Console
+
+        return Console(file=self.err, stderr=True, highlight=False, soft_wrap=False)
+
 
 class Progress:
-    """A spinner on stderr, shown only when stderr is a terminal and the work takes over ``delay`` seconds."""
+    """A transient spinner with the current step on stderr, only when stderr is a terminal.
 
-    FRAMES = "|/-\\"
+    rich draws it (and erases it at the end); nothing is ever written into a pipe or a file.
+    """
 
-    def __init__(self, io: Io, message: str, delay: float = 0.5) -> None:
+    def __init__(self, io: Io, message: str) -> None:
         self.io = io
         self.message = message
-        self.delay = delay
-        self._done = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._shown = 0
-        self._lock = threading.Lock()
+        self._status: Any = None
 
     def update(self, message: str) -> None:
-        with self._lock:
-            self.message = message
-
-    def _run(self) -> None:
-        start = time.monotonic()
-        if self._done.wait(self.delay):
-            return
-        k = 0
-        while not self._done.is_set():
-            with self._lock:
-                text = f"\r{self.FRAMES[k % len(self.FRAMES)]} {self.message} ({time.monotonic() - start:.1f}s)"
-            pad = max(self._shown - len(text), 0)
-            try:
-                self.io.err.write(text + " " * pad)
-                self.io.err.flush()
-            except (OSError, ValueError):
-                return
-            self._shown = len(text)
-            k += 1
-            self._done.wait(0.1)
+        self.message = message
+        if self._status is not None:
+            self._status.update(clean(message))
 
     def __enter__(self) -> Progress:
         if self.io.err_is_tty():
-            self._thread = threading.Thread(target=self._run, name="smartpick-progress", daemon=True)
-            self._thread.start()
+            console = self.io.err_console()
+            if console.is_terminal:
+                self._status = console.status(clean(self.message), spinner="line")
+                self._status.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._done.set()
-        if self._thread is not None:
-            self._thread.join()
-            if self._shown:
-                with suppress(OSError, ValueError):
-                    self.io.err.write("\r" + " " * self._shown + "\r")
-                    self.io.err.flush()
+        if self._status is not None:
+            with suppress(OSError, ValueError):
+                self._status.stop()
+            self._status = None
 
 
 # --- shared loading --------------------------------------------------------------------------
@@ -150,12 +139,13 @@ def catalog_from(path: str | None) -> Any:
     return load_catalog(path or sample_catalog_path())
 
 
-def write_output(io: Io, text: str, output: str | None, what: str) -> None:
+def write_output(io: Io, text: str, output: str | None, what: str, *, json_text: bool = False) -> None:
+    """Write a report to ``output``, or to stdout made safe for a terminal (JSON escaped, text stripped)."""
     if output:
         Path(output).write_text(text, encoding="utf-8")
         io.print(f"Wrote {what} to {output}")
     else:
-        io.out.write(text)
+        io.out.write(json_for_terminal(text) if json_text else clean_lines(text))
 
 
 def title(profile: Any) -> str:
@@ -168,11 +158,28 @@ def loading(io: Io, args: argparse.Namespace, message: str) -> Iterator[Progress
         yield progress
 
 
+def profile_path(args: argparse.Namespace) -> Path:
+    """PROFILE, or the shipped example that ``--example NAME`` names (exactly one of the two)."""
+    from ..domain.examples import example_profile_path
+
+    example = getattr(args, "example", None)
+    if example and args.profile:
+        raise UsageError(f"smartpick-rules {args.command}: give PROFILE or --example NAME, not both")
+    if example:
+        return example_profile_path(example)
+    if not args.profile:
+        raise UsageError(
+            f"smartpick-rules {args.command}: a PROFILE is required (or --example NAME for a shipped example; "
+            "`smartpick-rules init` writes one to edit)"
+        )
+    return Path(args.profile)
+
+
 def evaluation_inputs(args: argparse.Namespace, progress: Progress) -> tuple[Any, Any, Any]:
     from ..domain.inputs import load_profile
 
     progress.update("loading the profile")
-    profile = load_profile(args.profile)
+    profile = load_profile(profile_path(args))
     progress.update("loading rule sets")
     rules = rules_from(args.rules or [], args.with_shipped)
     progress.update("loading the catalog")

@@ -1,4 +1,4 @@
-"""Rendering a :class:`Recommendation` for people: a terminal table, Markdown, and one HTML file.
+"""Rendering a ``Recommendation`` for people: a terminal table, Markdown, and one HTML file.
 
 Everything a rule file or a catalog says is untrusted text: it is escaped for the format it
 goes into (HTML entities, Markdown backslashes, control characters stripped for terminals).
@@ -13,8 +13,6 @@ import base64
 import hashlib
 import html
 import json
-import re
-import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -24,6 +22,7 @@ import attrs
 from ..domain.models import Program, Region
 from ..language.ir import format_value, signed
 from ..results.recommendation import AuditEntry, ProgramResult, Recommendation, percent
+from .text import clean, display_width, md
 
 __all__ = [
     "REGION_LABELS",
@@ -57,15 +56,8 @@ REGION_LABELS: dict[Region, str] = {
 TIER_ORDER = ("likely", "target", "reach")
 TIER_COLORS = {"likely": "#2e7d32", "target": "#1565c0", "reach": "#e65100"}
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
-
 
 # --- shared helpers --------------------------------------------------------------------------
-
-
-def clean(text: object) -> str:
-    """Text safe for a terminal: no control characters or bidirectional overrides."""
-    return _CONTROL.sub("", str(text)).replace("\t", " ")
 
 
 #: shorter labels for the terminal table
@@ -209,8 +201,6 @@ def truncate(text: str, width: int) -> str:
     return out + "…"
 
 
-def display_width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(c) in ("W", "F") else 0 if unicodedata.combining(c) else 1 for c in text)
 
 
 def pad(text: str, width: int, right: bool = False) -> str:
@@ -339,16 +329,9 @@ def _program_rows(rows: Sequence[ProgramResult], width: int) -> list[str]:
 
 # --- Markdown --------------------------------------------------------------------------------
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|&!#~])")
-
-
-def md(text: object) -> str:
-    """Escape untrusted text for Markdown (also inside table cells)."""
-    return _MD_SPECIAL.sub(r"\\\1", clean(text)).replace("\n", " ")
-
-
 def _md_code(text: str) -> str:
-    if "`" in text or "|" in text:
+    # a code span cannot escape `|` or a newline: such text is written as escaped plain text
+    if any(c in text for c in "`|\r\n\u2028\u2029"):
         return md(text)
     return f"`{clean(text)}`"
 
@@ -680,7 +663,7 @@ def render_html(rec: Recommendation, *, title: str = "", summary: Summary | None
 
 
 def render(rec: Recommendation, fmt: str, *, top: int = 25, width: int = 100, title: str = "") -> str:
-    """Render in one of :data:`FORMATS`."""
+    """Render in one of ``FORMATS``."""
     if fmt == "json":
         return render_json(rec)
     if fmt == "table":

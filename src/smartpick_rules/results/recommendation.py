@@ -1,4 +1,4 @@
-"""What ``evaluate`` returns: a :class:`Recommendation` with its audit trail.
+"""What ``evaluate`` returns: a [`Recommendation`][smartpick_rules.Recommendation] with its audit trail.
 
 Each program has three things kept apart: whether it is eligible (an exclusion names the
 published policy that rules it out), its *chance* (an estimate of the probability that the
@@ -55,10 +55,10 @@ class AuditEntry:
     salience: int
     effect: str
     explanation: str | None
-    #: the values the rule's condition (and its templates) read, by path
     values: dict[str, JSONValue]
-    #: the program's chance of an interview after this entry (None for entries that do not move it)
+    """The values the rule's condition (and its templates) read, by path."""
     chance_after: float | None
+    """The program's chance of an interview after this entry (None for entries that do not move it)."""
     file: str
     line: int
     source: str = ""
@@ -114,27 +114,32 @@ class AdviceItem:
 
 @attrs.frozen
 class ProgramResult:
-    """One program's outcome for the applicant, with its audit trail."""
+    """One program's outcome: eligibility, chance of an interview and tier, place in the list, and its audit trail.
+
+    ``chance`` and ``tier`` are ``None`` when the program is excluded; ``excluded`` is the deciding
+    exclusion. Chances and tiers are estimates of interview chances, not match odds. The fields
+    are those of the JSON form (docs/audit-trail.md).
+    """
 
     program: Program
-    #: estimated chance that the program offers an interview (None when excluded); not match odds
     chance: float | None
-    #: the band of ``chance`` ("likely", "target", "reach"), lowered by flags programs screen on
+    """Estimated chance that the program offers an interview (None when excluded); not match odds."""
     tier: str | None
+    """The band of ``chance`` ("likely", "target", "reach"), lowered by flags programs screen on."""
     excluded: Exclusion | None
     tags: tuple[str, ...]
-    #: place in the list: higher comes first (geography, ties, preferences)
     priority: float
+    """Place in the list: higher comes first (geography, ties, preferences)."""
     audit: tuple[AuditEntry, ...]
-    #: every exclusion that applied, the deciding one (highest salience) first
     exclusions: tuple[Exclusion, ...] = ()
+    """Every exclusion that applied, the deciding one (highest salience) first."""
     advice: tuple[AdviceItem, ...] = ()
-    #: True when the program is in the recommended list (breadth.chosen)
     chosen: bool = False
-    #: why an eligible program is not in the list (None when chosen or excluded)
+    """True when the program is in the recommended list (breadth.chosen)."""
     left_off: str | None = None
-    #: the declared groups the program belongs to (``academic``, ``other_states``, ...)
+    """Why an eligible program is not in the list (None when chosen or excluded)."""
     groups: tuple[str, ...] = ()
+    """The declared groups the program belongs to (``academic``, ``other_states``, ...)."""
 
     @property
     def program_id(self) -> str:
