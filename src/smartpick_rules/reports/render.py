@@ -147,6 +147,13 @@ def summarize(rec: Recommendation, title: str = "") -> Summary:
     )
 
 
+SYNTHETIC_NOTICE = "Sample catalog: synthetic programs with fictional names, for trying the library - not for choosing programs."
+
+
+def _synthetic_lines(rec: Recommendation) -> list[str]:
+    return [SYNTHETIC_NOTICE] if rec.provenance.catalog_synthetic else []
+
+
 def _provenance_line(rec: Recommendation, limit: int | None = None) -> str:
     p = rec.provenance
     names = [f"{r.name} {r.version}" for r in p.rulesets]
@@ -247,6 +254,8 @@ def render_table(rec: Recommendation, *, top: int = 25, width: int = 100, title:
     head = clean(s.title) or "Recommended programs"
     lines.append(truncate(head, width))
     lines.extend(_wrap(_provenance_line(rec, 3), width, ""))
+    for note in _synthetic_lines(rec):
+        lines.extend(_wrap(note, width, ""))
     lines.extend(_wrap(_breadth_line(rec, s), width, ""))
     if s.profile_moves:
         lines.extend(_wrap(_profile_moves_line(s), width, ""))
@@ -339,6 +348,7 @@ def _md_code(text: str) -> str:
 def render_markdown(rec: Recommendation, *, top: int = 25, title: str = "", summary: Summary | None = None) -> str:
     s = summary or summarize(rec, title)
     out: list[str] = [f"# {md(s.title or 'Recommended programs')}", "", md(_provenance_line(rec, 4)), ""]
+    out.extend(f"**{md(note)}**\n" for note in _synthetic_lines(rec))
     out.append(md(_breadth_line(rec, s)))
     out.append("")
     if s.profile_moves:
@@ -626,6 +636,7 @@ def render_html(rec: Recommendation, *, title: str = "", summary: Summary | None
 <header>
 <h1>{h(heading)}</h1>
 <p class="meta">{h(_provenance_line(rec, 4))}</p>
+{"".join(f'<p class="notice">{h(note)}</p>' for note in _synthetic_lines(rec))}
 </header>
 <main>
 <section id="summary">

@@ -26,6 +26,7 @@ from ..domain.models import Program
 from ..language.ir import format_value
 
 __all__ = [
+    "NOTICE",
     "AdviceItem",
     "AuditEntry",
     "BreadthResult",
@@ -40,6 +41,12 @@ __all__ = [
 
 #: 2: the score became chance (of an interview) and priority, kept apart
 SCHEMA_VERSION = 2
+
+#: said by every output that shows chances or tiers
+NOTICE = (
+    "Chances and tiers are estimates of the chance that a program offers an interview, built from "
+    "published figures; they are not match odds."
+)
 
 JSONValue = Any
 
@@ -341,7 +348,7 @@ class Recommendation:
         data: dict[str, Any] = converter.unstructure(self)
         data.pop("_why_not", None)
         data.pop("_list_scope", None)
-        return {"schema_version": SCHEMA_VERSION, **data}
+        return {"schema_version": SCHEMA_VERSION, "notice": NOTICE, **data}
 
     def to_json(self, indent: int | None = None) -> str:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, sort_keys=False)
@@ -350,6 +357,7 @@ class Recommendation:
     def from_dict(cls, data: dict[str, Any]) -> Recommendation:
         data = dict(data)
         data.pop("schema_version", None)
+        data.pop("notice", None)
         programs = tuple(converter.structure(p, ProgramResult) for p in data.pop("programs"))
         rest = converter.structure({**data, "programs": []}, Recommendation)
         return attrs.evolve(rest, programs=programs)
