@@ -124,10 +124,14 @@ def synthetic_rules_toml(n_rules: int, seed: int = 0) -> str:
         f'name = "synthetic_{n_rules}_{seed}"',
         'version = "1"',
         "",
-        "[scoring]",
-        "base = 50",
-        "target = 45",
-        "likely = 65",
+        "[chance]",
+        "base = 0.1",
+        "target = 0.07",
+        "likely = 0.2",
+        "",
+        "[[group]]",
+        'name = "university"',
+        "programs = 'program.program_type == \"university\"'",
     ]
 
     def rule(rid: str, stage: str, when: list[str], then: str, salience: int = 0) -> None:
@@ -142,16 +146,16 @@ def synthetic_rules_toml(n_rules: int, seed: int = 0) -> str:
 
     # -- profile stage: a few tags and derived values the other stages read --------------------
     profile_rules = [
-        (["known(applicant.step2_ck.score)", "applicant.step2_ck.score < 225"], 'tag = "low_ck", score = -4'),
+        (["known(applicant.step2_ck.score)", "applicant.step2_ck.score < 225"], 'tag = "low_ck", odds = 0.5'),
         (["not known(applicant.step1.score)"], 'tag = "step1_pf"'),
-        (["count(applicant.usce, item.kind == \"hands_on\" or item.kind == \"sub_internship\") >= 1"], 'tag = "usce", score = 3'),
+        (["count(applicant.usce, item.kind == \"hands_on\" or item.kind == \"sub_internship\") >= 1"], 'tag = "usce", odds = 1.5'),
         (["years_since(applicant.graduation_year) > 5"], 'tag = "old_grad", set = { grad_band = "old" }'),
-        (['has("low_ck") and not has("usce")'], 'tag = "weak", score = -2'),
+        (['has("low_ck") and not has("usce")'], 'tag = "weak", odds = 0.75'),
         (['"Spanish" in applicant.languages'], 'tag = "spanish"'),
     ]
     for k, (when, then) in enumerate(profile_rules):
         rule(f"syn.profile.p{k}", "profile", when, then)
-    n_list = 3
+    n_list = 4
     n_program = max(n_rules - len(profile_rules) - n_list, 1)
 
     # -- program stage: independent rules plus chains a -> b -> c over program-stage tags -------
@@ -177,12 +181,14 @@ def synthetic_rules_toml(n_rules: int, seed: int = 0) -> str:
         lambda: "program.max_attempts < applicant.step1.attempts",
         lambda: f"not (program.sponsors_h1b or program.img_share > {rnd.choice((0.3, 0.6))})",
     ]
+    # odds factors with few mantissa bits (0.5, 1.25, ...): their product is exact in any order, so
+    # engines that multiply them in different orders agree to the bit
     effects = [
-        lambda k: f'score = {rnd.choice((-5, -3, -2, 1, 2, 3, 5))}',
-        lambda k: f'score = {rnd.choice((1.5, 2.25, -1.75))}, priority = {rnd.choice((5, 10, 20))}',
+        lambda k: f'odds = {rnd.choice((0.5, 0.625, 0.75, 1.25, 1.5, 2))}',
+        lambda k: f'odds = {rnd.choice((1.125, 1.75, 0.875))}, priority = {rnd.choice((5, 10, 20))}',
         lambda k: f'exclude = "synthetic filter {k}: {{program.id}}"',
-        lambda k: f'advice = "synthetic advice {k} for {{program.name}}", score = 1',
-        lambda k: 'set = { tier = "reach" }',
+        lambda k: f'advice = "synthetic advice {k} for {{program.name}}", odds = 1.25',
+        lambda k: 'tier_at_most = "reach"',
     ]
     chain_tags: list[str] = []
     k = 0
@@ -206,6 +212,7 @@ def synthetic_rules_toml(n_rules: int, seed: int = 0) -> str:
 
     # -- list stage --------------------------------------------------------------------------
     rule("syn.list.small", "list", ["list.size < 80", "count(list.programs, item.tier == \"likely\") < 10"], "breadth = { min = 80, max = 120 }", 10)
-    rule("syn.list.reach", "list", ["list.reach_count > 20 or has(\"weak\")"], "set = { max_reach = 10 }")
+    rule("syn.list.large", "list", ["list.size >= 80"], "breadth = { min = 60, max = 150 }", 5)
+    rule("syn.list.reach", "list", ["list.reach_count > 20 or has(\"weak\")"], "set = { interview_target = 8 }, at_most = { university = 10 }")
     rule("syn.list.ca", "list", ["total(list.programs, item.positions, item.region == \"la_county\") > 100"], 'advice = "many LA positions"')
     return "\n".join(out) + "\n"

@@ -1,4 +1,4 @@
-"""benchmarks/peers.py on a tiny workload: every peer's firings and score deltas equal ours.
+"""benchmarks/peers.py on a tiny workload: every peer's firings, odds factors and priorities equal ours.
 
 The benchmark asserts the same agreement at full size before it prints a figure; this keeps the
 translations (plain Python, numpy, rule-engine, zen-engine, durable_rules) honest in the test
