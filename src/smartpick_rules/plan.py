@@ -10,6 +10,7 @@ reports. Engines (``smartpick_rules.engines``) compile the plan further for them
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
 import attrs
 
@@ -27,11 +28,14 @@ from .language.expr import (
     Neg,
     Not,
     Path,
+    children,
     conjuncts,
     iter_nodes,
     program_nodes,
 )
+from .language.interp import ScalarCompiler
 from .language.ir import STAGES, Group, Rule, RuleSet
+from .language.vector import VectorCompiler
 from .limits import DEFAULT_LIMITS, Limits
 
 __all__ = ["CompiledGroup", "CompiledRule", "Plan", "StagePlan", "plan_ruleset", "resolve_estimates"]
@@ -109,9 +113,52 @@ class Plan:
     #: each estimate's value as one expression: its start plus what its rules add
     estimates: dict[str, Expr] = attrs.field(factory=dict)
     groups: tuple[CompiledGroup, ...] = ()
+    #: what engines and the runtime derive from the plan once (compiled closures, orders);
+    #: never part of equality, built on first use
+    cache: dict[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
 
     def stage(self, name: str) -> StagePlan:
         return {"profile": self.profile, "program": self.program, "list": self.list}[name]
+
+    @property
+    def scalar(self) -> ScalarCompiler:
+        """This plan's expressions as closures for the scalar interpreter, compiled once."""
+        c = self.cache.get("scalar")
+        if c is None:
+            c = self.cache.setdefault("scalar", ScalarCompiler())
+        return c  # type: ignore[no-any-return]
+
+    def vector(self, own_tags: bool = True) -> VectorCompiler:
+        """Closures over a catalog's columns: program-stage conditions and effects (``own_tags``:
+        ``has()`` of a program-stage tag reads the program), or groups and list columns."""
+        key = "vector" if own_tags else "vector:plain"
+        c = self.cache.get(key)
+        if c is None:
+            c = self.cache.setdefault(key, VectorCompiler(self.scalar, self.shared_nodes()))
+        return c  # type: ignore[no-any-return]
+
+    def shared_nodes(self) -> frozenset[int]:
+        """Program-stage nodes more than one place reads (estimates, mostly): worth computing once."""
+        cached = self.cache.get("shared")
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
+        seen: dict[int, int] = {}
+        roots: list[Expr] = [e for cr in self.program.rules for e in (*cr.clauses, cr.odds, cr.chance_cap) if e is not None]
+        roots.extend(g.condition for g in self.groups)
+
+        def visit(e: Expr) -> None:
+            seen[id(e)] = seen.get(id(e), 0) + 1
+            if seen[id(e)] == 1:
+                for c in children(e):
+                    visit(c)
+
+        for e in roots:
+            visit(e)
+        shared = {k for k, count in seen.items() if count > 1}
+        shared |= {id(e) for e in self.estimates.values()}
+        out = frozenset(shared)
+        self.cache["shared"] = out
+        return out
 
 
 def _tags_read(e: Expr) -> set[str]:

@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from ..domain.models import Catalog
 from ..errors import Diagnostic, EngineUnavailable, EvaluationError, Location
-from ..language.interp import Scope, evaluate_expr, truth
+from ..language.interp import ScalarCompiler, Scope
 from ..language.ir import RuleSet
 from ..limits import DEFAULT_LIMITS, Limits
 from ..plan import Plan, StagePlan, plan_ruleset
@@ -53,19 +53,28 @@ class Engine(Protocol):
     def run_profile(self, compiled: Any, scope: Scope, budget: Budget) -> frozenset[int]: ...
 
     def run_program(
-        self, compiled: Any, scope: Scope, catalog: Catalog, budget: Budget
-    ) -> list[npt.NDArray[np.bool_]]: ...
+        self, compiled: Any, scope: Scope, catalog: Catalog, budget: Budget, context: Any = None
+    ) -> list[npt.NDArray[np.bool_]]:
+        """One mask per program-stage rule. ``context`` is the evaluation's
+        ``ProgramContext``; an engine that evaluates over columns may fill its memo."""
+        ...
 
     def run_list(self, compiled: Any, scope: Scope, budget: Budget) -> frozenset[int]: ...
 
 
-def scalar_fixpoint(stage: StagePlan, scope: Scope, budget: Budget) -> tuple[frozenset[int], frozenset[str]]:
+def scalar_fixpoint(
+    stage: StagePlan, scope: Scope, budget: Budget, compiler: ScalarCompiler | None = None
+) -> tuple[frozenset[int], frozenset[str]]:
     """Run one stage over one fact to its fixpoint; return fired rule indices and the tags set.
 
     Strata run in order; inside one, rules are retried while new tags appear. A rule's
     condition reads tags only positively within its stratum, so the result does not depend
-    on which rule is tried first.
+    on which rule is tried first. ``compiler`` (the plan's) runs the conditions as compiled
+    closures; without one they are interpreted.
     """
+    if compiler is None:
+        compiler = ScalarCompiler()
+    tests = [compiler.all_true(cr.clauses) for cr in stage.rules]
     fired: set[int] = set()
     tags = set(scope.tags)
     for stratum in stage.strata:
@@ -77,7 +86,7 @@ def scalar_fixpoint(stage: StagePlan, scope: Scope, budget: Budget) -> tuple[fro
                 if i in fired:
                     continue
                 cr = stage.rules[i]
-                if all(truth(evaluate_expr(c, current)) is True for c in cr.clauses):
+                if tests[i](current):
                     budget.spend(1, stage.stage, cr.id)
                     fired.add(i)
                     new = set(cr.rule.then.tags) - tags

@@ -1,100 +1,207 @@
 """The native engine: forward chaining in Python, program stage vectorised over the catalog.
 
-Profile and list stages have one fact each and run in the scalar interpreter. The program
+Profile and list stages have one fact each and run compiled scalar closures. The program
 stage runs each rule as one array expression over all programs (see
 ``smartpick_rules.language.vector``): a rule's applicant-only clauses are decided once; clauses that
 do not read program-stage tags are computed once per evaluation; only clauses that read tags
 are re-run, and only when a tag they read gained programs. That is the Rete idea (keep
 partial matches, re-test only what changed) applied column-wise.
+
+Everything that depends only on the rules is worked out once per rule set (``compile``):
+each clause lowered to a closure, which clauses read the stage's own tags, and the order the
+rules run in. Inside a stratum rules read tags only positively, so the result is the least
+fixpoint whatever the order; running the rules in dependency order (a rule after every rule
+that sets a tag it reads) reaches it in one pass, and only rules on a cycle of tag reads are
+re-run until nothing changes.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import numpy.typing as npt
 
 from ..domain.models import Catalog
-from ..language.expr import Call, Literal, iter_nodes
-from ..language.interp import Scope, evaluate_expr, truth
-from ..language.vector import ProgramColumns, VectorEvaluator
-from ..plan import CompiledRule, Plan
+from ..language.expr import Call, Expr, Literal, iter_nodes
+from ..language.interp import Scope
+from ..language.vector import ProgramColumns, ProgramContext
+from ..plan import Plan, StagePlan
 from . import Budget, scalar_fixpoint
 
-__all__ = ["NativeEngine"]
+__all__ = ["NativeEngine", "NativeProgram"]
 
 BoolArray = npt.NDArray[np.bool_]
+Mask = Callable[[ProgramContext], BoolArray]
 
 
-def _reads_own_tags(clause: object, tags: frozenset[str]) -> bool:
+def _reads_own_tags(clause: Expr, tags: frozenset[str]) -> bool:
     return any(
         isinstance(n, Call) and n.func == "has" and isinstance(n.args[0], Literal) and n.args[0].value in tags
-        for n in iter_nodes(clause)  # type: ignore[arg-type]
+        for n in iter_nodes(clause)
     )
+
+
+class NativeRule:
+    """One program-stage rule, compiled: its applicant gate and its two kinds of program clauses."""
+
+    __slots__ = ("dynamic", "gate", "index", "rule_id", "sets", "static")
+
+    def __init__(self, plan: Plan, index: int) -> None:
+        cr = plan.program.rules[index]
+        own = plan.program.tags
+        vec = plan.vector()
+        self.index = index
+        self.rule_id = cr.id
+        self.sets = tuple(cr.rule.then.tags)
+        self.gate = plan.scalar.all_true(cr.applicant_clauses)
+        dynamic = tuple(c for c in cr.program_clauses if _reads_own_tags(c, own))
+        static = tuple(c for c in cr.program_clauses if not any(c is d for d in dynamic))
+        self.static: Mask = vec.condition(static, cr.program_nodes)
+        self.dynamic: Mask | None = vec.condition(dynamic, cr.program_nodes) if dynamic else None
+
+
+def _cycles(stage: StagePlan, stratum: Sequence[int]) -> list[tuple[list[int], bool]]:
+    """The stratum's rules in dependency order, as strongly connected groups: ``(rules, cyclic)``.
+
+    Rule j comes before rule i when i reads a tag j sets. Tarjan's algorithm yields the groups
+    dependencies first; a group with more than one rule, or a rule reading its own tag, is a
+    cycle and is iterated to its fixpoint.
+    """
+    rules = [stage.rules[i] for i in stratum]
+    setters: dict[str, list[int]] = {}
+    for cr in rules:
+        for t in cr.rule.then.tags:
+            setters.setdefault(t, []).append(cr.index)
+    deps = {cr.index: sorted({j for t in cr.program_tags_read for j in setters.get(t, ())}) for cr in rules}
+    index: dict[int, int] = {}
+    low: dict[int, int] = {}
+    on: set[int] = set()
+    stack: list[int] = []
+    out: list[tuple[list[int], bool]] = []
+    counter = 0
+
+    def visit(v: int) -> None:  # recursion depth is bounded by the stratum's size
+        nonlocal counter
+        index[v] = low[v] = counter
+        counter += 1
+        stack.append(v)
+        on.add(v)
+        for w in deps[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group: list[int] = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                group.append(w)
+                if w == v:
+                    break
+            group.sort()
+            out.append((group, len(group) > 1 or v in deps[v]))
+
+    for cr in rules:
+        if cr.index not in index:
+            visit(cr.index)
+    return out
+
+
+class NativeProgram:
+    """The program stage of a plan, compiled for the native engine (built once per rule set)."""
+
+    def __init__(self, plan: Plan) -> None:
+        stage = plan.program
+        self.rules = [NativeRule(plan, cr.index) for cr in stage.rules]
+        self.tags = tuple(sorted(stage.tags))
+        #: per stratum, its dependency-ordered groups of rules
+        self.strata = [_cycles(stage, stratum) for stratum in stage.strata]
+
+    @staticmethod
+    def of(plan: Plan) -> NativeProgram:
+        compiled = plan.cache.get("native")
+        if compiled is None:
+            compiled = plan.cache.setdefault("native", NativeProgram(plan))
+        return compiled  # type: ignore[no-any-return]
 
 
 class NativeEngine:
     name = "native"
 
     def compile(self, plan: Plan) -> Plan:
-        # The plan is already what this engine runs.
+        # The plan is what this engine runs; its compiled closures are kept on it.
+        NativeProgram.of(plan)
         return plan
 
     def run_profile(self, compiled: Plan, scope: Scope, budget: Budget) -> frozenset[int]:
-        fired, _tags = scalar_fixpoint(compiled.profile, scope, budget)
+        fired, _tags = scalar_fixpoint(compiled.profile, scope, budget, compiled.scalar)
         return fired
 
     def run_list(self, compiled: Plan, scope: Scope, budget: Budget) -> frozenset[int]:
-        fired, _tags = scalar_fixpoint(compiled.list, scope, budget)
+        fired, _tags = scalar_fixpoint(compiled.list, scope, budget, compiled.scalar)
         return fired
 
-    def run_program(self, compiled: Plan, scope: Scope, catalog: Catalog, budget: Budget) -> list[BoolArray]:
-        stage = compiled.program
+    def run_program(
+        self, compiled: Plan, scope: Scope, catalog: Catalog, budget: Budget, context: ProgramContext | None = None
+    ) -> list[BoolArray]:
+        """Which program rules fire for which program, one mask per rule.
+
+        ``context`` (optional) is the evaluation's ``ProgramContext``; passing it lets later
+        stages reuse the columns the conditions computed. Its tags end as the final
+        program-stage tags.
+        """
+        program = NativeProgram.of(compiled)
         n = len(catalog)
-        fired: list[BoolArray] = [np.zeros(n, dtype=np.bool_) for _ in stage.rules]
-        if n == 0 or not stage.rules:
+        rules = program.rules
+        matrix = np.zeros((len(rules), n), dtype=np.bool_)
+        fired: list[BoolArray] = list(matrix)
+        tags: dict[str, BoolArray] = {t: np.zeros(n, dtype=np.bool_) for t in program.tags}
+        ctx = context if context is not None else ProgramContext(ProgramColumns(catalog), scope, scalar=compiled.scalar)
+        ctx.tags = tags
+        if n == 0 or not rules:
             return fired
-        tags: dict[str, BoolArray] = {t: np.zeros(n, dtype=np.bool_) for t in stage.tags}
+        gate = [r.gate(scope) for r in rules]
+        static: list[BoolArray | None] = [None] * len(rules)
 
-        def row_tags(i: int) -> frozenset[str]:
-            # only the row-by-row fallback asks, and only for conditions that read tags
-            return frozenset(scope.tags) | frozenset(t for t, m in tags.items() if m[i])
-
-        ev = VectorEvaluator(ProgramColumns(catalog), scope, tags, row_tags)
-        gate: list[bool] = []
-        static: list[BoolArray | None] = [None] * len(stage.rules)
-        dynamic: list[tuple[object, ...]] = []
-        for cr in stage.rules:
-            gate.append(all(truth(evaluate_expr(c, scope)) is True for c in cr.applicant_clauses))
-            dynamic.append(tuple(c for c in cr.program_clauses if _reads_own_tags(c, stage.tags)))
-
-        def condition(cr: CompiledRule) -> BoolArray:
-            i = cr.index
-            mask = static[i]
+        def condition(r: NativeRule) -> BoolArray:
+            mask = static[r.index]
             if mask is None:
-                rest = tuple(c for c in cr.program_clauses if c not in dynamic[i])
-                mask = ev.condition(rest, cr.program_nodes)
-                static[i] = mask
-            if dynamic[i] and mask.any():
-                return mask & ev.condition(dynamic[i], cr.program_nodes)  # type: ignore[arg-type]
+                mask = static[r.index] = r.static(ctx)
+            if r.dynamic is not None and mask.any():
+                return mask & r.dynamic(ctx)
             return mask
 
-        for stratum in stage.strata:
-            pending = [i for i in stratum if gate[i]]
-            while pending:
-                changed: set[str] = set()
-                for i in pending:
-                    cr = stage.rules[i]
-                    new = condition(cr) & ~fired[i]
-                    count = int(new.sum())
-                    if not count:
-                        continue
-                    budget.spend(count, "program", cr.id)
-                    fired[i] |= new
-                    for t in cr.rule.then.tags:
-                        before = tags[t]
-                        after = before | new
-                        if not np.array_equal(before, after):
-                            tags[t] = after
-                            changed.add(t)
-                pending = [i for i in stratum if gate[i] and stage.rules[i].program_tags_read & changed]
+        def run(r: NativeRule) -> bool:
+            """Fire ``r`` where it newly holds; True when a tag it sets gained programs."""
+            i = r.index
+            new = condition(r) & ~fired[i]
+            count = int(np.count_nonzero(new))
+            if not count:
+                return False
+            budget.spend(count, "program", r.rule_id)
+            fired[i] |= new
+            grew = False
+            for t in r.sets:
+                before = tags[t]
+                if (new & ~before).any():
+                    tags[t] = before | new
+                    grew = True
+            return grew
+
+        for stratum in program.strata:
+            for group, cyclic in stratum:
+                live = [rules[i] for i in group if gate[i]]
+                if not cyclic:
+                    for r in live:
+                        run(r)
+                    continue
+                changed = True
+                while changed:
+                    changed = False
+                    for r in live:
+                        if run(r):
+                            changed = True
         return fired

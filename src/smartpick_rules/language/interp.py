@@ -9,7 +9,8 @@ unknown, and a rule fires only when its condition is definitely true.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import operator
+from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import Any
 
@@ -19,7 +20,7 @@ import numpy as np
 from .expr import Arith, BoolOp, Call, Compare, Expr, IfElse, ListLiteral, Literal, Neg, Not, Path
 from .facts import get_field
 
-__all__ = ["EXP_BOUND", "Scope", "evaluate_expr", "exp", "read_path"]
+__all__ = ["EXP_BOUND", "ScalarCompiler", "ScalarFn", "Scope", "evaluate_expr", "exp", "read_path"]
 
 
 @attrs.frozen
@@ -226,3 +227,294 @@ def call(e: Call, scope: Scope) -> Any:
     if f == "years_since":
         return scope.as_of_year - args[0]
     raise ValueError(f"unknown function {f}")
+
+
+# --- compiled once, run many ------------------------------------------------------------------
+
+ScalarFn = Callable[[Scope], Any]
+
+_ORDER = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+
+
+class ScalarCompiler:
+    """Expressions lowered to Python closures, each node once, for a rule set's lifetime.
+
+    ``compiler(e)(scope)`` is ``evaluate_expr(e, scope)``: the same operations in the same
+    order, so the same values and the same floats; only the dispatch on node kinds (and the
+    walk over the tree) happens once, when the closure is built, instead of on every call.
+    Closures are cached by node identity, so the compiler must live as long as the
+    expressions it saw (a ``Plan`` owns one); it keeps each node alive itself.
+    """
+
+    def __init__(self) -> None:
+        self._fns: dict[int, tuple[Expr, ScalarFn]] = {}
+        self._tests: dict[int, tuple[tuple[Expr, ...], Callable[[Scope], bool]]] = {}
+
+    def __call__(self, e: Expr) -> ScalarFn:
+        hit = self._fns.get(id(e))
+        if hit is not None:
+            return hit[1]
+        fn = self._build(e)
+        self._fns[id(e)] = (e, fn)
+        return fn
+
+    def all_true(self, clauses: tuple[Expr, ...]) -> Callable[[Scope], bool]:
+        """``all(truth(evaluate_expr(c, scope)) is True for c in clauses)``, compiled."""
+        hit = self._tests.get(id(clauses))
+        if hit is not None:
+            return hit[1]
+        fns = tuple(self(c) for c in clauses)
+
+        def test(scope: Scope) -> bool:
+            for f in fns:
+                v = f(scope)
+                if v is None or not v:
+                    return False
+            return True
+
+        self._tests[id(clauses)] = (clauses, test)
+        return test
+
+    def _build(self, e: Expr) -> ScalarFn:
+        if isinstance(e, Literal):
+            value = e.value
+            return lambda scope: value
+        if isinstance(e, Path):
+            return _path_fn(e)
+        if isinstance(e, ListLiteral):
+            items = tuple(self(i) for i in e.items)
+            return lambda scope: tuple(f(scope) for f in items)
+        if isinstance(e, Not):
+            inner = self(e.operand)
+
+            def not_(scope: Scope) -> Any:
+                v = inner(scope)
+                return None if v is None else not v
+
+            return not_
+        if isinstance(e, Neg):
+            inner = self(e.operand)
+
+            def neg(scope: Scope) -> Any:
+                v = inner(scope)
+                return None if v is None else -v
+
+            return neg
+        if isinstance(e, BoolOp):
+            ops = tuple(self(o) for o in e.operands)
+            if e.op == "and":
+
+                def and_(scope: Scope) -> Any:
+                    unknown = False
+                    for f in ops:
+                        v = f(scope)
+                        if v is None:
+                            unknown = True
+                        elif not v:
+                            return False
+                    return None if unknown else True
+
+                return and_
+
+            def or_(scope: Scope) -> Any:
+                unknown = False
+                for f in ops:
+                    v = f(scope)
+                    if v is None:
+                        unknown = True
+                    elif v:
+                        return True
+                return None if unknown else False
+
+            return or_
+        if isinstance(e, Compare):
+            return _compare_fn(e.op, self(e.left), self(e.right))
+        if isinstance(e, Arith):
+            left, right, op = self(e.left), self(e.right), e.op
+
+            def arith_(scope: Scope) -> Any:
+                return arith(op, left(scope), right(scope))
+
+            return arith_
+        if isinstance(e, Call):
+            return self._call(e)
+        if isinstance(e, IfElse):
+            test, then, orelse = self(e.test), self(e.then), self(e.orelse)
+
+            def if_(scope: Scope) -> Any:
+                v = test(scope)
+                if v is not None and v:
+                    return then(scope)
+                return orelse(scope)
+
+            return if_
+        raise TypeError(e)
+
+    def _call(self, e: Call) -> ScalarFn:
+        f = e.func
+        if f == "has":
+            tag = e.args[0]
+            assert isinstance(tag, Literal)
+            name = tag.value
+            return lambda scope: name in scope.tags
+        if f == "known":
+            inner = self(e.args[0])
+            return lambda scope: inner(scope) is not None
+        if f in ("count", "total", "any", "all"):
+            return self._collection(e)
+        args = tuple(self(a) for a in e.args)
+
+        def fn(scope: Scope) -> Any:
+            values = [a(scope) for a in args]
+            if any(v is None for v in values):
+                return None
+            return _apply(f, values, scope)
+
+        return fn
+
+
+    def _collection(self, e: Call) -> ScalarFn:
+        """``count`` / ``total`` / ``any`` / ``all``, exactly as ``call`` computes them."""
+        f = e.func
+        first = e.args[0]
+        coll_fn = self(first)
+        whole_list = isinstance(first, Path) and first.root == "list" and first.parts == ("programs",)
+        rest = tuple(self(a) for a in e.args[1:])
+
+        def items_of(scope: Scope) -> Any:
+            if whole_list and scope.item is None:
+                columns = getattr(scope.list, "_columns", None)
+                if columns is not None:
+                    # the whole list, thousands of programs: computed over columns, same answer
+                    result = columns.collection(e, scope)
+                    if result is not NotImplemented:
+                        return True, result
+            coll = coll_fn(scope)
+            if coll is None:
+                return True, None
+            return False, coll if isinstance(coll, tuple | list) else tuple(coll)
+
+        if f == "count":
+            if not rest:
+
+                def count_all(scope: Scope) -> Any:
+                    done, items = items_of(scope)
+                    return items if done else len(items)
+
+                return count_all
+            pred = rest[0]
+
+            def count(scope: Scope) -> Any:
+                done, items = items_of(scope)
+                if done:
+                    return items
+                n = 0
+                for it in items:
+                    v = pred(scope.with_item(it))
+                    if v is not None and v:
+                        n += 1
+                return n
+
+            return count
+        if f == "total":
+            value_fn = rest[0]
+            pred_fn = rest[1] if len(rest) > 1 else None
+
+            def total(scope: Scope) -> Any:
+                done, items = items_of(scope)
+                if done:
+                    return items
+                acc = 0.0  # always a float, however the values are typed, so every evaluator agrees
+                for it in items:
+                    inner = scope.with_item(it)
+                    if pred_fn is not None:
+                        t = pred_fn(inner)
+                        if t is None or not t:
+                            continue
+                    v = value_fn(inner)
+                    if v is not None:
+                        acc = acc + v
+                return acc
+
+            return total
+        pred = rest[0]
+        want_any = f == "any"
+
+        def any_all(scope: Scope) -> Any:
+            done, items = items_of(scope)
+            if done:
+                return items
+            unknown = False
+            for it in items:
+                v = pred(scope.with_item(it))
+                if v is None:
+                    unknown = True
+                elif bool(v) is want_any:
+                    return want_any
+            return None if unknown else not want_any
+
+        return any_all
+
+
+def _apply(f: str, args: list[Any], scope: Scope) -> Any:
+    if f == "len":
+        return len(args[0])
+    if f == "min":
+        return min(args)
+    if f == "max":
+        return max(args)
+    if f == "abs":
+        return abs(args[0])
+    if f == "exp":
+        return exp(args[0])
+    if f == "years_since":
+        return scope.as_of_year - args[0]
+    raise ValueError(f"unknown function {f}")
+
+
+def _path_fn(path: Path) -> ScalarFn:
+    if path.root == "derived":
+        name = path.parts[0] if path.parts else None
+        if name is None:
+            return lambda scope: None
+        return lambda scope: scope.derived.get(name)
+    root, parts = path.root, path.parts
+    if len(parts) == 1:
+        part = parts[0]
+
+        def one(scope: Scope) -> Any:
+            obj = getattr(scope, root)
+            if obj is None:
+                return None
+            return plain(get_field(obj, part))
+
+        return one
+
+    def many(scope: Scope) -> Any:
+        obj = getattr(scope, root)
+        for p in parts:
+            if obj is None:
+                return None
+            obj = get_field(obj, p)
+        return plain(obj)
+
+    return many
+
+
+def _compare_fn(op: str, left: ScalarFn, right: ScalarFn) -> ScalarFn:
+    order = _ORDER.get(op)
+    if order is not None:
+
+        def ordered(scope: Scope) -> Any:
+            a = left(scope)
+            b = right(scope)
+            if a is None or b is None:
+                return None
+            return bool(order(a, b))
+
+        return ordered
+
+    def other(scope: Scope) -> Any:
+        return compare(op, left(scope), right(scope))
+
+    return other

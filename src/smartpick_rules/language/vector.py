@@ -13,7 +13,7 @@ two evaluators agree by construction; a property test checks that they do.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -38,40 +38,60 @@ from .expr import (
 )
 from .facts import LIST_ITEM_RENAMED as _LIST_ITEM_RENAMED
 from .facts import FactType, record_fields
-from .interp import EXP_BOUND, Scope, evaluate_expr, plain, truth
+from .interp import EXP_BOUND, ScalarCompiler, Scope, plain, truth
 
-__all__ = ["ProgramColumns", "VectorEvaluator"]
+__all__ = ["ProgramColumns", "ProgramContext", "VectorCompiler", "VectorEvaluator"]
 
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
 
 
-@attrs.frozen
 class Const:
-    value: Any
+    """A value that is the same for every program (read from the applicant, or a literal)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
 
 
-@attrs.frozen(eq=False)
 class VBool:
-    t: BoolArray
-    f: BoolArray
+    """A condition over every program: where it is definitely true (``t``) and false (``f``)."""
+
+    __slots__ = ("f", "t")
+
+    def __init__(self, t: BoolArray, f: BoolArray) -> None:
+        self.t = t
+        self.f = f
 
 
-@attrs.frozen(eq=False)
 class VNum:
-    v: FloatArray
-    k: BoolArray
+    """A number over every program: its value ``v`` where it is known (``k``)."""
+
+    __slots__ = ("k", "v")
+
+    def __init__(self, v: FloatArray, k: BoolArray) -> None:
+        self.v = v
+        self.k = k
 
 
-@attrs.frozen(eq=False)
 class VStr:
-    codes: npt.NDArray[np.int32]  # -1 where absent
-    cats: tuple[str, ...]
+    """A string over every program, as codes into ``cats`` (-1 where absent)."""
+
+    __slots__ = ("cats", "codes")
+
+    def __init__(self, codes: npt.NDArray[np.int32], cats: tuple[str, ...]) -> None:
+        self.codes = codes
+        self.cats = cats
 
 
-@attrs.frozen(eq=False)
 class VObj:
-    values: list[Any]
+    """Anything else, one Python value per program."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: list[Any]) -> None:
+        self.values = values
 
 
 Value = Const | VBool | VNum | VStr | VObj
@@ -147,39 +167,36 @@ class ProgramColumns:
         return col  # type: ignore[return-value]
 
 
-class VectorEvaluator:
-    """Evaluates program-stage conditions over every program of a catalog."""
+class ProgramContext:
+    """One evaluation's program-stage facts, as compiled conditions read them.
+
+    The catalog's columns, the applicant's facts (``scope``), the program-stage tags so far (one
+    mask per tag) and a memo: the value of every node that reads neither tags nor a collection's
+    ``item`` is computed once per evaluation, so an estimate read by five rules, or a value an
+    audit entry reports, is the column the condition already computed.
+    """
 
     def __init__(
         self,
         columns: ProgramColumns,
         scope: Scope,
-        program_tags: Mapping[str, BoolArray],
-        row_tags: Callable[[int], frozenset[str]],
+        program_tags: Mapping[str, BoolArray] | None = None,
+        row_tags: Callable[[int], frozenset[str]] | None = None,
+        scalar: ScalarCompiler | None = None,
     ) -> None:
         self.cols = columns
         self.n = columns.n
         self.scope = scope
-        self.program_tags = program_tags
-        self.row_tags = row_tags
-        self.program_nodes: frozenset[int] = frozenset()
+        self.tags: Mapping[str, BoolArray] = program_tags if program_tags is not None else {}
+        self._row_tags = row_tags
+        self.scalar = scalar if scalar is not None else ScalarCompiler()
+        self.memo: dict[int, Value] = {}
 
-    # -- entry point -------------------------------------------------------------------
-    def condition(self, clauses: tuple[Expr, ...], program_nodes: frozenset[int]) -> BoolArray:
-        """Where the conjunction of ``clauses`` is definitely true."""
-        self.program_nodes = program_nodes
-        result = np.ones(self.n, dtype=np.bool_)
-        for c in clauses:
-            b = self.as_bool(self.ev(c))
-            result &= b.t
-            if not result.any():
-                break
-        return result
-
-    def ev_in(self, e: Expr, program_nodes: frozenset[int]) -> Value:
-        """The value of ``e`` over every program (an effect's odds, a group's condition)."""
-        self.program_nodes = program_nodes
-        return self.ev(e)
+    def row_tags(self, i: int) -> frozenset[str]:
+        if self._row_tags is not None:
+            return self._row_tags(i)
+        # only the row-by-row fallback asks, and only for conditions that read tags
+        return frozenset(self.scope.tags) | frozenset(t for t, m in self.tags.items() if m[i])
 
     # -- conversions -------------------------------------------------------------------
     def as_bool(self, v: Value) -> VBool:
@@ -216,250 +233,467 @@ class VectorEvaluator:
             return [None if c < 0 else v.cats[c] for c in v.codes.tolist()]
         if isinstance(v, VNum):
             return [float(x) if k else None for x, k in zip(v.v.tolist(), v.k.tolist(), strict=True)]
+        assert isinstance(v, VBool)
         t = v.t.tolist()
         f = v.f.tolist()
         return [True if a else (False if b else None) for a, b in zip(t, f, strict=True)]
 
-    # -- evaluation --------------------------------------------------------------------
-    def ev(self, e: Expr) -> Value:
-        if id(e) not in self.program_nodes:
-            return Const(evaluate_expr(e, self.scope))
+
+VFn = Callable[[ProgramContext], Value]
+
+
+def _reads_tag_or_item(e: Expr) -> bool:
+    return any(
+        (isinstance(n, Call) and n.func == "has") or (isinstance(n, Path) and n.root == "item") for n in iter_nodes(e)
+    )
+
+
+class VectorCompiler:
+    """Program-stage expressions lowered once to closures over a ``ProgramContext``.
+
+    The dispatch on node kinds, the split between what reads the program and what does not,
+    and the shape of each operation are decided here, once per node; an evaluation only runs
+    the closures. Results equal the interpreter-style evaluation they replace (and the scalar
+    interpreter, row by row). One compiler serves one meaning of "reads the program"
+    (``program_nodes`` computed with one stage's own tags); a ``Plan`` keeps one per use.
+    """
+
+    def __init__(self, scalar: ScalarCompiler | None = None, shared: frozenset[int] = frozenset()) -> None:
+        self.scalar = scalar if scalar is not None else ScalarCompiler()
+        #: nodes whose column is kept for the evaluation once computed (an estimate several
+        #: rules read, say). Keeping every column would cost more than it saves: the arrays
+        #: stay alive and every new one lands in cold memory.
+        self.shared = shared
+        self._fns: dict[int, tuple[Expr, VFn]] = {}
+
+    def __call__(self, e: Expr, program_nodes: frozenset[int] | set[int]) -> VFn:
+        hit = self._fns.get(id(e))
+        if hit is not None:
+            return hit[1]
+        fn = self._build(e, program_nodes)
+        if (id(e) not in program_nodes or id(e) in self.shared) and not _reads_tag_or_item(e):
+            key = id(e)
+            inner = fn
+
+            def memo(ctx: ProgramContext) -> Value:
+                v = ctx.memo.get(key)
+                if v is None:
+                    v = ctx.memo[key] = inner(ctx)
+                return v
+
+            fn = memo
+        self._fns[id(e)] = (e, fn)
+        return fn
+
+    def condition(self, clauses: tuple[Expr, ...], program_nodes: frozenset[int] | set[int]) -> Callable[[ProgramContext], BoolArray]:
+        """Where the conjunction of ``clauses`` is definitely true, as one closure."""
+        fns = tuple(self(c, program_nodes) for c in clauses)
+
+        def cond(ctx: ProgramContext) -> BoolArray:
+            if not fns:
+                return np.ones(ctx.n, dtype=np.bool_)
+            result = ctx.as_bool(fns[0](ctx)).t.copy()
+            for f in fns[1:]:
+                if not result.any():
+                    break
+                result &= ctx.as_bool(f(ctx)).t
+            return result
+
+        return cond
+
+    # -- lowering ----------------------------------------------------------------------
+    def _build(self, e: Expr, nodes: frozenset[int] | set[int]) -> VFn:
+        if id(e) not in nodes:
+            sfn = self.scalar(e)
+            return lambda ctx: Const(sfn(ctx.scope))
         if isinstance(e, Path):
             if e.root == "program" and len(e.parts) == 1:
-                return self.cols.field(e.parts[0])
-            return self.rowwise(e)
+                name = e.parts[0]
+                return lambda ctx: ctx.cols.field(name)
+            return self._rowwise(e)
         if isinstance(e, Not):
-            b = self.as_bool(self.ev(e.operand))
-            return VBool(b.f, b.t)
+            inner = self(e.operand, nodes)
+
+            def not_(ctx: ProgramContext) -> Value:
+                b = ctx.as_bool(inner(ctx))
+                return VBool(b.f, b.t)
+
+            return not_
         if isinstance(e, BoolOp):
-            parts = [self.as_bool(self.ev(o)) for o in e.operands]
-            t = parts[0].t.copy()
-            f = parts[0].f.copy()
-            for p in parts[1:]:
-                if e.op == "and":
-                    t &= p.t
-                    f |= p.f
-                else:
-                    t |= p.t
-                    f &= p.f
-            return VBool(t, f)
+            ops = tuple(self(o, nodes) for o in e.operands)
+            conj = e.op == "and"
+
+            def boolop(ctx: ProgramContext) -> Value:
+                parts = [ctx.as_bool(f(ctx)) for f in ops]
+                t = parts[0].t
+                f = parts[0].f
+                for p in parts[1:]:
+                    if conj:
+                        t = t & p.t
+                        f = f | p.f
+                    else:
+                        t = t | p.t
+                        f = f & p.f
+                return VBool(t, f)
+
+            return boolop
         if isinstance(e, Compare):
-            return self.compare(e)
+            if e.op in ("in", "not in"):
+                return self._membership(e, nodes)
+            left, right, op, row = self(e.left, nodes), self(e.right, nodes), e.op, self._rowwise(e)
+            return lambda ctx: _compare(ctx, op, left(ctx), right(ctx), row)
         if isinstance(e, Arith):
-            return self.arith(e)
+            left, right, op, row = self(e.left, nodes), self(e.right, nodes), e.op, self._rowwise(e)
+            return lambda ctx: _arith(ctx, op, left(ctx), right(ctx), row)
         if isinstance(e, Neg):
-            x = self.as_num(self.ev(e.operand))
-            return VNum(-x.v, x.k)
+            inner = self(e.operand, nodes)
+
+            def neg(ctx: ProgramContext) -> Value:
+                x = ctx.as_num(inner(ctx))
+                return VNum(-x.v, x.k)
+
+            return neg
         if isinstance(e, Call):
-            return self.call(e)
+            return self._call(e, nodes)
         if isinstance(e, IfElse):
-            test = self.as_bool(self.ev(e.test))
-            then_v = self.ev(e.then)
-            else_v = self.ev(e.orelse)
-            if isinstance(then_v, VObj | VStr | VBool) or isinstance(else_v, VObj | VStr | VBool):
-                return self.rowwise(e)
-            then_n = self.as_num(then_v)
-            else_n = self.as_num(else_v)
-            return VNum(np.where(test.t, then_n.v, else_n.v), np.where(test.t, then_n.k, else_n.k))
-        return self.rowwise(e)
+            test, then, orelse, row = self(e.test, nodes), self(e.then, nodes), self(e.orelse, nodes), self._rowwise(e)
 
-    def compare(self, e: Compare) -> Value:
-        op = e.op
-        if op in ("in", "not in"):
-            return self.membership(e)
-        left = self.ev(e.left)
-        right = self.ev(e.right)
-        if isinstance(left, VStr) or isinstance(right, VStr):
-            col, other = (left, right) if isinstance(left, VStr) else (right, left)
-            if isinstance(col, VStr) and isinstance(other, Const) and op in ("==", "!="):
-                known = col.codes >= 0
-                if other.value is None:
-                    z = np.zeros(self.n, dtype=np.bool_)
-                    return VBool(z, z)
-                try:
-                    idx = col.cats.index(other.value)
-                    eq = col.codes == idx
-                except ValueError:
-                    eq = np.zeros(self.n, dtype=np.bool_)
-                res = eq if op == "==" else (~eq & known)
-                return VBool(res & known, ~res & known)
-            return self.rowwise(e)
-        if isinstance(left, VBool) or isinstance(right, VBool):
-            if op in ("==", "!=") and isinstance(left, VBool | Const) and isinstance(right, VBool | Const):
-                lb = self.as_bool(left)
-                rb = self.as_bool(right)
-                known = (lb.t | lb.f) & (rb.t | rb.f)
-                eq = (lb.t & rb.t) | (lb.f & rb.f)
-                res = eq if op == "==" else ~eq
-                return VBool(res & known, ~res & known)
-            return self.rowwise(e)
-        if isinstance(left, VObj) or isinstance(right, VObj):
-            return self.rowwise(e)
-        ln = self.as_num(left)
-        rn = self.as_num(right)
-        known = ln.k & rn.k
-        with np.errstate(invalid="ignore"):
-            if op == "<":
-                res = ln.v < rn.v
-            elif op == "<=":
-                res = ln.v <= rn.v
-            elif op == ">":
-                res = ln.v > rn.v
-            elif op == ">=":
-                res = ln.v >= rn.v
-            elif op == "==":
-                res = ln.v == rn.v
-            else:
-                res = ln.v != rn.v
-        return VBool(res & known, ~res & known)
+            def ifelse(ctx: ProgramContext) -> Value:
+                tv = ctx.as_bool(test(ctx))
+                then_v = then(ctx)
+                else_v = orelse(ctx)
+                if isinstance(then_v, VObj | VStr | VBool) or isinstance(else_v, VObj | VStr | VBool):
+                    return row(ctx)
+                then_n = ctx.as_num(then_v)
+                else_n = ctx.as_num(else_v)
+                return VNum(np.where(tv.t, then_n.v, else_n.v), np.where(tv.t, then_n.k, else_n.k))
 
-    def membership(self, e: Compare) -> Value:
+            return ifelse
+        return self._rowwise(e)
+
+    def _membership(self, e: Compare, nodes: frozenset[int] | set[int]) -> VFn:
         negate = e.op == "not in"
         right_e = e.right
-        left = self.ev(e.left)
-        if (
-            isinstance(left, Const)
-            and isinstance(right_e, Path)
-            and right_e.root == "program"
-            and len(right_e.parts) == 1
-            and left.value is not None
-        ):
-            b = self.cols.membership(right_e.parts[0], left.value)
-            return VBool(b.f, b.t) if negate else b
-        right = self.ev(right_e)
-        if isinstance(left, VStr) and isinstance(right, Const) and right.value is not None:
-            members = [left.cats.index(x) for x in right.value if isinstance(x, str) and x in left.cats]
-            known = left.codes >= 0
-            hit = np.isin(left.codes, np.array(members, dtype=np.int32)) if members else np.zeros(self.n, dtype=np.bool_)
-            res = ~hit if negate else hit
-            return VBool(res & known, ~res & known)
-        return self.rowwise(e)
+        left = self(e.left, nodes)
+        row = self._rowwise(e)
+        column = right_e.parts[0] if isinstance(right_e, Path) and right_e.root == "program" and len(right_e.parts) == 1 else None
+        right = self(right_e, nodes)
 
-    def arith(self, e: Arith) -> Value:
-        left = self.ev(e.left)
-        right = self.ev(e.right)
-        if isinstance(left, VObj | VStr | VBool) or isinstance(right, VObj | VStr | VBool):
-            return self.rowwise(e)
-        ln = self.as_num(left)
-        rn = self.as_num(right)
-        known = ln.k & rn.k
-        with np.errstate(all="ignore"):
-            if e.op == "+":
-                v = ln.v + rn.v
-            elif e.op == "-":
-                v = ln.v - rn.v
-            elif e.op == "*":
-                v = ln.v * rn.v
-            elif e.op == "/":
-                nz = rn.v != 0
-                known = known & nz
-                v = np.divide(ln.v, np.where(nz, rn.v, 1.0))
-            else:
-                nz = rn.v != 0
-                known = known & nz
-                v = np.mod(ln.v, np.where(nz, rn.v, 1.0))
-        return VNum(v, known)
+        def member(ctx: ProgramContext) -> Value:
+            lv = left(ctx)
+            if isinstance(lv, Const) and column is not None and lv.value is not None:
+                b = ctx.cols.membership(column, lv.value)
+                return VBool(b.f, b.t) if negate else b
+            rv = right(ctx)
+            if isinstance(lv, VStr) and isinstance(rv, Const) and rv.value is not None:
+                # one lookup per program: a table over the categories, the last entry for "absent"
+                table = np.zeros(len(lv.cats) + 1, dtype=np.bool_)
+                for x in rv.value:
+                    if isinstance(x, str) and x in lv.cats:
+                        table[lv.cats.index(x)] = True
+                known = lv.codes >= 0
+                hit = table[lv.codes]  # code -1 reads the last entry: False
+                if negate:
+                    return VBool(~hit & known, hit)
+                return VBool(hit, ~hit & known)
+            return row(ctx)
 
-    def call(self, e: Call) -> Value:
+        return member
+
+    def _call(self, e: Call, nodes: frozenset[int] | set[int]) -> VFn:
         f = e.func
         if f == "has":
             arg = e.args[0]
             assert isinstance(arg, Literal)
-            mask = self.program_tags.get(str(arg.value))
-            if mask is None:
-                mask = np.zeros(self.n, dtype=np.bool_)
-            if arg.value in self.scope.tags:
-                mask = np.ones(self.n, dtype=np.bool_)
-            return VBool(mask.copy(), ~mask)
+            name = str(arg.value)
+
+            def has(ctx: ProgramContext) -> Value:
+                if name in ctx.scope.tags:
+                    mask: BoolArray = np.ones(ctx.n, dtype=np.bool_)
+                else:
+                    found = ctx.tags.get(name)
+                    mask = np.zeros(ctx.n, dtype=np.bool_) if found is None else found
+                return VBool(mask, ~mask)
+
+            return has
         if f == "known":
-            inner = self.ev(e.args[0])
-            if isinstance(inner, VNum):
-                k = inner.k
-            elif isinstance(inner, VStr):
-                k = inner.codes >= 0
-            elif isinstance(inner, VBool):
-                k = inner.t | inner.f
-            elif isinstance(inner, Const):
-                k = np.full(self.n, inner.value is not None)
-            else:
-                k = np.array([x is not None for x in inner.values], dtype=np.bool_)
-            return VBool(k.copy(), ~k)
+            inner = self(e.args[0], nodes)
+
+            def known(ctx: ProgramContext) -> Value:
+                v = inner(ctx)
+                if isinstance(v, VNum):
+                    k = v.k
+                elif isinstance(v, VStr):
+                    k = v.codes >= 0
+                elif isinstance(v, VBool):
+                    k = v.t | v.f
+                elif isinstance(v, Const):
+                    k = np.full(ctx.n, v.value is not None)
+                else:
+                    k = np.array([x is not None for x in v.values], dtype=np.bool_)
+                return VBool(k, ~k)
+
+            return known
         if f in ("min", "max", "abs", "years_since", "exp"):
-            args = [self.ev(a) for a in e.args]
-            if any(isinstance(a, VObj | VStr | VBool) for a in args):
-                return self.rowwise(e)
-            nums = [self.as_num(a) for a in args]
-            known = np.logical_and.reduce([x.k for x in nums])
-            if f == "abs":
-                return VNum(np.abs(nums[0].v), known)
-            if f == "exp":
-                return VNum(np.exp(np.clip(nums[0].v, -EXP_BOUND, EXP_BOUND)), known)
-            if f == "years_since":
-                return VNum(float(self.scope.as_of_year) - nums[0].v, known)
-            acc = nums[0].v
-            for x in nums[1:]:
-                acc = np.minimum(acc, x.v) if f == "min" else np.maximum(acc, x.v)
-            return VNum(acc, known)
+            args = tuple(self(a, nodes) for a in e.args)
+            row = self._rowwise(e)
+
+            def numeric(ctx: ProgramContext) -> Value:
+                values = [a(ctx) for a in args]
+                if any(isinstance(a, VObj | VStr | VBool) for a in values):
+                    return row(ctx)
+                if f == "min" or f == "max":
+                    return _min_max(ctx, f, values)
+                nums = [ctx.as_num(a) for a in values]
+                known = np.logical_and.reduce([x.k for x in nums])
+                if f == "abs":
+                    return VNum(np.abs(nums[0].v), known)
+                if f == "exp":
+                    return VNum(np.exp(np.clip(nums[0].v, -EXP_BOUND, EXP_BOUND)), known)
+                return VNum(float(ctx.scope.as_of_year) - nums[0].v, known)
+
+            return numeric
         if f == "len":
             arg = e.args[0]
             if isinstance(arg, Path) and arg.root == "program" and len(arg.parts) == 1:
-                return self.cols.lengths(arg.parts[0])
-            return self.rowwise(e)
-        if f in ("count", "total", "any", "all") and id(e.args[0]) not in self.program_nodes:
-            return self.over_applicant_items(e)
-        return self.rowwise(e)
+                name = arg.parts[0]
+                return lambda ctx: ctx.cols.lengths(name)
+            return self._rowwise(e)
+        if f in ("count", "total", "any", "all") and id(e.args[0]) not in nodes:
+            return self._over_applicant_items(e, nodes)
+        return self._rowwise(e)
 
-    def over_applicant_items(self, e: Call) -> Value:
+    def _over_applicant_items(self, e: Call, nodes: frozenset[int] | set[int]) -> VFn:
         """A collection function over an applicant list whose condition reads the program.
 
         The applicant's list is short (a few rotations or letters) and the catalog long, so
         loop over the items and evaluate the condition over all programs for each one.
         """
-        coll = evaluate_expr(e.args[0], self.scope)
-        if coll is None:
-            return Const(None)
-        items = list(coll)
-        outer = self.scope
+        coll_fn = self.scalar(e.args[0])
+        rest = tuple(self(a, nodes) for a in e.args[1:])
         f = e.func
-        try:
-            if f in ("any", "all"):
-                t = np.full(self.n, f == "all")
-                fl = np.full(self.n, f == "any")
-                for it in items:
-                    self.scope = outer.with_item(it)
-                    b = self.as_bool(self.ev(e.args[1]))
-                    if f == "any":
-                        t = t | b.t
-                        fl = fl & b.f
-                    else:
-                        t = t & b.t
-                        fl = fl | b.f
-                return VBool(t, fl)
-            acc = np.zeros(self.n, dtype=np.float64)
-            for it in items:
-                self.scope = outer.with_item(it)
-                if f == "count":
-                    acc = acc + self.as_bool(self.ev(e.args[1])).t
-                    continue
-                value = self.as_num(self.ev(e.args[1]))
-                take = value.k
-                if len(e.args) > 2:
-                    take = take & self.as_bool(self.ev(e.args[2])).t
-                acc = acc + np.where(take, value.v, 0.0)
-            return VNum(acc, np.ones(self.n, dtype=np.bool_))
-        finally:
-            self.scope = outer
 
-    def rowwise(self, e: Expr) -> Value:
+        def over(ctx: ProgramContext) -> Value:
+            outer = ctx.scope
+            coll = coll_fn(outer)
+            if coll is None:
+                return Const(None)
+            items = list(coll)
+            n = ctx.n
+            try:
+                if f in ("any", "all"):
+                    t = np.full(n, f == "all")
+                    fl = np.full(n, f == "any")
+                    for it in items:
+                        ctx.scope = outer.with_item(it)
+                        b = ctx.as_bool(rest[0](ctx))
+                        if f == "any":
+                            t = t | b.t
+                            fl = fl & b.f
+                        else:
+                            t = t & b.t
+                            fl = fl | b.f
+                    return VBool(t, fl)
+                acc = np.zeros(n, dtype=np.float64)
+                for it in items:
+                    ctx.scope = outer.with_item(it)
+                    if f == "count":
+                        acc = acc + ctx.as_bool(rest[0](ctx)).t
+                        continue
+                    value = ctx.as_num(rest[0](ctx))
+                    take = value.k
+                    if len(rest) > 1:
+                        take = take & ctx.as_bool(rest[1](ctx)).t
+                    acc = acc + np.where(take, value.v, 0.0)
+                return VNum(acc, np.ones(n, dtype=np.bool_))
+            finally:
+                ctx.scope = outer
+
+        return over
+
+    def _rowwise(self, e: Expr) -> VFn:
         """The scalar interpreter, program by program: correct for everything, used for the rare rest."""
-        programs = self.cols.catalog.programs
-        base = self.scope
+        sfn = self.scalar(e)
         reads_tags = any(isinstance(n, Call) and n.func == "has" for n in iter_nodes(e))
-        out = []
-        for i, p in enumerate(programs):
-            scope = attrs.evolve(base, program=p, tags=self.row_tags(i) if reads_tags else base.tags)
-            out.append(evaluate_expr(e, scope))
-        return VObj(out)
+
+        def rowwise(ctx: ProgramContext) -> Value:
+            base = ctx.scope
+            out = []
+            for i, p in enumerate(ctx.cols.catalog.programs):
+                tags = ctx.row_tags(i) if reads_tags else base.tags
+                out.append(sfn(Scope(base.applicant, p, base.list, base.derived, tags, base.as_of_year, base.item)))
+            return VObj(out)
+
+        return rowwise
+
+
+def _compare(ctx: ProgramContext, op: str, left: Value, right: Value, row: VFn) -> Value:
+    n = ctx.n
+    if isinstance(left, VStr) or isinstance(right, VStr):
+        col, other = (left, right) if isinstance(left, VStr) else (right, left)
+        if isinstance(col, VStr) and isinstance(other, Const) and op in ("==", "!="):
+            known = col.codes >= 0
+            if other.value is None:
+                z = np.zeros(n, dtype=np.bool_)
+                return VBool(z, z)
+            try:
+                idx = col.cats.index(other.value)
+                eq = col.codes == idx
+            except ValueError:
+                eq = np.zeros(n, dtype=np.bool_)
+            res = eq if op == "==" else (~eq & known)
+            return VBool(res & known, ~res & known)
+        return row(ctx)
+    if isinstance(left, VBool) or isinstance(right, VBool):
+        if op in ("==", "!=") and isinstance(left, VBool | Const) and isinstance(right, VBool | Const):
+            lb = ctx.as_bool(left)
+            rb = ctx.as_bool(right)
+            known = (lb.t | lb.f) & (rb.t | rb.f)
+            eq = (lb.t & rb.t) | (lb.f & rb.f)
+            res = eq if op == "==" else ~eq
+            return VBool(res & known, ~res & known)
+        return row(ctx)
+    if isinstance(left, VObj) or isinstance(right, VObj):
+        return row(ctx)
+    lv, lk = _num_operand(ctx, left)
+    rv, rk = _num_operand(ctx, right)
+    known = _known_both(ctx, lk, rk)
+    if known is False:
+        z = np.zeros(n, dtype=np.bool_)
+        return VBool(z, z)
+    with np.errstate(invalid="ignore"):
+        res = _CMP[op](lv, rv)
+    if not isinstance(res, np.ndarray):  # both constant
+        res = np.full(n, bool(res))
+    if known is True:
+        return VBool(res, ~res)
+    return VBool(res & known, ~res & known)
+
+
+_CMP: dict[str, Callable[[Any, Any], Any]] = {
+    "<": np.less,
+    "<=": np.less_equal,
+    ">": np.greater,
+    ">=": np.greater_equal,
+    "==": np.equal,
+    "!=": np.not_equal,
+}
+
+
+def _num_operand(ctx: ProgramContext, v: Value) -> tuple[Any, Any]:
+    """A number operand as (values, known): a constant stays a Python float (numpy broadcasts
+    it, with the same result as a column of it) and its known-ness a Python bool."""
+    if isinstance(v, Const):
+        if v.value is None:
+            return 0.0, False
+        return float(v.value), True
+    x = ctx.as_num(v)
+    return x.v, x.k
+
+
+def _known_both(ctx: ProgramContext, a: Any, b: Any) -> Any:
+    if a is False or b is False:
+        return False
+    if a is True:
+        return b
+    if b is True:
+        return a
+    return a & b
+
+
+def _min_max(ctx: ProgramContext, f: str, values: list[Value]) -> Value:
+    pairs = [_num_operand(ctx, a) for a in values]
+    known: Any = True
+    for _v, k in pairs:
+        known = _known_both(ctx, known, k)
+    n = ctx.n
+    if known is False:
+        return VNum(np.zeros(n), np.zeros(n, dtype=np.bool_))
+    op = np.minimum if f == "min" else np.maximum
+    acc = pairs[0][0]
+    for v, _k in pairs[1:]:
+        acc = op(acc, v)
+    acc = np.asarray(acc, dtype=np.float64)
+    if acc.ndim == 0:
+        acc = np.full(n, float(acc))
+    return VNum(acc, np.ones(n, dtype=np.bool_) if known is True else known)
+
+
+def _arith(ctx: ProgramContext, op: str, left: Value, right: Value, row: VFn) -> Value:
+    if isinstance(left, VObj | VStr | VBool) or isinstance(right, VObj | VStr | VBool):
+        return row(ctx)
+    if isinstance(right, Const) and op in ("+", "-", "*") and not isinstance(left, Const):
+        # a column and a constant: numpy broadcasts the constant, same floats as a column of it
+        ln = ctx.as_num(left)
+        if right.value is None:
+            return VNum(np.zeros(ctx.n), np.zeros(ctx.n, dtype=np.bool_))
+        c = float(right.value)
+        with np.errstate(all="ignore"):
+            v = ln.v + c if op == "+" else (ln.v - c if op == "-" else ln.v * c)
+        return VNum(v, ln.k)
+    ln = ctx.as_num(left)
+    rn = ctx.as_num(right)
+    known = ln.k & rn.k
+    with np.errstate(all="ignore"):
+        if op == "+":
+            v = ln.v + rn.v
+        elif op == "-":
+            v = ln.v - rn.v
+        elif op == "*":
+            v = ln.v * rn.v
+        elif op == "/":
+            nz = rn.v != 0
+            known = known & nz
+            v = np.divide(ln.v, np.where(nz, rn.v, 1.0))
+        else:
+            nz = rn.v != 0
+            known = known & nz
+            v = np.mod(ln.v, np.where(nz, rn.v, 1.0))
+    return VNum(v, known)
+
+
+class VectorEvaluator:
+    """Evaluates program-stage conditions over every program of a catalog.
+
+    A thin front to ``VectorCompiler`` and ``ProgramContext`` for one-off use (tests, tools);
+    the engine keeps compiled closures on the plan instead.
+    """
+
+    def __init__(
+        self,
+        columns: ProgramColumns,
+        scope: Scope,
+        program_tags: Mapping[str, BoolArray],
+        row_tags: Callable[[int], frozenset[str]],
+    ) -> None:
+        self.ctx = ProgramContext(columns, scope, program_tags, row_tags)
+        self.cols = columns
+        self.n = columns.n
+        self.scope = scope
+        self._compilers: dict[frozenset[int], VectorCompiler] = {}
+
+    def _compiler(self, program_nodes: frozenset[int]) -> VectorCompiler:
+        c = self._compilers.get(program_nodes)
+        if c is None:
+            c = self._compilers[program_nodes] = VectorCompiler(self.ctx.scalar)
+        return c
+
+    def condition(self, clauses: tuple[Expr, ...], program_nodes: frozenset[int]) -> BoolArray:
+        """Where the conjunction of ``clauses`` is definitely true."""
+        return self._compiler(program_nodes).condition(clauses, program_nodes)(self.ctx)
+
+    def ev_in(self, e: Expr, program_nodes: frozenset[int]) -> Value:
+        """The value of ``e`` over every program (an effect's odds, a group's condition)."""
+        return self._compiler(program_nodes)(e, program_nodes)(self.ctx)
+
+    def as_bool(self, v: Value) -> VBool:
+        return self.ctx.as_bool(v)
+
+    def as_num(self, v: Value) -> VNum:
+        return self.ctx.as_num(v)
+
+    def as_obj(self, v: Value) -> list[Any]:
+        return self.ctx.as_obj(v)
 
 
 def _item_to_program(e: Expr) -> Expr | None:
@@ -495,12 +729,20 @@ class ListColumns(ProgramColumns):
     order ``list.programs`` has), exactly as the scalar interpreter does.
     """
 
-    def __init__(self, catalog: Catalog, extra: Mapping[str, Callable[[], Value]], order: list[int]) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        extra: Mapping[str, Callable[[], Value]],
+        order: Sequence[int] | npt.NDArray[np.intp],
+        shared: dict[int, Any] | None = None,
+    ) -> None:
         super().__init__(catalog)
         self.extra_builders = extra
         self.extra: dict[str, Value] = {}
-        self.order = order
-        self.rewritten: dict[int, tuple[Expr, ...] | None] = {}
+        self.order = np.asarray(order, dtype=np.intp)
+        #: per list-stage call node, its ``item.`` arguments rewritten to ``program.`` and compiled;
+        #: pass a plan's dict to compile them once per rule set instead of once per evaluation
+        self.shared: dict[int, Any] = shared if shared is not None else {}
 
     def field(self, name: str) -> Value:
         if name in self.extra_builders:
@@ -531,37 +773,37 @@ class ListColumns(ProgramColumns):
         return super().lengths(name)
 
     def collection(self, e: Call, scope: Scope) -> Any:
-        key = id(e)
-        if key not in self.rewritten:
+        hit = self.shared.get(id(e))
+        if hit is None:
             converted = [_item_to_program(a) for a in e.args[1:]]
-            self.rewritten[key] = tuple(a for a in converted if a is not None) if None not in converted else None
-        rewritten = self.rewritten[key]
-        if rewritten is None:
+            fns: tuple[VFn, ...] | None = None
+            if None not in converted:
+                args = tuple(a for a in converted if a is not None)
+                nodes: set[int] = set()
+                for a in args:
+                    nodes |= program_nodes(a, frozenset())
+                compiler = VectorCompiler()
+                fns = tuple(compiler(a, nodes) for a in args)
+            hit = self.shared[id(e)] = (e, fns)
+        fns = hit[1]
+        if fns is None:
             return NotImplemented
-        args: tuple[Expr, ...] = rewritten
         f = e.func
-        if f == "count" and not args:
+        if f == "count" and not fns:
             return self.n
-        nodes: set[int] = set()
-        for a in args:
-            nodes |= program_nodes(a, frozenset())
-        ev = VectorEvaluator(self, scope, {}, lambda i: frozenset(scope.tags))
-        ev.program_nodes = frozenset(nodes)
+        ctx = ProgramContext(self, scope, {}, lambda i: frozenset(scope.tags))
         if f == "total":
-            value = ev.as_num(ev.ev(args[0]))
+            value = ctx.as_num(fns[0](ctx))
             take = value.k
-            if len(args) > 1:
-                take = take & ev.as_bool(ev.ev(args[1])).t
-            vals = value.v.tolist()
-            mask = take.tolist()
-            acc = 0.0
-            for i in self.order:
-                if mask[i]:
-                    acc = acc + vals[i]
-            return acc
-        b = ev.as_bool(ev.ev(args[0]))
+            if len(fns) > 1:
+                take = take & ctx.as_bool(fns[1](ctx)).t
+            # added in the list's own order, one after the other, as the interpreter does
+            order = self.order
+            chosen = value.v[order][take[order]]
+            return float(np.cumsum(chosen)[-1]) + 0.0 if len(chosen) else 0.0
+        b = ctx.as_bool(fns[0](ctx))
         if f == "count":
-            return int(b.t.sum())
+            return int(np.count_nonzero(b.t))
         unknown = bool((~(b.t | b.f)).any())
         if f == "any":
             return True if b.t.any() else (None if unknown else False)
