@@ -31,6 +31,7 @@ __all__ = [
     "AuditEntry",
     "BreadthResult",
     "Exclusion",
+    "Firings",
     "ProgramResult",
     "Provenance",
     "Recommendation",
@@ -245,6 +246,40 @@ class Provenance:
     catalog_synthetic: bool = False
 
 
+@attrs.frozen(eq=False)
+class Firings:
+    """Every program-stage firing of one evaluation, one array entry per (rule, program) that fired.
+
+    Ordered by rule (audit order), then by program (catalog order). Where a rule has no such
+    effect, ``odds`` and ``chance_cap`` are 1 and ``priority`` is 0. ``Recommendation.firings()``
+    builds it from the evaluation's columns::
+
+        f = rec.firings()
+        hits = np.bincount(f.rule, minlength=len(f.rule_ids))   # programs each rule fired for
+        log_odds = np.bincount(f.program, np.log(f.odds), minlength=len(f.program_ids))
+    """
+
+    #: index into ``rule_ids`` (int32)
+    rule: Any
+    #: index into ``program_ids`` (int32)
+    program: Any
+    #: the factor the firing multiplies the program's odds of an interview by (float64)
+    odds: Any
+    #: the ceiling it puts on the program's chance (float64)
+    chance_cap: Any
+    #: the priority it adds (float64)
+    priority: Any
+    #: the firing excludes the program (bool)
+    excludes: Any
+    #: the program-stage rules, in audit order
+    rule_ids: tuple[str, ...]
+    #: the catalog's programs, in catalog order
+    program_ids: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.rule)
+
+
 @attrs.frozen
 class WhyNot:
     """Why a rule did not fire for a program: the first clause that was not true."""
@@ -256,12 +291,40 @@ class WhyNot:
 
 
 class LazyResults(Sequence[ProgramResult]):
-    """A sequence of program results built on first access, in a fixed order."""
+    """A sequence of program results built on first access, in a fixed order.
 
-    def __init__(self, order: Sequence[int], build: Callable[[int], ProgramResult]) -> None:
+    ``order`` lists the keys ``build`` takes (a program's index in its catalog, say), in result
+    order. ``build_many`` (optional) builds several at once, as iteration does; ``ids`` (optional)
+    gives each key's program id, so ``position`` finds a program without building any result.
+    """
+
+    def __init__(
+        self,
+        order: Sequence[int],
+        build: Callable[[int], ProgramResult],
+        build_many: Callable[[Sequence[int]], list[ProgramResult]] | None = None,
+        ids: Sequence[str] | None = None,
+    ) -> None:
         self._order = list(order)
         self._build = build
+        self._build_many = build_many
+        self._ids = ids
         self._cache: dict[int, ProgramResult] = {}
+        self._where: dict[str, int] | None = None
+
+    def position(self, program_id: str) -> int | None:
+        """Where the program with this id is in the sequence, or None; builds no result when
+        the sequence knows its ids."""
+        if self._ids is None:
+            for k in range(len(self)):
+                if self[k].program.id == program_id:
+                    return k
+            return None
+        where = self._where
+        if where is None:
+            ids = self._ids
+            where = self._where = {ids[key]: k for k, key in enumerate(self._order)}
+        return where.get(program_id)
 
     def __len__(self) -> int:
         return len(self._order)
@@ -284,6 +347,11 @@ class LazyResults(Sequence[ProgramResult]):
         return r
 
     def __iter__(self) -> Iterator[ProgramResult]:
+        if self._build_many is not None and len(self._cache) < len(self):
+            # every result at once: the builder shares work across programs
+            missing = [k for k in range(len(self)) if k not in self._cache]
+            for k, r in zip(missing, self._build_many([self._order[k] for k in missing]), strict=True):
+                self._cache.setdefault(k, r)
         for i in range(len(self)):
             yield self[i]
 
@@ -310,13 +378,34 @@ class Recommendation:
     _why_not: Callable[[str], list[WhyNot]] | None = attrs.field(default=None, eq=False, repr=False, alias="_why_not")
     #: the facts the list stage read, kept for list-stage why-not and rule-test coverage
     _list_scope: Any = attrs.field(default=None, eq=False, repr=False, alias="_list_scope")
+    #: the evaluation's columns (firings, chances, what each rule read), from which per-program
+    #: results, ``firings()`` and ``why_not()`` are built on demand; None when read from JSON
+    _outcome: Any = attrs.field(default=None, eq=False, repr=False, alias="_outcome")
 
     # -- lookups ---------------------------------------------------------------------
     def get(self, program_id: str) -> ProgramResult | None:
-        for r in self.programs:
+        """One program's result, built alone (its position in the list does not matter)."""
+        programs = self.programs
+        if isinstance(programs, LazyResults):
+            k = programs.position(program_id)
+            return None if k is None else programs[k]
+        for r in programs:
             if r.program.id == program_id:
                 return r
         return None
+
+    def firings(self) -> Firings:
+        """Every program-stage firing of this evaluation as arrays, for embedders who aggregate.
+
+        One entry per (rule, program) that fired: the rule's index into ``rule_ids`` (the
+        program-stage rules in audit order), the program's index into ``program_ids`` (the
+        catalog's order), and what the firing contributes: its odds factor, chance ceiling,
+        priority and whether it excludes the program. Built from the evaluation's columns, not
+        from the audit trail; see docs/embedding.md.
+        """
+        if self._outcome is None:
+            raise ValueError("firings() needs the evaluation's columns; a Recommendation read from JSON has only its audit trail")
+        return self._outcome.firings()  # type: ignore[no-any-return]
 
     def included(self) -> list[ProgramResult]:
         """Programs not excluded, best first."""
@@ -327,6 +416,9 @@ class Recommendation:
 
     def chosen(self) -> list[ProgramResult]:
         """The recommended list, in priority order."""
+        if isinstance(self.programs, LazyResults):
+            found = [self.get(i) for i in self.breadth.chosen]
+            return [r for r in found if r is not None and r.chosen]
         by_id = {r.program.id: r for r in self.programs if r.chosen}
         return [by_id[i] for i in self.breadth.chosen if i in by_id]
 
@@ -348,6 +440,7 @@ class Recommendation:
         data: dict[str, Any] = converter.unstructure(self)
         data.pop("_why_not", None)
         data.pop("_list_scope", None)
+        data.pop("_outcome", None)
         return {"schema_version": SCHEMA_VERSION, "notice": NOTICE, **data}
 
     def to_json(self, indent: int | None = None) -> str:

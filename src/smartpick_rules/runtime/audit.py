@@ -13,7 +13,7 @@ import numpy.typing as npt
 from ..domain.converter import unstructure
 from ..domain.models import Catalog
 from ..language.expr import Expr, Path, iter_nodes, to_source
-from ..language.interp import Scope, evaluate_expr, truth
+from ..language.interp import ScalarCompiler, Scope, truth
 from ..limits import Limits
 from ..plan import CompiledRule
 from ..results.recommendation import (
@@ -38,8 +38,9 @@ def json_value(v: Any) -> Any:
 class EntryMaker:
     """Builds audit entries; what does not depend on the program is computed once per rule."""
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, compiler: ScalarCompiler | None = None) -> None:
         self.limits = limits
+        self.compiler = compiler if compiler is not None else ScalarCompiler()
         self.effects: dict[str, str] = {}
         self.constant_values: dict[tuple[str, int], dict[str, Any]] = {}
 
@@ -52,6 +53,11 @@ class EntryMaker:
         chance_cap: float | None = None,
     ) -> AuditEntry:
         rule = cr.rule
+        value = self.compiler
+
+        def evaluate_expr(e: Expr, scope: Scope) -> Any:
+            return value(e)(scope)
+
         effect = self.effects.get(rule.id)
         if effect is None:
             effect = self.effects[rule.id] = rule.then.describe()
@@ -99,7 +105,14 @@ def catalog_sha256(catalog: Catalog) -> str:
     return str(sha)
 
 
-def why_not_entry(cr: CompiledRule, scope: Scope, estimates: dict[str, Expr] | None = None) -> WhyNot:
+def why_not_entry(
+    cr: CompiledRule, scope: Scope, estimates: dict[str, Expr] | None = None, compiler: ScalarCompiler | None = None
+) -> WhyNot:
+    value = compiler if compiler is not None else ScalarCompiler()
+
+    def evaluate_expr(e: Expr, scope: Scope) -> Any:
+        return value(e)(scope)
+
     written = cr.written_clauses or cr.clauses
     for clause, shown in zip(cr.clauses, written, strict=True):
         v = truth(evaluate_expr(clause, scope))

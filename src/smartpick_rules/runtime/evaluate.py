@@ -22,35 +22,28 @@ from ..domain.models import CALIFORNIA_REGIONS, Catalog, Profile, Program, Regio
 from ..engines import Budget, compile_ruleset, get_engine
 from ..errors import Diagnostic, EvaluationError, InputError, Location
 from ..language.facts import ListFacts, ListItem
-from ..language.interp import Scope, evaluate_expr
 from ..language.ir import TIERS, RuleSet
-from ..language.vector import ListColumns, VBool, VNum, VObj, VStr
+from ..language.vector import ListColumns, ProgramColumns, ProgramContext, VBool, VNum, VObj, VStr
 from ..limits import DEFAULT_LIMITS, Limits
 from ..plan import Plan, plan_ruleset
 from ..results.recommendation import (
     AdviceItem,
-    AuditEntry,
     BreadthResult,
-    Exclusion,
     LazyResults,
-    ProgramResult,
     Provenance,
     Recommendation,
     RuleSetStamp,
     Shortfall,
-    WhyNot,
 )
 from ..version import __version__ as _version
-from .audit import EntryMaker, catalog_sha256, json_value, sha256_of, why_not_entry
+from .audit import EntryMaker, catalog_sha256, json_value, sha256_of
 from .levers import pool_wideners
-from .list_stage import LazyItems, choose_list, group_masks, list_settings, priority_order
+from .list_stage import LazyItems, choose_list, group_masks, id_order, list_settings, priority_order
+from .outcome import Outcome, catalog_ids
 from .stages import (
-    ProfileOutcome,
     as_of_year,
     assess_programs,
-    chance_of,
     coerce_catalog,
-    logit,
     program_tag_masks,
     run_profile_stage,
 )
@@ -105,67 +98,60 @@ def _default_rules() -> RuleSet:
     return rs
 
 
-def _profile_prefix(prof_out: ProfileOutcome, plan: Plan, make_entry: EntryMaker) -> tuple[AuditEntry, ...]:
-    """The profile-stage entries that move every program's chance, with the chance after each."""
-    model = plan.ruleset.chance
-    factors = dict((cr.index, f) for cr, f in prof_out.odds)
-    caps = dict((cr.index, c) for cr, c in prof_out.caps)
-    running = logit(model.base)
-    cap = 1.0
-    out: list[AuditEntry] = []
-    for cr in prof_out.rules:
-        f = factors.get(cr.index)
-        c = caps.get(cr.index)
-        if f is None and c is None and cr.rule.then.tier_at_most is None:
-            continue
-        if f is not None:
-            running = running + float(np.log(np.array([f]))[0])
-        if c is not None:
-            cap = min(cap, c)
-        after = min(float(chance_of(np.array([running]), model)[0]), cap)
-        out.append(make_entry(cr, prof_out.scope, after, f, c))
-    return tuple(out)
+def _region_masks(cat: Catalog) -> tuple[BoolArray, BoolArray, BoolArray]:
+    """LA County, California and out-of-state programs (cached on the catalog)."""
+    cache = cat.column_cache()
+    masks = cache.get("region_masks")
+    if masks is None:
+        regions = [p.region for p in cat.programs]
+        la = np.array([r == Region.la_county for r in regions], dtype=np.bool_)
+        ca = np.array([r in CALIFORNIA_REGIONS for r in regions], dtype=np.bool_)
+        oos = np.array([r == Region.out_of_state for r in regions], dtype=np.bool_)
+        masks = cache["region_masks"] = (la, ca, oos)
+    return masks  # type: ignore[return-value]
+
+
+def _sum_in_order(values: npt.NDArray[np.float64]) -> float:
+    """``0.0 + v0 + v1 + ...`` one addition at a time, as a loop would (chances are positive)."""
+    return float(np.cumsum(values)[-1]) + 0.0 if len(values) else 0.0
 
 
 def _list_facts(
     cat: Catalog,
     chance: npt.NDArray[np.float64],
     excluded: BoolArray,
-    tiers: list[str | None],
+    tier_codes: npt.NDArray[np.int8],
     items: Sequence[ListItem],
     columns: ListColumns | None,
 ) -> ListFacts:
     eligible = ~excluded
-    regions = [p.region for p in cat.programs]
-    el = eligible.tolist()
-    counts = {t: 0 for t in TIERS}
-    for i, t in enumerate(tiers):
-        if el[i] and t is not None:
-            counts[t] += 1
-    pool = 0.0
-    for v, e in zip(chance.tolist(), el, strict=True):
-        if e:
-            pool = pool + v
+    la, ca, oos = _region_masks(cat)
+    counts = np.bincount(tier_codes[eligible], minlength=len(TIERS)) if eligible.any() else np.zeros(len(TIERS), dtype=np.int64)
     return ListFacts(
         programs=items,
-        size=int(eligible.sum()),
-        excluded_count=int(excluded.sum()),
-        likely_count=counts["likely"],
-        target_count=counts["target"],
-        reach_count=counts["reach"],
-        la_county_count=sum(1 for i, r in enumerate(regions) if el[i] and r == Region.la_county),
-        california_count=sum(1 for i, r in enumerate(regions) if el[i] and r in CALIFORNIA_REGIONS),
-        out_of_state_count=sum(1 for i, r in enumerate(regions) if el[i] and r == Region.out_of_state),
-        eligible_interviews=pool,
+        size=int(np.count_nonzero(eligible)),
+        excluded_count=int(np.count_nonzero(excluded)),
+        likely_count=int(counts[TIERS.index("likely")]),
+        target_count=int(counts[TIERS.index("target")]),
+        reach_count=int(counts[TIERS.index("reach")]),
+        la_county_count=int(np.count_nonzero(la & eligible)),
+        california_count=int(np.count_nonzero(ca & eligible)),
+        out_of_state_count=int(np.count_nonzero(oos & eligible)),
+        eligible_interviews=_sum_in_order(chance[eligible]),
         columns=columns,
     )
+
+
+#: list items' tier as ListColumns codes: categories in sorted order, from TIERS' index
+_TIER_CATS = ("likely", "reach", "target")
+_TIER_TO_CAT = np.array([_TIER_CATS.index(t) for t in TIERS] + [-1], dtype=np.int32)
 
 
 def _run(
     prof: Profile, cat: Catalog, plan: Plan, eng: Any, compiled: Any, engine: str, year: int, limits: Limits
 ) -> Recommendation:
     budget = Budget(limits.max_firings)
-    model = plan.ruleset.chance
+    scalar = plan.scalar
 
     # -- profile stage, program stage, assessment -------------------------------------------
     prof_out = run_profile_stage(plan, eng, compiled, prof, year, budget)
@@ -173,63 +159,64 @@ def _run(
     profile_tags = prof_out.tags
     derived = prof_out.derived
     profile_scope = prof_out.scope
-    make_entry = EntryMaker(limits)
+    make_entry = EntryMaker(limits, scalar)
     profile_entries = tuple(make_entry(cr, profile_scope) for cr in p_rules)
     n = len(cat)
-    fired = eng.run_program(compiled, profile_scope, cat, budget)
-    prog_rules = plan.program.rules
-    assessed = assess_programs(plan, fired, cat, prof_out)
-    excluded, priority, tiers = assessed.excluded, assessed.priority, assessed.tiers
-    chance = assessed.chance
-    chance_list = chance.tolist()
-    excluded_list = excluded.tolist()
-    ids = [p.id for p in cat.programs]
-    ranked = priority_order(cat, priority, chance, ~excluded)
-    order = ranked + sorted((i for i in range(n) if excluded_list[i]), key=ids.__getitem__)
+    columns = ProgramColumns(cat)
+    context = ProgramContext(columns, profile_scope, scalar=scalar)
+    fired = eng.run_program(compiled, profile_scope, cat, budget, context=context)
+    fired_matrix = np.stack(fired) if fired else np.zeros((0, n), dtype=np.bool_)
     tag_masks = program_tag_masks(plan, fired, n)
+    context.tags = tag_masks
+    assessed = assess_programs(plan, fired, cat, prof_out, context)
+    excluded, priority, tier_codes, chance = assessed.excluded, assessed.priority, assessed.tier_codes, assessed.chance
+    ranked = priority_order(cat, priority, chance, ~excluded)
+    order = np.concatenate((ranked, id_order(cat, excluded)))
 
     def tags_of(i: int) -> tuple[str, ...]:
         return tuple(sorted(profile_tags | {t for t, m in tag_masks.items() if m[i]}))
 
     # -- list stage ----------------------------------------------------------------------
     items: Sequence[ListItem] = ()
-    columns: ListColumns | None = None
+    list_columns: ListColumns | None = None
     if plan.list_reads_programs:
-        items = LazyItems(
-            lambda: tuple(
+
+        def build_items() -> tuple[ListItem, ...]:
+            chance_list, excluded_list, tiers = chance.tolist(), excluded.tolist(), assessed.tiers
+            return tuple(
                 ListItem(cat.programs[i], chance_list[i], tiers[i], excluded_list[i], float(priority[i]), tags_of(i))
-                for i in order
+                for i in order.tolist()
             )
-        )
-        tier_cats = ("likely", "reach", "target")
-        columns = ListColumns(
+
+        items = LazyItems(build_items)
+        shared = plan.cache.setdefault("list_columns", {})
+        list_columns = ListColumns(
             cat,
             {
                 "chance": lambda: VNum(chance + 0.0, np.ones(n, dtype=np.bool_)),
                 "priority": lambda: VNum(priority, np.ones(n, dtype=np.bool_)),
                 "excluded": lambda: VBool(excluded.copy(), ~excluded),
-                "tier": lambda: VStr(
-                    np.array([-1 if t is None else tier_cats.index(t) for t in tiers], dtype=np.int32), tier_cats
-                ),
+                "tier": lambda: VStr(_TIER_TO_CAT[tier_codes], _TIER_CATS),
                 "tags": lambda: VObj([tags_of(i) for i in range(n)]),
             },
             order,
+            shared,
         )
-    facts = _list_facts(cat, chance, excluded, tiers, items, columns)
+    facts = _list_facts(cat, chance, excluded, tier_codes, items, list_columns)
     decide_scope = attrs.evolve(profile_scope, list=facts)
     decided = [plan.list.rules[i] for i in sorted(eng.run_list(compiled, decide_scope, budget))]
-    settings = list_settings([cr for cr in decided if not cr.reviews], decide_scope, facts.size)
-    groups = group_masks(plan, cat, profile_scope)
-    choice = choose_list(ranked, chance_list, groups, settings)
-    chosen_set = set(choice.chosen)
-    regions = [p.region for p in cat.programs]
+    settings = list_settings([cr for cr in decided if not cr.reviews], decide_scope, facts.size, scalar)
+    groups = group_masks(plan, cat, profile_scope, columns)
+    choice = choose_list(ranked, chance, groups, settings)
+    chosen = choice.chosen
+    la, ca, oos = _region_masks(cat)
     reviewed = attrs.evolve(
         facts,
-        chosen_count=len(choice.chosen),
+        chosen_count=len(chosen),
         expected_interviews=choice.expected_interviews,
-        chosen_la_county_count=sum(1 for i in choice.chosen if regions[i] == Region.la_county),
-        chosen_california_count=sum(1 for i in choice.chosen if regions[i] in CALIFORNIA_REGIONS),
-        chosen_out_of_state_count=sum(1 for i in choice.chosen if regions[i] == Region.out_of_state),
+        chosen_la_county_count=int(np.count_nonzero(la[chosen])),
+        chosen_california_count=int(np.count_nonzero(ca[chosen])),
+        chosen_out_of_state_count=int(np.count_nonzero(oos[chosen])),
         breadth_min=settings.lo,
         breadth_max=settings.hi,
         interview_target=settings.interview_target,
@@ -237,11 +224,12 @@ def _run(
     list_scope = attrs.evolve(profile_scope, list=reviewed)
     l_rules = [plan.list.rules[i] for i in sorted(eng.run_list(compiled, list_scope, budget))]
     list_entries = tuple(make_entry(cr, list_scope) for cr in l_rules)
+    ids = catalog_ids(cat)
     shortfall = None
-    if len(choice.chosen) < settings.lo:
+    if len(chosen) < settings.lo:
         shortfall = Shortfall(
             wanted=settings.lo,
-            chosen=len(choice.chosen),
+            chosen=len(chosen),
             eligible=facts.size,
             held_back=dict(sorted(choice.held_back.items())),
             wideners=pool_wideners(plan, eng, compiled, prof, profile_scope, cat, year, limits, facts.size),
@@ -249,7 +237,7 @@ def _run(
     breadth = BreadthResult(
         min=settings.lo,
         max=settings.hi,
-        chosen=tuple(ids[i] for i in choice.chosen),
+        chosen=tuple(ids[i] for i in chosen.tolist()),
         rule_id=settings.breadth_rule.rule.id if settings.breadth_rule else None,
         eligible=facts.size,
         interview_target=settings.interview_target,
@@ -264,83 +252,31 @@ def _run(
     advice: list[AdviceItem] = []
     for cr, scope in [*((c, profile_scope) for c in p_rules), *((c, list_scope) for c in l_rules)]:
         if cr.rule.then.advice is not None:
-            values = {k: json_value(evaluate_expr(e, scope)) for k, e, _p in cr.reads}
+            values = {k: json_value(scalar(e)(scope)) for k, e, _p in cr.reads}
             advice.append(AdviceItem(cr.rule.id, cr.rule.stage, cr.rule.then.advice.render(values, limits.max_message_length)))
 
-    # -- per-program results, built on demand -----------------------------------------
-    fired_by_program: list[list[int]] | None = None
-
-    def program_rules(i: int) -> list[int]:
-        nonlocal fired_by_program
-        table = fired_by_program
-        if table is None:
-            # built whole, then published: a reader on another thread never sees it half-filled
-            table = [[] for _ in range(n)]
-            for cr in prog_rules:
-                for j in np.flatnonzero(fired[cr.index]).tolist():
-                    table[j].append(cr.index)
-            fired_by_program = table
-        return table[i]
-
-    def scope_for(i: int) -> Scope:
-        return Scope(applicant=prof, program=cat.programs[i], derived=derived, tags=frozenset(tags_of(i)), as_of_year=year)
-
-    # the profile-stage entries that move chances open every program's audit; they are values, so share them
-    profile_prefix = _profile_prefix(prof_out, plan, make_entry)
-    group_lists = {g: m.tolist() for g, m in groups.items()}
-
-    def build(i: int) -> ProgramResult:
-        sc = scope_for(i)
-        entries: list[AuditEntry] = list(profile_prefix)
-        running = prof_out.log_odds
-        cap = min((c for _cr, c in prof_out.caps), default=1.0)
-        exclusions: list[Exclusion] = []
-        prog_advice: list[AdviceItem] = []
-        for k in program_rules(i):
-            cr = prog_rules[k]
-            eff = cr.rule.then
-            factor = cap_value = after = None
-            log_factors = assessed.rule_log_odds.get(k)
-            if log_factors is not None:
-                running = running + float(log_factors[i])
-                factor = float(assessed.rule_odds[k][i])
-            caps = assessed.rule_caps.get(k)
-            if caps is not None:
-                cap_value = float(caps[i])
-                cap = min(cap, cap_value)
-            if factor is not None or cap_value is not None or eff.tier_at_most is not None:
-                after = min(float(chance_of(np.array([running]), model)[0]), cap)
-            entry = make_entry(cr, sc, after, factor, cap_value)
-            entries.append(entry)
-            if eff.exclude is not None:
-                exclusions.append(Exclusion(cr.rule.id, eff.exclude.render(entry.values, limits.max_message_length)))
-            if eff.advice is not None:
-                prog_advice.append(AdviceItem(cr.rule.id, "program", eff.advice.render(entry.values, limits.max_message_length)))
-        return ProgramResult(
-            program=cat.programs[i],
-            chance=None if excluded_list[i] else chance_list[i],
-            tier=tiers[i],
-            excluded=exclusions[0] if exclusions else None,
-            tags=tags_of(i),
-            priority=float(priority[i]),
-            audit=tuple(entries),
-            exclusions=tuple(exclusions),
-            advice=tuple(prog_advice),
-            chosen=i in chosen_set,
-            left_off=choice.left_off.get(i),
-            groups=tuple(g for g, m in group_lists.items() if m[i]),
-        )
-
-    index_of = {pid: i for i, pid in enumerate(ids)}
-
-    def why_not(program_id: str) -> list[WhyNot]:
-        i = index_of.get(program_id)
-        if i is None:
-            raise KeyError(program_id)
-        fired_here = set(program_rules(i))
-        sc = scope_for(i)
-        return [why_not_entry(cr, sc, plan.estimates) for cr in prog_rules if cr.index not in fired_here]
-
+    # -- per-program results, built on demand from the columns ---------------------------
+    outcome = Outcome(
+        plan=plan,
+        catalog=cat,
+        profile=prof,
+        year=year,
+        limits=limits,
+        prof_out=prof_out,
+        context=context,
+        fired=fired_matrix,
+        excluded=excluded,
+        chance=chance,
+        priority=priority,
+        tier=tier_codes,
+        rule_odds=assessed.rule_odds,
+        rule_log_odds=assessed.rule_log_odds,
+        rule_caps=assessed.rule_caps,
+        tag_masks=tag_masks,
+        order=order,
+        choice=choice,
+        groups=groups,
+    )
     provenance = Provenance(
         library_version=_version,
         engine=engine,
@@ -352,7 +288,7 @@ def _run(
         catalog_synthetic=bool(getattr(cat, "synthetic", False)),
     )
     return Recommendation(
-        programs=LazyResults(order, build),
+        programs=LazyResults(order.tolist(), outcome.result, outcome.results, ids),
         profile_audit=profile_entries,
         list_audit=list_entries,
         advice=tuple(advice),
@@ -360,6 +296,7 @@ def _run(
         provenance=provenance,
         profile_tags=tuple(sorted(profile_tags)),
         derived={k: derived[k] for k in sorted(derived)},
-        _why_not=why_not,
+        _why_not=outcome.why_not,
         _list_scope=list_scope,
+        _outcome=outcome,
     )

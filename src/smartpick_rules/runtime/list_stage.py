@@ -25,13 +25,25 @@ import numpy.typing as npt
 
 from ..domain.models import Catalog
 from ..errors import Diagnostic, EvaluationError
+from ..language.expr import Expr
 from ..language.facts import ListItem
-from ..language.interp import Scope, evaluate_expr
+from ..language.interp import ScalarCompiler, Scope
 from ..language.ir import Rule
-from ..language.vector import ProgramColumns, VectorEvaluator
+from ..language.vector import ProgramColumns, ProgramContext
 from ..plan import CompiledRule, Plan
 
-__all__ = ["Choice", "LazyItems", "ListSettings", "breadth_bound", "choose_list", "group_masks", "list_settings", "priority_order"]
+__all__ = [
+    "Choice",
+    "LazyItems",
+    "ListSettings",
+    "breadth_bound",
+    "choose_list",
+    "group_masks",
+    "id_order",
+    "id_rank",
+    "list_settings",
+    "priority_order",
+]
 
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
@@ -62,13 +74,20 @@ def breadth_bound(value: Any, rule: Rule, what: str = "a breadth bound") -> int:
     return max(round(number), 0)
 
 
-def list_settings(fired: Sequence[CompiledRule], scope: Scope, eligible: int) -> ListSettings:
+def list_settings(
+    fired: Sequence[CompiledRule], scope: Scope, eligible: int, compiler: ScalarCompiler | None = None
+) -> ListSettings:
     """Breadth, interview target and group bounds from the fired list rules (audit order).
 
     ``breadth`` and ``set`` are not additive: the highest-salience rule wins (checked
     unambiguous at load). Group bounds combine: the smallest ``at_most`` and the largest
     ``at_least`` of the rules that fired, whatever order they fired in.
     """
+    compiled = compiler if compiler is not None else ScalarCompiler()
+
+    def evaluate_expr(e: Expr, scope: Scope) -> Any:
+        return compiled(e)(scope)
+
     breadth_rule = next((cr for cr in fired if cr.rule.then.breadth is not None), None)
     if breadth_rule is not None:
         b = breadth_rule.rule.then.breadth
@@ -94,44 +113,82 @@ def list_settings(fired: Sequence[CompiledRule], scope: Scope, eligible: int) ->
     return ListSettings(lo, hi, breadth_rule, target, at_most, at_least)
 
 
-def group_masks(plan: Plan, catalog: Catalog, scope: Scope) -> dict[str, BoolArray]:
+def group_masks(plan: Plan, catalog: Catalog, scope: Scope, columns: ProgramColumns | None = None) -> dict[str, BoolArray]:
     """Which programs belong to each declared group (decided once per evaluation)."""
     if not plan.groups:
         return {}
-    evaluator = VectorEvaluator(ProgramColumns(catalog), scope, {}, lambda i: frozenset(scope.tags))
-    return {g.name: evaluator.as_bool(evaluator.ev_in(g.condition, g.program_nodes)).t for g in plan.groups}
+    ctx = ProgramContext(columns or ProgramColumns(catalog), scope, {}, lambda i: frozenset(scope.tags), plan.scalar)
+    compiler = plan.vector(own_tags=False)
+    return {g.name: ctx.as_bool(compiler(g.condition, g.program_nodes)(ctx)).t for g in plan.groups}
 
 
-def priority_order(catalog: Catalog, priority: FloatArray, chance: FloatArray, candidates: BoolArray) -> list[int]:
-    """Candidates by priority (highest first), then chance (highest first), then program id."""
+def id_rank(catalog: Catalog) -> npt.NDArray[np.int64]:
+    """Each program's rank in id order (cached on the catalog)."""
     cache = catalog.column_cache()
-    id_rank = cache.get("id_rank")
-    if id_rank is None:
+    rank = cache.get("id_rank")
+    if rank is None:
         ids = [p.id for p in catalog.programs]
         order = sorted(range(len(ids)), key=ids.__getitem__)
-        id_rank = np.empty(len(ids), dtype=np.int64)
-        id_rank[order] = np.arange(len(ids))
-        cache["id_rank"] = id_rank
+        rank = np.empty(len(ids), dtype=np.int64)
+        rank[order] = np.arange(len(ids))
+        cache["id_rank"] = rank
+    return rank  # type: ignore[return-value]
+
+
+def priority_order(catalog: Catalog, priority: FloatArray, chance: FloatArray, candidates: BoolArray) -> npt.NDArray[np.intp]:
+    """Candidates by priority (highest first), then chance (highest first), then program id."""
     idx = np.flatnonzero(candidates)
-    keys = np.lexsort((np.asarray(id_rank)[idx], -chance[idx], -priority[idx]))
-    return idx[keys].tolist()  # type: ignore[no-any-return]
+    keys = np.lexsort((id_rank(catalog)[idx], -chance[idx], -priority[idx]))
+    return idx[keys]
 
 
-@attrs.frozen
+def id_order(catalog: Catalog, candidates: BoolArray) -> npt.NDArray[np.intp]:
+    """Candidates in program-id order."""
+    idx = np.flatnonzero(candidates)
+    return idx[np.argsort(id_rank(catalog)[idx], kind="stable")]
+
+
+#: why an eligible program is not in the list
+LEFT_LOWER, LEFT_FULL, LEFT_REPLACED = 1, 2, 3
+
+
+@attrs.frozen(eq=False)
 class Choice:
     """The chosen list (priority order) and why every other eligible program is not on it."""
 
-    chosen: list[int]
-    left_off: dict[int, str]
+    #: program indices, in priority order
+    chosen: npt.NDArray[np.intp]
+    #: per program: in the list
+    chosen_mask: BoolArray
+    #: per program: 0, or why it was left off (LEFT_LOWER, LEFT_FULL, LEFT_REPLACED)
+    left_code: npt.NDArray[np.int8]
+    #: per program left off for a group: which group (index into ``group_names``), else -1
+    left_group: npt.NDArray[np.int16]
+    group_names: tuple[str, ...]
+    #: per group, the places ``at_least`` keeps for it (for LEFT_REPLACED's reason)
+    kept: dict[str, int]
+    at_most: dict[str, int]
     expected_interviews: float
     stopped: str
     #: per group, eligible programs kept off because the group was full
     held_back: dict[str, int]
 
+    def left_off(self, i: int) -> str | None:
+        """Why program ``i`` is not in the list (None when chosen or excluded)."""
+        code = int(self.left_code[i])
+        if code == 0:
+            return None
+        if code == LEFT_LOWER:
+            return f"lower priority than the last program chosen ({self.stopped})"
+        g = self.group_names[int(self.left_group[i])]
+        if code == LEFT_FULL:
+            return f"the list already holds the {self.at_most[g]} {g.replace('_', ' ')} programs it allows"
+        return f"its place went to a program in the {g.replace('_', ' ')} group, for which the list keeps {self.kept[g]} places"
+
 
 def choose_list(
-    ranked: list[int],
-    chance: list[float],
+    ranked: npt.NDArray[np.intp],
+    chance: FloatArray,
     groups: dict[str, BoolArray],
     settings: ListSettings,
 ) -> Choice:
@@ -142,88 +199,138 @@ def choose_list(
     holds ``breadth.max``. Then each group's ``at_least`` (in name order): its best programs not yet
     chosen take the places of the lowest-priority chosen programs outside it that no other group
     keeps. A list shorter than ``breadth.min`` keeps places in proportion to its length.
+
+    The first pass runs over arrays: whether a program of a capped group is skipped depends only
+    on the programs of its groups before it, so the skips are decided group by group (or, where
+    groups overlap, in one loop over their members), and the stopping point is the first place
+    where the count or the running sum of chances (a cumulative sum: the same additions, in the
+    same order, as adding one by one) reaches its bound.
     """
     lo, hi, target = settings.lo, settings.hi, settings.interview_target
-    member: dict[str, list[bool]] = {g: m.tolist() for g, m in groups.items()}
-    count = dict.fromkeys(groups, 0)
-    chosen: list[int] = []
-    taken: set[int] = set()
-    left_off: dict[int, str] = {}
-    held_back: dict[str, int] = {}
-    expected = 0.0
+    n = len(chance)
+    m = len(ranked)
+    names = tuple(sorted(groups))
+    gindex = {g: k for k, g in enumerate(names)}
+    left_code = np.zeros(n, dtype=np.int8)
+    left_group = np.full(n, -1, dtype=np.int16)
 
-    def caps_of(i: int) -> list[str]:
-        return [g for g in sorted(settings.at_most) if g in member and member[g][i]]
+    # -- which programs of capped groups the first pass skips -----------------------------------
+    capped = [g for g in sorted(settings.at_most) if g in groups]
+    skip = np.zeros(m, dtype=np.bool_)
+    skip_group = np.full(m, -1, dtype=np.int16)
+    if capped and m:
+        member = np.stack([groups[g][ranked] for g in capped])
+        if int(member.sum(axis=0).max()) <= 1:
+            for row, g in zip(member, capped, strict=True):
+                over = row & (np.cumsum(row) > settings.at_most[g])
+                skip |= over
+                skip_group[over] = gindex[g]
+        else:
+            counts = dict.fromkeys(capped, 0)
+            cols = member.T
+            for p in np.flatnonzero(member.any(axis=0)).tolist():
+                mine = [g for g, on in zip(capped, cols[p].tolist(), strict=True) if on]
+                full = next((g for g in mine if counts[g] >= settings.at_most[g]), None)
+                if full is not None:
+                    skip[p] = True
+                    skip_group[p] = gindex[full]
+                    continue
+                for g in mine:
+                    counts[g] += 1
 
-    def add(i: int, sign: int) -> None:
-        for g, m in member.items():
-            if m[i]:
-                count[g] += sign
-
+    # -- where the first pass stops -----------------------------------------------------------
+    taken_r = ~skip
+    c = chance[ranked]
+    count_before = np.concatenate(([0], np.cumsum(taken_r)))[:m] if m else np.zeros(0, dtype=np.int64)
+    exp_before = np.concatenate(([0.0], np.cumsum(np.where(taken_r, c, 0.0))))[:m] if m else np.zeros(0)
+    at_max = count_before >= hi
+    at_target = (count_before >= lo) & (exp_before >= target) if target is not None else np.zeros(m, dtype=np.bool_)
+    stops = np.flatnonzero(at_max | at_target)
     stopped = "every eligible program is in the list"
-    for i in ranked:
-        if len(chosen) >= hi:
+    stop = m
+    if len(stops):
+        stop = int(stops[0])
+        if at_max[stop]:
             stopped = f"the list holds its maximum of {hi} programs"
-            break
-        if len(chosen) >= lo and target is not None and expected >= target:
-            stopped = f"the list reached {target:g} expected interviews with {len(chosen)} programs"
-            break
-        full = next((g for g in caps_of(i) if count[g] >= settings.at_most[g]), None)
-        if full is not None:
-            left_off[i] = f"the list already holds the {settings.at_most[full]} {full.replace('_', ' ')} programs it allows"
-            held_back[full] = held_back.get(full, 0) + 1
-            continue
-        chosen.append(i)
-        taken.add(i)
-        add(i, 1)
-        expected += chance[i]
+        else:
+            stopped = f"the list reached {target:g} expected interviews with {int(count_before[stop])} programs"
+    first = skip[:stop]
+    held_back: dict[str, int] = {}
+    for p in np.flatnonzero(first).tolist():
+        g = names[int(skip_group[p])]
+        held_back[g] = held_back.get(g, 0) + 1
+    skipped = ranked[:stop][first]
+    left_code[skipped] = LEFT_FULL
+    left_group[skipped] = skip_group[:stop][first]
+    chosen: list[int] = ranked[:stop][~first].tolist()
 
-    # places kept for a group: its best programs replace the lowest-priority programs outside it
-    def kept(g: str) -> int:
-        m = settings.at_least[g]
-        if len(chosen) < lo and lo > 0:
-            m = min(m, round(m * len(chosen) / lo))
-        return min(m, len(chosen))
+    # -- places kept for groups: their best programs replace the lowest-priority ones outside them
+    kept_for: dict[str, int] = {}
+    active = [g for g in sorted(settings.at_least) if g in groups]
+    if active:
+        member_l = {g: groups[g].tolist() for g in groups}
+        count = {g: sum(1 for i in chosen if member_l[g][i]) for g in groups}
+        taken = set(chosen)
 
-    for g in sorted(settings.at_least):
-        if g not in member:
-            continue
-        need = kept(g)
-        incoming = [i for i in ranked if i not in taken and member[g][i]]
-        for i in incoming:
+        def kept(g: str) -> int:
+            k = settings.at_least[g]
+            if len(chosen) < lo and lo > 0:
+                k = min(k, round(k * len(chosen) / lo))
+            return min(k, len(chosen))
+
+        ranked_l = ranked.tolist()
+        for g in active:
+            need = kept(g)
+            kept_for[g] = need
             if count[g] >= need:
-                break
-            out = None
-            for o in reversed(chosen):
-                if member[g][o]:
-                    continue
-                # never take a place another group keeps
-                if any(member[h][o] and count[h] <= kept(h) for h in settings.at_least if h != g and h in member):
-                    continue
-                if any(count[h] - (1 if member[h][o] else 0) >= settings.at_most[h] for h in caps_of(i)):
-                    continue
-                out = o
-                break
-            if out is None:
-                break
-            chosen.remove(out)
-            taken.discard(out)
-            add(out, -1)
-            left_off[out] = f"its place went to a program in the {g.replace('_', ' ')} group, for which the list keeps {need} places"
-            chosen.append(i)
-            taken.add(i)
-            add(i, 1)
-            left_off.pop(i, None)
-    position = {i: k for k, i in enumerate(ranked)}
-    for i in ranked:
-        if i not in taken and i not in left_off:
-            left_off[i] = f"lower priority than the last program chosen ({stopped})"
-    chosen.sort(key=position.__getitem__)
+                continue
+            mg = member_l[g]
+            incoming = [i for i in ranked_l if mg[i] and i not in taken]
+            for i in incoming:
+                if count[g] >= need:
+                    break
+                mine_capped = [h for h in sorted(settings.at_most) if h in groups and member_l[h][i]]
+                out = None
+                for o in reversed(chosen):
+                    if mg[o]:
+                        continue
+                    # never take a place another group keeps
+                    if any(member_l[h][o] and count[h] <= kept(h) for h in settings.at_least if h != g and h in groups):
+                        continue
+                    if any(count[h] - (1 if member_l[h][o] else 0) >= settings.at_most[h] for h in mine_capped):
+                        continue
+                    out = o
+                    break
+                if out is None:
+                    break
+                chosen.remove(out)
+                taken.discard(out)
+                for h in groups:
+                    if member_l[h][out]:
+                        count[h] -= 1
+                left_code[out] = LEFT_REPLACED
+                left_group[out] = gindex[g]
+                chosen.append(i)
+                taken.add(i)
+                for h in groups:
+                    if member_l[h][i]:
+                        count[h] += 1
+                left_code[i] = 0
+                left_group[i] = -1
+
+    chosen_arr = np.array(chosen, dtype=np.intp)
+    position = np.empty(n, dtype=np.intp)
+    position[ranked] = np.arange(m)
+    chosen_arr = chosen_arr[np.argsort(position[chosen_arr], kind="stable")] if len(chosen_arr) else chosen_arr
+    chosen_mask = np.zeros(n, dtype=np.bool_)
+    chosen_mask[chosen_arr] = True
+    rest = ranked[~chosen_mask[ranked]]
+    left_code[rest[left_code[rest] == 0]] = LEFT_LOWER
     # the float sum in the list's own order, so it does not depend on how the list was built
-    total = 0.0
-    for i in chosen:
-        total = total + chance[i]
-    return Choice(chosen, left_off, total, stopped, held_back)
+    total = float(np.cumsum(chance[chosen_arr])[-1]) + 0.0 if len(chosen_arr) else 0.0
+    return Choice(
+        chosen_arr, chosen_mask, left_code, left_group, names, kept_for, dict(settings.at_most), total, stopped, held_back
+    )
 
 
 class LazyItems(Sequence[ListItem]):

@@ -24,9 +24,9 @@ from ..domain.models import Catalog, Profile, Program
 from ..engines import Budget
 from ..errors import Diagnostic, EvaluationError, InputError, Location
 from ..language.expr import Expr
-from ..language.interp import Scope, evaluate_expr
+from ..language.interp import ScalarCompiler, Scope
 from ..language.ir import TIERS, ChanceModel
-from ..language.vector import ProgramColumns, VectorEvaluator
+from ..language.vector import Const, ProgramColumns, ProgramContext
 from ..limits import Limits, limit_help
 from ..plan import CompiledRule, Plan
 
@@ -90,8 +90,8 @@ class ProfileOutcome:
     scope: Scope
 
 
-def _effect_number(cr: CompiledRule, e: Expr, scope: Scope, what: str) -> float:
-    v = evaluate_expr(e, scope)
+def _effect_number(cr: CompiledRule, e: Expr, scope: Scope, what: str, compiler: ScalarCompiler) -> float:
+    v = compiler(e)(scope)
     if v is None or isinstance(v, bool) or not isinstance(v, int | float):
         raise EvaluationError(
             Diagnostic(
@@ -131,12 +131,12 @@ def run_profile_stage(plan: Plan, eng: Any, compiled: Any, prof: Profile, year: 
     tier_cap: str | None = None
     for cr in rules:
         if cr.odds is not None:
-            factor = _effect_number(cr, cr.odds, scope, "odds")
+            factor = _effect_number(cr, cr.odds, scope, "odds", plan.scalar)
             _check_factor(cr, factor, "odds")
             log_odds = log_odds + float(np.log(np.array([factor]))[0])
             odds.append((cr, factor))
         if cr.chance_cap is not None:
-            cap = _effect_number(cr, cr.chance_cap, scope, "chance_cap")
+            cap = _effect_number(cr, cr.chance_cap, scope, "chance_cap", plan.scalar)
             _check_factor(cr, cap, "chance_cap")
             caps.append((cr, cap))
         t = cr.rule.then.tier_at_most
@@ -157,13 +157,19 @@ class Assessment:
     #: estimated chance of an interview (0 where excluded)
     chance: FloatArray
     priority: FloatArray
-    #: None where excluded
-    tiers: list[str | None]
-    #: per program-stage rule index, its odds factor (1 where it did not fire), the log of it
-    #: (0 where it did not fire: the very values the log-odds sum added) and its chance ceiling
-    rule_odds: dict[int, FloatArray]
-    rule_log_odds: dict[int, FloatArray]
-    rule_caps: dict[int, FloatArray]
+    #: per program, its tier as an index into ``TIERS`` (-1 where excluded)
+    tier_codes: npt.NDArray[np.int8]
+    #: per program-stage rule index that fired somewhere: its odds factor, the log of it (the
+    #: very value the log-odds sum added) and its chance ceiling. A float when the factor is the
+    #: same for every program, else an array over the catalog (1, 0 and 1 where it did not fire)
+    rule_odds: dict[int, float | FloatArray]
+    rule_log_odds: dict[int, float | FloatArray]
+    rule_caps: dict[int, float | FloatArray]
+
+    @property
+    def tiers(self) -> list[str | None]:
+        """Each program's tier (None where excluded)."""
+        return [None if c < 0 else TIERS[c] for c in self.tier_codes.tolist()]
 
     @property
     def chance_list(self) -> list[float | None]:
@@ -171,27 +177,42 @@ class Assessment:
         return [None if ex[i] else c for i, c in enumerate(self.chance.tolist())]
 
 
-def _program_values(cr: CompiledRule, e: Expr, what: str, mask: BoolArray, evaluator: VectorEvaluator, catalog: Catalog) -> FloatArray:
-    """The value of an effect expression for every program (checked where the rule fired)."""
-    value = evaluator.as_num(evaluator.ev_in(e, cr.program_nodes))
-    v = value.v
-    missing = mask & ~value.k
+def _effect_values(
+    cr: CompiledRule, e: Expr, what: str, mask: BoolArray, ctx: ProgramContext, plan: Plan, catalog: Catalog
+) -> float | FloatArray:
+    """The value of an effect expression where the rule fired: one float when it reads nothing
+    of the program, else an array over the catalog (1 where the rule did not fire)."""
+    value = plan.vector()(e, cr.program_nodes)(ctx)
+    if isinstance(value, Const):
+        v = value.value
+        first = int(np.argmax(mask))
+        if v is None:
+            _missing(cr, what, catalog.programs[first].id)
+        x = float(v)  # as a column of it would be
+        if (what == "odds" and not (math.isfinite(x) and x > 0)) or (what == "chance_cap" and not (0 < x <= 1)):
+            _check_factor(cr, x, what, f" (program `{catalog.programs[first].id}`)")
+        return x
+    num = ctx.as_num(value)
+    missing = mask & ~num.k
     if missing.any():
-        i = int(np.flatnonzero(missing)[0])
-        raise EvaluationError(
-            Diagnostic(
-                "evaluation_error",
-                f"`{what}` has no value for program `{catalog.programs[i].id}` (it read something not set); "
-                "guard the rule with known(...)",
-                cr.rule.loc,
-                cr.rule.id,
-            )
-        )
+        _missing(cr, what, catalog.programs[int(np.flatnonzero(missing)[0])].id)
+    v = num.v
     bad = mask & ((v <= 0) | ~np.isfinite(v) if what == "odds" else (v <= 0) | (v > 1) | ~np.isfinite(v))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         _check_factor(cr, float(v[i]), what, f" (program `{catalog.programs[i].id}`)")
     return np.where(mask, v, 1.0)
+
+
+def _missing(cr: CompiledRule, what: str, program_id: str) -> None:
+    raise EvaluationError(
+        Diagnostic(
+            "evaluation_error",
+            f"`{what}` has no value for program `{program_id}` (it read something not set); guard the rule with known(...)",
+            cr.rule.loc,
+            cr.rule.id,
+        )
+    )
 
 
 def program_tag_masks(plan: Plan, fired: Sequence[BoolArray], n: int) -> dict[str, BoolArray]:
@@ -204,64 +225,70 @@ def program_tag_masks(plan: Plan, fired: Sequence[BoolArray], n: int) -> dict[st
     return masks
 
 
-def _row_tags(profile_tags: frozenset[str], masks: Mapping[str, BoolArray]) -> Any:
-    def row(i: int) -> frozenset[str]:
-        return profile_tags | {t for t, m in masks.items() if m[i]}
-
-    return row
-
-
-def assess_programs(plan: Plan, fired: Sequence[BoolArray], catalog: Catalog, prof: ProfileOutcome) -> Assessment:
+def assess_programs(
+    plan: Plan,
+    fired: Sequence[BoolArray],
+    catalog: Catalog,
+    prof: ProfileOutcome,
+    context: ProgramContext | None = None,
+) -> Assessment:
     """Chances, tiers, priorities and exclusions from the fired program rules.
 
     Effects are applied in one canonical order (higher salience first, then id), so float sums
-    and the tier ceilings do not depend on the order rules fired in.
+    and the tier ceilings do not depend on the order rules fired in. ``context`` is the
+    evaluation's ``ProgramContext`` with the final program-stage tags (one is made if absent).
     """
     model = plan.ruleset.chance
     n = len(catalog)
     log_odds = np.full(n, prof.log_odds, dtype=np.float64)
     cap = np.full(n, min((c for _cr, c in prof.caps), default=1.0), dtype=np.float64)
-    tier_cap = np.full(n, TIER_RANK[prof.tier_cap] if prof.tier_cap else len(TIERS) - 1, dtype=np.int64)
+    tier_cap = np.full(n, TIER_RANK[prof.tier_cap] if prof.tier_cap else len(TIERS) - 1, dtype=np.int8)
     priority = np.zeros(n, dtype=np.float64)
     excluded = np.zeros(n, dtype=np.bool_)
-    rule_odds: dict[int, FloatArray] = {}
-    rule_log_odds: dict[int, FloatArray] = {}
-    rule_caps: dict[int, FloatArray] = {}
-    evaluator: VectorEvaluator | None = None
-    tag_masks = program_tag_masks(plan, fired, n)
+    rule_odds: dict[int, float | FloatArray] = {}
+    rule_log_odds: dict[int, float | FloatArray] = {}
+    rule_caps: dict[int, float | FloatArray] = {}
+    ctx = context
+    if ctx is None:
+        ctx = ProgramContext(ProgramColumns(catalog), prof.scope, program_tag_masks(plan, fired, n), scalar=plan.scalar)
     for cr in plan.program.rules:
         mask = fired[cr.index]
         if not mask.any():
             continue
         eff = cr.rule.then
-        if (cr.odds is not None or cr.chance_cap is not None) and evaluator is None:
-            evaluator = VectorEvaluator(ProgramColumns(catalog), prof.scope, tag_masks, _row_tags(prof.tags, tag_masks))
+        # every update below leaves the programs the rule did not fire for as they were, which is
+        # what adding 0 (or taking the minimum with 1) to them did
         if cr.odds is not None:
-            assert evaluator is not None
-            factors = _program_values(cr, cr.odds, "odds", mask, evaluator, catalog)
-            logs = np.where(mask, np.log(factors), 0.0)
+            factors = _effect_values(cr, cr.odds, "odds", mask, ctx, plan, catalog)
             rule_odds[cr.index] = factors
-            rule_log_odds[cr.index] = logs
-            log_odds = log_odds + logs
+            if isinstance(factors, float):
+                log = float(np.log(np.array([factors]))[0])
+                rule_log_odds[cr.index] = log
+                np.add(log_odds, log, out=log_odds, where=mask)
+            else:
+                logs = np.where(mask, np.log(factors), 0.0)
+                rule_log_odds[cr.index] = logs
+                np.add(log_odds, logs, out=log_odds)
         if cr.chance_cap is not None:
-            assert evaluator is not None
-            caps = _program_values(cr, cr.chance_cap, "chance_cap", mask, evaluator, catalog)
+            caps = _effect_values(cr, cr.chance_cap, "chance_cap", mask, ctx, plan, catalog)
             rule_caps[cr.index] = caps
-            cap = np.minimum(cap, caps)
+            if isinstance(caps, float):
+                np.minimum(cap, caps, out=cap, where=mask)
+            else:
+                np.minimum(cap, caps, out=cap)
         if eff.tier_at_most is not None:
-            tier_cap = np.where(mask, np.minimum(tier_cap, TIER_RANK[eff.tier_at_most]), tier_cap)
+            np.minimum(tier_cap, TIER_RANK[eff.tier_at_most], out=tier_cap, where=mask)
         if eff.priority is not None:
-            priority = priority + np.where(mask, float(eff.priority), 0.0)
+            np.add(priority, float(eff.priority), out=priority, where=mask)
         if eff.exclude is not None:
             excluded |= mask
     priority = priority + 0.0  # folds -0.0 into 0.0
     chance = np.minimum(chance_of(log_odds, model), cap)
     chance = np.where(excluded, 0.0, chance)
     band = np.where(chance >= model.likely, TIER_RANK["likely"], np.where(chance >= model.target, TIER_RANK["target"], TIER_RANK["reach"]))
-    rank = np.minimum(band, tier_cap).tolist()
-    ex = excluded.tolist()
-    tiers: list[str | None] = [None if ex[i] else TIERS[rank[i]] for i in range(n)]
-    return Assessment(excluded, log_odds, cap, chance, priority, tiers, rule_odds, rule_log_odds, rule_caps)
+    codes = np.minimum(band, tier_cap).astype(np.int8)
+    codes[excluded] = -1
+    return Assessment(excluded, log_odds, cap, chance, priority, codes, rule_odds, rule_log_odds, rule_caps)
 
 
 def coerce_catalog(catalog: Any, limits: Limits) -> Catalog:

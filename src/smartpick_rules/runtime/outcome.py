@@ -1,0 +1,647 @@
+"""One evaluation as columns, and every per-program result built from them on demand.
+
+``evaluate`` decides every program at once, as arrays over the catalog: which rules fired
+(one row of a bool matrix per program-stage rule), each rule's odds factor and chance ceiling
+where it fired, the chances, tiers, priorities and exclusions, the chosen list and why each
+other eligible program is not on it. An ``Outcome`` keeps those arrays. From them it builds,
+only when asked:
+
+* one program's ``ProgramResult`` (its audit entries and why-not) from that program's column
+  alone, so asking for the last program of the list costs what asking for the first does;
+* every program's result at once (iterating ``rec.programs``, ``to_json``), sharing the work
+  that is the same for many programs (the running chance of every audit entry is computed
+  for all entries in a few array operations);
+* ``firings()``: every firing as arrays.
+
+The values an audit entry reports are read from columns: a program's own fields from the
+catalog as loaded, computed values (an estimate, ``any(...)`` over the applicant's list) from
+the columns the vectorised conditions already computed (the evaluation's memo), or computed
+once over the whole catalog. Each is converted exactly as the scalar interpreter would have
+produced it, so the JSON is byte-identical to reading them one by one.
+
+An ``Outcome`` can be detached (``detached()``: everything the results need, materialised, with
+no reference to the catalog or the rule set) and sent to another process, which re-attaches
+it to its own copies (``attach``): that is how ``evaluate_many`` brings results back from a
+process pool without building them in the worker.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ..domain.models import Catalog, Profile
+from ..language.expr import Arith, BoolOp, Call, Compare, Expr, Not, Path, program_nodes
+from ..language.interp import Scope
+from ..language.ir import TIERS, Template
+from ..language.vector import Const, ProgramContext, Value, VBool, VNum, VObj, VStr
+from ..limits import Limits
+from ..plan import CompiledRule, Plan
+from ..results.recommendation import AdviceItem, AuditEntry, Exclusion, Firings, ProgramResult, WhyNot
+from .audit import EntryMaker, json_value, why_not_entry
+from .list_stage import Choice
+from .stages import ProfileOutcome, chance_of
+
+__all__ = ["Outcome", "ReadColumn", "catalog_index"]
+
+BoolArray = npt.NDArray[np.bool_]
+FloatArray = npt.NDArray[np.float64]
+
+
+def catalog_index(catalog: Catalog) -> dict[str, int]:
+    """Program id -> its index in the catalog (cached on the catalog)."""
+    cache = catalog.column_cache()
+    index = cache.get("index_of")
+    if index is None:
+        index = cache["index_of"] = {p.id: i for i, p in enumerate(catalog.programs)}
+    return index  # type: ignore[return-value]
+
+
+def catalog_ids(catalog: Catalog) -> tuple[str, ...]:
+    cache = catalog.column_cache()
+    ids = cache.get("ids")
+    if ids is None:
+        ids = cache["ids"] = tuple(p.id for p in catalog.programs)
+    return ids  # type: ignore[return-value]
+
+
+def _raw_column(catalog: Catalog, name: str) -> list[Any]:
+    """``json_value(program.<name>)`` of every program, as the scalar interpreter reads it."""
+    cache = catalog.column_cache()
+    key = f"json:{name}"
+    col = cache.get(key)
+    if col is None:
+        from ..language.interp import plain
+
+        col = cache[key] = [json_value(plain(getattr(p, name))) for p in catalog.programs]
+    return col  # type: ignore[return-value]
+
+
+class ReadColumn:
+    """What one read expression gives every program, in the form the audit reports it.
+
+    ``kind`` says how to turn an entry into the value the scalar interpreter returns: "raw"
+    (``values``: the catalog's own field, JSON-ready), "bool" (``t`` / ``f`` masks: True, False or
+    None), "float" / "int" (``v`` where ``k``, else None), "obj" (``values``: JSON-ready values).
+    """
+
+    __slots__ = ("f", "field", "k", "kind", "t", "v", "values")
+
+    def __init__(
+        self, kind: str, values: Any = None, t: Any = None, f: Any = None, v: Any = None, k: Any = None, field: str = ""
+    ) -> None:
+        self.kind = kind
+        self.values = values
+        self.t = t
+        self.f = f
+        self.v = v
+        self.k = k
+        #: for "raw": the catalog field (a detached column leaves its values behind: the
+        #: receiving process reads them from its own copy of the catalog)
+        self.field = field
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        values = None if self.kind == "raw" else self.values
+        return (self.kind, values, self.t, self.f, self.v, self.k, self.field)
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        self.kind, self.values, self.t, self.f, self.v, self.k, self.field = state
+
+    def at(self, i: int) -> Any:
+        kind = self.kind
+        if kind == "raw":
+            x = self.values[i]
+            return list(x) if isinstance(x, list) else x  # a list per entry, as before: never shared
+        if kind == "obj":
+            return self.values[i]
+        if kind == "bool":
+            return True if self.t[i] else (False if self.f[i] else None)
+        if not self.k[i]:
+            return None
+        return float(self.v[i]) if kind == "float" else int(self.v[i])
+
+    def as_list(self) -> list[Any]:
+        """Every program's value (``at`` for all, at list speed)."""
+        kind = self.kind
+        if kind == "raw":
+            return [list(x) if isinstance(x, list) else x for x in self.values]
+        if kind == "obj":
+            return list(self.values)
+        if kind == "bool":
+            return [True if a else (False if b else None) for a, b in zip(self.t.tolist(), self.f.tolist(), strict=True)]
+        conv = float if kind == "float" else int
+        return [conv(x) if known else None for x, known in zip(self.v.tolist(), self.k.tolist(), strict=True)]
+
+
+def _static_kind(e: Expr) -> str:
+    """How the scalar interpreter types this expression's value, when one kind fits every program."""
+    if isinstance(e, Compare | BoolOp | Not):
+        return "bool"
+    if isinstance(e, Call):
+        if e.func in ("has", "known", "any", "all"):
+            return "bool"
+        if e.func in ("exp", "total"):
+            return "float"
+        if e.func in ("count", "len"):
+            return "int"
+        return "mixed"  # min / max / abs / years_since keep their arguments' types
+    if isinstance(e, Arith):
+        return "float"  # the interpreter computes in IEEE doubles
+    return "mixed"
+
+
+class _RuleSpec:
+    """What every audit entry of one program-stage rule shares (built once per outcome)."""
+
+    __slots__ = (
+        "advice",
+        "constants",
+        "cr",
+        "effect",
+        "exclude",
+        "explain",
+        "moves",
+        "priority",
+        "reads",
+        "rule",
+    )
+
+    def __init__(self, cr: CompiledRule, effect: str, constants: dict[str, Any], reads: list[tuple[str, ReadColumn | None]]) -> None:
+        self.cr = cr
+        self.rule = cr.rule
+        self.effect = effect
+        self.constants = constants
+        self.reads = reads
+        eff = cr.rule.then
+        self.explain: Template | None = cr.rule.explain
+        self.exclude: Template | None = eff.exclude
+        self.advice: Template | None = eff.advice
+        #: does the entry report the chance after it (it moves or bounds the chance)?
+        self.moves = cr.odds is not None or cr.chance_cap is not None or eff.tier_at_most is not None
+        self.priority = float(eff.priority) if eff.priority is not None else 0.0
+
+
+class Outcome:
+    """The columns of one evaluation; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        plan: Plan,
+        catalog: Catalog,
+        profile: Profile,
+        year: int,
+        limits: Limits,
+        prof_out: ProfileOutcome,
+        context: ProgramContext | None,
+        fired: BoolArray,
+        excluded: BoolArray,
+        chance: FloatArray,
+        priority: FloatArray,
+        tier: npt.NDArray[np.int8],
+        rule_odds: dict[int, float | FloatArray],
+        rule_log_odds: dict[int, float | FloatArray],
+        rule_caps: dict[int, float | FloatArray],
+        tag_masks: dict[str, BoolArray],
+        order: npt.NDArray[np.intp],
+        choice: Choice,
+        groups: dict[str, BoolArray],
+    ) -> None:
+        self.plan: Plan | None = plan
+        self.catalog: Catalog | None = catalog
+        self.profile: Profile | None = profile
+        self.year = year
+        self.limits = limits
+        self.prof_out: ProfileOutcome | None = prof_out
+        self.context = context
+        self.fired = fired
+        self.excluded = excluded
+        self.chance = chance
+        self.priority = priority
+        self.tier = tier
+        self.rule_odds = rule_odds
+        self.rule_log_odds = rule_log_odds
+        self.rule_caps = rule_caps
+        self.tag_masks = tag_masks
+        self.order = order
+        self.choice = choice
+        self.groups = groups
+        # what the profile stage decided that every program's audit repeats
+        self.profile_tags = prof_out.tags
+        self.base_log_odds = prof_out.log_odds
+        self.base_cap = min((c for _cr, c in prof_out.caps), default=1.0)
+        self.chance_model = plan.ruleset.chance
+        self._lock = threading.Lock()
+        self._prefix: tuple[AuditEntry, ...] | None = None
+        self._specs: dict[int, _RuleSpec] = {}
+        self._columns: dict[int, ReadColumn] = {}
+        self._renders: dict[tuple[Any, ...], str] = {}
+        self._tag_cache: dict[tuple[int, ...], tuple[str, ...]] = {}
+        #: the tags each program-stage rule sets
+        self._sets: list[tuple[str, ...]] = [tuple(cr.rule.then.tags) for cr in plan.program.rules]
+        self._firings: Firings | None = None
+
+    # -- lookups ----------------------------------------------------------------------
+    @property
+    def n(self) -> int:
+        return len(self.chance)
+
+    def _plan(self) -> Plan:
+        assert self.plan is not None, "attach() the outcome to its rule set first"
+        return self.plan
+
+    def _catalog(self) -> Catalog:
+        assert self.catalog is not None, "attach() the outcome to its catalog first"
+        return self.catalog
+
+    def ids(self) -> tuple[str, ...]:
+        return catalog_ids(self._catalog())
+
+    def tags_of(self, i: int, ks: Sequence[int] | None = None) -> tuple[str, ...]:
+        """Program ``i``'s tags: the profile's and those of the program rules that fired for it."""
+        if ks is None:
+            ks = np.flatnonzero(self.fired[:, i]).tolist()
+        key = tuple(k for k in ks if self._sets[k])
+        hit = self._tag_cache.get(key)
+        if hit is None:
+            tags = set(self.profile_tags)
+            for k in key:
+                tags.update(self._sets[k])
+            hit = self._tag_cache[key] = tuple(sorted(tags))
+        return hit
+
+    def groups_of(self, i: int) -> tuple[str, ...]:
+        return tuple(g for g, m in self.groups.items() if m[i])
+
+    # -- what entries read ---------------------------------------------------------------
+    def _column(self, e: Expr) -> ReadColumn:
+        col = self._columns.get(id(e))
+        if col is not None:
+            return col
+        col = self._columns[id(e)] = self._compute_column(e)
+        return col
+
+    def _compute_column(self, e: Expr) -> ReadColumn:
+        catalog = self._catalog()
+        if isinstance(e, Path) and e.root == "program" and len(e.parts) == 1:
+            return ReadColumn("raw", values=_raw_column(catalog, e.parts[0]), field=e.parts[0])
+        plan = self._plan()
+        kind = _static_kind(e)
+        if kind != "mixed" and self.context is not None:
+            nodes = program_nodes(e, plan.program.tags)
+            value: Value = plan.vector()(e, frozenset(nodes))(self.context)
+            col = self._typed(value, kind)
+            if col is not None:
+                return col
+        return ReadColumn("obj", values=self._rowwise(e))
+
+    def _typed(self, value: Value, kind: str) -> ReadColumn | None:
+        n = self.n
+        if isinstance(value, Const):
+            return ReadColumn("obj", values=[json_value(value.value)] * n)
+        if isinstance(value, VObj):
+            return ReadColumn("obj", values=[json_value(x) for x in value.values])
+        if kind == "bool" and isinstance(value, VBool):
+            return ReadColumn("bool", t=value.t, f=value.f)
+        if kind in ("float", "int") and isinstance(value, VNum):
+            return ReadColumn(kind, v=value.v, k=value.k)
+        if isinstance(value, VStr):
+            return ReadColumn("obj", values=[None if c < 0 else value.cats[c] for c in value.codes.tolist()])
+        return None
+
+    def _rowwise(self, e: Expr) -> list[Any]:
+        """The scalar interpreter, program by program, for what has no typed column."""
+        plan, catalog, prof_out = self._plan(), self._catalog(), self.prof_out
+        assert prof_out is not None
+        fn = plan.scalar(e)
+        base = prof_out.scope
+        return [
+            json_value(fn(Scope(base.applicant, p, None, base.derived, frozenset(self.tags_of(i)), base.as_of_year)))
+            for i, p in enumerate(catalog.programs)
+        ]
+
+    def _spec(self, k: int) -> _RuleSpec:
+        spec = self._specs.get(k)
+        if spec is not None:
+            return spec
+        plan = self._plan()
+        prof_out = self.prof_out
+        assert prof_out is not None
+        cr = plan.program.rules[k]
+        constants: dict[str, Any] = {}
+        reads: list[tuple[str, ReadColumn | None]] = []
+        for key, e, per_program in cr.reads:
+            if per_program:
+                reads.append((key, self._column(e)))
+            else:
+                # the same for every program: read once, from the applicant's facts
+                constants[key] = json_value(plan.scalar(e)(prof_out.scope))
+                reads.append((key, None))
+        spec = self._specs[k] = _RuleSpec(cr, cr.rule.then.describe(), constants, reads)
+        return spec
+
+    def _render(self, k: int, which: str, template: Template, values: dict[str, Any]) -> str:
+        # many programs read the same values (a region, a tag list): render each combination once
+        # (1, 1.0 and True are equal keys but read "1" and "yes": the type is part of the key)
+        key = (k, which, *((v.__class__, tuple(v) if isinstance(v, list) else v) for v in values.values()))
+        try:
+            text = self._renders.get(key)
+        except TypeError:  # a record among the values: render it
+            return template.render(values, self.limits.max_message_length)
+        if text is None:
+            text = self._renders[key] = template.render(values, self.limits.max_message_length)
+        return text
+
+    # -- the profile stage's entries, shared by every program ------------------------------
+    def profile_prefix(self) -> tuple[AuditEntry, ...]:
+        prefix = self._prefix
+        if prefix is not None:
+            return prefix
+        plan, prof_out = self._plan(), self.prof_out
+        assert prof_out is not None
+        make_entry = EntryMaker(self.limits, plan.scalar)
+        model = plan.ruleset.chance
+        factors = dict((cr.index, f) for cr, f in prof_out.odds)
+        caps = dict((cr.index, c) for cr, c in prof_out.caps)
+        from .stages import logit
+
+        running = logit(model.base)
+        cap = 1.0
+        out: list[AuditEntry] = []
+        for cr in prof_out.rules:
+            f = factors.get(cr.index)
+            c = caps.get(cr.index)
+            if f is None and c is None and cr.rule.then.tier_at_most is None:
+                continue
+            if f is not None:
+                running = running + float(np.log(np.array([f]))[0])
+            if c is not None:
+                cap = min(cap, c)
+            after = min(float(chance_of(np.array([running]), model)[0]), cap)
+            out.append(make_entry(cr, prof_out.scope, after, f, c))
+        prefix = self._prefix = tuple(out)
+        return prefix
+
+    # -- one program ----------------------------------------------------------------------
+    def result(self, i: int) -> ProgramResult:
+        """Program ``i`` (its index in the catalog), from its own column of every array."""
+        ks = np.flatnonzero(self.fired[:, i]).tolist()
+        running = self.base_log_odds
+        cap = self.base_cap
+        pending: list[float] = []
+        caps: list[float] = []
+        odds: list[float | None] = []
+        cap_values: list[float | None] = []
+        for k in ks:
+            lo = self.rule_log_odds.get(k)
+            factor = cap_value = None
+            if lo is not None:
+                running = running + (lo if isinstance(lo, float) else float(lo[i]))
+                f = self.rule_odds[k]
+                factor = f if isinstance(f, float) else float(f[i])
+            c = self.rule_caps.get(k)
+            if c is not None:
+                cap_value = c if isinstance(c, float) else float(c[i])
+                cap = min(cap, cap_value)
+            odds.append(factor)
+            cap_values.append(cap_value)
+            pending.append(running)
+            caps.append(cap)
+        afters = chance_of(np.array(pending, dtype=np.float64), self.chance_model).tolist() if pending else []
+        return self._assemble(i, ks, afters, caps, odds, cap_values)
+
+    def _assemble(
+        self,
+        i: int,
+        ks: Sequence[int],
+        afters: Sequence[float],
+        caps: Sequence[float],
+        odds: Sequence[float | None],
+        cap_values: Sequence[float | None],
+    ) -> ProgramResult:
+        catalog = self._catalog()
+        entries: list[AuditEntry] = list(self.profile_prefix())
+        exclusions: list[Exclusion] = []
+        advice: list[AdviceItem] = []
+        for j, k in enumerate(ks):
+            spec = self._spec(k)
+            values = {key: (spec.constants[key] if col is None else col.at(i)) for key, col in spec.reads}
+            after = min(afters[j], caps[j]) if spec.moves else None
+            entry = self._entry(k, spec, values, after, odds[j], cap_values[j])
+            entries.append(entry)
+            if spec.exclude is not None:
+                exclusions.append(Exclusion(spec.rule.id, self._render(k, "exclude", spec.exclude, entry.values)))
+            if spec.advice is not None:
+                advice.append(AdviceItem(spec.rule.id, "program", self._render(k, "advice", spec.advice, entry.values)))
+        excluded = bool(self.excluded[i])
+        code = int(self.tier[i])
+        return ProgramResult(
+            program=catalog.programs[i],
+            chance=None if excluded else float(self.chance[i]),
+            tier=None if code < 0 else TIERS[code],
+            excluded=exclusions[0] if exclusions else None,
+            tags=self.tags_of(i, ks),
+            priority=float(self.priority[i]),
+            audit=tuple(entries),
+            exclusions=tuple(exclusions),
+            advice=tuple(advice),
+            chosen=bool(self.choice.chosen_mask[i]),
+            left_off=self.choice.left_off(i),
+            groups=self.groups_of(i),
+        )
+
+    def _entry(
+        self, k: int, spec: _RuleSpec, values: dict[str, Any], after: float | None, odds: float | None, cap: float | None
+    ) -> AuditEntry:
+        rule = spec.rule
+        explanation = self._render(k, "explain", spec.explain, values) if spec.explain is not None else None
+        return AuditEntry(
+            rule_id=rule.id,
+            ruleset=rule.ruleset,
+            ruleset_version=rule.ruleset_version,
+            stage=rule.stage,
+            salience=rule.salience,
+            effect=spec.effect,
+            explanation=explanation,
+            values=values,
+            chance_after=after,
+            file=rule.loc.file,
+            line=rule.loc.line,
+            source=rule.source,
+            odds=odds,
+            chance_cap=cap,
+        )
+
+    # -- many programs ---------------------------------------------------------------------
+    def results(self, indices: Sequence[int]) -> list[ProgramResult]:
+        """Several programs at once: the running chance of every entry in a few array operations."""
+        if len(indices) < 8:
+            return [self.result(i) for i in indices]
+        fired = self.fired
+        n_rules = fired.shape[0]
+        # per rule in audit order, the running log-odds and ceiling after it, at the programs it fired for
+        running = np.full(self.n, self.base_log_odds, dtype=np.float64)
+        cap = np.full(self.n, self.base_cap, dtype=np.float64)
+        after_at: list[Any] = [None] * n_rules
+        cap_at: list[Any] = [None] * n_rules
+        where: list[Any] = [None] * n_rules
+        for k in range(n_rules):
+            lo = self.rule_log_odds.get(k)
+            if lo is not None:
+                running = running + (np.where(fired[k], lo, 0.0) if isinstance(lo, float) else lo)
+            c = self.rule_caps.get(k)
+            if c is not None:
+                cap = np.minimum(cap, np.where(fired[k], c, 1.0) if isinstance(c, float) else c)
+            if self._plan().program.rules[k].rule.then.tier_at_most is not None or lo is not None or c is not None:
+                hit = np.flatnonzero(fired[k])
+                where[k] = {int(p): j for j, p in enumerate(hit.tolist())}
+                after_at[k] = running[hit]
+                cap_at[k] = cap[hit]
+        moving = [k for k in range(n_rules) if where[k] is not None]
+        chances = chance_of(np.concatenate([after_at[k] for k in moving]), self.chance_model) if moving else np.zeros(0)
+        offset = 0
+        after_list: list[list[float]] = [[] for _ in range(n_rules)]
+        cap_list: list[list[float]] = [[] for _ in range(n_rules)]
+        for k in moving:
+            m = len(after_at[k])
+            after_list[k] = chances[offset : offset + m].tolist()
+            cap_list[k] = cap_at[k].tolist()
+            offset += m
+        out: list[ProgramResult] = []
+        for i in indices:
+            ks = np.flatnonzero(fired[:, i]).tolist()
+            afters: list[float] = []
+            caps: list[float] = []
+            odds: list[float | None] = []
+            cap_values: list[float | None] = []
+            for k in ks:
+                w = where[k]
+                if w is not None:
+                    j = w[i]
+                    afters.append(after_list[k][j])
+                    caps.append(cap_list[k][j])
+                else:
+                    afters.append(0.0)
+                    caps.append(1.0)
+                f = self.rule_odds.get(k)
+                odds.append(None if f is None else (f if isinstance(f, float) else float(f[i])))
+                c = self.rule_caps.get(k)
+                cap_values.append(None if c is None else (c if isinstance(c, float) else float(c[i])))
+            out.append(self._assemble(i, ks, afters, caps, odds, cap_values))
+        return out
+
+    # -- firings as arrays ---------------------------------------------------------------
+    def firings(self) -> Firings:
+        f = self._firings
+        if f is not None:
+            return f
+        plan = self._plan()
+        fired = self.fired
+        rule, prog = np.nonzero(fired)
+        rule = rule.astype(np.int32)
+        prog = prog.astype(np.int32)
+        n_rules = fired.shape[0]
+        counts = np.count_nonzero(fired, axis=1)
+        starts = np.concatenate(([0], np.cumsum(counts)))
+        odds = np.ones(len(rule), dtype=np.float64)
+        caps = np.ones(len(rule), dtype=np.float64)
+        priority = np.zeros(len(rule), dtype=np.float64)
+        excludes = np.zeros(len(rule), dtype=np.bool_)
+        rules = plan.program.rules
+        for k in range(n_rules):
+            a, b = int(starts[k]), int(starts[k + 1])
+            if a == b:
+                continue
+            eff = rules[k].rule.then
+            o = self.rule_odds.get(k)
+            if o is not None:
+                odds[a:b] = o if isinstance(o, float) else o[prog[a:b]]
+            c = self.rule_caps.get(k)
+            if c is not None:
+                caps[a:b] = c if isinstance(c, float) else c[prog[a:b]]
+            if eff.priority is not None:
+                priority[a:b] = float(eff.priority)
+            if eff.exclude is not None:
+                excludes[a:b] = True
+        f = self._firings = Firings(
+            rule=rule,
+            program=prog,
+            odds=odds,
+            chance_cap=caps,
+            priority=priority,
+            excludes=excludes,
+            rule_ids=tuple(cr.id for cr in rules),
+            program_ids=self.ids(),
+        )
+        return f
+
+    # -- why not -------------------------------------------------------------------------
+    def why_not(self, program_id: str) -> list[WhyNot]:
+        plan, catalog, prof_out, profile = self._plan(), self._catalog(), self.prof_out, self.profile
+        if prof_out is None or profile is None:
+            raise ValueError("why-not needs the live evaluation; this result was evaluated in another process")
+        i = catalog_index(catalog).get(program_id)
+        if i is None:
+            raise KeyError(program_id)
+        fired_here = set(np.flatnonzero(self.fired[:, i]).tolist())
+        base = prof_out.scope
+        scope = Scope(applicant=profile, program=catalog.programs[i], derived=base.derived, tags=frozenset(self.tags_of(i)), as_of_year=self.year)
+        return [why_not_entry(cr, scope, plan.estimates, plan.scalar) for cr in plan.program.rules if cr.index not in fired_here]
+
+    # -- another process -------------------------------------------------------------------
+    def detached(self, indices: Sequence[int] | None = None) -> Outcome:
+        """A copy that carries everything results need and nothing tied to this process.
+
+        Every column an audit entry of the programs ``indices`` (default: all) would read is
+        computed now; the rule set, catalog, profile and the evaluation's live context are
+        left out (``attach`` puts the receiver's own back).
+        """
+        plan = self._plan()
+        self.profile_prefix()
+        wanted = range(self.n) if indices is None else indices
+        rules = np.flatnonzero(self.fired[:, list(wanted)].any(axis=1)).tolist() if len(wanted) else []
+        for k in rules:
+            self._spec(k)
+        out = object.__new__(Outcome)
+        out.__dict__.update(self.__dict__)
+        out.plan = out.catalog = out.profile = out.prof_out = None
+        out.context = None
+        out._lock = None  # type: ignore[assignment]
+        out._firings = None
+        out._renders = {}
+        out._tag_cache = {}
+        # the specs hold compiled rules; keep what they computed, by rule index
+        out._specs = {}
+        out._detached_specs = {k: (s.constants, [(key, col) for key, col in s.reads]) for k, s in self._specs.items()}  # type: ignore[attr-defined]
+        out._columns = {}
+        out.chance_model = plan.ruleset.chance
+        return out
+
+    def __getstate__(self) -> dict[str, Any]:
+        if self.plan is not None:
+            return self.detached().__getstate__()
+        state = dict(self.__dict__)
+        state.pop("_lock", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    def attach(self, plan: Plan, catalog: Catalog) -> Outcome:
+        """Re-attach a detached outcome to the rule set's plan and the catalog it was evaluated on."""
+        self.plan = plan
+        self.catalog = catalog
+        detached = self.__dict__.pop("_detached_specs", {})
+        for k, (constants, reads) in detached.items():
+            for _key, col in reads:
+                if col is not None and col.kind == "raw" and col.values is None:
+                    col.values = _raw_column(catalog, col.field)
+            cr = plan.program.rules[k]
+            self._specs[k] = _RuleSpec(cr, cr.rule.then.describe(), constants, reads)
+        return self
+
