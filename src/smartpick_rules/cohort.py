@@ -23,23 +23,25 @@ Where the work runs:
   its programs. Both go out as bytes keyed by their SHA-256: a chunk first carries only the keys,
   and a worker process that has not seen them yet answers "send the data", so each worker
   loads, checks and compiles the rule set once and keeps it in a small module-level cache
-  (executors have no common initializer hook). Each recommendation comes back as its
-  ``to_dict()`` data (one JSON text for the header, one per program) and is re-structured here
-  with ``Recommendation.from_dict``; per-program results are structured on first access.
+  (executors have no common initializer hook). Each recommendation comes back as its columns:
+  the recommendation without its programs, and the evaluation's arrays (which rules fired for
+  which program, chances, the list, every value an audit entry reads), pickled as arrays. The
+  caller builds each program's result from them on first access, with the same code an
+  in-process evaluation uses, so the results are identical; no worker builds or serialises
+  thousands of audit entries nobody may read. ``firings()`` works on these results.
   **``why_not()`` needs the live evaluation, so it is not available on these results**;
   ``explain()`` still shows what fired. Re-run [`evaluate`][smartpick_rules.evaluate] in-process for
   one profile to ask why a rule did not fire.
 
-The result payload of a large catalog is large (every program's audit trail: about 18 KB a
-program with the shipped rule sets), so a remote executor pays for serialising it; see
-docs/performance.md for the figures.
+What comes back is small (about 0.2 MB a profile on the 1,769-program sample catalog, most of it
+the bit matrix of firings), so a process pool is limited by the evaluations, not by the transfer;
+docs/performance.md has the figures.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import json
 import math
 import pickle
 import threading
@@ -64,7 +66,7 @@ from .errors import (
 )
 from .language.ir import RuleSet
 from .limits import DEFAULT_LIMITS, Limits
-from .results.recommendation import LazyResults, ProgramResult, Recommendation
+from .results.recommendation import LazyResults, Recommendation
 from .runtime.evaluate import evaluate
 from .runtime.stages import as_of_year, coerce_catalog
 
@@ -322,7 +324,7 @@ def _load_catalog_payload(payload: bytes) -> Catalog:
     return Catalog(tuple(programs), source)
 
 
-#: one outcome sent back: (index, "ok", (header JSON, [program JSON, ...])) or (index, "error", (class, diagnostics))
+#: one outcome sent back: (index, "ok", (header, columns, program indices)) or (index, "error", (class, diagnostics))
 _Outcome = tuple[int, str, Any]
 
 
@@ -371,34 +373,30 @@ def _run_chunk(
     return "ok", out
 
 
-def _encode(rec: Recommendation, detail: str, cat: Catalog) -> tuple[str, list[str]]:
-    """``rec.to_dict()`` as one JSON text for the rest and one per program (structured lazily on return)."""
-    from .domain.converter import converter
+def _encode(rec: Recommendation, detail: str, cat: Catalog) -> tuple[Recommendation, Any, list[int]]:
+    """What travels back for one profile: the recommendation without its programs, the
+    evaluation's columns (``Outcome``: it pickles as arrays, with every value the audit reads
+    computed in the worker) and which programs the result lists (their catalog indices).
 
-    head = attrs.evolve(rec, programs=()).to_dict()
-    head.pop("programs", None)
+    No per-program result is built here: the caller builds each one from the columns when it is
+    read, exactly as an in-process evaluation does, so the results are the same.
+    """
+    outcome = rec._outcome
+    head = attrs.evolve(rec, programs=(), _why_not=None, _list_scope=None, _outcome=None)
+    order = outcome.order.tolist()
     if detail == "chosen":
-        chosen = set(rec.breadth.chosen)
-        order = getattr(rec.programs, "_order", None)  # LazyResults: build only the chosen programs
-        if isinstance(order, list) and len(order) == len(rec.programs):
-            selected = [rec.programs[k] for k, ci in enumerate(order) if cat.programs[ci].id in chosen]
-        else:
-            selected = [p for p in rec.programs if p.program.id in chosen]
-    else:
-        selected = list(rec.programs)
-    return json.dumps(head, ensure_ascii=False), [json.dumps(converter.unstructure(p), ensure_ascii=False) for p in selected]
+        order = [i for i in order if outcome.choice.chosen_mask[i]]
+    return head, outcome, order
 
 
-def _decode(payload: tuple[str, list[str]]) -> Recommendation:
-    head, programs = payload
-    from .domain.converter import converter
+def _decode(payload: tuple[Recommendation, Any, list[int]], cat: Catalog, ruleset: RuleSet, limits: Limits) -> Recommendation:
+    from .plan import plan_ruleset
+    from .runtime.outcome import catalog_ids
 
-    rest = Recommendation.from_dict({**json.loads(head), "programs": []})
-
-    def build(k: int) -> ProgramResult:
-        return converter.structure(json.loads(programs[k]), ProgramResult)
-
-    return attrs.evolve(rest, programs=LazyResults(range(len(programs)), build))
+    head, outcome, order = payload
+    outcome.attach(plan_ruleset(ruleset, limits), cat)
+    programs = LazyResults(order, outcome.result, outcome.results, catalog_ids(cat))
+    return attrs.evolve(head, programs=programs, _outcome=outcome)
 
 
 def _error(kind: str, diagnostics: Sequence[Diagnostic]) -> SmartpickError:
@@ -467,7 +465,7 @@ def _run_remote(
         for i, kind, payload in outcomes:
             if kind == "ok":
                 try:
-                    results[i] = _decode(payload)
+                    results[i] = _decode(payload, cat, ruleset, limits)
                 except Exception as exc:
                     results[i] = _wrap(i, exc)
             else:

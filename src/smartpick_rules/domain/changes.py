@@ -9,6 +9,7 @@ way; a changed profile is structured (and so validated) again.
 
 from __future__ import annotations
 
+import functools
 import re
 import tomllib
 import types
@@ -90,9 +91,14 @@ def parse_change(text: str) -> Change:
     return Change(parts, op, value, text.strip())
 
 
+@functools.cache
+def _type_hints(cls: type) -> dict[str, Any]:
+    # resolving a class's string annotations is slow; a rule set checks dozens of lever changes
+    return typing.get_type_hints(cls)
+
+
 def _field_type(cls: type, name: str) -> Any:
-    hints = typing.get_type_hints(cls)
-    return hints[name]
+    return _type_hints(cls)[name]
 
 
 def _strip_optional(tp: Any) -> Any:

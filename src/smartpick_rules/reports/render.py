@@ -21,7 +21,7 @@ import attrs
 
 from ..domain.models import Program, Region
 from ..language.ir import format_value, signed
-from ..results.recommendation import AuditEntry, ProgramResult, Recommendation, percent
+from ..results.recommendation import AuditEntry, LazyResults, ProgramResult, Recommendation, percent
 from .text import clean, display_width, md
 
 __all__ = [
@@ -114,20 +114,18 @@ class Summary:
 
 
 def summarize(rec: Recommendation, title: str = "") -> Summary:
-    """Build every program's result once and gather what the reports show."""
-    results = list(rec.programs)
-    by_id = {r.program.id: r for r in results}
-    chosen = tuple(by_id[i] for i in rec.breadth.chosen if i in by_id)
-    excluded = tuple(r for r in results if r.excluded is not None)
-    reasons: dict[str, tuple[int, str]] = {}
-    counts: Counter[str] = Counter()
-    for r in excluded:
-        assert r.excluded is not None
-        counts[r.excluded.rule_id] += 1
-        reasons.setdefault(r.excluded.rule_id, (0, r.excluded.reason))
-    exclusion_reasons = tuple(
-        (rid, k, reasons[rid][1]) for rid, k in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    )
+    """Gather what the reports show, building only the results they read.
+
+    The chosen programs are built; the excluded ones are a lazy view (the tail of
+    ``rec.programs``: eligible programs come first), built only by a report that lists them.
+    """
+    programs = rec.programs
+    total = len(programs)
+    chosen = tuple(rec.chosen())
+    excluded: Sequence[ProgramResult] = programs[min(rec.breadth.eligible, total) :]
+    if not isinstance(excluded, LazyResults):
+        excluded = tuple(r for r in programs if r.excluded is not None)
+    exclusion_reasons = tuple(rec.exclusion_counts())
     profile_moves = []
     prefix = {a.rule_id: a for r in chosen[:1] for a in r.audit if a.stage == "profile"}
     for a in rec.profile_audit:
@@ -139,8 +137,8 @@ def summarize(rec: Recommendation, title: str = "") -> Summary:
         title=title,
         chosen=chosen,
         eligible=rec.breadth.eligible,
-        excluded=excluded,
-        total=len(results),
+        excluded=excluded,  # type: ignore[arg-type]
+        total=total,
         profile_moves=tuple(profile_moves),
         exclusion_reasons=exclusion_reasons,
         tier_counts={t: tiers.get(t, 0) for t in TIER_ORDER},

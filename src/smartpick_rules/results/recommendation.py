@@ -335,7 +335,9 @@ class LazyResults(Sequence[ProgramResult]):
     def __getitem__(self, i: slice) -> Sequence[ProgramResult]: ...
     def __getitem__(self, i: int | slice) -> ProgramResult | Sequence[ProgramResult]:
         if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
+            # a lazy view: nothing is built until read
+            keys = [self._order[j] for j in range(*i.indices(len(self)))]
+            return LazyResults(keys, self._build, self._build_many, self._ids)
         if i < 0:
             i += len(self)
         if not 0 <= i < len(self):
@@ -413,6 +415,24 @@ class Recommendation:
 
     def excluded(self) -> list[ProgramResult]:
         return [r for r in self.programs if r.excluded is not None]
+
+    def exclusion_counts(self) -> list[tuple[str, int, str]]:
+        """``(rule id, programs it excluded, the reason it gave the first of them)`` for every rule
+        that decided an exclusion, most programs first, then by rule id.
+
+        The deciding rule is each excluded program's first exclusion (``ProgramResult.excluded``);
+        "first" is in the order of ``programs``. Counted from the evaluation's columns when it has
+        them, without building every excluded program's result.
+        """
+        if self._outcome is not None and isinstance(self.programs, LazyResults) and len(self.programs) == self.provenance.catalog_size:
+            return self._outcome.exclusion_counts()  # type: ignore[no-any-return]
+        counts: dict[str, int] = {}
+        reasons: dict[str, str] = {}
+        for r in self.programs:
+            if r.excluded is not None:
+                counts[r.excluded.rule_id] = counts.get(r.excluded.rule_id, 0) + 1
+                reasons.setdefault(r.excluded.rule_id, r.excluded.reason)
+        return [(rid, k, reasons[rid]) for rid, k in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
 
     def chosen(self) -> list[ProgramResult]:
         """The recommended list, in priority order."""

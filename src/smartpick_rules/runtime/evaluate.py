@@ -272,7 +272,6 @@ def _run(
         rule_odds=assessed.rule_odds,
         rule_log_odds=assessed.rule_log_odds,
         rule_caps=assessed.rule_caps,
-        tag_masks=tag_masks,
         order=order,
         choice=choice,
         groups=groups,

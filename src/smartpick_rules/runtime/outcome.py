@@ -206,7 +206,6 @@ class Outcome:
         rule_odds: dict[int, float | FloatArray],
         rule_log_odds: dict[int, float | FloatArray],
         rule_caps: dict[int, float | FloatArray],
-        tag_masks: dict[str, BoolArray],
         order: npt.NDArray[np.intp],
         choice: Choice,
         groups: dict[str, BoolArray],
@@ -226,7 +225,6 @@ class Outcome:
         self.rule_odds = rule_odds
         self.rule_log_odds = rule_log_odds
         self.rule_caps = rule_caps
-        self.tag_masks = tag_masks
         self.order = order
         self.choice = choice
         self.groups = groups
@@ -579,6 +577,32 @@ class Outcome:
         )
         return f
 
+    # -- exclusions ------------------------------------------------------------------------
+    def exclusion_counts(self) -> list[tuple[str, int, str]]:
+        """Excluded programs by deciding rule (the first in audit order that excluded each)."""
+        plan = self._plan()
+        rows = [cr.index for cr in plan.program.rules if cr.rule.then.exclude is not None]
+        excluded = np.flatnonzero(self.excluded)
+        if not rows or not len(excluded):
+            return []
+        hits = self.fired[rows][:, excluded]
+        deciding = np.asarray(rows)[np.argmax(hits, axis=0)]
+        # the first of each rule's programs in result order: excluded programs come last, by id
+        in_order = self.order[len(self.order) - len(excluded) :]
+        decided = dict(zip(excluded.tolist(), deciding.tolist(), strict=True))
+        first: dict[int, int] = {}
+        counts: dict[int, int] = {}
+        for i in in_order.tolist():
+            k = decided[i]
+            counts[k] = counts.get(k, 0) + 1
+            first.setdefault(k, i)
+        out = []
+        for k, count in counts.items():
+            result = self.result(first[k])
+            assert result.excluded is not None
+            out.append((result.excluded.rule_id, count, result.excluded.reason))
+        return sorted(out, key=lambda t: (-t[1], t[0]))
+
     # -- why not -------------------------------------------------------------------------
     def why_not(self, program_id: str) -> list[WhyNot]:
         plan, catalog, prof_out, profile = self._plan(), self._catalog(), self.prof_out, self.profile
@@ -593,55 +617,72 @@ class Outcome:
         return [why_not_entry(cr, scope, plan.estimates, plan.scalar) for cr in plan.program.rules if cr.index not in fired_here]
 
     # -- another process -------------------------------------------------------------------
-    def detached(self, indices: Sequence[int] | None = None) -> Outcome:
-        """A copy that carries everything results need and nothing tied to this process.
-
-        Every column an audit entry of the programs ``indices`` (default: all) would read is
-        computed now; the rule set, catalog, profile and the evaluation's live context are
-        left out (``attach`` puts the receiver's own back).
-        """
-        plan = self._plan()
-        self.profile_prefix()
-        wanted = range(self.n) if indices is None else indices
-        rules = np.flatnonzero(self.fired[:, list(wanted)].any(axis=1)).tolist() if len(wanted) else []
-        for k in rules:
-            self._spec(k)
-        out = object.__new__(Outcome)
-        out.__dict__.update(self.__dict__)
-        out.plan = out.catalog = out.profile = out.prof_out = None
-        out.context = None
-        out._lock = None  # type: ignore[assignment]
-        out._firings = None
-        out._renders = {}
-        out._tag_cache = {}
-        # the specs hold compiled rules; keep what they computed, by rule index
-        out._specs = {}
-        out._detached_specs = {k: (s.constants, [(key, col) for key, col in s.reads]) for k, s in self._specs.items()}  # type: ignore[attr-defined]
-        out._columns = {}
-        out.chance_model = plan.ruleset.chance
-        return out
+    #: what a detached outcome carries: everything but the rule set, the catalog, the profile and
+    #: the live evaluation context (``attach`` brings the receiver's own back)
+    _PORTABLE = (
+        "year",
+        "limits",
+        "fired",
+        "excluded",
+        "chance",
+        "priority",
+        "tier",
+        "rule_odds",
+        "rule_log_odds",
+        "rule_caps",
+        "order",
+        "choice",
+        "groups",
+        "profile_tags",
+        "base_log_odds",
+        "base_cap",
+        "chance_model",
+        "_sets",
+    )
 
     def __getstate__(self) -> dict[str, Any]:
+        """Everything per-program results need, computed now, and nothing tied to this process.
+
+        The profile stage's entries and, for every rule that fired, the values its entries read
+        (constants and columns) are materialised; a catalog field a rule reads travels as its
+        name and is read again from the receiver's copy of the catalog.
+        """
         if self.plan is not None:
-            return self.detached().__getstate__()
-        state = dict(self.__dict__)
-        state.pop("_lock", None)
+            self.profile_prefix()
+            for k in np.flatnonzero(self.fired.any(axis=1)).tolist():
+                self._spec(k)
+        state = {name: getattr(self, name) for name in self._PORTABLE}
+        # bool matrices travel as bits
+        state["fired"] = (np.packbits(self.fired, axis=1), self.fired.shape)
+        state["prefix"] = self._prefix
+        state["specs"] = {k: (spec.constants, spec.reads) for k, spec in self._specs.items()}
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        bits, shape = state.pop("fired")
+        self.fired = np.unpackbits(bits, axis=1, count=shape[1]).astype(np.bool_).reshape(shape)
+        self._prefix = state.pop("prefix")
+        self._pending = state.pop("specs")
         self.__dict__.update(state)
+        self.plan = self.catalog = self.profile = self.prof_out = None
+        self.context = None
         self._lock = threading.Lock()
+        self._specs = {}
+        self._columns = {}
+        self._renders = {}
+        self._tag_cache = {}
+        self._firings = None
 
     def attach(self, plan: Plan, catalog: Catalog) -> Outcome:
-        """Re-attach a detached outcome to the rule set's plan and the catalog it was evaluated on."""
+        """Re-attach an outcome that came from another process to the plan of the same rule set
+        and the same catalog."""
         self.plan = plan
         self.catalog = catalog
-        detached = self.__dict__.pop("_detached_specs", {})
-        for k, (constants, reads) in detached.items():
+        pending = self.__dict__.pop("_pending", {})
+        for k, (constants, reads) in pending.items():
             for _key, col in reads:
                 if col is not None and col.kind == "raw" and col.values is None:
                     col.values = _raw_column(catalog, col.field)
             cr = plan.program.rules[k]
             self._specs[k] = _RuleSpec(cr, cr.rule.then.describe(), constants, reads)
         return self
-
