@@ -284,6 +284,16 @@ def _key(payload: bytes) -> str:
     return hashlib.sha256(payload).hexdigest()
 
 
+def _payload(cache: dict[str, Any], name: str, make: Any) -> tuple[bytes, str]:
+    """A payload and its key, made once per rule set (or catalog) object: both are immutable,
+    and checking that a rule set's sources re-load into it costs a whole load."""
+    hit = cache.get(name)
+    if hit is None:
+        payload = make()
+        hit = cache[name] = (payload, _key(payload))
+    return hit
+
+
 _MISS = "miss"
 _CACHE_SIZE = 4
 _cache_lock = threading.Lock()
@@ -414,9 +424,8 @@ def _run_remote(
     results: list[CohortResult | None],
     detail: str,
 ) -> None:
-    rules_payload = _rules_payload(ruleset, limits)
-    catalog_payload = _catalog_payload(cat)
-    rkey, ckey = _key(rules_payload), _key(catalog_payload)
+    rules_payload, rkey = _payload(ruleset.compiled_cache(), f"cohort:rules:{limits!r}", lambda: _rules_payload(ruleset, limits))
+    catalog_payload, ckey = _payload(cat.column_cache(), "cohort:catalog", lambda: _catalog_payload(cat))
 
     def submit(chunk: list[tuple[int, Profile]], with_data: bool) -> Future[tuple[str, list[_Outcome]]]:
         return executor.submit(

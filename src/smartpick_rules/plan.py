@@ -137,6 +137,24 @@ class Plan:
             c = self.cache.setdefault(key, VectorCompiler(self.scalar, self.shared_nodes()))
         return c  # type: ignore[no-any-return]
 
+    def closure(self, rules: frozenset[int]) -> frozenset[int]:
+        """These program-stage rules and every rule that sets a tag one of them reads, transitively:
+        what decides whether they fire."""
+        setters: dict[str, set[int]] = defaultdict(set)
+        for cr in self.program.rules:
+            for t in cr.rule.then.tags:
+                setters[t].add(cr.index)
+        out = set(rules)
+        todo = list(rules)
+        while todo:
+            cr = self.program.rules[todo.pop()]
+            for t in cr.program_tags_read:
+                for j in setters.get(t, ()):
+                    if j not in out:
+                        out.add(j)
+                        todo.append(j)
+        return frozenset(out)
+
     def shared_nodes(self) -> frozenset[int]:
         """Program-stage nodes more than one place reads (estimates, mostly): worth computing once."""
         cached = self.cache.get("shared")

@@ -53,10 +53,12 @@ class Engine(Protocol):
     def run_profile(self, compiled: Any, scope: Scope, budget: Budget) -> frozenset[int]: ...
 
     def run_program(
-        self, compiled: Any, scope: Scope, catalog: Catalog, budget: Budget, context: Any = None
+        self, compiled: Any, scope: Scope, catalog: Catalog, budget: Budget, context: Any = None, only: Any = None
     ) -> list[npt.NDArray[np.bool_]]:
         """One mask per program-stage rule. ``context`` is the evaluation's
-        ``ProgramContext``; an engine that evaluates over columns may fill its memo."""
+        ``ProgramContext``; an engine that evaluates over columns may fill its memo. ``only``
+        (rule indices closed under the tags they read) lets an engine skip the other rules;
+        one that runs them all anyway gives the same masks for these."""
         ...
 
     def run_list(self, compiled: Any, scope: Scope, budget: Budget) -> frozenset[int]: ...

@@ -839,7 +839,7 @@ class DurableEngine:
         return frozenset(i for i, rows in fired.items() if rows)
 
     def run_program(
-        self, compiled: DurableCompiled, scope: Scope, catalog: Catalog, budget: Budget, context: Any = None
+        self, compiled: DurableCompiled, scope: Scope, catalog: Catalog, budget: Budget, context: Any = None, only: Any = None
     ) -> list[BoolArray]:
         stage = compiled.plan.program
         n = len(catalog)

@@ -145,13 +145,20 @@ class NativeEngine:
         return fired
 
     def run_program(
-        self, compiled: Plan, scope: Scope, catalog: Catalog, budget: Budget, context: ProgramContext | None = None
+        self,
+        compiled: Plan,
+        scope: Scope,
+        catalog: Catalog,
+        budget: Budget,
+        context: ProgramContext | None = None,
+        only: frozenset[int] | None = None,
     ) -> list[BoolArray]:
         """Which program rules fire for which program, one mask per rule.
 
         ``context`` (optional) is the evaluation's ``ProgramContext``; passing it lets later
         stages reuse the columns the conditions computed. Its tags end as the final
-        program-stage tags.
+        program-stage tags. ``only`` (optional) runs just these rules: it must be closed under
+        "sets a tag one of them reads" (``Plan.closure``), and the others stay unfired.
         """
         program = NativeProgram.of(compiled)
         n = len(catalog)
@@ -163,7 +170,7 @@ class NativeEngine:
         ctx.tags = tags
         if n == 0 or not rules:
             return fired
-        gate = [r.gate(scope) for r in rules]
+        gate = [(only is None or r.index in only) and r.gate(scope) for r in rules]
         static: list[BoolArray | None] = [None] * len(rules)
 
         def condition(r: NativeRule) -> BoolArray:

@@ -38,6 +38,12 @@ def pool_wideners(
 ) -> tuple[tuple[str, int], ...]:
     """For each offered ``widen`` lever, how many more programs would be eligible (those adding none are left out)."""
     out: list[tuple[str, int]] = []
+    # only the exclusion rules (and the rules whose tags they read) decide eligibility
+    deciding = plan.cache.get("exclusion_closure")
+    if deciding is None:
+        deciding = plan.cache["exclusion_closure"] = plan.closure(
+            frozenset(cr.index for cr in plan.program.rules if cr.rule.then.exclude is not None)
+        )
     for lever in offered_levers(plan.ruleset, scope, "widen"):
         try:
             variant = lever_profile(lever, profile, year)
@@ -45,7 +51,7 @@ def pool_wideners(
             continue  # a lever that does not apply to this profile's shape adds nothing
         budget = Budget(limits.max_firings)
         prof_out = run_profile_stage(plan, eng, compiled, variant, year, budget)
-        fired = eng.run_program(compiled, prof_out.scope, catalog, budget)
+        fired = eng.run_program(compiled, prof_out.scope, catalog, budget, only=deciding)
         excluded = np.zeros(len(catalog), dtype=np.bool_)
         for cr in plan.program.rules:
             if cr.rule.then.exclude is not None:
