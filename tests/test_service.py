@@ -12,6 +12,7 @@ dropped before they use up the connections.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import json
 import os
@@ -19,7 +20,6 @@ import select
 import socket
 import subprocess
 import sys
-import threading
 import time
 import tomllib
 from collections.abc import Iterator
@@ -70,6 +70,72 @@ def client(rules_dir: Path) -> Iterator[Any]:
     app = app_module.create_app(_settings(rules_dir))
     with TestClient(app) as c:
         yield c
+
+
+@contextlib.contextmanager
+def _app(settings: Any, **kw: Any) -> Iterator[Any]:
+    """An app whose worker processes are stopped afterwards, whether or not a client ran it."""
+    app = app_module.create_app(settings, **kw)
+    try:
+        yield app
+    finally:
+        app.state.pool.shutdown()
+
+
+# A stand-in worker speaking the service's frame protocol: it answers each job only once the
+# file named by its first argument exists (so a test holds evaluations in flight), with a
+# result of argv[2] bytes, or exits mid-job when argv[2] is "die".
+FAKE_WORKER = r"""
+import os, struct, sys, time
+F = struct.Struct("!cQ")
+inp, out = sys.stdin.buffer, sys.stdout.buffer
+def read():
+    head = inp.read(F.size)
+    if len(head) < F.size:
+        sys.exit(0)
+    kind, n = F.unpack(head)
+    return kind, inp.read(n)
+def write(kind, payload):
+    out.write(F.pack(kind, len(payload)))
+    out.write(payload)
+    out.flush()
+read()
+write(b"K", b"")
+gate, size = sys.argv[1], sys.argv[2]
+while True:
+    read()
+    with open(gate + ".started", "a") as f:
+        f.write("x")
+    if size == "die":
+        os._exit(3)
+    while not os.path.exists(gate):
+        time.sleep(0.01)
+    write(b"R", b'{"x": "' + b"a" * int(size) + b'"}')
+"""
+
+
+class _Gate:
+    """A fake worker command and the file that lets its evaluations finish."""
+
+    def __init__(self, tmp: Path, size: int | str = 0) -> None:
+        script = tmp / "fake_worker.py"
+        script.write_text(FAKE_WORKER, encoding="utf-8")
+        self.path = tmp / "gate"
+        self.command = [sys.executable, str(script), str(self.path), str(size)]
+
+    def open(self) -> None:
+        self.path.touch()
+
+    def started(self) -> int:
+        marker = self.path.with_name("gate.started")
+        return len(marker.read_text()) if marker.exists() else 0
+
+
+def _until(condition: Any, seconds: float = 30) -> None:
+    end = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < end, "timed out waiting"
+        time.sleep(0.01)
 
 
 def _profile(name: str) -> dict[str, Any]:
@@ -125,14 +191,14 @@ def test_evaluate_returns_the_recommendation_json(client: Any, rules_dir: Path) 
     assert back.provenance.rulesets[0].name == "mini"
 
 
-def test_a_result_larger_than_one_piece_arrives_whole(rules_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_result_larger_than_one_piece_arrives_whole(rules_dir: Path, tmp_path: Path) -> None:
     # results are sent in SEND_CHUNK pieces; a 3.5-piece result must arrive byte for byte
-    app = app_module.create_app(_settings(rules_dir))
-    payload = b'{"x": "' + b"a" * int(app_module.SEND_CHUNK * 3.5) + b'"}'
-    monkeypatch.setattr(app.state.service, "evaluate", lambda *a: payload)
-    with TestClient(app) as c:
+    size = int(app_module.SEND_CHUNK * 3.5)
+    gate = _Gate(tmp_path, size)
+    gate.open()
+    with _app(_settings(rules_dir, workers=1), worker_command=gate.command) as app, TestClient(app) as c:
         r = c.post("/evaluate", json={"graduation_year": 2020})
-    assert r.status_code == 200 and r.content == payload
+    assert r.status_code == 200 and r.content == b'{"x": "' + b"a" * size + b'"}'
 
 
 def test_as_of_query_parameter(client: Any) -> None:
@@ -290,7 +356,6 @@ async def _asgi(app: Any, headers: list[tuple[bytes, bytes]], chunks: Any, *, pa
 
 def test_a_chunked_body_is_refused_as_soon_as_it_passes_the_limit(rules_dir: Path) -> None:
     # issue 11: a chunked body (no content-length) was read whole before the size check
-    app = app_module.create_app(_settings(rules_dir, max_body_bytes=64 * 1024))
     pulled = 0
 
     async def endless() -> Any:
@@ -299,21 +364,21 @@ def test_a_chunked_body_is_refused_as_soon_as_it_passes_the_limit(rules_dir: Pat
             pulled += 1
             yield b" " * 16 * 1024
 
-    status, headers, body = asyncio.run(_asgi(app, [(b"content-type", b"application/json"), (b"transfer-encoding", b"chunked")], endless()))
+    with _app(_settings(rules_dir, max_body_bytes=64 * 1024, workers=1)) as app:
+        status, headers, body = asyncio.run(_asgi(app, [(b"content-type", b"application/json"), (b"transfer-encoding", b"chunked")], endless()))
     assert status == 413 and headers["connection"] == "close"
     assert json.loads(body)["diagnostics"][0]["code"] == "limit_exceeded"
     assert pulled == 5  # 4 pieces fit in 64 KB; the fifth passed the limit and nothing more was read
 
 
 def test_a_body_that_does_not_arrive_in_time_is_408(rules_dir: Path) -> None:
-    app = app_module.create_app(_settings(rules_dir, body_timeout=0.3))
-
     async def trickle() -> Any:
         yield b'{"graduation_year": '
         await asyncio.sleep(30)
         yield b"2020}"
 
-    status, headers, body = asyncio.run(_asgi(app, [(b"content-type", b"application/json")], trickle()))
+    with _app(_settings(rules_dir, body_timeout=0.3, workers=1)) as app:
+        status, headers, body = asyncio.run(_asgi(app, [(b"content-type", b"application/json")], trickle()))
     assert status == 408 and headers["connection"] == "close"
     assert json.loads(body)["diagnostics"][0]["message"].startswith("20 bytes arrived")
 
@@ -321,62 +386,73 @@ def test_a_body_that_does_not_arrive_in_time_is_408(rules_dir: Path) -> None:
 # --- the pool -----------------------------------------------------------------------------------
 
 
-class _Gate:
-    """Stands in for Service.evaluate: blocks every evaluation until opened."""
-
-    def __init__(self) -> None:
-        self.opened = threading.Event()
-        self.started = threading.Semaphore(0)
-
-    def __call__(self, profile: Any, as_of: Any, text: str) -> bytes:
-        self.started.release()
-        assert self.opened.wait(30)
-        return b'{"ok": true}'
-
-
-def test_a_full_pool_answers_503_with_retry_after_and_health_still_answers(rules_dir: Path) -> None:
-    app = app_module.create_app(_settings(rules_dir, workers=1, queue=1))
-    gate = _Gate()
-    app.state.service.evaluate = gate
-    pool = app.state.service.pool
-    with TestClient(app) as c, ThreadPoolExecutor(2) as ex:
+def test_a_full_pool_answers_503_with_retry_after_and_health_still_answers(rules_dir: Path, tmp_path: Path) -> None:
+    gate = _Gate(tmp_path)
+    with _app(_settings(rules_dir, workers=1, queue=1), worker_command=gate.command) as app, TestClient(app) as c, ThreadPoolExecutor(2) as ex:
+        pool = app.state.pool
         running = ex.submit(c.post, "/evaluate", json={"graduation_year": 2020})
-        assert gate.started.acquire(timeout=30)  # one evaluating
+        _until(lambda: gate.started() == 1)  # one evaluating
         queued = ex.submit(c.post, "/evaluate", json={"graduation_year": 2020})
-        for _ in range(300):  # one waiting for the worker
-            if pool.admitted == 2:
-                break
-            time.sleep(0.01)
-        assert pool.admitted == 2
+        _until(lambda: pool.admitted == 2)  # one waiting for the worker
         r = c.post("/evaluate", json={"graduation_year": 2020})
         body = _error(r, 503)
         assert body["diagnostics"][0]["code"] == "overloaded"
         assert int(r.headers["retry-after"]) >= 1
         assert c.get("/health").text == "ok"  # served outside the pool
-        gate.opened.set()
+        gate.open()
         assert running.result().status_code == 200 and queued.result().status_code == 200
-    assert pool.admitted == 0
+        assert pool.admitted == 0
 
 
-def test_past_its_deadline_a_request_is_503_and_its_place_is_held_until_the_work_ends(rules_dir: Path) -> None:
-    app = app_module.create_app(_settings(rules_dir, workers=1, queue=0, deadline=0.2))
-    gate = _Gate()
-    app.state.service.evaluate = gate
-    pool = app.state.service.pool
-    with TestClient(app) as c:
+def test_past_its_deadline_a_request_is_503_and_a_runaway_worker_is_replaced(rules_dir: Path, tmp_path: Path) -> None:
+    gate = _Gate(tmp_path)
+    with _app(_settings(rules_dir, workers=1, queue=0, deadline=0.5), worker_command=gate.command) as app, TestClient(app) as c:
+        pool = app.state.pool
+        [first] = pool._all
         body = _error(c.post("/evaluate", json={"graduation_year": 2020}), 503)
         assert body["diagnostics"][0]["code"] == "deadline_exceeded"
-        # the thread is still evaluating: its place is not given to a new request
-        assert pool.admitted == 1
-        assert _error(c.post("/evaluate", json={"graduation_year": 2020}), 503)["diagnostics"][0]["code"] == "overloaded"
-        gate.opened.set()
-        for _ in range(300):
-            if pool.admitted == 0:
-                break
-            time.sleep(0.01)
-        assert pool.admitted == 0
-        app.state.service.evaluate = lambda *a: b"{}"
+        assert pool.admitted == 0  # the answer gave the place back
+        # still busy after as long again: the work is stopped, the worker replaced
+        _until(lambda: pool.restarts == 1 and len(pool._idle) == 1)
+        assert first.proc.poll() is not None and pool._idle[0] is not first
+        gate.open()
+        r = c.post("/evaluate", json={"graduation_year": 2020})
+        assert r.status_code == 200 and r.json() == {"x": ""}
+
+
+def test_a_worker_that_finishes_soon_after_the_deadline_is_kept(rules_dir: Path, tmp_path: Path) -> None:
+    gate = _Gate(tmp_path)
+    with _app(_settings(rules_dir, workers=1, queue=0, deadline=2), worker_command=gate.command) as app, TestClient(app) as c:
+        pool = app.state.pool
+        [first] = pool._all
+        with ThreadPoolExecutor(1) as ex:
+            late = ex.submit(c.post, "/evaluate", json={"graduation_year": 2020})
+            _until(lambda: gate.started() == 1)
+            assert late.result().status_code == 503
+        gate.open()  # within the grace period
+        _until(lambda: len(pool._idle) == 1)
+        assert pool._idle[0] is first and first.proc.poll() is None and pool.restarts == 0
         assert c.post("/evaluate", json={"graduation_year": 2020}).status_code == 200
+
+
+def test_a_request_that_waits_past_its_deadline_is_503_and_never_runs(rules_dir: Path, tmp_path: Path) -> None:
+    gate = _Gate(tmp_path)
+    with _app(_settings(rules_dir, workers=1, queue=1, deadline=0.5), worker_command=gate.command) as app, TestClient(app) as c, ThreadPoolExecutor(1) as ex:
+        running = ex.submit(c.post, "/evaluate", json={"graduation_year": 2020})
+        _until(lambda: gate.started() == 1)
+        body = _error(c.post("/evaluate", json={"graduation_year": 2020}), 503)
+        assert body["diagnostics"][0]["code"] == "deadline_exceeded"
+        assert running.result().status_code == 503
+        assert gate.started() == 1  # the waiting request never reached a worker
+
+
+def test_a_worker_that_dies_is_replaced_and_the_request_gets_json(rules_dir: Path, tmp_path: Path) -> None:
+    gate = _Gate(tmp_path, "die")
+    with _app(_settings(rules_dir, workers=1), worker_command=gate.command) as app, TestClient(app) as c:
+        body = _error(c.post("/evaluate", json={"graduation_year": 2020}), 500)
+        assert body["diagnostics"][0]["code"] == "internal_error"
+        _until(lambda: len(app.state.pool._idle) == 1)
+        assert app.state.pool.restarts == 1 and c.get("/health").text == "ok"
 
 
 def test_concurrent_requests_give_the_serial_results(client: Any, rules_dir: Path) -> None:
@@ -446,8 +522,8 @@ def test_smartpick_rules_adds_to_the_shipped_rule_sets(tmp_path: Path) -> None:
     if reason:
         pytest.skip(reason)
     mine = _authoring_guide_rules(tmp_path)
-    settings = Settings.from_env({"SMARTPICK_RULES": str(mine), "SMARTPICK_CATALOG": str(SMALL_CATALOG), "SMARTPICK_AS_OF": "2026"})
-    with TestClient(app_module.create_app(settings)) as c:
+    settings = Settings.from_env({"SMARTPICK_RULES": str(mine), "SMARTPICK_CATALOG": str(SMALL_CATALOG), "SMARTPICK_AS_OF": "2026", "SMARTPICK_WORKERS": "1"})
+    with _app(settings) as app, TestClient(app) as c:
         names = [r["name"] for r in c.get("/rulesets").json()["rulesets"]]
         assert names[0] == "base" and "la_ties" in names and names[-1] == "office"
         profile = tomllib.loads((tmp_path / "kern_applicant.toml").read_text(encoding="utf-8"))
@@ -458,8 +534,8 @@ def test_smartpick_rules_adds_to_the_shipped_rule_sets(tmp_path: Path) -> None:
 
 
 def test_smartpick_rules_only_replaces_them(rules_dir: Path) -> None:
-    settings = Settings.from_env({"SMARTPICK_RULES_ONLY": str(rules_dir), "SMARTPICK_CATALOG": str(SMALL_CATALOG)})
-    with TestClient(app_module.create_app(settings)) as c:
+    settings = Settings.from_env({"SMARTPICK_RULES_ONLY": str(rules_dir), "SMARTPICK_CATALOG": str(SMALL_CATALOG), "SMARTPICK_WORKERS": "1"})
+    with _app(settings) as app, TestClient(app) as c:
         assert [r["name"] for r in c.get("/rulesets").json()["rulesets"]] == ["mini"]
 
 
@@ -471,6 +547,7 @@ def test_the_shipped_defaults_start(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("SMARTPICK_CATALOG", str(SMALL_CATALOG))
     monkeypatch.setenv("SMARTPICK_AS_OF", "2026")
+    monkeypatch.setenv("SMARTPICK_WORKERS", "1")
     app = app_module.create_app()
     with TestClient(app) as c:
         data = c.get("/rulesets").json()
@@ -518,17 +595,12 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def server(rules_dir: Path) -> Iterator[int]:
-    """server.py on a free port with a 1 s head deadline and room for 6 connections."""
+@contextlib.contextmanager
+def _server(rules_dir: Path, **env: str) -> Iterator[int]:
+    """server.py on a free port, with ``env`` added; yields the port."""
     port = _free_port()
-    env = _service_env(
-        SMARTPICK_RULES_ONLY=str(rules_dir),
-        SMARTPICK_CATALOG=str(SMALL_CATALOG),
-        SMARTPICK_HEADER_TIMEOUT="1",
-        SMARTPICK_MAX_CONNECTIONS="6",
-    )
-    proc = subprocess.Popen([sys.executable, str(SERVICE_DIR / "server.py"), "--port", str(port), "--no-access-log"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    environ = _service_env(SMARTPICK_RULES_ONLY=str(rules_dir), SMARTPICK_CATALOG=str(SMALL_CATALOG), SMARTPICK_WORKERS="1", **env)
+    proc = subprocess.Popen([sys.executable, str(SERVICE_DIR / "server.py"), "--port", str(port), "--no-access-log"], env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         for _ in range(600):
             try:
@@ -545,6 +617,13 @@ def server(rules_dir: Path) -> Iterator[int]:
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+@pytest.fixture(scope="module")
+def server(rules_dir: Path) -> Iterator[int]:
+    """A server with a 1 s deadline for request heads."""
+    with _server(rules_dir, SMARTPICK_HEADER_TIMEOUT="1") as port:
+        yield port
 
 
 def _closed_within(s: socket.socket, seconds: float) -> bool:
@@ -578,18 +657,21 @@ def test_a_finished_request_rearms_the_head_deadline(server: int) -> None:
         assert _closed_within(s, 20)
 
 
-def test_past_the_connection_cap_the_oldest_idle_connection_gives_way(server: int) -> None:
-    idle = [socket.create_connection(("127.0.0.1", server)) for _ in range(6)]
-    try:
-        time.sleep(0.2)
-        with socket.create_connection(("127.0.0.1", server)) as s:
-            assert _closed_within(idle[0], 20)  # the oldest waiting connection was closed
-            s.sendall(b"GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
-            s.settimeout(20)
-            assert s.recv(200).startswith(b"HTTP/1.1 200")
-    finally:
-        for s in idle:
-            s.close()
+def test_past_the_connection_cap_the_clients_waiting_longest_give_way(rules_dir: Path) -> None:
+    # a long head deadline, so only the cap can close them
+    with _server(rules_dir, SMARTPICK_HEADER_TIMEOUT="60", SMARTPICK_MAX_CONNECTIONS="6") as port:
+        idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(6)]
+        try:
+            time.sleep(1.5)  # no connection is evicted before it has waited a second
+            with socket.create_connection(("127.0.0.1", port)) as s:
+                s.sendall(b"GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+                s.settimeout(20)
+                assert s.recv(200).startswith(b"HTTP/1.1 200")
+                # 7 open, evicted down to half the cap: the four that waited longest
+                assert [_closed_within(c, 0.5 if k >= 4 else 20) for k, c in enumerate(idle)] == [True] * 4 + [False] * 2
+        finally:
+            for c in idle:
+                c.close()
 
 
 def test_a_real_server_refuses_a_chunked_body_mid_stream(server: int) -> None:

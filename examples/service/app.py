@@ -9,21 +9,21 @@ Run it (with the ``service`` extra installed) with the server settings this file
     python examples/service/server.py            # or, with uvicorn's defaults:
     uvicorn --factory app:create_app --app-dir examples/service
 
-Everything that is expensive happens once, in :func:`create_app`: loading and type-checking the
-rule sets, compiling them for the engine, reading the catalog, and one warm-up evaluation that
-fills the per-catalog column cache. The loaded ``RuleSet`` and ``Catalog`` are immutable, so
-worker threads share them with no lock.
+The server process loads and checks the rule sets and the catalog once, in
+:func:`create_app`, and starts ``workers`` worker processes (``python app.py --worker``), each
+of which loads, compiles and warms up its own copy. The event loop only reads requests, checks
+them and sends answers; evaluations run in the workers, so the loop never waits behind one.
 
 What keeps it standing under load and against hostile clients (figures in docs/security.md):
 
 * The body is read as it arrives and refused with 413 the moment it passes
   ``max_body_bytes``, chunked bodies included; a body that has not arrived within
   ``body_timeout`` seconds is refused with 408.
-* Evaluations run in a bounded pool (:class:`EvaluationPool`): ``workers`` threads and at most
-  ``queue`` requests waiting. A request that finds the pool full is answered 503 at once with
-  ``Retry-After``; one that has not finished within ``deadline`` seconds is answered 503 too.
-  Memory is bounded because each result (tens of MB of JSON for a large catalog) is only
-  built by a worker and is held until it has been sent, and admitted requests are bounded.
+* At most ``workers + queue`` requests are admitted at once (:class:`EvaluationPool`); one
+  more is answered 503 at once, with ``Retry-After``. An admitted request not answered within
+  ``deadline`` seconds is answered 503 too; a worker still busy with it after as long again
+  is killed and replaced, so runaway work really stops. Results (tens of MB of JSON for the sample catalog) exist only for
+  admitted requests, and are sent in pieces a slow reader must take within ``send_timeout``.
 * Bad input of any kind is a 4xx with a JSON body of diagnostics naming the field path and,
   where there is one, the line and column in the body; the service answers 500 only for its
   own bugs.
@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import collections
 import contextlib
 import datetime as _dt
 import difflib
@@ -41,13 +42,15 @@ import logging
 import math
 import os
 import re
+import struct
+import subprocess
 import sys
-import threading
 import time
+import traceback
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO
 
 import attrs
 from starlette.applications import Starlette
@@ -60,7 +63,6 @@ from starlette.types import Receive, Scope, Send
 import smartpick_rules as sr
 
 log = logging.getLogger("smartpick.service")
-T = TypeVar("T")
 
 #: the file name diagnostics about the request body carry
 BODY = "<request body>"
@@ -80,6 +82,7 @@ ENVIRONMENT = {
     "max_body_bytes": "SMARTPICK_MAX_BODY_BYTES",
     "body_timeout": "SMARTPICK_BODY_TIMEOUT",
     "send_timeout": "SMARTPICK_SEND_TIMEOUT",
+    "worker_nice": "SMARTPICK_WORKER_NICE",
 }
 
 
@@ -116,6 +119,9 @@ class Settings:
     body_timeout: float = 10.0
     #: seconds the client may take to read each 256 KB of a result before the connection is dropped
     send_timeout: float = 10.0
+    #: how much lower than the server's the workers' scheduling priority is (``nice``): the
+    #: server's own work is small and latency-bound, the workers' is large and batch
+    worker_nice: int = 10
 
     def __attrs_post_init__(self) -> None:
         if self.rules and self.rules_only is not None:
@@ -133,6 +139,8 @@ class Settings:
                 raise _config_error(name, f"must be at least 1, not {getattr(self, name)}")
         if self.queue < 0:
             raise _config_error("queue", f"must be 0 or more, not {self.queue}")
+        if not 0 <= self.worker_nice <= 19:
+            raise _config_error("worker_nice", f"must be between 0 and 19, not {self.worker_nice}")
         for name in ("deadline", "body_timeout", "send_timeout"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
@@ -174,6 +182,7 @@ class Settings:
             max_body_bytes=number("max_body_bytes", int),
             body_timeout=number("body_timeout", float),
             send_timeout=number("send_timeout", float),
+            worker_nice=number("worker_nice", int),
         )
 
 
@@ -200,17 +209,18 @@ class Problem(Exception):
         self,
         status: int,
         title: str,
-        diagnostics: Sequence[sr.Diagnostic] = (),
+        diagnostics: Sequence[sr.Diagnostic | dict[str, Any]] = (),
         headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(title)
         self.status = status
         self.title = title
-        self.diagnostics = tuple(diagnostics)[:MAX_DIAGNOSTICS]
+        #: as plain dicts (``Diagnostic.to_dict()``), the form they cross a pipe and go out in
+        self.diagnostics = [d if isinstance(d, dict) else d.to_dict() for d in diagnostics[:MAX_DIAGNOSTICS]]
         self.headers = dict(headers or {})
 
     def response(self) -> Response:
-        body = {"error": self.title, "diagnostics": [d.to_dict() for d in self.diagnostics]}
+        body = {"error": self.title, "diagnostics": self.diagnostics}
         # ASCII escapes keep the answer valid UTF-8 whatever the request echoed back
         text = json.dumps(body, ensure_ascii=True, allow_nan=False)
         return Response(text, status_code=self.status, media_type="application/json", headers=self.headers)
@@ -438,123 +448,17 @@ class JsonPositions:
         return out
 
 
-# --- the evaluation pool ------------------------------------------------------------------------
-
-
-class Overloaded(Exception):
-    """The pool is full, or the request's deadline passed before its evaluation finished."""
-
-    def __init__(self, code: str, message: str, retry_after: int) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.retry_after = retry_after
-
-
-class _Expired(Exception):
-    pass
-
-
-class Ticket:
-    """One admitted request. Its place in the pool is given back when the request has been
-    answered *and* its evaluation has stopped (a request past its deadline is answered at
-    once, but its thread runs on until the evaluation ends; the place stays taken until then,
-    so abandoned work can never pile up beyond the pool's size)."""
-
-    def __init__(self, pool: EvaluationPool) -> None:
-        self._pool = pool
-        self._holders = 1
-
-    def hold(self) -> None:
-        self._holders += 1
-
-    def release(self) -> None:
-        self._holders -= 1
-        if self._holders == 0:
-            self._pool._admitted -= 1
-
-
-class EvaluationPool:
-    """``workers`` threads; at most ``workers + queue`` requests admitted at once.
-
-    Everything but the threads' own work happens on the event loop, so the counters need no
-    lock. Admission is decided before any work is done: a full pool costs a caller one
-    immediate 503, never memory.
-    """
-
-    def __init__(self, workers: int, queue: int) -> None:
-        self.workers = workers
-        self.capacity = workers + queue
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="smartpick-eval")
-        self._admitted = 0
-        self._seconds = 1.0  # running mean of one evaluation, for Retry-After
-        self._lock = threading.Lock()
-
-    @property
-    def admitted(self) -> int:
-        return self._admitted
-
-    def retry_after(self) -> int:
-        """Seconds until a place is likely free: the queue ahead, at the measured pace."""
-        rounds = max(self._admitted, 1) / self.workers
-        return max(1, min(60, math.ceil(self._seconds * rounds)))
-
-    def admit(self) -> Ticket:
-        if self._admitted >= self.capacity:
-            raise Overloaded(
-                "overloaded",
-                f"every worker is busy and every waiting place is taken ({self.workers} workers, "
-                f"{self.capacity - self.workers} places); try again later",
-                self.retry_after(),
-            )
-        self._admitted += 1
-        return Ticket(self)
-
-    def _observe(self, seconds: float) -> None:
-        with self._lock:
-            self._seconds = 0.8 * self._seconds + 0.2 * seconds
-
-    async def run(self, ticket: Ticket, fn: Callable[[], T], deadline_at: float) -> T:
-        """``fn()`` on a worker thread; :class:`Overloaded` once ``deadline_at`` (monotonic) passes."""
-
-        def job() -> T:
-            if time.monotonic() >= deadline_at:
-                raise _Expired  # its caller has been answered already: do not start the work
-            start = time.monotonic()
-            try:
-                return fn()
-            finally:
-                self._observe(time.monotonic() - start)
-
-        def done(f: asyncio.Future[T]) -> None:
-            if not f.cancelled():
-                f.exception()  # retrieved, so an abandoned job's error is not reported as lost
-            ticket.release()
-
-        loop = asyncio.get_running_loop()
-        ticket.hold()
-        future = loop.run_in_executor(self._executor, job)
-        future.add_done_callback(done)
-        try:
-            return await asyncio.wait_for(asyncio.shield(future), max(0.0, deadline_at - time.monotonic()))
-        except (TimeoutError, _Expired):
-            raise Overloaded(
-                "deadline_exceeded",
-                "the evaluation did not finish within the service's deadline; try again later",
-                self.retry_after(),
-            ) from None
-
-    def shutdown(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
-
-
-# --- the service --------------------------------------------------------------------------------
+# --- the service: what one process loads -------------------------------------------------------
 
 
 class Service:
-    """What every request shares: the compiled rule sets, the catalog, the engine, the pool."""
+    """The compiled rule sets and the catalog.
 
-    def __init__(self, settings: Settings) -> None:
+    The server process builds one to check the configuration at start and to answer
+    ``/rulesets``; each worker process builds its own (``warm=True``) to evaluate.
+    """
+
+    def __init__(self, settings: Settings, *, warm: bool = False) -> None:
         self.settings = settings
         if settings.rules_only is not None:
             paths: tuple[str | Path, ...] = settings.rules_only
@@ -568,16 +472,17 @@ class Service:
         self.catalog = sr.load_catalog(settings.catalog or sr.sample_catalog_path())
         self.as_of = settings.as_of
         self.started = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
-        # one warm-up evaluation fills the catalog's column cache before requests share it
-        sr.evaluate({"graduation_year": 2020}, self.catalog, self.rules, engine=self.engine, as_of=self.as_of or 2026)
-        self.pool = EvaluationPool(settings.workers, settings.queue)
+        if warm:
+            # one evaluation fills the catalog's column cache before the first request
+            sr.evaluate({"graduation_year": 2020}, self.catalog, self.rules, engine=self.engine, as_of=self.as_of or 2026)
 
-    def evaluate(self, profile: dict[str, Any], as_of: int | None, text: str) -> bytes:
-        """The result's JSON as UTF-8 bytes, built on the worker so the event loop never encodes it.
+    def evaluate(self, text: str, as_of: int | None) -> bytes:
+        """The result's JSON as UTF-8 bytes for the profile in ``text`` (already checked JSON).
 
         Raises :class:`Problem` (422) for a profile the library refuses, its diagnostics
-        placed at their line and column in ``text``, the request body.
+        placed at their line and column in ``text``.
         """
+        profile = json.loads(text)
         try:
             rec = sr.evaluate(profile, self.catalog, self.rules, engine=self.engine, as_of=as_of or self.as_of)
         except sr.InputError as exc:
@@ -606,6 +511,344 @@ class Service:
             },
             "started": self.started,
         }
+
+
+# --- worker processes ---------------------------------------------------------------------------
+#
+# Evaluation is CPU-bound Python. In threads of the server process it holds the GIL that the
+# event loop needs for every socket call, so under load the loop (and /health with it) waits
+# behind the evaluations; measured, /health p99 was 1.7 s with two worker threads and 20
+# clients. In worker processes the loop never waits for them, two workers use two cores, and
+# an evaluation past its deadline is stopped for real: its process is killed and replaced.
+#
+# The server talks to a worker over its stdin and stdout in frames: one kind byte, an 8-byte
+# length, the payload. A worker is ``python app.py --worker``, so it needs nothing from the
+# parent but the settings it is sent.
+
+_FRAME = struct.Struct("!cQ")
+#: parent -> worker: the settings (JSON); a job (JSON: text, as_of)
+SETTINGS, JOB = b"S", b"J"
+#: worker -> parent: ready; failed to start (JSON diagnostics); a result; a refusal; a bug
+READY, FAILED, RESULT, REFUSED, BUG = b"K", b"F", b"R", b"P", b"E"
+
+
+def _write_frame(stream: BinaryIO, kind: bytes, payload: bytes) -> None:
+    stream.write(_FRAME.pack(kind, len(payload)))
+    stream.write(payload)
+    stream.flush()
+
+
+def _read_frame(stream: BinaryIO) -> tuple[bytes, bytes]:
+    head = stream.read(_FRAME.size)
+    if len(head) < _FRAME.size:
+        raise EOFError("the worker closed its pipe")
+    kind, size = _FRAME.unpack(head)
+    payload = stream.read(size)
+    if len(payload) < size:
+        raise EOFError("the worker closed its pipe mid-frame")
+    return kind, payload
+
+
+def _diagnostics_json(diagnostics: Sequence[sr.Diagnostic | dict[str, Any]]) -> bytes:
+    return json.dumps([d if isinstance(d, dict) else d.to_dict() for d in diagnostics], ensure_ascii=True).encode()
+
+
+def _diagnostic_from(d: Mapping[str, Any]) -> sr.Diagnostic:
+    return sr.Diagnostic(
+        d["code"],
+        d["message"],
+        sr.Location(d.get("file") or "", d.get("line") or 0, d.get("column") or 0),
+        rule_id=d.get("rule_id"),
+        help=d.get("help"),
+        suggestion=d.get("suggestion"),
+        severity=d.get("severity") or "error",
+        field_path=d.get("field_path"),
+    )
+
+
+def worker_main() -> int:
+    """``python app.py --worker``: evaluate jobs from stdin until it closes."""
+    # frames go to the real stdout; anything else printed goes to stderr, not into a frame
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    inp = sys.stdin.buffer
+    try:
+        _kind, payload = _read_frame(inp)
+        settings = Settings(**{k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(payload).items()})
+        if settings.worker_nice:
+            os.nice(settings.worker_nice)
+        service = Service(settings, warm=True)
+    except sr.SmartpickError as exc:
+        _write_frame(out, FAILED, _diagnostics_json(exc.diagnostics))
+        return 2
+    except EOFError:
+        return 0
+    _write_frame(out, READY, b"")
+    while True:
+        try:
+            _kind, payload = _read_frame(inp)
+        except EOFError:
+            return 0
+        job = json.loads(payload)
+        try:
+            result = service.evaluate(job["text"], job["as_of"])
+        except Problem as problem:
+            refusal = {"status": problem.status, "title": problem.title, "diagnostics": problem.diagnostics}
+            _write_frame(out, REFUSED, json.dumps(refusal, ensure_ascii=True).encode())
+            continue
+        except Exception:
+            _write_frame(out, BUG, traceback.format_exc().encode("utf-8", "backslashreplace"))
+            continue
+        _write_frame(out, RESULT, result)
+        del result
+
+
+class Worker:
+    """One worker process and its pipes; every method blocks (call them from a thread)."""
+
+    def __init__(self, settings: Settings, command: Sequence[str] | None = None) -> None:
+        self.proc = subprocess.Popen(
+            list(command or [sys.executable, str(Path(__file__).resolve()), "--worker"]),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self._in: BinaryIO = self.proc.stdin
+        self._out: BinaryIO = self.proc.stdout
+        _write_frame(self._in, SETTINGS, json.dumps(attrs.asdict(settings)).encode())
+
+    def wait_ready(self) -> None:
+        """Block until the worker has loaded everything; its start-up error is raised as it was."""
+        try:
+            kind, payload = _read_frame(self._out)
+        except EOFError:
+            self.kill()
+            raise RuntimeError(f"the worker process exited while starting (status {self.proc.poll()})") from None
+        if kind == FAILED:
+            self.kill()
+            raise sr.RulesetError([_diagnostic_from(d) for d in json.loads(payload)])
+        if kind != READY:
+            self.kill()
+            raise RuntimeError(f"the worker process sent {kind!r} while starting")
+
+    def call(self, as_of: int | None, text: str) -> tuple[bytes, bytes]:
+        _write_frame(self._in, JOB, json.dumps({"as_of": as_of, "text": text}).encode())
+        return _read_frame(self._out)
+
+    def kill(self) -> None:
+        with contextlib.suppress(OSError):
+            self.proc.kill()
+        for stream in (self._in, self._out):
+            with contextlib.suppress(OSError):
+                stream.close()
+        self.proc.wait()
+
+
+# --- the pool -----------------------------------------------------------------------------------
+
+
+class Overloaded(Exception):
+    """The pool is full, or the request's deadline passed before its evaluation finished."""
+
+    def __init__(self, code: str, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.retry_after = retry_after
+
+
+class Ticket:
+    """One admitted request; its place is given back once, when the request is answered."""
+
+    def __init__(self, pool: EvaluationPool) -> None:
+        self._pool = pool
+        self._held = True
+
+    def release(self) -> None:
+        if self._held:
+            self._held = False
+            self._pool._admitted -= 1
+
+
+class EvaluationPool:
+    """``workers`` worker processes; at most ``workers + queue`` requests admitted at once.
+
+    Admission is decided before any work is done, so a full pool costs a caller one immediate
+    503 and no memory. An admitted request waits for an idle worker, then for its answer; past
+    its deadline the wait ends with 503; a worker still on that job after as long again is
+    killed (the work stops) and a new one started. Everything but the blocking pipe calls runs on
+    the event loop, so the counters need no lock.
+    """
+
+    def __init__(self, settings: Settings, *, command: Sequence[str] | None = None) -> None:
+        self.settings = settings
+        self.workers = settings.workers
+        self.capacity = settings.workers + settings.queue
+        self._command = command
+        # one thread per busy worker waits on its pipe; two more start replacements
+        self._threads = ThreadPoolExecutor(max_workers=self.workers + 2, thread_name_prefix="smartpick-pipe")
+        self._admitted = 0
+        self._idle: list[Worker] = []
+        self._waiting: collections.deque[asyncio.Future[Worker]] = collections.deque()
+        self._seconds = 1.0  # running mean of one evaluation, for Retry-After
+        self._closed = False
+        self._all: set[Worker] = set()
+        self._tasks: set[asyncio.Future[None]] = set()
+        #: workers killed (past a deadline) or lost, and replaced
+        self.restarts = 0
+
+    def start(self) -> None:
+        """Start the workers and wait until each has loaded (blocking; call before serving)."""
+        started = [Worker(self.settings, self._command) for _ in range(self.workers)]
+        self._all.update(started)
+        try:
+            for w in started:
+                w.wait_ready()
+        except BaseException:
+            for w in started:
+                w.kill()
+            raise
+        self._idle.extend(started)
+
+    @property
+    def admitted(self) -> int:
+        return self._admitted
+
+    def retry_after(self) -> int:
+        """Seconds until a place is likely free: the requests ahead, at the measured pace."""
+        rounds = max(self._admitted, 1) / self.workers
+        return max(1, min(60, math.ceil(self._seconds * rounds)))
+
+    def admit(self) -> Ticket:
+        if self._admitted >= self.capacity:
+            raise Overloaded(
+                "overloaded",
+                f"every worker is busy and every waiting place is taken ({self.workers} workers, "
+                f"{self.capacity - self.workers} places); try again later",
+                self.retry_after(),
+            )
+        self._admitted += 1
+        return Ticket(self)
+
+    def _deadline_exceeded(self) -> Overloaded:
+        return Overloaded(
+            "deadline_exceeded",
+            f"the evaluation did not finish within the service's deadline of {self.settings.deadline:g} s; try again later",
+            self.retry_after(),
+        )
+
+    async def _acquire(self, deadline_at: float) -> Worker:
+        if self._idle:
+            return self._idle.pop()
+        waiter: asyncio.Future[Worker] = asyncio.get_running_loop().create_future()
+        self._waiting.append(waiter)
+        try:
+            return await asyncio.wait_for(asyncio.shield(waiter), max(0.0, deadline_at - time.monotonic()))
+        except TimeoutError:
+            if waiter.done() and not waiter.cancelled():
+                self._give_back(waiter.result())  # handed over just as the wait ended
+            else:
+                waiter.cancel()
+            raise self._deadline_exceeded() from None
+
+    def _give_back(self, worker: Worker) -> None:
+        while self._waiting:
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                waiter.set_result(worker)
+                return
+        self._idle.append(worker)
+
+    async def run(self, as_of: int | None, text: str, deadline_at: float) -> bytes:
+        """The result's bytes; :class:`Problem` for a refusal; :class:`Overloaded` past the deadline."""
+        worker = await self._acquire(deadline_at)
+        loop = asyncio.get_running_loop()
+        start = time.monotonic()
+        call = loop.run_in_executor(self._threads, worker.call, as_of, text)
+        try:
+            kind, payload = await asyncio.wait_for(asyncio.shield(call), max(0.0, deadline_at - time.monotonic()))
+        except TimeoutError:
+            self._background(self._abandon(worker, call))
+            raise self._deadline_exceeded() from None
+        except (EOFError, OSError):
+            status = worker.proc.poll()
+            await self._replace(worker, call)
+            log.error("an evaluation worker stopped (exit status %s)", status)
+            raise Problem(500, "internal error", [sr.Diagnostic("internal_error", "the evaluation worker stopped; this is a bug", sr.Location())]) from None
+        seconds = time.monotonic() - start
+        self._seconds = 0.8 * self._seconds + 0.2 * seconds
+        self._give_back(worker)
+        if kind == RESULT:
+            return payload
+        if kind == REFUSED:
+            refusal = json.loads(payload)
+            raise Problem(refusal["status"], refusal["title"], refusal["diagnostics"])
+        log.error("an evaluation failed:\n%s", payload.decode("utf-8", "replace"))
+        raise Problem(500, "internal error", [sr.Diagnostic("internal_error", "the evaluation failed; this is a bug", sr.Location())])
+
+    def _background(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _abandon(self, worker: Worker, call: asyncio.Future[Any]) -> None:
+        """A job past its deadline: its caller has had a 503. A worker slowed down by a busy
+        machine is usually nearly done, and killing it would cost a new worker's start-up
+        (seconds of CPU), so it gets as long again to finish; one still busy after that (a
+        runaway evaluation) is killed and replaced."""
+        try:
+            await asyncio.wait_for(asyncio.shield(call), self.settings.deadline)
+        except TimeoutError:
+            await self._replace(worker, call)
+            return
+        except (EOFError, OSError):
+            await self._replace(worker, call)
+            return
+        self._give_back(worker)  # its result is dropped
+
+    async def _replace(self, worker: Worker, call: asyncio.Future[Any]) -> None:
+        """Kill ``worker`` (stopping its work) and start another in the background."""
+        loop = asyncio.get_running_loop()
+        self._all.discard(worker)
+        await loop.run_in_executor(self._threads, worker.kill)
+        with contextlib.suppress(BaseException):
+            await call  # the pipe read ends with EOF once the process is gone
+        self.restarts += 1
+        if not self._closed:
+            self._background(self._spawn())
+
+    async def _spawn(self) -> None:
+        loop = asyncio.get_running_loop()
+        delay = 0.5
+        while not self._closed:
+            try:
+                worker = await loop.run_in_executor(self._threads, self._new_worker)
+            except Exception as exc:  # a worker that cannot start now may start later
+                log.error("could not start an evaluation worker (%s); trying again in %.0f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+                continue
+            if self._closed:
+                await loop.run_in_executor(self._threads, worker.kill)
+            else:
+                self._all.add(worker)
+                self._give_back(worker)
+            return
+
+    def _new_worker(self) -> Worker:
+        worker = Worker(self.settings, self._command)
+        worker.wait_ready()
+        return worker
+
+    def shutdown(self) -> None:
+        self._closed = True
+        for waiter in self._waiting:
+            waiter.cancel()
+        for worker in list(self._all):
+            worker.kill()
+        self._all.clear()
+        self._idle.clear()
+        self._threads.shutdown(wait=False, cancel_futures=True)
 
 
 # --- HTTP ---------------------------------------------------------------------------------------
@@ -748,30 +991,33 @@ async def _read_body(request: Request, limit: int, timeout: float) -> bytes:
     return b"".join(chunks)
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
-    """Build the app: load, check and compile the rule sets, read the catalog, start the pool.
+def create_app(settings: Settings | None = None, *, worker_command: Sequence[str] | None = None) -> Starlette:
+    """Build the app: load, check and compile the rule sets, read the catalog, start the workers.
 
     With ``settings`` (programmatic use), a rule set, catalog or setting that does not load
     raises its :class:`smartpick_rules.SmartpickError`. Without (``uvicorn --factory
     app:create_app``), the settings come from the environment and such an error is reported as
     one line per problem on stderr, ``file:line:col: code: rule-id: message``, and the process
-    exits with status 2 — no traceback.
+    exits with status 2 — no traceback. ``worker_command`` starts a worker process (default:
+    this interpreter running ``app.py --worker``; prefix it with ``nice`` or ``taskset`` to
+    place the workers).
     """
     if settings is None:
         try:
-            return create_app(Settings.from_env())
+            return create_app(Settings.from_env(), worker_command=worker_command)
         except sr.SmartpickError as exc:
             report_startup_error(exc)
             raise SystemExit(2) from None
     service = Service(settings)
-    pool = service.pool
+    pool = EvaluationPool(settings, command=worker_command)
+    pool.start()
 
     async def evaluate(request: Request) -> Response:
         try:
             _check_content_type(request)
             body = await _read_body(request, settings.max_body_bytes, settings.body_timeout)
             as_of = _as_of(request)
-            data, text = parse_body(body)
+            _data, text = parse_body(body)
             ticket = pool.admit()
         except ClientDisconnect:
             return Response(status_code=400)  # nobody is listening; the server sends nothing
@@ -781,8 +1027,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             return _overloaded(exc)
         sent = False
         try:
-            deadline_at = time.monotonic() + settings.deadline
-            result = await pool.run(ticket, lambda: service.evaluate(data, as_of, text), deadline_at)
+            result = await pool.run(as_of, text, time.monotonic() + settings.deadline)
             sent = True
             return ResultResponse(result, settings.send_timeout, ticket.release)
         except Problem as problem:
@@ -795,6 +1040,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     async def rulesets(_request: Request) -> Response:
         return Response(json.dumps(service.describe()), media_type="application/json")
+
 
     async def health(_request: Request) -> Response:
         return PlainTextResponse("ok")
@@ -826,6 +1072,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.state.service = service
+    app.state.pool = pool
     return app
 
 
@@ -842,3 +1089,7 @@ def report_startup_error(exc: sr.SmartpickError) -> None:
         if d.suggestion:
             line += f" (did you mean `{d.suggestion}`?)"
         print("smartpick-service: " + line.replace("\n", " "), file=sys.stderr)
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["--worker"]:
+    sys.exit(worker_main())
