@@ -596,11 +596,16 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def _server(rules_dir: Path, **env: str) -> Iterator[int]:
-    """server.py on a free port, with ``env`` added; yields the port."""
+def _server(rules_dir: Path, *, uvicorn_command: bool = False, **env: str) -> Iterator[int]:
+    """server.py (or the uvicorn command with its protocol class) on a free port, with ``env``
+    added; yields the port."""
     port = _free_port()
     environ = _service_env(SMARTPICK_RULES_ONLY=str(rules_dir), SMARTPICK_CATALOG=str(SMALL_CATALOG), SMARTPICK_WORKERS="1", **env)
-    proc = subprocess.Popen([sys.executable, str(SERVICE_DIR / "server.py"), "--port", str(port), "--no-access-log"], env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if uvicorn_command:
+        cmd = [sys.executable, "-m", "uvicorn", "--factory", "app:create_app", "--app-dir", str(SERVICE_DIR), "--http", "server:GuardedH11Protocol", "--port", str(port), "--no-access-log"]
+    else:
+        cmd = [sys.executable, str(SERVICE_DIR / "server.py"), "--port", str(port), "--no-access-log"]
+    proc = subprocess.Popen(cmd, env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         for _ in range(600):
             try:
@@ -642,6 +647,12 @@ def test_a_client_trickling_its_headers_is_dropped(server: int) -> None:
         for _ in range(3):  # each byte would reset a keep-alive timer; the head deadline holds
             time.sleep(0.4)
             s.sendall(b"x")
+        assert _closed_within(s, 20)
+
+
+def test_the_uvicorn_command_can_use_the_guarded_protocol(rules_dir: Path) -> None:
+    with _server(rules_dir, uvicorn_command=True, SMARTPICK_HEADER_TIMEOUT="1") as port, socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(b"GET /hea")
         assert _closed_within(s, 20)
 
 

@@ -115,8 +115,16 @@ class GuardedH11Protocol(H11Protocol):
     timed_out = 0
     evicted = 0
     refused = 0
+    configured = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if not GuardedH11Protocol.configured:
+            # run by the uvicorn command (--http server:GuardedH11Protocol), not by main()
+            try:
+                configure(raise_fd_limit())
+            except service_app.sr.SmartpickError as exc:
+                service_app.report_startup_error(exc)
+                GuardedH11Protocol.configured = True  # keep the defaults; say so once
         super().__init__(*args, **kwargs)
         self._head_timer: asyncio.TimerHandle | None = None
         self._served = False
@@ -213,6 +221,7 @@ def configure(fd_limit: int) -> None:
             )
         cap = min(int(text), default_cap)
     GuardedH11Protocol.max_connections = cap
+    GuardedH11Protocol.configured = True
 
 
 #: uvicorn settings the service runs with; documented in README.md
