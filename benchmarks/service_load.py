@@ -80,6 +80,9 @@ def start_server(args: argparse.Namespace, port: int, log: Any) -> subprocess.Po
             resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
 
     cmd = [sys.executable, str(SERVER), "--port", str(port)]
+    if args.uvicorn_app_dir:
+        # another version of the app (an older checkout's), under the plain uvicorn command
+        cmd = [sys.executable, "-m", "uvicorn", "--factory", "app:create_app", "--app-dir", args.uvicorn_app_dir, "--port", str(port)]
     if not args.access_log:
         cmd.append("--no-access-log")
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=limit_files)
@@ -400,6 +403,22 @@ def run_slow_clients(port: int, seconds: float, counts: tuple[int, int, int], ou
     out.send((dict(stats.slow), stats.slow_held))
 
 
+def time_one_evaluation(port: int) -> float:
+    """Seconds for one evaluation of the first example profile on the idle server (median of 3)."""
+
+    async def once() -> float:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        start = time.monotonic()
+        writer.write(post("/evaluate", profile_bodies()[0]))
+        await writer.drain()
+        answer = await read_answer(reader)
+        writer.close()
+        assert answer.status == 200, answer.status
+        return time.monotonic() - start
+
+    return statistics.median(asyncio.run(once()) for _ in range(3))
+
+
 # --- the /health prober (its own process, so the load generator's loop does not colour it) ------
 
 
@@ -450,6 +469,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ignore-retry-after", action="store_true", help="clients retry at once after a 503 (default: they wait as its Retry-After says)")
     parser.add_argument("--quick", action="store_true", help="20 clients, 100 slow heads, 10 s")
     parser.add_argument("--json", help="write the figures here too")
+    parser.add_argument("--uvicorn-app-dir", help="run `uvicorn --factory app:create_app --app-dir DIR` instead of server.py (to compare another version)")
     parser.add_argument("--nice", type=int, default=10, help="niceness of the load generator (the server and the prober keep the caller's)")
     args = parser.parse_args(argv)
     if args.quick:
@@ -464,6 +484,7 @@ def main(argv: list[str] | None = None) -> int:
     log = tempfile.NamedTemporaryFile("w+b", prefix="service-load-", suffix=".log", delete=False)  # noqa: SIM115
     proc = start_server(args, port, log)
     rss_start, _ = rss_kib(proc.pid)
+    alone = time_one_evaluation(port)
     load_start = os.getloadavg()
     spawn = mp.get_context("spawn")
     parent, child = spawn.Pipe(duplex=False)
@@ -527,6 +548,7 @@ def main(argv: list[str] | None = None) -> int:
         "load_average_before": [round(x, 2) for x in load_start],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "seconds": round(elapsed, 1),
+        "alone_ms": round(alone * 1000, 1),
         "clients": args.clients,
         "honour_retry_after": not args.ignore_retry_after,
         "slow_headers": args.slow_headers,
@@ -546,6 +568,8 @@ def main(argv: list[str] | None = None) -> int:
             "p50_ms": round(pct(health, 50) * 1000, 1),
             "p99_ms": round(pct(health, 99) * 1000, 1),
             "max_ms": round(max(health, default=0) * 1000, 1),
+            "over_100_ms": sum(h > 0.1 for h in health),
+            "over_900_ms": sum(h > 0.9 for h in health),
         },
         "slow_clients": dict(sorted(stats.slow.items())),
         "slow_held_s": {"median": round(statistics.median(stats.slow_held), 1) if stats.slow_held else None, "max": round(max(stats.slow_held, default=0), 1)},
@@ -583,7 +607,9 @@ def main(argv: list[str] | None = None) -> int:
     l2 = figures["latency_200_ms"]
     print(f"latency, 200 answers: p50 {l2['p50']} ms, p99 {l2['p99']} ms, max {l2['max']} ms; {figures['throughput_200_per_s']} results/s")
     h = figures["health"]
-    print(f"/health: {h['probes']} probes, p50 {h['p50_ms']} ms, p99 {h['p99_ms']} ms, max {h['max_ms']} ms, failures {h['failures']}")
+    print(f"/health: {h['probes']} probes, p50 {h['p50_ms']} ms, p99 {h['p99_ms']} ms, max {h['max_ms']} ms "
+          f"({h['over_100_ms']} over 100 ms, {h['over_900_ms']} over 900 ms), failures {h['failures']}")
+    print(f"one evaluation alone before the load (the machine's pace): {figures['alone_ms']} ms")
     print(f"slow clients: {figures['slow_clients']}; connection held median {figures['slow_held_s']['median']} s, max {figures['slow_held_s']['max']} s")
     sv = figures["server"]
     print(f"RSS, server process: start {sv['rss_start_mib']} MiB, peak {sv['rss_peak_hwm_mib']} MiB (kernel high-water mark; sampled {sv['rss_peak_sampled_mib']})")
