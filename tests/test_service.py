@@ -230,14 +230,14 @@ def test_a_bad_profile_is_422_with_field_paths_lines_and_suggestions(client: Any
     assert by_path["$.visa"]["suggestion"] == "j1"
 
 
-@pytest.mark.parametrize(("value", "suggestion"), [("J1", "j1"), ("H-1B", "h1b"), ("j3", "j1"), ("hands-on", None)])
+@pytest.mark.parametrize(("value", "suggestion"), [("j3", "j1"), ("h2b", "h1b"), ("jl", "j1"), ("hands-on", None)])
 def test_every_bad_enum_value_gets_the_closest_allowed_value(client: Any, value: str, suggestion: str | None) -> None:
     body = _error(client.post("/evaluate", json={"graduation_year": 2020, "visa": value}), 422)
     assert body["diagnostics"][0]["suggestion"] == suggestion
 
 
 def test_an_enum_inside_a_list_is_located_and_suggested(client: Any) -> None:
-    profile = {"graduation_year": 2020, "usce": [{"kind": "hands_on", "months": 2}, {"kind": "hands-on", "months": 1}]}
+    profile = {"graduation_year": 2020, "usce": [{"kind": "hands_on", "months": 2}, {"kind": "hands-om", "months": 1}]}
     body = _error(client.post("/evaluate", json=profile), 422)
     d = body["diagnostics"][0]
     assert d["field_path"] == "$.usce[1].kind" and d["suggestion"] == "hands_on"
