@@ -285,8 +285,9 @@ def test_levers_command(tmp_path: Path) -> None:
     assert data["levers"][0]["key"] == "language_spanish"
     assert data["levers"][0]["tier_up"] > 0
     # the suggested command runs as printed
-    suggested = lines[-1].split("PROFILE ", 1)[1]
     import shlex
 
-    again = run_cli("whatif", prof, "--rules", rules, "--as-of", "2026", *shlex.split(suggested))
+    suggested = shlex.split(lines[-1])
+    assert suggested[:3] == ["smartpick-rules", "whatif", str(prof)]
+    again = run_cli(*suggested[1:], "--rules", rules, "--as-of", "2026")
     assert again.code == 0, again.err
