@@ -32,8 +32,10 @@ from .io import (
     Io,
     Progress,
     UsageError,
+    catalog_is_synthetic,
     evaluation_inputs,
     loading,
+    profile_arg,
     rules_from,
     shipped_path,
     title,
@@ -59,6 +61,26 @@ class _Parser(argparse.ArgumentParser):
         super()._print_message(message, file)
 
 
+class _CommandParser(_Parser):
+    """A command's parser: options and positionals in any order.
+
+    ``explain PROFILE --as-of 2026 PROGRAM_ID`` and ``explain --example NAME PROGRAM_ID`` both
+    work: the positionals are matched together after the options, not chunk by chunk (where an
+    optional PROFILE would swallow the program id).
+    """
+
+    _inner = False
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        if self._inner:
+            return super().parse_known_args(args, namespace)
+        self._inner = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._inner = False
+
+
 # --- commands ---------------------------------------------------------------------------------
 
 
@@ -71,8 +93,19 @@ def cmd_evaluate(args: argparse.Namespace, io: Io) -> int:
         progress.update(f"evaluating {len(catalog):,} programs")
         rec = evaluate(profile, catalog, rules, engine=args.engine, as_of=args.as_of)
         progress.update("writing the report")
-        text = report.render(rec, args.format, top=args.top, width=args.width, title=title(profile))
-    write_output(io, text, args.output, f"the {args.format} report", json_text=args.format == "json")
+        color = args.format == "table" and not args.output and io.out_wants_color()
+        text = report.render(
+            rec,
+            args.format,
+            top=args.top,
+            width=args.width,
+            title=title(profile),
+            synthetic=catalog_is_synthetic(catalog),
+            profile_arg=profile_arg(args),
+            color=color,
+        )
+    # a coloured table is built from text already stripped of control characters
+    write_output(io, text, args.output, f"the {args.format} report", json_text=args.format == "json", sanitized=color)
     return EXIT_OK
 
 
@@ -315,7 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run `smartpick-rules COMMAND --help` for a command's options. Docs: docs/cli.md",
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_CommandParser)
 
     p = sub.add_parser("evaluate", help="the recommended program list for a profile", description="Evaluate a profile against a catalog and print the recommended list.")
     _add_evaluation_options(p)
