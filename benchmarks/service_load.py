@@ -73,6 +73,8 @@ def start_server(args: argparse.Namespace, port: int, log: Any) -> subprocess.Po
     if args.catalog:
         env["SMARTPICK_CATALOG"] = args.catalog
     env["SMARTPICK_AS_OF"] = "2026"
+    if args.worker_nice is not None:
+        env["SMARTPICK_WORKER_NICE"] = str(args.worker_nice)
     limit = args.fd_limit
 
     def limit_files() -> None:
@@ -469,6 +471,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ignore-retry-after", action="store_true", help="clients retry at once after a 503 (default: they wait as its Retry-After says)")
     parser.add_argument("--quick", action="store_true", help="20 clients, 100 slow heads, 10 s")
     parser.add_argument("--json", help="write the figures here too")
+    parser.add_argument("--worker-nice", type=int, help="SMARTPICK_WORKER_NICE for the server (default: the service's, 10)")
     parser.add_argument("--uvicorn-app-dir", help="run `uvicorn --factory app:create_app --app-dir DIR` instead of server.py (to compare another version)")
     parser.add_argument("--nice", type=int, default=10, help="niceness of the load generator (the server and the prober keep the caller's)")
     args = parser.parse_args(argv)
@@ -550,6 +553,7 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": round(elapsed, 1),
         "alone_ms": round(alone * 1000, 1),
         "clients": args.clients,
+        "worker_nice": args.worker_nice,
         "honour_retry_after": not args.ignore_retry_after,
         "slow_headers": args.slow_headers,
         "slow_bodies": args.slow_bodies,

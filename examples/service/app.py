@@ -688,6 +688,8 @@ class EvaluationPool:
         # one thread per busy worker waits on its pipe; two more start replacements
         self._threads = ThreadPoolExecutor(max_workers=self.workers + 2, thread_name_prefix="smartpick-pipe")
         self._admitted = 0
+        #: jobs still running whose callers were answered 503 at the deadline
+        self._abandoned = 0
         self._idle: list[Worker] = []
         self._waiting: collections.deque[asyncio.Future[Worker]] = collections.deque()
         self._seconds = 1.0  # running mean of one evaluation, for Retry-After
@@ -716,15 +718,26 @@ class EvaluationPool:
 
     def retry_after(self) -> int:
         """Seconds until a place is likely free: the requests ahead, at the measured pace."""
-        rounds = max(self._admitted, 1) / self.workers
+        rounds = max(self._admitted + self._abandoned, 1) / self.workers
         return max(1, min(60, math.ceil(self._seconds * rounds)))
 
     def admit(self) -> Ticket:
-        if self._admitted >= self.capacity:
+        """A place for one request, or :class:`Overloaded`.
+
+        Past ``workers + queue`` requests, or when the requests ahead (and abandoned jobs still
+        running) would keep this one from finishing within the deadline at the measured pace
+        of an evaluation, the answer is an immediate 503: admitting work that can only time
+        out would spend the workers on answers nobody gets (measured with clients retrying at
+        once on a busy machine: not one 200 in 60 s).
+        """
+        ahead = self._admitted + self._abandoned
+        rounds = ahead // self.workers + 1
+        late = ahead >= self.workers and rounds * self._seconds > self.settings.deadline
+        if self._admitted >= self.capacity or late:
             raise Overloaded(
                 "overloaded",
-                f"every worker is busy and every waiting place is taken ({self.workers} workers, "
-                f"{self.capacity - self.workers} places); try again later",
+                f"every worker is busy and the requests waiting would take them past the deadline "
+                f"({self.workers} workers, {ahead} requests ahead, about {self._seconds:.1f} s each); try again later",
                 self.retry_after(),
             )
         self._admitted += 1
@@ -768,15 +781,14 @@ class EvaluationPool:
         try:
             kind, payload = await asyncio.wait_for(asyncio.shield(call), max(0.0, deadline_at - time.monotonic()))
         except TimeoutError:
-            self._background(self._abandon(worker, call))
+            self._background(self._abandon(worker, call, start))
             raise self._deadline_exceeded() from None
         except (EOFError, OSError):
             status = worker.proc.poll()
             await self._replace(worker, call)
             log.error("an evaluation worker stopped (exit status %s)", status)
             raise Problem(500, "internal error", [sr.Diagnostic("internal_error", "the evaluation worker stopped; this is a bug", sr.Location())]) from None
-        seconds = time.monotonic() - start
-        self._seconds = 0.8 * self._seconds + 0.2 * seconds
+        self._observe(time.monotonic() - start)
         self._give_back(worker)
         if kind == RESULT:
             return payload
@@ -791,19 +803,27 @@ class EvaluationPool:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _abandon(self, worker: Worker, call: asyncio.Future[Any]) -> None:
+    def _observe(self, seconds: float) -> None:
+        self._seconds = 0.8 * self._seconds + 0.2 * seconds
+
+    async def _abandon(self, worker: Worker, call: asyncio.Future[Any], start: float) -> None:
         """A job past its deadline: its caller has had a 503. A worker slowed down by a busy
         machine is usually nearly done, and killing it would cost a new worker's start-up
         (seconds of CPU), so it gets as long again to finish; one still busy after that (a
         runaway evaluation) is killed and replaced."""
+        self._abandoned += 1
         try:
             await asyncio.wait_for(asyncio.shield(call), self.settings.deadline)
         except TimeoutError:
+            self._observe(time.monotonic() - start)  # at least this long: admission must know
             await self._replace(worker, call)
             return
         except (EOFError, OSError):
             await self._replace(worker, call)
             return
+        finally:
+            self._abandoned -= 1
+        self._observe(time.monotonic() - start)
         self._give_back(worker)  # its result is dropped
 
     async def _replace(self, worker: Worker, call: asyncio.Future[Any]) -> None:
@@ -853,6 +873,8 @@ class EvaluationPool:
 
 # --- HTTP ---------------------------------------------------------------------------------------
 
+#: seconds before a 503 for a full pool is sent
+REFUSAL_PAUSE = 1.0
 #: bytes of a result sent at a time; each waits for the client to take the previous one
 SEND_CHUNK = 256 * 1024
 _QUERY = ("as_of",)
@@ -1024,6 +1046,10 @@ def create_app(settings: Settings | None = None, *, worker_command: Sequence[str
         except Problem as problem:
             return problem.response()
         except Overloaded as exc:
+            # a client that retries at once is held to about one refusal a second, so that
+            # refusals cannot become a flood of their own; one that waits as Retry-After says
+            # (at least a second) loses nothing
+            await asyncio.sleep(REFUSAL_PAUSE)
             return _overloaded(exc)
         sent = False
         try:
