@@ -339,6 +339,19 @@ class Catalog(Sequence[Program]):
     def of(cls, programs: Sequence[Program], source: str = "") -> Catalog:
         return cls(tuple(programs), source)
 
+    @classmethod
+    def from_pandas(cls, df: Any, column_map: Any = None, *, source: str = "<DataFrame>") -> Catalog:
+        """A catalog from a pandas DataFrame, one program per row.
+
+        Columns named like `Program` fields (any case; spaces for underscores) are read as
+        those fields; ``column_map`` (a `ColumnMap` or the path of its TOML file, see
+        docs/import.md) maps other names. NaN, None and NaT are missing values: *not published*
+        for the optional fields. Every bad cell is an `InputError` naming its row and column.
+        """
+        from .importers import catalog_from_frame
+
+        return catalog_from_frame(df, column_map, source=source)
+
     def get(self, program_id: str) -> Program | None:
         return self._by_id.get(program_id)
 
