@@ -460,6 +460,13 @@ def test_a_request_that_could_only_time_out_is_refused_at_once(rules_dir: Path, 
         assert running.result().status_code == 200
 
 
+def test_an_app_run_twice_starts_its_workers_again(rules_dir: Path) -> None:
+    with _app(_settings(rules_dir, workers=1)) as app:
+        for _ in range(2):  # each `with` runs the lifespan: start-up, then shutdown
+            with TestClient(app) as c:
+                assert c.post("/evaluate", json={"graduation_year": 2020}).status_code == 200
+
+
 def test_a_worker_that_dies_is_replaced_and_the_request_gets_json(rules_dir: Path, tmp_path: Path) -> None:
     gate = _Gate(tmp_path, "die")
     with _app(_settings(rules_dir, workers=1), worker_command=gate.command) as app, TestClient(app) as c:

@@ -860,6 +860,13 @@ class EvaluationPool:
         worker.wait_ready()
         return worker
 
+    def reopen(self) -> None:
+        """Start again after :meth:`shutdown` (an app whose lifespan runs more than once)."""
+        if self._closed:
+            self._closed = False
+            self._threads = ThreadPoolExecutor(max_workers=self.workers + 2, thread_name_prefix="smartpick-pipe")
+            self.start()
+
     def shutdown(self) -> None:
         self._closed = True
         for waiter in self._waiting:
@@ -1071,10 +1078,19 @@ def create_app(settings: Settings | None = None, *, worker_command: Sequence[str
     async def health(_request: Request) -> Response:
         return PlainTextResponse("ok")
 
+    openapi_text = json.dumps(openapi_document(settings))
+
+    async def openapi(_request: Request) -> Response:
+        return Response(openapi_text, media_type="application/json")
+
     async def http_error(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         what = {404: "no such resource", 405: "method not allowed"}.get(exc.status_code, exc.detail)
-        diag = sr.Diagnostic("input_error", f"{what}; the service answers POST /evaluate, GET /rulesets and GET /health", sr.Location("<request line>"))
+        diag = sr.Diagnostic(
+            "input_error",
+            f"{what}; the service answers POST /evaluate, GET /rulesets, GET /health and GET /openapi.json",
+            sr.Location("<request line>"),
+        )
         return Problem(exc.status_code, what, [diag], headers=dict(exc.headers or {})).response()
 
     async def server_error(_request: Request, exc: Exception) -> Response:
@@ -1085,6 +1101,7 @@ def create_app(settings: Settings | None = None, *, worker_command: Sequence[str
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        pool.reopen()  # started by create_app, so a rule set that fails is reported there
         yield
         pool.shutdown()
 
@@ -1093,6 +1110,7 @@ def create_app(settings: Settings | None = None, *, worker_command: Sequence[str
             Route("/evaluate", evaluate, methods=["POST"]),
             Route("/rulesets", rulesets, methods=["GET"]),
             Route("/health", health, methods=["GET"]),
+            Route("/openapi.json", openapi, methods=["GET"]),
         ],
         exception_handlers={HTTPException: http_error, Exception: server_error},
         lifespan=lifespan,
@@ -1100,6 +1118,89 @@ def create_app(settings: Settings | None = None, *, worker_command: Sequence[str
     app.state.service = service
     app.state.pool = pool
     return app
+
+
+def openapi_document(settings: Settings) -> dict[str, Any]:
+    """The service described in OpenAPI 3.1, the request body by the library's profile schema."""
+    from smartpick_rules.domain.schema import profile_file_schema
+
+    profile = profile_file_schema()
+    defs = profile.pop("$defs", {})
+    for key in ("$schema", "$id"):
+        profile.pop(key, None)
+    # the profile schema's own references point into its $defs; here they live in components
+    schemas: dict[str, Any] = json.loads(json.dumps({"Profile": profile, **defs}).replace('"#/$defs/', '"#/components/schemas/'))
+    schemas["Diagnostic"] = {
+        "type": "object",
+        "required": ["code", "severity", "message", "file", "line", "column"],
+        "properties": {
+            "code": {"type": "string", "description": "stable: match this, not the message"},
+            "severity": {"enum": ["error", "warning"]},
+            "message": {"type": "string"},
+            "file": {"type": "string", "description": "`<request body>`, `<request headers>`, `?as_of`, ..."},
+            "line": {"type": "integer", "minimum": 0, "description": "in the body; 0 when not known"},
+            "column": {"type": "integer", "minimum": 0},
+            "rule_id": {"type": ["string", "null"]},
+            "field_path": {"type": ["string", "null"], "description": "`$.step2_ck.score` notation"},
+            "help": {"type": ["string", "null"]},
+            "suggestion": {"type": ["string", "null"], "description": "the value most likely meant"},
+        },
+    }
+    schemas["Problem"] = {
+        "type": "object",
+        "required": ["error", "diagnostics"],
+        "properties": {"error": {"type": "string"}, "diagnostics": {"type": "array", "items": {"$ref": "#/components/schemas/Diagnostic"}, "minItems": 1}},
+    }
+
+    def problem(text: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+        out: dict[str, Any] = {"description": text, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+        if headers:
+            out["headers"] = headers
+        return out
+
+    retry_after = {"Retry-After": {"description": "seconds to wait before trying again", "schema": {"type": "integer", "minimum": 1}}}
+    json_object = {"type": "object"}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "smartpick_rules example service",
+            "version": sr.__version__,
+            "description": "Evaluates an applicant profile against the catalog with the rule sets in force (examples/service/README.md).",
+        },
+        "paths": {
+            "/evaluate": {
+                "post": {
+                    "summary": "The recommendation for one applicant",
+                    "parameters": [
+                        {
+                            "name": "as_of",
+                            "in": "query",
+                            "required": False,
+                            "description": "the year years_since() counts from",
+                            "schema": {"type": "integer", "minimum": 1900, "maximum": 2200},
+                        }
+                    ],
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Profile"}}}},
+                    "responses": {
+                        "200": {
+                            "description": "the Recommendation's JSON (docs/audit-trail.md)",
+                            "content": {"application/json": {"schema": {"type": "object", "required": ["schema_version", "programs", "provenance"]}}},
+                        },
+                        "400": problem("the body is empty, not UTF-8 or not JSON"),
+                        "408": problem("the body did not arrive in time"),
+                        "413": problem(f"the body is over {settings.max_body_bytes} bytes"),
+                        "415": problem("the content-type is not JSON in UTF-8"),
+                        "422": problem("not a valid profile, or a bad query parameter"),
+                        "503": problem("every worker is busy, or the deadline passed", retry_after),
+                    },
+                }
+            },
+            "/rulesets": {"get": {"summary": "The rule sets in force, the catalog, the limits", "responses": {"200": {"description": "", "content": {"application/json": {"schema": json_object}}}}}},
+            "/health": {"get": {"summary": "Liveness", "responses": {"200": {"description": "ok", "content": {"text/plain": {"schema": {"const": "ok"}}}}}}},
+            "/openapi.json": {"get": {"summary": "This description", "responses": {"200": {"description": "", "content": {"application/json": {"schema": json_object}}}}}},
+        },
+        "components": {"schemas": schemas},
+    }
 
 
 def _overloaded(exc: Overloaded) -> Response:
