@@ -178,6 +178,8 @@ class Provenance:
     catalog_size: int
     profile_sha256: str
     schema_version: int = SCHEMA_VERSION
+    #: the catalog's programs are invented (``Catalog.synthetic``): outputs naming them must say so
+    catalog_synthetic: bool = False
 
 
 @attrs.frozen
