@@ -10,8 +10,8 @@ which types they are, how many of their residents are IMGs, how many publish a m
 and how high it is, how restrictive they are about attempts and graduation year, and how many
 sponsor visas. Every share, with the published figure it comes from or the assumption it rests
 on, is in ``docs/sample-data.md``; the tables cited here as A2, A3, B1, D1, D2, E1, E2 are those
-of ``docs/sources.md`` (``../shared/domain/public-figures.md``), and "calibration §N" is section N
-of ``../shared/domain/calibration-figures.md``.
+of ``docs/sources.md``, and "calibration §N" is section N of the calibration notes, whose figures
+used here are listed with their addresses in ``docs/sample-data.md``.
 
 Usage::
 
