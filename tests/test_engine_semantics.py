@@ -95,7 +95,7 @@ def test_shuffled_catalog_and_rules_give_identical_json(catalog: sr.Catalog, pro
         shuffled_rules = list(rules.rules)
         rnd.shuffle(shuffled_rules)
         rs2 = sr.RuleSet(tuple(shuffled_rules), rules.rulesets, rules.scoring)
-        got = sr.evaluate(profile, sr.Catalog.of(programs), rs2, as_of=2026).to_json()
+        got = sr.evaluate(profile, sr.Catalog.of(programs, synthetic=catalog.synthetic), rs2, as_of=2026).to_json()
         assert got == want
 
 

@@ -67,20 +67,20 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     return bin_dir, env
 
 
-def test_the_wheel_carries_rules_catalog_and_examples(installed: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+def test_the_wheel_carries_rules_catalog_examples_and_templates(installed: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
     bin_dir, env = installed
     code = (
         "import smartpick_rules as sr, pathlib, importlib.resources as r\n"
         "root = pathlib.Path(str(r.files('smartpick_rules')))\n"
         "print(sorted(p.name for p in (root / 'rulesets').glob('*.toml')))\n"
         "print(sr.example_names())\n"
-        "print(sr.sample_catalog_path().is_file())\n"
+        "print(sr.sample_catalog_path().is_file(), (root / 'reports' / 'templates' / 'report.html.j2').is_file())\n"
         "print(str(root).startswith(str(pathlib.Path(sr.__file__).parent)))\n"
     )
     out = _run([str(bin_dir / "python"), "-c", code], tmp_path, env).stdout.splitlines()
     assert "'base.toml'" in out[0] and "'la_ties.toml'" in out[0]
     assert "im_la_low_scores" in out[1] and "default" in out[1]
-    assert out[2] == "True"
+    assert out[2] == "True True"
     # nothing is read from the checkout: the package is the installed one
     assert str(REPO) not in _run([str(bin_dir / "python"), "-c", "import smartpick_rules; print(smartpick_rules.__file__)"], tmp_path, env).stdout
 
@@ -97,7 +97,7 @@ def test_readme_quick_start_runs_from_the_wheel(installed: tuple[Path, dict[str,
     assert "Recommended programs for me" in listing
     assert re.search(r"^\s*1\s", listing, flags=re.M), listing[:2000]
     page = (tmp_path / "list.html").read_text(encoding="utf-8")
-    assert "<!DOCTYPE html>" in page
+    assert "<!DOCTYPE html>" in page and 'id="synthetic"' in page  # the banner: the sample catalog is synthetic
     assert "Recommended programs" in outputs[3]
 
 

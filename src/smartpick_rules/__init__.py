@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # what the names below are, for type checkers and documentation tools
     from .cohort import CohortResult, evaluate_many
     from .domain.examples import example_names, example_profile_path
+    from .domain.importers import ColumnMap, import_catalog
     from .domain.inputs import (
         catalog_from_data,
         load_catalog,
@@ -46,6 +47,8 @@ _WHERE: dict[str, str] = {
     "evaluate_many": ".cohort",
     "example_names": ".domain.examples",
     "example_profile_path": ".domain.examples",
+    "ColumnMap": ".domain.importers",
+    "import_catalog": ".domain.importers",
     "catalog_from_data": ".domain.inputs",
     "load_catalog": ".domain.inputs",
     "load_profile": ".domain.inputs",
@@ -93,6 +96,7 @@ __all__ = [
     "AuditEntry",
     "Catalog",
     "CohortResult",
+    "ColumnMap",
     "Diagnostic",
     "EngineUnavailable",
     "EvaluationError",
@@ -114,6 +118,7 @@ __all__ = [
     "evaluate_many",
     "example_names",
     "example_profile_path",
+    "import_catalog",
     "load_catalog",
     "load_profile",
     "load_rules",

@@ -4,6 +4,7 @@ loading the profile, rule sets and catalog the way every command does."""
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -57,6 +58,15 @@ class Io:
 
     def eprint(self, text: str) -> None:
         self.err.write(clean_lines(text) + "\n")
+
+    def out_wants_color(self) -> bool:
+        """Colour on stdout: only a terminal, and never under ``NO_COLOR`` (https://no-color.org)."""
+        if os.environ.get("NO_COLOR"):
+            return False
+        try:
+            return bool(self.out.isatty())
+        except (AttributeError, ValueError):
+            return False
 
     def err_is_tty(self) -> bool:
         try:
@@ -133,19 +143,53 @@ def rules_from(paths: Sequence[str], with_shipped: bool) -> Any:
     return load_rules(*paths)
 
 
-def catalog_from(path: str | None) -> Any:
+def catalog_from(path: str | None, column_map: str | None = None) -> Any:
     from ..domain.inputs import load_catalog, sample_catalog_path
 
+    if path and (column_map or Path(path).suffix.lower() in (".xlsx", ".xlsm")):
+        from ..domain.importers import import_catalog
+
+        return import_catalog(path, column_map)
+    if column_map:
+        raise UsageError("smartpick-rules: --catalog-map needs --catalog (the spreadsheet it maps)")
     return load_catalog(path or sample_catalog_path())
 
 
-def write_output(io: Io, text: str, output: str | None, what: str, *, json_text: bool = False) -> None:
-    """Write a report to ``output``, or to stdout made safe for a terminal (JSON escaped, text stripped)."""
+def write_output(io: Io, text: str, output: str | None, what: str, *, json_text: bool = False, sanitized: bool = False) -> None:
+    """Write a report to ``output``, or to stdout made safe for a terminal (JSON escaped, text stripped).
+
+    ``sanitized`` text (a coloured table whose untrusted parts were cleaned before styling) is
+    written as it is, so its colour codes survive.
+    """
     if output:
         Path(output).write_text(text, encoding="utf-8")
         io.print(f"Wrote {what} to {output}")
+    elif sanitized:
+        io.out.write(text)
     else:
         io.out.write(json_for_terminal(text) if json_text else clean_lines(text))
+
+
+def profile_arg(args: argparse.Namespace) -> str:
+    """How a suggested command names this profile: its path, or ``--example NAME``."""
+    import shlex
+
+    if getattr(args, "example", None):
+        return f"--example {shlex.quote(args.example)}"
+    return shlex.quote(args.profile) if getattr(args, "profile", None) else "PROFILE"
+
+
+def catalog_is_synthetic(catalog: Any) -> bool:
+    """The catalog says it is synthetic (``Catalog.synthetic``), or it is the shipped sample."""
+    flag = getattr(catalog, "synthetic", None)
+    if isinstance(flag, bool) and flag:
+        return True
+    from ..domain.inputs import sample_catalog_path
+
+    try:
+        return bool(catalog.source) and Path(catalog.source).resolve() == sample_catalog_path().resolve()
+    except OSError:
+        return False
 
 
 def title(profile: Any) -> str:
@@ -183,7 +227,7 @@ def evaluation_inputs(args: argparse.Namespace, progress: Progress) -> tuple[Any
     progress.update("loading rule sets")
     rules = rules_from(args.rules or [], args.with_shipped)
     progress.update("loading the catalog")
-    catalog = catalog_from(args.catalog)
+    catalog = catalog_from(args.catalog, getattr(args, "catalog_map", None))
     return profile, catalog, rules
 
 

@@ -33,7 +33,10 @@ _max_list_items: ContextVar[int] = ContextVar("max_list_items", default=DEFAULT_
 
 
 class StrictValueError(ValueError):
-    pass
+    def __init__(self, message: str, suggestion: str | None = None) -> None:
+        super().__init__(message)
+        #: the likely intended value, for the diagnostic's ``suggestion``
+        self.suggestion = suggestion
 
 
 class LimitValueError(StrictValueError):
@@ -95,17 +98,27 @@ def _enum(value: Any, type_: type[Enum]) -> Enum:
     matches = [m for m in type_ if _enum_key(str(m.value)) == key]
     if len(matches) == 1:
         return matches[0]
-    hint = did_you_mean(value.strip().casefold().replace(" ", "_"), allowed)
     # the field's name comes with the path; the model's class name means nothing to a user
     shown = value if len(value) <= 40 else value[:37] + "..."
     msg = f"`{shown}` is not one of the allowed values: {', '.join(allowed)}"
-    if hint:
-        msg += f" (did you mean `{hint}`?)"
-    raise StrictValueError(msg) from None
+    # the likely value goes in the diagnostic's suggestion (an app shows it as it likes;
+    # first_line() and render() add "did you mean")
+    raise StrictValueError(msg, _closest_value(value, allowed)) from None
 
 
 def _enum_key(text: str) -> str:
     return "".join(ch for ch in text.casefold() if ch.isalnum())
+
+
+def _closest_value(value: str, allowed: list[str]) -> str | None:
+    """The allowed value ``value`` most likely meant: a typo, or (for short codes such as
+    ``j3`` for ``j1``) the only one a single edit away."""
+    hint = did_you_mean(value.strip().casefold().replace(" ", "_"), allowed)
+    if hint:
+        return hint
+    v = _enum_key(value)
+    near = [a for a in allowed if len(a) == len(v) and sum(x != y for x, y in zip(a, v, strict=True)) == 1]
+    return near[0] if len(near) == 1 else None
 
 
 def _describe(value: Any) -> str:
@@ -260,7 +273,7 @@ def _walk(exc: BaseException, path: str, out: list[Diagnostic], cls: type | None
         which = "max_list_items" if str(exc).startswith("list of") else "max_string_length"
         out.append(Diagnostic("limit_exceeded", str(exc), field_path=path, help=limit_help(which)))
         return
-    out.append(Diagnostic("input_error", _message(exc), field_path=path))
+    out.append(Diagnostic("input_error", _message(exc), field_path=path, suggestion=getattr(exc, "suggestion", None)))
 
 
 def _message(exc: BaseException) -> str:

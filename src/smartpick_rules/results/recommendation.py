@@ -158,6 +158,16 @@ class ProgramResult:
         """A university program or big-name academic centre: the guide's "reach programs"."""
         return "academic" in self.groups
 
+    def __repr__(self) -> str:
+        from .notebook import program_repr
+
+        return program_repr(self)
+
+    def _repr_html_(self) -> str:
+        from .notebook import program_repr_html
+
+        return program_repr_html(self)
+
     def top_movers(self, n: int = 3, *, include_profile: bool = True) -> list[AuditEntry]:
         """The entries that moved this program most: its exclusion, a tier or chance ceiling, then
         the largest odds factors either way.
@@ -242,7 +252,7 @@ class Provenance:
     catalog_size: int
     profile_sha256: str
     schema_version: int = SCHEMA_VERSION
-    #: the catalog is synthetic sample data, not real programs
+    #: the catalog's programs are invented (``Catalog.synthetic``): outputs naming them must say so
     catalog_synthetic: bool = False
 
 
@@ -424,15 +434,24 @@ class Recommendation:
         "first" is in the order of ``programs``. Counted from the evaluation's columns when it has
         them, without building every excluded program's result.
         """
-        if self._outcome is not None and isinstance(self.programs, LazyResults) and len(self.programs) == self.provenance.catalog_size:
-            return self._outcome.exclusion_counts()  # type: ignore[no-any-return]
-        counts: dict[str, int] = {}
-        reasons: dict[str, str] = {}
-        for r in self.programs:
+        return [(rid, len(results), reason) for rid, reason, results in self.excluded_by_rule()]
+
+    def excluded_by_rule(self) -> list[tuple[str, str, Sequence[ProgramResult]]]:
+        """The excluded programs grouped by the rule that decided each exclusion:
+        ``(rule id, the reason it gave the first of them, their results)``, largest group first,
+        then by rule id; each group in the order of ``programs``. The results are built as read."""
+        programs = self.programs
+        if self._outcome is not None and isinstance(programs, LazyResults) and len(programs) == self.provenance.catalog_size:
+            return [
+                (rid, reason, LazyResults(indices, programs._build, programs._build_many, programs._ids))
+                for rid, _k, reason, indices in self._outcome.exclusion_groups()
+            ]
+        groups: dict[str, list[ProgramResult]] = {}
+        for r in programs:
             if r.excluded is not None:
-                counts[r.excluded.rule_id] = counts.get(r.excluded.rule_id, 0) + 1
-                reasons.setdefault(r.excluded.rule_id, r.excluded.reason)
-        return [(rid, k, reasons[rid]) for rid, k in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+                groups.setdefault(r.excluded.rule_id, []).append(r)
+        ordered = sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+        return [(rid, rs[0].excluded.reason if rs[0].excluded else "", rs) for rid, rs in ordered]
 
     def chosen(self) -> list[ProgramResult]:
         """The recommended list, in priority order."""
@@ -478,6 +497,29 @@ class Recommendation:
     @classmethod
     def from_json(cls, text: str) -> Recommendation:
         return cls.from_dict(json.loads(text))
+
+    # -- notebooks -----------------------------------------------------------------------
+    def __repr__(self) -> str:
+        from .notebook import recommendation_repr
+
+        return recommendation_repr(self)
+
+    def _repr_html_(self) -> str:
+        from .notebook import recommendation_repr_html
+
+        return recommendation_repr_html(self)
+
+    def to_frame(self, *, chosen_only: bool = False) -> Any:
+        """The result as a pandas DataFrame, one row per program (``chosen_only``: the list alone).
+
+        Columns: ``rank`` (place in the list, empty when not chosen), the program's id, name,
+        specialty, city, state, region and type, its ``tier``, ``chance`` or ``score``,
+        ``priority``, ``chosen``, ``excluded_by`` and ``exclusion_reason``, and ``reasons`` (the
+        explanations of the rules that moved it most). Needs pandas (the ``pandas`` extra).
+        """
+        from .notebook import to_frame
+
+        return to_frame(self, chosen_only=chosen_only)
 
     # -- explanation -------------------------------------------------------------------
     def why_not(self, program_id: str) -> list[WhyNot]:

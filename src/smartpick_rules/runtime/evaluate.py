@@ -160,7 +160,11 @@ def _run(
     derived = prof_out.derived
     profile_scope = prof_out.scope
     make_entry = EntryMaker(limits, scalar)
-    profile_entries = tuple(make_entry(cr, profile_scope) for cr in p_rules)
+    profile_factors = {cr.index: f for cr, f in prof_out.odds}
+    profile_caps = {cr.index: c for cr, c in prof_out.caps}
+    profile_entries = tuple(
+        make_entry(cr, profile_scope, None, profile_factors.get(cr.index), profile_caps.get(cr.index)) for cr in p_rules
+    )
     n = len(cat)
     columns = ProgramColumns(cat)
     context = ProgramContext(columns, profile_scope, scalar=scalar)
@@ -284,7 +288,7 @@ def _run(
         catalog_sha256=catalog_sha256(cat),
         catalog_size=n,
         profile_sha256=sha256_of(unstructure(prof)),
-        catalog_synthetic=bool(getattr(cat, "synthetic", False)),
+        catalog_synthetic=cat.synthetic,
     )
     return Recommendation(
         programs=LazyResults(order.tolist(), outcome.result, outcome.results, ids),

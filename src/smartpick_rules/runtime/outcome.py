@@ -578,30 +578,33 @@ class Outcome:
         return f
 
     # -- exclusions ------------------------------------------------------------------------
-    def exclusion_counts(self) -> list[tuple[str, int, str]]:
-        """Excluded programs by deciding rule (the first in audit order that excluded each)."""
+    def exclusion_groups(self) -> list[tuple[str, int, str, list[int]]]:
+        """Excluded programs by deciding rule (the first in audit order that excluded each):
+        ``(rule id, count, the reason given to the first of them, their catalog indices in result
+        order)``, most programs first, then by rule id."""
+        hit = getattr(self, "_exclusion_groups", None)
+        if hit is not None:
+            return hit  # type: ignore[no-any-return]
         plan = self._plan()
         rows = [cr.index for cr in plan.program.rules if cr.rule.then.exclude is not None]
         excluded = np.flatnonzero(self.excluded)
-        if not rows or not len(excluded):
-            return []
-        hits = self.fired[rows][:, excluded]
-        deciding = np.asarray(rows)[np.argmax(hits, axis=0)]
-        # the first of each rule's programs in result order: excluded programs come last, by id
-        in_order = self.order[len(self.order) - len(excluded) :]
-        decided = dict(zip(excluded.tolist(), deciding.tolist(), strict=True))
-        first: dict[int, int] = {}
-        counts: dict[int, int] = {}
-        for i in in_order.tolist():
-            k = decided[i]
-            counts[k] = counts.get(k, 0) + 1
-            first.setdefault(k, i)
-        out = []
-        for k, count in counts.items():
-            result = self.result(first[k])
-            assert result.excluded is not None
-            out.append((result.excluded.rule_id, count, result.excluded.reason))
-        return sorted(out, key=lambda t: (-t[1], t[0]))
+        out: list[tuple[str, int, str, list[int]]] = []
+        if rows and len(excluded):
+            hits = self.fired[rows][:, excluded]
+            deciding = np.asarray(rows)[np.argmax(hits, axis=0)]
+            # excluded programs come last in result order, by id
+            in_order = self.order[len(self.order) - len(excluded) :]
+            decided = dict(zip(excluded.tolist(), deciding.tolist(), strict=True))
+            members: dict[int, list[int]] = {}
+            for i in in_order.tolist():
+                members.setdefault(decided[i], []).append(i)
+            for indices in members.values():
+                result = self.result(indices[0])
+                assert result.excluded is not None
+                out.append((result.excluded.rule_id, len(indices), result.excluded.reason, indices))
+            out.sort(key=lambda t: (-t[1], t[0]))
+        self._exclusion_groups = out
+        return out
 
     # -- why not -------------------------------------------------------------------------
     def why_not(self, program_id: str) -> list[WhyNot]:
