@@ -85,13 +85,14 @@ def _strict_str(value: Any, _type: type) -> str:
 def _enum(value: Any, type_: type[Enum]) -> Enum:
     if isinstance(value, type_):
         return value
+    if isinstance(value, str):
+        try:
+            return type_(value)  # the common case first: a catalog has thousands of these
+        except ValueError:
+            pass
     allowed = [str(m.value) for m in type_]
     if not isinstance(value, str):
         raise StrictValueError(f"expected one of {', '.join(allowed)}; got {_describe(value)}")
-    try:
-        return type_(value)
-    except ValueError:
-        pass
     # vocabulary forgives case and separators: "J1", "J-1" and "Internal Medicine" are j1 and
     # internal_medicine; the key drops what cannot tell two members apart
     key = _enum_key(value)

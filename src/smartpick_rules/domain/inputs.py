@@ -8,6 +8,7 @@ dropped silently: a row that does not fit is an error, not a skipped program.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import math
@@ -179,14 +180,27 @@ _FALSE = {"false", "no", "n", "0"}
 
 def _csv_cell(value: str, type_: Any) -> Any:
     """Turn one CSV cell into the plain value cattrs expects for ``type_``."""
+    return _cell_reader(type_)(value)
+
+
+@functools.cache
+def _cell_reader(type_: Any) -> Any:
+    """``_csv_cell`` for one column's type, with the type looked at once per type, not per cell."""
     origin = typing.get_origin(type_)
     args = typing.get_args(type_)
     optional = (origin is typing.Union or origin is types.UnionType) and type(None) in args
-    if optional:
-        if value.strip() == "":
+    inner = next(a for a in args if a is not type(None)) if optional else type_
+    inner_origin = typing.get_origin(inner)
+
+    def read(value: str) -> Any:
+        if optional and value.strip() == "":
             return None
-        type_ = next(a for a in args if a is not type(None))
-        origin = typing.get_origin(type_)
+        return _cell(value, inner, inner_origin)
+
+    return read
+
+
+def _cell(value: str, type_: Any, origin: Any) -> Any:
     text = value.strip()
     if origin is tuple:
         return [t.strip() for t in text.split(";") if t.strip()] if text else []
@@ -256,6 +270,7 @@ def _catalog_from_csv(text: str, file: str, limits: Limits, synthetic: bool = Fa
         raise InputError(diags)
     programs: list[Program] = []
     ids: dict[str, int] = {}
+    readers = {name: _cell_reader(hints[name]) for name in header}
     try:
         for row in reader:
             line = reader.line_num
@@ -290,7 +305,7 @@ def _catalog_from_csv(text: str, file: str, limits: Limits, synthetic: bool = Fa
                     row_ok = False
                     continue
                 try:
-                    value = _csv_cell(cell, hints[name])
+                    value = readers[name](cell)
                 except ValueError as exc:
                     diags.append(Diagnostic("input_error", f"column `{name}`: {exc}", Location(file, line, col)))
                     row_ok = False

@@ -14,6 +14,7 @@ two evaluators agree by construction; a property test checks that they do.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from enum import Enum
 from typing import Any
 
 import attrs
@@ -117,7 +118,17 @@ class ProgramColumns:
 
     def _build(self, name: str) -> Value:
         t = _PROGRAM_FIELDS[name]
-        raw = [plain(getattr(p, name)) for p in self.catalog.programs]
+        values = [getattr(p, name) for p in self.catalog.programs]
+        # what plain() gives, without its general case per value: numbers and booleans are
+        # themselves, strings may be enum members
+        if t.kind in ("number", "bool"):
+            raw = values
+        elif t.kind == "string":
+            members = {x: x.value for x in set(values) if isinstance(x, Enum)}  # .value is slow; few distinct
+            raw = [members.get(x, x) for x in values] if members else values
+        else:
+            # a tuple of plain strings (tags) is its own plain value
+            raw = [x if type(x) is tuple and all(type(v) is str for v in x) else plain(x) for x in values]
         if t.kind == "number":
             v = np.array([np.nan if x is None else float(x) for x in raw], dtype=np.float64)
             return VNum(v, ~np.isnan(v))
@@ -514,11 +525,16 @@ class VectorCompiler:
         return over
 
     def _rowwise(self, e: Expr) -> VFn:
-        """The scalar interpreter, program by program: correct for everything, used for the rare rest."""
-        sfn = self.scalar(e)
-        reads_tags = any(isinstance(n, Call) and n.func == "has" for n in iter_nodes(e))
+        """The scalar interpreter, program by program: correct for everything, used for the rare rest.
+
+        Most nodes keep this as a fallback they never take, so it is compiled on first use.
+        """
+        compiled: list[Any] = []
 
         def rowwise(ctx: ProgramContext) -> Value:
+            if not compiled:
+                compiled.extend((self.scalar(e), any(isinstance(n, Call) and n.func == "has" for n in iter_nodes(e))))
+            sfn, reads_tags = compiled
             base = ctx.scope
             out = []
             for i, p in enumerate(ctx.cols.catalog.programs):

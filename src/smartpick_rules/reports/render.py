@@ -8,7 +8,8 @@ control characters stripped for terminals: `reports.text`).
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from ..results.recommendation import Recommendation
 from .common import (
@@ -22,10 +23,22 @@ from .common import (
     region_label,
     summarize,
 )
-from .html import render_html
-from .markdown import render_markdown
-from .table import render_table
 from .text import clean, display_width, md
+
+if TYPE_CHECKING:
+    from .html import render_html
+    from .markdown import render_markdown
+    from .table import render_table
+
+# each layout loads on first use: the terminal table never pays for Jinja2, HTML never for rich
+_LAYOUTS = {"render_html": ".html", "render_markdown": ".markdown", "render_table": ".table"}
+
+
+def __getattr__(name: str) -> Any:
+    where = _LAYOUTS.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(where, __package__), name)
 
 __all__ = [
     "FORMATS",
@@ -77,9 +90,15 @@ def render(
         return render_json(rec)
     kw: dict[str, Any] = {"title": title, "synthetic": synthetic}
     if fmt == "table":
+        from .table import render_table
+
         return render_table(rec, top=top, width=width, profile_arg=profile_arg, color=color, **kw)
     if fmt == "markdown":
+        from .markdown import render_markdown
+
         return render_markdown(rec, top=top, **kw)
     if fmt == "html":
+        from .html import render_html
+
         return render_html(rec, **kw)
     raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")

@@ -36,7 +36,7 @@ import numpy.typing as npt
 
 from ..domain.models import Catalog, Profile
 from ..language.expr import Arith, BoolOp, Call, Compare, Expr, Not, Path, program_nodes
-from ..language.interp import Scope
+from ..language.interp import Scope, plain
 from ..language.ir import TIERS, Template
 from ..language.vector import Const, ProgramContext, Value, VBool, VNum, VObj, VStr
 from ..limits import Limits
@@ -75,10 +75,28 @@ def _raw_column(catalog: Catalog, name: str) -> list[Any]:
     key = f"json:{name}"
     col = cache.get(key)
     if col is None:
-        from ..language.interp import plain
-
         col = cache[key] = [json_value(plain(getattr(p, name))) for p in catalog.programs]
     return col  # type: ignore[return-value]
+
+
+class _RawField:
+    """A catalog field read one program at a time (``ReadColumn`` "raw" before the whole column is
+    needed): one program's explanation should not convert every program's value."""
+
+    __slots__ = ("catalog", "name")
+
+    def __init__(self, catalog: Catalog, name: str) -> None:
+        self.catalog = catalog
+        self.name = name
+
+    def __getitem__(self, i: int) -> Any:
+        column = self.catalog.column_cache().get(f"json:{self.name}")
+        if column is not None:
+            return column[i]  # type: ignore[index]
+        return json_value(plain(getattr(self.catalog.programs[i], self.name)))
+
+    def __iter__(self) -> Any:
+        return iter(_raw_column(self.catalog, self.name))
 
 
 class ReadColumn:
@@ -123,18 +141,6 @@ class ReadColumn:
         if not self.k[i]:
             return None
         return float(self.v[i]) if kind == "float" else int(self.v[i])
-
-    def as_list(self) -> list[Any]:
-        """Every program's value (``at`` for all, at list speed)."""
-        kind = self.kind
-        if kind == "raw":
-            return [list(x) if isinstance(x, list) else x for x in self.values]
-        if kind == "obj":
-            return list(self.values)
-        if kind == "bool":
-            return [True if a else (False if b else None) for a, b in zip(self.t.tolist(), self.f.tolist(), strict=True)]
-        conv = float if kind == "float" else int
-        return [conv(x) if known else None for x, known in zip(self.v.tolist(), self.k.tolist(), strict=True)]
 
 
 def _static_kind(e: Expr) -> str:
@@ -286,7 +292,7 @@ class Outcome:
     def _compute_column(self, e: Expr) -> ReadColumn:
         catalog = self._catalog()
         if isinstance(e, Path) and e.root == "program" and len(e.parts) == 1:
-            return ReadColumn("raw", values=_raw_column(catalog, e.parts[0]), field=e.parts[0])
+            return ReadColumn("raw", values=_RawField(catalog, e.parts[0]), field=e.parts[0])
         plan = self._plan()
         kind = _static_kind(e)
         if kind != "mixed" and self.context is not None:
@@ -499,6 +505,12 @@ class Outcome:
                 where[k] = {int(p): j for j, p in enumerate(hit.tolist())}
                 after_at[k] = running[hit]
                 cap_at[k] = cap[hit]
+        # many programs: convert the catalog fields the entries read once, whole
+        catalog = self._catalog()
+        for k in np.flatnonzero(fired.any(axis=1)).tolist():
+            for _key, col in self._spec(k).reads:
+                if col is not None and col.kind == "raw":
+                    _raw_column(catalog, col.field)
         moving = [k for k in range(n_rules) if where[k] is not None]
         chances = chance_of(np.concatenate([after_at[k] for k in moving]), self.chance_model) if moving else np.zeros(0)
         offset = 0
@@ -685,7 +697,7 @@ class Outcome:
         for k, (constants, reads) in pending.items():
             for _key, col in reads:
                 if col is not None and col.kind == "raw" and col.values is None:
-                    col.values = _raw_column(catalog, col.field)
+                    col.values = _RawField(catalog, col.field)
             cr = plan.program.rules[k]
             self._specs[k] = _RuleSpec(cr, cr.rule.then.describe(), constants, reads)
         return self
