@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # what the names below are, for type checkers and documentati
     )
     from .language.ir import Rule, RuleSet
     from .limits import DEFAULT_LIMITS, Limits
-    from .results.recommendation import AuditEntry, ProgramResult, Recommendation
+    from .results.recommendation import AuditEntry, Firings, ProgramResult, Recommendation
     from .ruleset.load import load_rules
     from .runtime.evaluate import evaluate
     from .version import __version__
@@ -70,6 +70,7 @@ _WHERE: dict[str, str] = {
     "DEFAULT_LIMITS": ".limits",
     "Limits": ".limits",
     "AuditEntry": ".results.recommendation",
+    "Firings": ".results.recommendation",
     "ProgramResult": ".results.recommendation",
     "Recommendation": ".results.recommendation",
     "load_rules": ".ruleset.load",
@@ -100,6 +101,7 @@ __all__ = [
     "Diagnostic",
     "EngineUnavailable",
     "EvaluationError",
+    "Firings",
     "InputError",
     "Limits",
     "Location",
