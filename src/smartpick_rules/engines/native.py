@@ -165,13 +165,15 @@ class NativeEngine:
         rules = program.rules
         matrix = np.zeros((len(rules), n), dtype=np.bool_)
         fired: list[BoolArray] = list(matrix)
-        tags: dict[str, BoolArray] = {t: np.zeros(n, dtype=np.bool_) for t in program.tags}
+        # a tag no rule has set yet reads as set nowhere (has() of a missing mask is all false)
+        tags: dict[str, BoolArray] = {}
         ctx = context if context is not None else ProgramContext(ProgramColumns(catalog), scope, scalar=compiled.scalar)
         ctx.tags = tags
         if n == 0 or not rules:
             return fired
         gate = [(only is None or r.index in only) and r.gate(scope) for r in rules]
         static: list[BoolArray | None] = [None] * len(rules)
+        ran = [False] * len(rules)
 
         def condition(r: NativeRule) -> BoolArray:
             mask = static[r.index]
@@ -181,19 +183,29 @@ class NativeEngine:
                 return mask & r.dynamic(ctx)
             return mask
 
-        def run(r: NativeRule) -> bool:
-            """Fire ``r`` where it newly holds; True when a tag it sets gained programs."""
+        def run(r: NativeRule, track: bool) -> bool:
+            """Fire ``r`` where it newly holds; with ``track``, True when a tag it sets gained programs."""
             i = r.index
-            new = condition(r) & ~fired[i]
+            mask = condition(r)
+            new = mask & ~fired[i] if ran[i] else mask
             count = int(np.count_nonzero(new))
             if not count:
                 return False
             budget.spend(count, "program", r.rule_id)
-            fired[i] |= new
+            if ran[i]:
+                fired[i] |= new
+            else:
+                fired[i][...] = new
+                ran[i] = True
             grew = False
             for t in r.sets:
-                before = tags[t]
-                if (new & ~before).any():
+                before = tags.get(t)
+                if before is None:
+                    tags[t] = new
+                    grew = True
+                elif not track:
+                    tags[t] = before | new
+                elif (new & ~before).any():
                     tags[t] = before | new
                     grew = True
             return grew
@@ -202,13 +214,14 @@ class NativeEngine:
             for group, cyclic in stratum:
                 live = [rules[i] for i in group if gate[i]]
                 if not cyclic:
+                    # every rule setting a tag these read has run: one pass is the fixpoint
                     for r in live:
-                        run(r)
+                        run(r, False)
                     continue
                 changed = True
                 while changed:
                     changed = False
                     for r in live:
-                        if run(r):
+                        if run(r, True):
                             changed = True
         return fired

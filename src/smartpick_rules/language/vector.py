@@ -205,6 +205,14 @@ class ProgramContext:
         self.scalar = scalar if scalar is not None else ScalarCompiler()
         self.memo: dict[int, Value] = {}
 
+    def with_scope(self, scope: Scope) -> ProgramContext:
+        """The same columns, tags and memo with other facts (an ``item`` bound): a copy, so a
+        context read from several threads is never changed under another."""
+        sub = object.__new__(ProgramContext)
+        sub.__dict__.update(self.__dict__)
+        sub.scope = scope
+        return sub
+
     def row_tags(self, i: int) -> frozenset[str]:
         if self._row_tags is not None:
             return self._row_tags(i)
@@ -493,34 +501,31 @@ class VectorCompiler:
                 return Const(None)
             items = list(coll)
             n = ctx.n
-            try:
-                if f in ("any", "all"):
-                    t = np.full(n, f == "all")
-                    fl = np.full(n, f == "any")
-                    for it in items:
-                        ctx.scope = outer.with_item(it)
-                        b = ctx.as_bool(rest[0](ctx))
-                        if f == "any":
-                            t = t | b.t
-                            fl = fl & b.f
-                        else:
-                            t = t & b.t
-                            fl = fl | b.f
-                    return VBool(t, fl)
-                acc = np.zeros(n, dtype=np.float64)
+            if f in ("any", "all"):
+                t = np.full(n, f == "all")
+                fl = np.full(n, f == "any")
                 for it in items:
-                    ctx.scope = outer.with_item(it)
-                    if f == "count":
-                        acc = acc + ctx.as_bool(rest[0](ctx)).t
-                        continue
-                    value = ctx.as_num(rest[0](ctx))
-                    take = value.k
-                    if len(rest) > 1:
-                        take = take & ctx.as_bool(rest[1](ctx)).t
-                    acc = acc + np.where(take, value.v, 0.0)
-                return VNum(acc, np.ones(n, dtype=np.bool_))
-            finally:
-                ctx.scope = outer
+                    sub = ctx.with_scope(outer.with_item(it))
+                    b = sub.as_bool(rest[0](sub))
+                    if f == "any":
+                        t = t | b.t
+                        fl = fl & b.f
+                    else:
+                        t = t & b.t
+                        fl = fl | b.f
+                return VBool(t, fl)
+            acc = np.zeros(n, dtype=np.float64)
+            for it in items:
+                sub = ctx.with_scope(outer.with_item(it))
+                if f == "count":
+                    acc = acc + sub.as_bool(rest[0](sub)).t
+                    continue
+                value = sub.as_num(rest[0](sub))
+                take = value.k
+                if len(rest) > 1:
+                    take = take & sub.as_bool(rest[1](sub)).t
+                acc = acc + np.where(take, value.v, 0.0)
+            return VNum(acc, np.ones(n, dtype=np.bool_))
 
         return over
 

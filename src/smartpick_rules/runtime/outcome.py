@@ -19,15 +19,17 @@ the columns the vectorised conditions already computed (the evaluation's memo), 
 once over the whole catalog. Each is converted exactly as the scalar interpreter would have
 produced it, so the JSON is byte-identical to reading them one by one.
 
-An ``Outcome`` can be detached (``detached()``: everything the results need, materialised, with
-no reference to the catalog or the rule set) and sent to another process, which re-attaches
-it to its own copies (``attach``): that is how ``evaluate_many`` brings results back from a
-process pool without building them in the worker.
+An ``Outcome`` pickles as everything the results need, materialised (the values every fired
+rule's entries read), with no reference to the catalog, the rule set or the profile; the
+process that receives it re-attaches it to its own copies (``attach``). That is how
+``evaluate_many`` brings results back from a process pool without building them in the worker.
+
+Its caches are filled on first use and only ever grow with values that do not depend on who
+computed them, so one outcome may be read from many threads.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -118,7 +120,7 @@ class ReadColumn:
         self.f = f
         self.v = v
         self.k = k
-        #: for "raw": the catalog field (a detached column leaves its values behind: the
+        #: for "raw": the catalog field (a pickled column leaves its values behind: the
         #: receiving process reads them from its own copy of the catalog)
         self.field = field
 
@@ -239,7 +241,6 @@ class Outcome:
         self.base_log_odds = prof_out.log_odds
         self.base_cap = min((c for _cr, c in prof_out.caps), default=1.0)
         self.chance_model = plan.ruleset.chance
-        self._lock = threading.Lock()
         self._prefix: tuple[AuditEntry, ...] | None = None
         self._specs: dict[int, _RuleSpec] = {}
         self._columns: dict[int, ReadColumn] = {}
@@ -632,7 +633,7 @@ class Outcome:
         return [why_not_entry(cr, scope, plan.estimates, plan.scalar) for cr in plan.program.rules if cr.index not in fired_here]
 
     # -- another process -------------------------------------------------------------------
-    #: what a detached outcome carries: everything but the rule set, the catalog, the profile and
+    #: what a pickled outcome carries: everything but the rule set, the catalog, the profile and
     #: the live evaluation context (``attach`` brings the receiver's own back)
     _PORTABLE = (
         "year",
@@ -681,7 +682,6 @@ class Outcome:
         self.__dict__.update(state)
         self.plan = self.catalog = self.profile = self.prof_out = None
         self.context = None
-        self._lock = threading.Lock()
         self._specs = {}
         self._columns = {}
         self._renders = {}

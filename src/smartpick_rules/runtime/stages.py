@@ -248,40 +248,42 @@ def assess_programs(
     rule_odds: dict[int, float | FloatArray] = {}
     rule_log_odds: dict[int, float | FloatArray] = {}
     rule_caps: dict[int, float | FloatArray] = {}
+    logs_of: dict[float, float] = plan.cache.setdefault("log_of_factor", {})
     ctx = context
     if ctx is None:
         ctx = ProgramContext(ProgramColumns(catalog), prof.scope, program_tag_masks(plan, fired, n), scalar=plan.scalar)
     for cr in plan.program.rules:
         mask = fired[cr.index]
-        if not mask.any():
+        at = np.flatnonzero(mask)
+        if not len(at):
             continue
         eff = cr.rule.then
-        # every update below leaves the programs the rule did not fire for as they were, which is
-        # what adding 0 (or taking the minimum with 1) to them did
+        # every update below touches only the programs the rule fired for: the others stay as
+        # they were, which is what adding 0 (or taking the minimum with 1) to them did
         if cr.odds is not None:
             factors = _effect_values(cr, cr.odds, "odds", mask, ctx, plan, catalog)
             rule_odds[cr.index] = factors
             if isinstance(factors, float):
-                log = float(np.log(np.array([factors]))[0])
+                log = logs_of.get(factors)
+                if log is None:
+                    # numpy's log, as the array form computes it (math.log may differ in the last bit)
+                    log = logs_of[factors] = float(np.log(np.array([factors]))[0])
                 rule_log_odds[cr.index] = log
-                np.add(log_odds, log, out=log_odds, where=mask)
+                log_odds[at] += log
             else:
                 logs = np.where(mask, np.log(factors), 0.0)
                 rule_log_odds[cr.index] = logs
-                np.add(log_odds, logs, out=log_odds)
+                log_odds[at] += logs[at]
         if cr.chance_cap is not None:
             caps = _effect_values(cr, cr.chance_cap, "chance_cap", mask, ctx, plan, catalog)
             rule_caps[cr.index] = caps
-            if isinstance(caps, float):
-                np.minimum(cap, caps, out=cap, where=mask)
-            else:
-                np.minimum(cap, caps, out=cap)
+            cap[at] = np.minimum(cap[at], caps if isinstance(caps, float) else caps[at])
         if eff.tier_at_most is not None:
-            np.minimum(tier_cap, TIER_RANK[eff.tier_at_most], out=tier_cap, where=mask)
+            tier_cap[at] = np.minimum(tier_cap[at], TIER_RANK[eff.tier_at_most])
         if eff.priority is not None:
-            np.add(priority, float(eff.priority), out=priority, where=mask)
+            priority[at] += float(eff.priority)
         if eff.exclude is not None:
-            excluded |= mask
+            excluded[at] = True
     priority = priority + 0.0  # folds -0.0 into 0.0
     chance = np.minimum(chance_of(log_odds, model), cap)
     chance = np.where(excluded, 0.0, chance)
