@@ -424,3 +424,39 @@ def test_widening_levers_count_as_the_whole_program_stage_would(shipped: sr.Rule
         slow = pool_wideners(everything, eng, compiled, prof, scope, small, 2026, sr.DEFAULT_LIMITS, 0)
         assert fast == slow, path.name
         assert len(plan.cache["exclusion_closure"]) < len(plan.program.rules)
+
+
+SPREAD_RULES = """
+[ruleset]
+name = "spread"
+version = "1"
+
+[chance]
+base = 0.05
+
+[[rule]]
+id = "spread.seats"
+stage = "program"
+when = "program.positions >= 0"
+then = { odds = "1 + program.img_share * 3 + program.positions / 7", priority = 1 }
+"""
+
+
+def test_the_same_catalog_in_another_order_gives_the_same_json() -> None:
+    # breadth.eligible_expected_interviews once added chances in catalog order: the last bit
+    # moved with the order of the programs
+    import random
+
+    rules = load_rules_from_text([("spread.toml", SPREAD_RULES)])
+    rnd = random.Random(3)
+    programs = [
+        {"id": f"p{i:03d}", "name": f"P {i}", "specialty": "internal_medicine", "state": "CA", "region": "kern",
+         "program_type": "community", "positions": rnd.randrange(1, 40), "img_share": round(rnd.random(), 4)}
+        for i in range(500)
+    ]
+    prof = sr.profile_from_data({"graduation_year": 2020})
+    want = sr.evaluate(prof, sr.catalog_from_data(programs), rules, as_of=2026).to_json()
+    for seed in range(5):
+        shuffled = list(programs)
+        random.Random(seed).shuffle(shuffled)
+        assert sr.evaluate(prof, sr.catalog_from_data(shuffled), rules, as_of=2026).to_json() == want, seed

@@ -123,6 +123,7 @@ def _list_facts(
     tier_codes: npt.NDArray[np.int8],
     items: Sequence[ListItem],
     columns: ListColumns | None,
+    ranked: npt.NDArray[np.intp],
 ) -> ListFacts:
     eligible = ~excluded
     la, ca, oos = _region_masks(cat)
@@ -137,7 +138,9 @@ def _list_facts(
         la_county_count=int(np.count_nonzero(la & eligible)),
         california_count=int(np.count_nonzero(ca & eligible)),
         out_of_state_count=int(np.count_nonzero(oos & eligible)),
-        eligible_interviews=_sum_in_order(chance[eligible]),
+        # added in the list's order, not the catalog's: the same catalog in another order gives
+        # the same float to the last bit
+        eligible_interviews=_sum_in_order(chance[ranked]),
         columns=columns,
     )
 
@@ -206,7 +209,7 @@ def _run(
             order,
             shared,
         )
-    facts = _list_facts(cat, chance, excluded, tier_codes, items, list_columns)
+    facts = _list_facts(cat, chance, excluded, tier_codes, items, list_columns, ranked)
     decide_scope = attrs.evolve(profile_scope, list=facts)
     decided = [plan.list.rules[i] for i in sorted(eng.run_list(compiled, decide_scope, budget))]
     settings = list_settings([cr for cr in decided if not cr.reviews], decide_scope, facts.size, scalar)
