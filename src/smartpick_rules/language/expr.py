@@ -40,7 +40,7 @@ __all__ = [
 
 LiteralValue = int | float | str | bool | None
 
-ROOTS = ("applicant", "program", "list", "item", "derived")
+ROOTS = ("applicant", "program", "list", "item", "derived", "result")
 COMPARE_OPS = ("==", "!=", "<", "<=", ">", ">=", "in", "not in")
 ARITH_OPS = ("+", "-", "*", "/", "%")
 
@@ -302,7 +302,7 @@ class _Translator:
                     "unknown_field",
                     f"unknown name `{node.id}`",
                     loc,
-                    help="a path starts with applicant., program., list., item. or derived.",
+                    help="a path starts with applicant., program., list., item. or derived. (result. in a property)",
                     suggestion=hint,
                 )
             )
