@@ -82,6 +82,9 @@ class _CommandParser(_Parser):
 
 
 # --- commands ---------------------------------------------------------------------------------
+# (The handlers of `test`, `whatif` and `compile` are not named cmd_test & co.: importing the
+# submodule of that name rebinds the package attribute, and a second main() in one process would
+# find a module where the handler was.)
 
 
 def cmd_evaluate(args: argparse.Namespace, io: Io) -> int:
@@ -213,13 +216,13 @@ def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}" + ("" if n == 1 else "s")
 
 
-def cmd_test(args: argparse.Namespace, io: Io) -> int:
+def run_test_command(args: argparse.Namespace, io: Io) -> int:
     from .cmd_test import run_tests
 
     return run_tests(args, io)
 
 
-def cmd_whatif(args: argparse.Namespace, io: Io) -> int:
+def run_whatif_command(args: argparse.Namespace, io: Io) -> int:
     from .cmd_whatif import whatif_command
 
     return whatif_command(args, io)
@@ -292,7 +295,7 @@ def _shell_word(text: str) -> str:
     return shlex.quote(text)
 
 
-def cmd_compile(args: argparse.Namespace, io: Io) -> int:
+def run_compile_command(args: argparse.Namespace, io: Io) -> int:
     from .cmd_compile import compile_command
 
     return compile_command(args, io)
@@ -430,7 +433,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--no-properties", dest="properties", action="store_false", help="run the rule tests only, not the rule sets' properties")
     add_property_options(p)
-    p.set_defaults(func=cmd_test)
+    p.set_defaults(func=run_test_command)
 
     p = sub.add_parser("whatif", help="re-evaluate with changes and show what moves", description="Re-evaluate a profile with changes and show the programs that change tier or exclusion, with the rules responsible.")
     _add_evaluation_options(p)
@@ -446,7 +449,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("table", "json", "markdown"), default="table")
     p.add_argument("--top", type=_positive, default=25, metavar="N", help="programs shown (default: 25)")
     p.add_argument("--output", "-o", metavar="FILE")
-    p.set_defaults(func=cmd_whatif)
+    p.set_defaults(func=run_whatif_command)
 
     p = sub.add_parser("levers", help="which change to the profile moves the most programs", description="Try the parts of a profile an applicant can still change and rank them by how many programs they move.")
     _add_evaluation_options(p)
@@ -484,7 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", default="native", metavar="NAME", help="native (default) or durable")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--output", "-o", metavar="FILE")
-    p.set_defaults(func=cmd_compile)
+    p.set_defaults(func=run_compile_command)
     return parser
 
 

@@ -553,7 +553,7 @@ def _profile_field(parts: Sequence[str]) -> tuple[type, str] | None:
         hint = typing.get_type_hints(cls)[part]
         args = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
         cls = args[0]
-    names = {a.name for a in attrs.fields(cls)}  # type: ignore[arg-type]
+    names = {a.name for a in attrs.fields(cls)}
     return (cls, parts[-1]) if parts[-1] in names else None
 
 

@@ -328,9 +328,13 @@ def _unsupported(p: Property) -> list[str]:
         for node in iter_nodes(clause):
             if not isinstance(node, Path):
                 continue
-            if node.root == "item" and node.parts and node.parts[0] in ("chance", "score", "academic", "left_off"):
-                if not _has_field(ProgramResult, node.parts[0]):
-                    missing.append(f"{node.dotted} (needs ProgramResult.{node.parts[0]})")
+            if (
+                node.root == "item"
+                and node.parts
+                and node.parts[0] in ("chance", "score", "academic", "left_off")
+                and not _has_field(ProgramResult, node.parts[0])
+            ):
+                missing.append(f"{node.dotted} (needs ProgramResult.{node.parts[0]})")
             if node.root == "result" and node.parts[:1] == ("expected_interviews",) and not _has_field(Recommendation, "expected_interviews"):
                 missing.append("result.expected_interviews (needs Recommendation.expected_interviews)")
     return list(dict.fromkeys(missing))
@@ -839,7 +843,8 @@ def _violation(
     if name == "program.chosen":
         entries_b += before.rec.list_audit
         entries_a += after.rec.list_audit
-    program = (rb or ra).program if (rb or ra) is not None else None
+    found = rb if rb is not None else ra
+    program = found.program if found is not None else None
     verb = "fell" if p.never == "lower" else "rose"
     return Violation(
         profile,
