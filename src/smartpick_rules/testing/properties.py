@@ -603,6 +603,40 @@ def _required_paths(p: Property) -> list[tuple[str, ...]]:
     return [p.change.path.parts]
 
 
+def _thresholds(rules: RuleSet, p: Property) -> list[tuple[tuple[str, ...], list[int], int]]:
+    """For a raise/lower change: the numbers the rules compare the changed field with.
+
+    Profiles are drawn near them too, so a change that crosses a rule's threshold is tried.
+    """
+    from ..language.expr import Compare, Literal
+
+    change = p.change
+    if change is None or change.kind not in ("raise", "lower") or change.by is None:
+        return []
+    target = change.path.dotted
+    values: set[int] = set()
+    for rule in (*rules.rules, *rules.disabled):
+        exprs: list[Expr] = list(rule.when)
+        if rule.then.breadth is not None:
+            exprs += [rule.then.breadth.min, rule.then.breadth.max]
+        for e in exprs:
+            for node in iter_nodes(e):
+                if not isinstance(node, Compare):
+                    continue
+                for a, b in ((node.left, node.right), (node.right, node.left)):
+                    if (
+                        isinstance(a, Path)
+                        and a.dotted == target
+                        and isinstance(b, Literal)
+                        and isinstance(b.value, int | float)
+                        and not isinstance(b.value, bool)
+                    ):
+                        values.add(round(b.value))
+    if not values:
+        return []
+    return [(change.path.parts, sorted(values), int(change.by[1]))]
+
+
 def _catalog_for(catalog: Catalog | str | FsPath | None, sample: int | None, seed: int) -> tuple[Catalog, str]:
     if catalog is None:
         cat = load_catalog(sample_catalog_path())
@@ -687,7 +721,7 @@ def check_properties(
 
     results: list[PropertyResult] = []
     for p in props:
-        result = _check_one(p, cat, run, examples=examples, seed=seed, max_seconds=max_seconds, as_of=as_of)
+        result = _check_one(p, cat, run, _thresholds(rules, p), examples=examples, seed=seed, max_seconds=max_seconds, as_of=as_of)
         results.append(result)
         if on_result is not None:
             on_result(result)
@@ -695,9 +729,17 @@ def check_properties(
 
 
 def _check_one(
-    p: Property, cat: Catalog, run: Callable[[Profile], _Snapshot], *, examples: int, seed: int, max_seconds: float, as_of: int
+    p: Property,
+    cat: Catalog,
+    run: Callable[[Profile], _Snapshot],
+    near: Sequence[tuple[tuple[str, ...], list[int], int]],
+    *,
+    examples: int,
+    seed: int,
+    max_seconds: float,
+    as_of: int,
 ) -> PropertyResult:
-    from hypothesis import HealthCheck, Phase, Verbosity, assume, given, settings
+    from hypothesis import HealthCheck, Phase, Verbosity, assume, given, settings, target
     from hypothesis import seed as hseed
     from hypothesis import strategies as st
     from hypothesis.errors import Unsatisfiable
@@ -711,7 +753,7 @@ def _check_one(
         return PropertyResult(p, "unsupported", 0, 0, 0.0, note="not checked: reads " + "; ".join(missing) + ", which this version's results do not have")
     note = ("not checked: " + "; ".join(missing) + ", which this version's results do not have") if missing else ""
     specialties = sorted({pr.specialty for pr in cat.programs}, key=str)
-    profiles = profile_strategy(specialties, as_of, _required_paths(p))
+    profiles = profile_strategy(specialties, as_of, _required_paths(p), near)
     where_mask: dict[str, bool] = {}
     if p.where is not None:
         for prog in cat.programs:
@@ -746,6 +788,8 @@ def _check_one(
             state.timed_out = True
             return
         state.examples += 1
+        if changed is not None:
+            _aim(p, profile, run, observe, where_mask, target)
         violation = _violation(p, profile, changed, applied, run, observe, where_mask, reads_items, as_of)
         if violation is not None:
             state.failing.add(key)
@@ -761,7 +805,7 @@ def _check_one(
         suppress_health_check=list(HealthCheck),
         report_multiple_bugs=False,
         print_blob=False,
-        phases=(Phase.explicit, Phase.generate, Phase.shrink),
+        phases=(Phase.explicit, Phase.generate, Phase.target, Phase.shrink),
     )(hseed(seed)(given(st.data())(body)))
     status, violation = "passed", None
     try:
@@ -784,6 +828,41 @@ def _check_one(
     elif status == "passed" and state.timed_out:
         note = (note + "; " if note else "") + f"stopped at the time limit after {state.examples} examples"
     return PropertyResult(p, status, state.examples, state.rejected, time.perf_counter() - start, violation, note)
+
+
+def _aim(
+    p: Property,
+    profile: Profile,
+    run: Callable[[Profile], _Snapshot],
+    observe: Sequence[str],
+    where_mask: Mapping[str, bool],
+    target: Callable[..., Any],
+) -> None:
+    """Steer the search to profiles with room to move the wrong way.
+
+    A tier can only fall where programs are above reach; a list can only shorten where it is long.
+    hypothesis' targeted phase climbs towards profiles whose observables are high (for `never
+    lower`; low for `never raise`), where a counterexample, if there is one, is likelier.
+    """
+    try:
+        snap = run(profile)
+    except SmartpickError:
+        return
+    sign = 1.0 if p.never == "lower" else -1.0
+    for name in observe:
+        if OBSERVABLES[name].per_program:
+            total = 0.0
+            for pid, r in snap.eligible().items():
+                if where_mask and not where_mask.get(pid, False):
+                    continue
+                rank = _rank(name, _program_value(name, r))
+                if rank != float("-inf"):
+                    total += rank
+            target(sign * total, label=name)
+        else:
+            value = snap.list_value(name)
+            if value is not None:
+                target(sign * float(value), label=name)
 
 
 def _violation(

@@ -57,6 +57,8 @@ class _Context:
     specialties: tuple[Specialty, ...]
     #: field paths that must not be None (a property changes or reads through them)
     required: frozenset[Path] = frozenset()
+    #: numeric fields to draw near these values as well (the thresholds rules compare them with)
+    near: tuple[tuple[Path, tuple[int, ...], int], ...] = ()
 
     def needed(self, path: Path) -> bool:
         return any(r[: len(path)] == path for r in self.required)
@@ -129,6 +131,15 @@ def _override(cls: type, name: str, ctx: _Context) -> st.SearchStrategy[Any] | N
     return make() if make is not None else None
 
 
+def _within(spread: int, lo: float | None, hi: float | None) -> Callable[[int], st.SearchStrategy[int]]:
+    def near(c: int) -> st.SearchStrategy[int]:
+        low = c - spread if lo is None else max(c - spread, int(lo))
+        high = c + spread if hi is None else min(c + spread, int(hi))
+        return st.integers(low, high)
+
+    return near
+
+
 def _strategy(tp: Any, cls: type, name: str, path: Path, ctx: _Context) -> st.SearchStrategy[Any]:
     origin = typing.get_origin(tp)
     if origin is typing.Union or origin is types.UnionType:
@@ -137,6 +148,13 @@ def _strategy(tp: Any, cls: type, name: str, path: Path, ctx: _Context) -> st.Se
         # None first: shrinking prefers it, so a minimal profile leaves out what does not matter
         return inner if ctx.needed(path) else st.one_of(st.none(), inner)
     override = _override(cls, name, ctx)
+    for near_path, values, spread in ctx.near:
+        if near_path == path and override is not None:
+            # a threshold a rule compares this field with: crossing it is where monotonicity
+            # breaks, and uniform draws rarely land within a change's reach of it
+            lo, hi = field_bounds(cls, name, ctx.as_of)
+            around = st.sampled_from(values).flatmap(_within(spread, lo, hi))
+            return st.one_of(override, around)
     if override is not None:
         return override
     if origin is tuple:
@@ -183,14 +201,34 @@ def _record(cls: type, path: Path, ctx: _Context, fixed: dict[str, Any] | None =
 
 
 def profile_strategy(
-    specialties: Collection[Specialty], as_of: int, required: Collection[Path] = ()
+    specialties: Collection[Specialty],
+    as_of: int,
+    required: Collection[Path] = (),
+    near: Collection[tuple[Path, Collection[int], int]] = (),
 ) -> st.SearchStrategy[Profile]:
     """Profiles of applicants to ``specialties``, graduating near ``as_of``.
 
     ``required`` lists field paths (``("step2_ck", "score")``) that must be present, because a
-    property changes them: drawing ``None`` there would only be rejected.
+    property changes them: drawing ``None`` there would only be rejected. ``near`` lists
+    ``(path, values, spread)``: draw that field within ``spread`` of one of ``values`` as well as
+    over its usual range (values outside its realistic range are ignored).
     """
-    ctx = _Context(as_of, tuple(sorted(specialties, key=list(Specialty).index)), frozenset(tuple(r) for r in required))
+    near_ctx = []
+    for path, values, spread in near:
+        cls: type = Profile
+        for part in path[:-1]:
+            hint = typing.get_type_hints(cls)[part]
+            cls = next(a for a in (typing.get_args(hint) or (hint,)) if a is not type(None))
+        lo, hi = field_bounds(cls, path[-1], as_of)
+        keep = tuple(sorted(v for v in values if (lo is None or v >= lo) and (hi is None or v <= hi)))
+        if keep:
+            near_ctx.append((tuple(path), keep, spread))
+    ctx = _Context(
+        as_of,
+        tuple(sorted(specialties, key=list(Specialty).index)),
+        frozenset(tuple(r) for r in required),
+        tuple(near_ctx),
+    )
     if not ctx.specialties:
         raise ValueError("no specialties to generate applicants for: the catalog is empty")
     strategy: st.SearchStrategy[Profile] = _record(Profile, (), ctx)
