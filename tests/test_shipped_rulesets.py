@@ -156,8 +156,11 @@ def test_every_rule_is_tested_in_its_own_suite() -> None:
     """Each suite names the rules of its own rule set in `fired` (and usually `not_fired`)."""
     rs = shipped()
     for info in rs.rulesets:
+        own = [r for r in rs.rules if r.ruleset == info.name]
+        if not own:
+            continue  # properties only (invariants.toml)
         text = (TESTS / f"{info.name}.test.toml").read_text(encoding="utf-8")
-        for rule in (r for r in rs.rules if r.ruleset == info.name):
+        for rule in own:
             assert re.search(rf'"{re.escape(rule.id)}"', text), (
                 f"{rule.id} is not named in {info.name}.test.toml"
             )
