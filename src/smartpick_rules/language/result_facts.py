@@ -6,13 +6,13 @@ rule language rather than in Python::
 
     holds = "len(result.chosen) >= min(result.breadth.min, result.breadth.eligible)"
 
-The shape mirrors :class:`~smartpick_rules.Recommendation`: ``result.chosen`` is the
+The shape mirrors `smartpick_rules.Recommendation`: ``result.chosen`` is the
 recommended list in order, ``result.eligible`` every program not excluded, each item a
-:class:`ResultItem` (``item.program.region``, ``item.tier``, ``item.chance``). Values the result
+`ResultItem` (``item.program.region``, ``item.tier``, ``item.chance``). Values the result
 API does not have yet (``chance``, ``expected_interviews``) are optional and read as unknown.
 
 The monotone properties' observables (``program.tier``, ``list.length``, ...) are listed in
-:data:`OBSERVABLES` with the order they are compared in.
+`OBSERVABLES` with the order they are compared in.
 """
 
 from __future__ import annotations

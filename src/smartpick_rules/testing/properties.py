@@ -4,8 +4,8 @@ A rule set declares ``[[property]]`` tables (docs/properties.md): *monotone* pro
 change to any profile never moves an observable the wrong way: a better Step 2 CK never lowers
 a program's tier) and *invariants* (a condition over the result true for every profile: the
 list holds at least ``breadth.min`` programs when that many are eligible).
-:func:`check_properties` searches for a counterexample with hypothesis: profiles drawn from
-strategies derived from the model schema (:mod:`smartpick_rules.testing.strategies`), seeded,
+`check_properties` searches for a counterexample with hypothesis: profiles drawn from
+strategies derived from the model schema (`smartpick_rules.testing.strategies`), seeded,
 bounded by a number of examples and by wall time. A violation is shrunk to a minimal profile
 and reported with the change, the program, the observable before and after, and the audit
 lines that differ between the two evaluations.
@@ -674,7 +674,7 @@ def check_properties(
     ``seed`` makes the search repeatable. ``catalog`` defaults to the shipped sample catalog;
     ``sample`` evaluates against a seeded subsample of it instead, for speed. ``only`` picks
     properties by id, ``properties`` passes them directly (default: every enabled property of
-    ``rules``). Raises :class:`InputError` when ``hypothesis`` is not installed.
+    ``rules``). Raises `EngineUnavailable` when ``hypothesis`` is not installed.
     """
     if not hypothesis_available():
         raise EngineUnavailable(

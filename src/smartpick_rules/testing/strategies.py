@@ -3,7 +3,7 @@
 Each field's strategy follows from its annotation and validator (an enum is sampled from its
 members, a ``usmle_score`` is a score, a ``calendar_year`` a year, ``X | None`` is either, a
 tuple is a short list of X, a nested record is built the same way), so a field added to
-:mod:`smartpick_rules.domain.models` is generated with no change here. Where the schema allows
+`smartpick_rules.domain.models` is generated with no change here. Where the schema allows
 more than an applicant ever shows, an override keeps profiles realistic: Step scores 180-270,
 graduation within 15 years of ``as_of``, one or two specialties the catalog has, a state that
 matches the region. Shrinking moves towards the simplest profile: no lists, ``None`` where a
