@@ -505,3 +505,92 @@ def test_test_runs_the_properties_of_the_rule_sets_under_test(tmp_path: Path) ->
     assert run.out.splitlines()[-1] == "1 suite: 1 passed, 0 failed"
     run = run_main(*args, "--no-properties")
     assert run.code == 0 and "t.p" not in run.out
+
+
+# --- start profiles ----------------------------------------------------------------------------------
+
+RICH_ONLY = """
+[[rule]]
+id = "t.rich_band"
+stage = "program"
+when = ["count(applicant.letters, item.us and item.residency_faculty) >= 3", "applicant.step2_ck.score < 230"]
+then = { set = { tier = "likely" } }
+
+[[property]]
+id = "t.p"
+change = { raise = "applicant.step2_ck.score", by = [1, 30] }
+observe = "program.tier"
+"""
+
+
+def _rich() -> Profile:
+    letter = sr.profile_from_data({"graduation_year": 2022, "letters": [{"us": True, "residency_faculty": True}]}).letters[0]
+    return sr.profile_from_data(
+        {
+            "graduation_year": 2020,
+            "name": "rich",
+            "step1": {"score": 221},
+            "step2_ck": {"score": 229},
+            "letters": [sr.domain.converter.unstructure(letter)] * 4,
+            "usce": [{"kind": "hands_on", "months": 3, "region": "la_county", "state": "CA"}],
+            "ties": [{"kind": "family", "region": "la_county", "state": "CA"}],
+            "languages": ["Spanish"],
+            "preferences": {"specialties": ["internal_medicine"], "long_term_la_plan": True},
+        }
+    )
+
+
+def test_a_start_profile_finds_what_random_profiles_rarely_do_and_is_shrunk() -> None:
+    rs = rules(RICH_ONLY)
+    (result,) = check(rs, examples=10, starts=[("rich", _rich())])
+    v = result.violation
+    assert result.status == "failed" and v is not None, result
+    assert "found from the start profile `rich`, then shrunk" in result.note
+    assert v.change == "raise applicant.step2_ck.score by 1 (from 229 to 230)"
+    # greedily shrunk: only what the violation needs is left
+    p = v.profile
+    assert len(p.letters) == 3 and p.usce == () and p.ties == () and p.languages == () and p.step1 is None
+    assert p.name is None and p.id == "applicant" and not p.preferences.long_term_la_plan
+    assert p.step2_ck is not None and p.step2_ck.score == 229
+
+
+def test_the_cli_starts_from_profiles_it_is_given(tmp_path: Path) -> None:
+    folder = _write(tmp_path, RICH_ONLY)
+    (folder / "rich.toml").write_text(profile_toml(_rich()), encoding="utf-8")
+    common = ("check", folder / "t.toml", "--properties", "--catalog", folder / "catalog.json", "--examples", "5", "--as-of", "2026")
+    run = run_main(*common, "--no-example-profiles", "--profiles", folder / "rich.toml")
+    assert run.code == 1, run.out + run.err
+    assert "1 start profile tried first" in run.out and "found from the start profile" in run.out
+    run = run_main(*common, "--no-example-profiles", "--profiles", folder / "missing.toml")
+    assert run.code == 2 and "no such file or folder" in run.err
+
+
+def test_the_pytest_plugin_collects_properties(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    folder = _write(
+        tmp_path,
+        BAND_RULE
+        + '[[property]]\nid = "t.bad"\nchange = { raise = "applicant.step2_ck.score", by = [1, 30] }\nobserve = "program.tier"\n'
+        + '[[property]]\nid = "t.good"\nholds = "len(result.chosen) <= result.breadth.max"\n',
+    )
+    (folder / "tests").mkdir()
+    (folder / "tests" / "t.test.toml").write_text(
+        '[suite]\nas_of = 2026\n\n[[case]]\nname = "the band"\napplicant = { step2_ck = { score = 225 } }\nexpect = { tier = "likely" }\n',
+        encoding="utf-8",
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "smartpick_rules.testing.pytest_plugin", "-p", "no:cacheprovider",
+         "--smartpick-properties", "--smartpick-examples", "60", "--smartpick-catalog", str(folder / "catalog.json"),
+         str(folder / "tests"), "-rA"],
+        capture_output=True, text=True, cwd=folder, env=env, timeout=300,
+    )
+    out = proc.stdout
+    assert proc.returncode == 1, out + proc.stderr
+    assert "PASSED tests/t.test.toml::the band" in out
+    assert "PASSED tests/t.test.toml::property t.good" in out
+    assert "FAILED tests/t.test.toml::property t.bad" in out
+    assert "property failed: t.bad" in out and "minimal profile:" in out

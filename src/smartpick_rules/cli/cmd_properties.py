@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from ..testing.properties import PropertyReport
     from .io import Io
 
-__all__ = ["add_property_options", "run_property_check"]
+__all__ = ["add_property_options", "run_property_check", "start_profiles"]
 
 
 def _count(text: str) -> int:
@@ -68,6 +68,19 @@ def add_property_options(p: argparse.ArgumentParser, *, catalog: bool = True) ->
     if catalog:
         g.add_argument("--catalog", metavar="FILE", help="the catalog to evaluate against (default: the shipped sample catalog)")
     g.add_argument("--sample", type=_count, default=None, metavar="N", help="evaluate against a seeded subsample of N programs, for speed")
+    g.add_argument(
+        "--profiles",
+        dest="start_profiles",
+        action="append",
+        metavar="PATH",
+        help="profiles (files or folders of .toml/.json) to try first, before generated ones (repeatable)",
+    )
+    g.add_argument(
+        "--no-example-profiles",
+        dest="example_profiles",
+        action="store_false",
+        help="do not start from the example applicants shipped with the package",
+    )
     g.add_argument("--as-of", dest="as_of", type=_year, default=None, metavar="YEAR", help="the evaluation year (default: this year)")
 
 
@@ -75,6 +88,8 @@ def run_property_check(args: argparse.Namespace, io: Io, rules: RuleSet, propert
     """Check ``properties`` of ``rules`` with the command's options, printing progress on a terminal."""
     from ..testing.properties import check_properties
     from .io import Progress
+
+    starts = start_profiles(getattr(args, "start_profiles", None) or [], getattr(args, "example_profiles", True))
 
     with Progress(io, f"checking {len(properties)} properties") as progress:
 
@@ -92,4 +107,26 @@ def run_property_check(args: argparse.Namespace, io: Io, rules: RuleSet, propert
             only=args.property_ids,
             properties=properties,
             on_result=done,
+            starts=starts,
         )
+
+
+def start_profiles(paths: Sequence[str], examples: bool) -> list[tuple[str, Any]]:
+    """``(name, profile)`` to start the search from: the shipped examples (unless told not to), then ``paths``."""
+    from pathlib import Path
+
+    from ..domain.inputs import load_profile
+    from ..errors import Diagnostic, InputError, Location
+    from ..testing.properties import example_profiles
+
+    out: list[tuple[str, Any]] = example_profiles() if examples else []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            files = sorted(f for f in p.iterdir() if f.suffix in (".toml", ".json") and not f.name.endswith(".test.toml"))
+        elif p.is_file():
+            files = [p]
+        else:
+            raise InputError(Diagnostic("io_error", "no such file or folder", Location(str(p))))
+        out.extend((str(f), load_profile(f)) for f in files)
+    return out

@@ -41,6 +41,7 @@ __all__ = [
     "PropertyResult",
     "Violation",
     "check_properties",
+    "example_profiles",
     "hypothesis_available",
     "profile_toml",
 ]
@@ -143,6 +144,8 @@ class PropertyReport:
     seed: int
     max_seconds: float
     as_of: int
+    #: how many start profiles each property was tried on first
+    starts: int = 0
 
     @property
     def failed(self) -> list[PropertyResult]:
@@ -160,6 +163,7 @@ class PropertyReport:
             "seed": self.seed,
             "max_seconds": self.max_seconds,
             "as_of": self.as_of,
+            "start_profiles": self.starts,
             "passed": sum(1 for r in self.results if r.status == "passed"),
             "failed": len(self.failed),
             "properties": [_result_dict(r) for r in self.results],
@@ -169,6 +173,7 @@ class PropertyReport:
         lines = [
             f"properties: {len(self.results)} checked against {self.catalog}; up to {self.examples} examples "
             f"and {format_value(self.max_seconds)} s each, seed {self.seed}, as of {self.as_of}"
+            + (f"; {self.starts} start profile{'s' if self.starts != 1 else ''} tried first" if self.starts else "")
         ]
         for r in self.results:
             p = r.property
@@ -508,24 +513,64 @@ def _owner(profile: Profile, parts: Sequence[str]) -> type:
     return type(owner)
 
 
-def _apply(change: Change, profile: Profile, draw: Callable[[Any], Any], as_of: int) -> tuple[Profile, str]:
-    """The changed profile and the change as applied, in words; raises _NotApplicable."""
+@attrs.frozen
+class _Choice:
+    """What a change needs beyond the profile: the amount, the item added, the item removed."""
+
+    amount: float = 0.0
+    item: Any = None
+    removed: Any = None
+
+
+def _apply(change: Change, profile: Profile, draw: Callable[[Any], Any], as_of: int) -> tuple[Profile, str, _Choice]:
+    """Draw what the change needs, then apply it; raises _NotApplicable."""
     from hypothesis import strategies as st
 
-    from .strategies import field_bounds, record_strategy
+    from .strategies import record_strategy
+
+    current = _get(profile, change.path.parts)
+    if current is _MISSING or current is None:
+        raise _NotApplicable(f"{change.path.dotted} is not set")
+    choice = _Choice()
+    if change.kind in ("raise", "lower"):
+        assert change.by is not None
+        lo, hi = change.by
+        amount = draw(st.integers(int(lo), int(hi))) if change.integer else draw(st.floats(lo, hi, allow_nan=False))
+        choice = _Choice(amount=amount)
+    elif change.kind == "add":
+        choice = _Choice(item=draw(record_strategy(_element_class(profile, change.path.parts), as_of, dict(change.fixed))))
+    elif change.kind == "remove":
+        candidates = _removable(change, profile, as_of)
+        if not candidates:
+            raise _NotApplicable(f"no item of {change.path.dotted} to remove")
+        choice = _Choice(removed=current[draw(st.sampled_from(candidates))])
+    changed, applied = _apply_choice(change, profile, choice, as_of)
+    return changed, applied, choice
+
+
+def _removable(change: Change, profile: Profile, as_of: int) -> list[int]:
+    items = _get(profile, change.path.parts)
+    if items is _MISSING or items is None:
+        return []
+    return [
+        i
+        for i, it in enumerate(items)
+        if change.where is None or truth(evaluate_expr(change.where, Scope(applicant=profile, item=it, as_of_year=as_of))) is True
+    ]
+
+
+def _apply_choice(change: Change, profile: Profile, choice: _Choice, as_of: int) -> tuple[Profile, str]:
+    """The changed profile and the change as applied, in words; raises _NotApplicable."""
+    from .strategies import field_bounds
 
     parts = change.path.parts
     dotted = change.path.dotted
     current = _get(profile, parts)
-    if current is _MISSING:
+    if current is _MISSING or current is None:
         raise _NotApplicable(f"{dotted} is not set")
     try:
         if change.kind in ("raise", "lower"):
-            if current is None:
-                raise _NotApplicable(f"{dotted} has no value")
-            assert change.by is not None
-            lo, hi = change.by
-            amount: float = draw(st.integers(int(lo), int(hi))) if change.integer else draw(st.floats(lo, hi, allow_nan=False))
+            amount = choice.amount
             new = current + amount if change.kind == "raise" else current - amount
             low, high = field_bounds(_owner(profile, parts), parts[-1], as_of)
             if (low is not None and new < low) or (high is not None and new > high):
@@ -533,25 +578,17 @@ def _apply(change: Change, profile: Profile, draw: Callable[[Any], Any], as_of: 
             changed = _set(profile, parts, new)
             return changed, f"{change.kind} {dotted} by {format_value(amount)} (from {format_value(current)} to {format_value(new)})"
         if change.kind == "add":
-            elem = _element_class(profile, parts)
-            item = draw(record_strategy(elem, as_of, dict(change.fixed)))
-            changed = _set(profile, parts, (*current, item))
-            return changed, f"add to {dotted}: {format_value(item)}"
+            changed = _set(profile, parts, (*current, choice.item))
+            return changed, f"add to {dotted}: {format_value(choice.item)}"
         if change.kind == "remove":
-            candidates = [
-                i
-                for i, it in enumerate(current)
-                if change.where is None or truth(evaluate_expr(change.where, Scope(applicant=profile, item=it, as_of_year=as_of))) is True
-            ]
-            if not candidates:
-                raise _NotApplicable(f"no item of {dotted} to remove")
-            k = draw(st.sampled_from(candidates))
-            changed = _set(profile, parts, tuple(x for i, x in enumerate(current) if i != k))
-            return changed, f"remove {dotted}[{k}]: {format_value(current[k])}"
+            if choice.removed not in current:
+                raise _NotApplicable(f"the item to remove is not in {dotted}")
+            k = current.index(choice.removed)
+            changed = _set(profile, parts, (*current[:k], *current[k + 1 :]))
+            return changed, f"remove {dotted}[{k}]: {format_value(choice.removed)}"
         value = change.to
         owner = _owner(profile, parts)
-        hint = attrs.fields_dict(owner)[parts[-1]].type
-        converted = _convert(value, owner, parts[-1], hint)
+        converted = _convert(value, owner, parts[-1])
         if converted == current:
             raise _NotApplicable(f"{dotted} is already {format_value(value)}")
         changed = _set(profile, parts, converted)
@@ -569,7 +606,7 @@ def _element_class(profile: Profile, parts: Sequence[str]) -> type:
     return elem
 
 
-def _convert(value: Any, owner: type, name: str, _hint: Any) -> Any:
+def _convert(value: Any, owner: type, name: str) -> Any:
     """A TOML value as the field's type (an enum member for an enumerated field)."""
     import typing
     from enum import Enum
@@ -581,6 +618,127 @@ def _convert(value: Any, owner: type, name: str, _hint: Any) -> Any:
     if isinstance(value, int) and not isinstance(value, bool) and float in (typing.get_args(hint) or (hint,)):
         return float(value)
     return value
+
+
+# --- start profiles and the greedy shrinker ----------------------------------------------------
+
+
+def example_profiles() -> list[tuple[str, Profile]]:
+    """The example applicants shipped with the package, as ``(name, profile)``: rich, realistic start points."""
+    from ..domain.examples import example_names, example_profile_path
+    from ..domain.inputs import load_profile
+
+    return [(name, load_profile(example_profile_path(name))) for name in example_names()]
+
+
+def _minimal_item(cls: type, fixed: Mapping[str, Any]) -> Any:
+    """The simplest item of ``cls`` with ``fixed`` fields: defaults elsewhere, the first value where none."""
+    import typing
+    from enum import Enum
+
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for a in attrs.fields(cls):
+        if a.name in fixed:
+            values[a.name] = _convert(fixed[a.name], cls, a.name)
+        elif a.default is attrs.NOTHING:
+            t = hints[a.name]
+            if isinstance(t, type) and issubclass(t, Enum):
+                values[a.name] = next(iter(t))
+            elif t is bool:
+                values[a.name] = False
+    return cls(**values)
+
+
+def _start_choices(p: Property, profile: Profile, near: Sequence[tuple[tuple[str, ...], list[int], int]], as_of: int) -> list[_Choice]:
+    """The changes to try on a start profile: the ends of `by` and the amounts that cross a rule's threshold."""
+    change = p.change
+    if change is None:
+        return [_Choice()]
+    current = _get(profile, change.path.parts)
+    if current is _MISSING or current is None:
+        return []
+    if change.kind in ("raise", "lower"):
+        assert change.by is not None
+        lo, hi = change.by
+        amounts = {lo, hi}
+        for _path, values, _spread in near:
+            for c in values:
+                # the smallest move that crosses c, and one more
+                step = (c - current) if change.kind == "raise" else (current - c + 1)
+                amounts.update({step, step + 1})
+        picked = sorted(a for a in amounts if lo <= a <= hi and (not change.integer or float(a).is_integer()))
+        return [_Choice(amount=a) for a in picked[:8]]
+    if change.kind == "add":
+        try:
+            return [_Choice(item=_minimal_item(_element_class(profile, change.path.parts), dict(change.fixed)))]
+        except (TypeError, ValueError):
+            return []
+    if change.kind == "remove":
+        return [_Choice(removed=current[i]) for i in _removable(change, profile, as_of)]
+    return [_Choice()]
+
+
+def _simpler(obj: Any, path: tuple[str, ...], keep: tuple[str, ...]) -> Iterable[Any]:
+    """Records one step simpler than ``obj``: an item fewer, an optional part left out, a field at its default.
+
+    ``keep`` is the path a change goes through: it stays present.
+    """
+    for a in attrs.fields(type(obj)):
+        if not a.init:
+            continue
+        value = getattr(obj, a.name)
+        here = (*path, a.name)
+        needed = keep[: len(here)] == here
+        default: Any = a.default
+        factory = getattr(default, "factory", None)  # an attrs Factory: the value it makes
+        if callable(factory):
+            default = factory()
+        candidates: list[Any] = []
+        if isinstance(value, tuple):
+            least = 1 if needed or here == ("preferences", "specialties") else 0
+            if len(value) > least:
+                candidates = [(*value[:i], *value[i + 1 :]) for i in range(len(value))]
+            if value and attrs.has(type(value[0])):
+                for i, item in enumerate(value):
+                    candidates.extend((*value[:i], simpler, *value[i + 1 :]) for simpler in _simpler(item, (), ()))
+        elif attrs.has(type(value)):
+            if default is None and not needed:
+                candidates.append(None)
+            candidates.extend(_simpler(value, here, keep))
+        elif default is not attrs.NOTHING and value != default and not (needed and default is None):
+            candidates.append(default)
+        for c in candidates:
+            try:
+                yield attrs.evolve(obj, **{a.name: c})
+            except (TypeError, ValueError):
+                continue
+
+
+def _shrink(
+    start: Profile,
+    violation: Violation,
+    check: Callable[[Profile], Violation | None],
+    keep: tuple[str, ...],
+    deadline: float,
+    limit: int = 400,
+) -> Violation:
+    """Greedy shrinking of a counterexample found from a start profile: take every simplification that still fails."""
+    current, best, tries = start, violation, 0
+    improved = True
+    while improved and tries < limit:
+        improved = False
+        for candidate in _simpler(current, (), keep):
+            if time.perf_counter() > deadline:
+                return attrs.evolve(best, shrink_stopped=True)
+            tries += 1
+            found = check(candidate)
+            if found is not None:
+                current, best, improved = candidate, found, True
+                break
+            if tries >= limit:
+                break
+    return best
 
 
 # --- the search ------------------------------------------------------------------------------
@@ -667,6 +825,7 @@ def check_properties(
     properties: Sequence[Property] | None = None,
     engine: str = "native",
     on_result: Callable[[PropertyResult], None] | None = None,
+    starts: Sequence[tuple[str, Profile]] = (),
 ) -> PropertyReport:
     """Search for counterexamples to the rule set's properties.
 
@@ -674,7 +833,9 @@ def check_properties(
     ``seed`` makes the search repeatable. ``catalog`` defaults to the shipped sample catalog;
     ``sample`` evaluates against a seeded subsample of it instead, for speed. ``only`` picks
     properties by id, ``properties`` passes them directly (default: every enabled property of
-    ``rules``). Raises `EngineUnavailable` when ``hypothesis`` is not installed.
+    ``rules``). ``starts`` are ``(name, profile)`` pairs tried first, before the generated
+    profiles (`example_profiles()` gives the shipped example applicants); a counterexample found
+    from one is shrunk greedily to a minimal profile. Raises `EngineUnavailable` when ``hypothesis`` is not installed.
     """
     if not hypothesis_available():
         raise EngineUnavailable(
@@ -721,11 +882,11 @@ def check_properties(
 
     results: list[PropertyResult] = []
     for p in props:
-        result = _check_one(p, cat, run, _thresholds(rules, p), examples=examples, seed=seed, max_seconds=max_seconds, as_of=as_of)
+        result = _check_one(p, cat, run, _thresholds(rules, p), starts, examples=examples, seed=seed, max_seconds=max_seconds, as_of=as_of)
         results.append(result)
         if on_result is not None:
             on_result(result)
-    return PropertyReport(tuple(results), label, len(cat), examples, seed, max_seconds, as_of)
+    return PropertyReport(tuple(results), label, len(cat), examples, seed, max_seconds, as_of, len(starts))
 
 
 def _check_one(
@@ -733,6 +894,7 @@ def _check_one(
     cat: Catalog,
     run: Callable[[Profile], _Snapshot],
     near: Sequence[tuple[tuple[str, ...], list[int], int]],
+    starts: Sequence[tuple[str, Profile]],
     *,
     examples: int,
     seed: int,
@@ -767,6 +929,33 @@ def _check_one(
         scope = Scope(applicant=profile, as_of_year=as_of)
         return all(truth(evaluate_expr(g, scope)) is True for g in p.given)
 
+    # start profiles first: realistic, rich applicants where a counterexample is likelier than in
+    # a random draw; one found is shrunk greedily, as hypothesis would
+    for name, start_profile in starts:
+        if time.perf_counter() - start > max_seconds or not given_holds(start_profile):
+            continue
+        for choice in _start_choices(p, start_profile, near, as_of):
+
+            def check(candidate: Profile, choice: _Choice = choice) -> Violation | None:
+                if not given_holds(candidate):
+                    return None
+                changed: Profile | None = None
+                applied: str | None = None
+                if p.change is not None:
+                    try:
+                        changed, applied = _apply_choice(p.change, candidate, choice, as_of)
+                    except _NotApplicable:
+                        return None
+                return _violation(p, candidate, changed, applied, run, observe, where_mask, reads_items, as_of)
+
+            state.examples += 1
+            found = check(start_profile)
+            if found is not None:
+                keep = p.change.path.parts if p.change is not None else ()
+                shrunk = _shrink(start_profile, found, check, keep, start + max_seconds)
+                note = (note + "; " if note else "") + f"found from the start profile `{name}`, then shrunk"
+                return PropertyResult(p, "failed", state.examples, state.rejected, time.perf_counter() - start, shrunk, note)
+
     def body(data: Any) -> None:
         profile: Profile = data.draw(profiles)
         if not given_holds(profile):
@@ -774,7 +963,7 @@ def _check_one(
             assume(False)
         if p.change is not None:
             try:
-                changed, applied = _apply(p.change, profile, data.draw, as_of)
+                changed, applied, _choice = _apply(p.change, profile, data.draw, as_of)
             except _NotApplicable:
                 state.rejected += 1
                 assume(False)
