@@ -184,7 +184,7 @@ class PropertyReport:
             if r.note:
                 lines.append(f"      {r.note}")
             if r.violation is not None:
-                lines.extend("      " + line for line in render_violation(p, r.violation).splitlines())
+                lines.extend(("      " + line) if line else "" for line in render_violation(p, r.violation).splitlines())
         counts = {s: sum(1 for r in self.results if r.status == s) for s in ("passed", "failed", "unsupported", "inconclusive")}
         lines.append(", ".join(f"{n} {s}" for s, n in counts.items() if n or s in ("passed", "failed")))
         return "\n".join(lines)
@@ -212,7 +212,7 @@ def render_violation(p: Property, v: Violation) -> str:
     elif p.change is not None:
         out.append("audit lines that differ: none (the outcome moved without a rule firing differently)")
     out.append("minimal profile" + (" (shrinking stopped at the time limit)" if v.shrink_stopped else "") + ":")
-    out.extend("  " + line for line in profile_toml(v.profile).splitlines())
+    out.extend(("  " + line) if line else "" for line in profile_toml(v.profile).splitlines())
     return "\n".join(out)
 
 
