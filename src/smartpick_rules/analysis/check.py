@@ -84,8 +84,11 @@ class _ExprChecker:
         tags: dict[str, set[str]],
         derived: dict[str, FactType],
         estimates: frozenset[str] = frozenset(),
+        extra_roots: dict[str, FactType] | None = None,
     ) -> None:
         self.stage = stage
+        #: roots beyond the rule stages' (a property's ``result.``)
+        self.extra_roots = extra_roots or {}
         self.rule_id = rule_id
         self.tags = tags
         self.derived = derived
@@ -253,6 +256,16 @@ class _ExprChecker:
                 )
                 return ANY
             t = roots[root]
+        elif root in self.extra_roots:
+            t = self.extra_roots[root]
+        elif root not in roots:
+            self.error(
+                "stage_error",
+                f"`{root}.` is readable only in a property's `holds` condition, not in a rule",
+                e.loc,
+                help="see docs/properties.md",
+            )
+            return ANY
         else:
             t = roots[root]
         optional = t.optional
@@ -437,9 +450,13 @@ def check_expression(
     derived: dict[str, FactType] | None = None,
     want: str | None = "bool",
     estimates: frozenset[str] = frozenset(),
+    extra_roots: dict[str, FactType] | None = None,
 ) -> tuple[FactType, list[Diagnostic], _ExprChecker]:
-    """Type of ``e`` in ``stage``, with the diagnostics found."""
-    c = _ExprChecker(stage, rule_id, tags or {}, derived or {}, estimates)
+    """Type of ``e`` in ``stage``, with the diagnostics found.
+
+    ``extra_roots`` adds fact roots a rule cannot read (a property's ``result.``).
+    """
+    c = _ExprChecker(stage, rule_id, tags or {}, derived or {}, estimates, extra_roots)
     t = c.check(e, {})
     if want is not None and t.kind not in (want, "any") and not c.diags:
         c.want(t, want, e, "a `when` clause must be a condition" if want == "bool" else f"expected {want}")

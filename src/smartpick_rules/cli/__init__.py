@@ -82,6 +82,9 @@ class _CommandParser(_Parser):
 
 
 # --- commands ---------------------------------------------------------------------------------
+# (The handlers of `test`, `whatif` and `compile` are not named cmd_test & co.: importing the
+# submodule of that name rebinds the package attribute, and a second main() in one process would
+# find a module where the handler was.)
 
 
 def cmd_evaluate(args: argparse.Namespace, io: Io) -> int:
@@ -168,33 +171,42 @@ def cmd_check(args: argparse.Namespace, io: Io) -> int:
             diags = lint_rules(rs, files=own if args.with_shipped else None)
     errors = [d for d in diags if d.severity == "error"]
     warnings = [d for d in diags if d.severity != "error"]
+    own_props = [] if errors else [p for p in rs.properties if not args.with_shipped or p.loc.file in set(own)]
+    report = None
+    if args.properties and not errors:
+        from .cmd_properties import run_property_check
+
+        report = run_property_check(args, io, rs, own_props)
     if args.format == "json":
-        io.print(
-            json.dumps(
-                {
-                    "files": files,
-                    "rules": n_rules,
-                    "errors": len(errors),
-                    "warnings": len(warnings),
-                    "diagnostics": [d.to_dict() for d in diags],
-                },
-                indent=2,
-                ensure_ascii=False,
-            ),
-            raw=True,
-        )
+        data: dict[str, Any] = {
+            "files": files,
+            "rules": n_rules,
+            "errors": len(errors),
+            "warnings": len(warnings),
+            "diagnostics": [d.to_dict() for d in diags],
+        }
+        if own_props:
+            data["property_count"] = len(own_props)
+        if report is not None:
+            data["properties"] = report.to_dict()
+        io.print(json.dumps(data, indent=2, ensure_ascii=False, default=str), raw=True)
     else:
         for d in diags:
             io.print(d.render())
         if errors:
             io.print(f"{_plural(len(errors), 'error')}, {_plural(len(warnings), 'warning')}: the rule sets do not load")
         else:
+            props = f", {len(own_props):,} propert{'y' if len(own_props) == 1 else 'ies'}" if own_props else ""
             io.print(
-                f"checked {_plural(len(files), 'file')}, {_plural(n_rules, 'rule')}: "
+                f"checked {_plural(len(files), 'file')}, {_plural(n_rules, 'rule')}{props}: "
                 f"{_plural(len(errors), 'error')}, {_plural(len(warnings), 'warning')}"
             )
+        if report is not None:
+            io.print(report.render())
     if errors:
         return EXIT_ERROR
+    if report is not None and not report.ok:
+        return EXIT_FAIL
     if warnings and args.strict:
         return EXIT_FAIL
     return EXIT_OK
@@ -204,13 +216,13 @@ def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}" + ("" if n == 1 else "s")
 
 
-def cmd_test(args: argparse.Namespace, io: Io) -> int:
+def run_test_command(args: argparse.Namespace, io: Io) -> int:
     from .cmd_test import run_tests
 
     return run_tests(args, io)
 
 
-def cmd_whatif(args: argparse.Namespace, io: Io) -> int:
+def run_whatif_command(args: argparse.Namespace, io: Io) -> int:
     from .cmd_whatif import whatif_command
 
     return whatif_command(args, io)
@@ -283,7 +295,7 @@ def _shell_word(text: str) -> str:
     return shlex.quote(text)
 
 
-def cmd_compile(args: argparse.Namespace, io: Io) -> int:
+def run_compile_command(args: argparse.Namespace, io: Io) -> int:
     from .cmd_compile import compile_command
 
     return compile_command(args, io)
@@ -402,6 +414,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_rules_options(p, positional=True)
     p.add_argument("--strict", action="store_true", help="exit with status 1 when there are warnings")
     p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument(
+        "--properties",
+        action="store_true",
+        help="also search for counterexamples to the rule sets' declared properties (exit status 1 when one is found)",
+    )
+    from .cmd_properties import add_property_options
+
+    add_property_options(p)
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("test", help="run the rule tests kept beside rule sets", description="Run *.test.toml rule-test suites: pass/fail per case, and the coverage of rules and clauses.")
@@ -411,7 +431,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fail-under-clauses", type=_percent, default=None, metavar="PERCENT", help="fail when clause coverage is below PERCENT")
     p.add_argument("--verbose", "-v", action="store_true", help="also list the clauses no test makes true or false")
     p.add_argument("--format", choices=("text", "json"), default="text")
-    p.set_defaults(func=cmd_test)
+    p.add_argument("--no-properties", dest="properties", action="store_false", help="run the rule tests only, not the rule sets' properties")
+    add_property_options(p)
+    p.set_defaults(func=run_test_command)
 
     p = sub.add_parser("whatif", help="re-evaluate with changes and show what moves", description="Re-evaluate a profile with changes and show the programs that change tier or exclusion, with the rules responsible.")
     _add_evaluation_options(p)
@@ -427,7 +449,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("table", "json", "markdown"), default="table")
     p.add_argument("--top", type=_positive, default=25, metavar="N", help="programs shown (default: 25)")
     p.add_argument("--output", "-o", metavar="FILE")
-    p.set_defaults(func=cmd_whatif)
+    p.set_defaults(func=run_whatif_command)
 
     p = sub.add_parser("levers", help="which change to the profile moves the most programs", description="Try the parts of a profile an applicant can still change and rank them by how many programs they move.")
     _add_evaluation_options(p)
@@ -465,7 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", default="native", metavar="NAME", help="native (default) or durable")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--output", "-o", metavar="FILE")
-    p.set_defaults(func=cmd_compile)
+    p.set_defaults(func=run_compile_command)
     return parser
 
 

@@ -41,7 +41,7 @@ __all__ = [
 
 LiteralValue = int | float | str | bool | None
 
-ROOTS = ("applicant", "program", "list", "item", "derived", "estimate")
+ROOTS = ("applicant", "program", "list", "item", "derived", "estimate", "result")
 COMPARE_OPS = ("==", "!=", "<", "<=", ">", ">=", "in", "not in")
 ARITH_OPS = ("+", "-", "*", "/", "%")
 
@@ -315,7 +315,7 @@ class _Translator:
                     "unknown_field",
                     f"unknown name `{node.id}`",
                     loc,
-                    help="a path starts with applicant., program., list., item., derived. or estimate.",
+                    help="a path starts with applicant., program., list., item., derived. or estimate. (result. in a property)",
                     suggestion=hint,
                 )
             )

@@ -33,10 +33,12 @@ class Scope:
     tags: frozenset[str] | set[str] = frozenset()
     as_of_year: int = 2026
     item: Any = None
+    #: what a property's `holds` condition reads as ``result.`` (see testing/properties.py)
+    result: Any = None
 
     def with_item(self, item: Any) -> Scope:
         # called once per element of every collection a condition walks: skip evolve's overhead
-        return Scope(self.applicant, self.program, self.list, self.derived, self.tags, self.as_of_year, item)
+        return Scope(self.applicant, self.program, self.list, self.derived, self.tags, self.as_of_year, item, self.result)
 
 
 def plain(value: Any) -> Any:
