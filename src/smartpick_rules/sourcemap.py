@@ -8,6 +8,8 @@ tables, dotted and quoted keys, and skips multi-line strings; it never evaluates
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 from collections.abc import Sequence
 
@@ -50,12 +52,18 @@ class SourceMap:
             key = key[:-1]
         return (0, 0)
 
-    def find_text(self, text: str, start_line: int) -> tuple[int, int]:
-        """Where ``text`` first appears at or after ``start_line`` (1-based); (0, 0) if absent."""
+    def locate(self, paths: Sequence[Sequence[str | int]]) -> list[tuple[int, int]]:
+        """:meth:`position` of each path; one pass over the text where that is cheaper."""
+        return [self.position(p) for p in paths]
+
+    def find_text(self, text: str, start_line: int, end_line: int = 0) -> tuple[int, int]:
+        """Where ``text`` first appears at or after ``start_line`` and before ``end_line`` (1-based,
+        0 for the end of the file); (0, 0) if absent."""
         if not text:
             return (0, 0)
         probe = text.strip().splitlines()[0] if text.strip() else text
-        for i in range(max(start_line - 1, 0), len(self.lines)):
+        stop = min(end_line - 1, len(self.lines)) if end_line > 0 else len(self.lines)
+        for i in range(max(start_line - 1, 0), stop):
             col = self.lines[i].find(probe)
             if col >= 0:
                 return (i + 1, col + 1)
@@ -101,24 +109,110 @@ def toml_source_map(text: str, file: str = "") -> SourceMap:
 
 
 def json_source_map(text: str, file: str = "") -> SourceMap:
-    """A rough map for JSON: each key path to the first line, after its parent's, naming the key."""
-    lines = tuple(text.splitlines())
-    return _JsonMap(file, {}, lines)
+    """A map for JSON: a key path to where its key (or, in an array, its element) is written.
+
+    Nothing is scanned until a position is asked for; :meth:`SourceMap.locate` then finds
+    every path asked for in one pass over the text, so locating the errors of a large document
+    costs one scan, not one per error.
+    """
+    return _JsonMap(file, {}, (), text)
+
+
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\],]')
+_NON_SPACE = re.compile(r"\S")
 
 
 @attrs.frozen
 class _JsonMap(SourceMap):
+    text: str = ""
+
     def position(self, path: Sequence[str | int]) -> tuple[int, int]:
-        line = 1
-        col = 1
-        for part in path:
-            if isinstance(part, int):
+        return self.locate([path])[0]
+
+    def locate(self, paths: Sequence[Sequence[str | int]]) -> list[tuple[int, int]]:
+        wanted: set[tuple[str | int, ...]] = set()
+        for p in paths:
+            for k in range(1, len(p) + 1):
+                wanted.add(tuple(p[:k]))
+        found = _scan_json(self.text, wanted)
+        out = []
+        for p in paths:
+            key = tuple(p)
+            while key and key not in found:
+                key = key[:-1]
+            out.append(found[key] if key else (0, 0))
+        return out
+
+
+def _scan_json(text: str, wanted: set[tuple[str | int, ...]]) -> dict[tuple[str | int, ...], tuple[int, int]]:
+    """Where each wanted path's key or array element starts: one pass, no recursion."""
+    found: dict[tuple[str | int, ...], tuple[int, int]] = {}
+    if not wanted:
+        return found
+    deepest = max(len(w) for w in wanted)
+    path: list[str | int] = []
+    #: per open container: True for an object waiting for a key
+    expect_key: list[bool] = []
+    line, line_start, counted = 1, 0, 0
+
+    def where(pos: int) -> tuple[int, int]:
+        nonlocal line, line_start, counted
+        newlines = text.count("\n", counted, pos)
+        if newlines:
+            line += newlines
+            line_start = text.rfind("\n", counted, pos) + 1
+        counted = pos
+        return (line, pos - line_start + 1)
+
+    def element(after: int) -> None:
+        # an array element starts at the next non-space character (numbers are not tokens)
+        key = tuple(path)
+        if key in wanted and key not in found:
+            m = _NON_SPACE.search(text, after)
+            if m is not None and m.group() not in "]":
+                found[key] = where(m.start())
+
+    for m in _JSON_TOKEN.finditer(text):
+        tok = m.group()
+        c = tok[0]
+        if c == '"':
+            if expect_key and expect_key[-1]:
+                expect_key[-1] = False
+                name = tok[1:-1]
+                if "\\" in name:
+                    with contextlib.suppress(ValueError):
+                        name = json.loads(tok)
+                path[-1] = name
+                if len(path) <= deepest:
+                    key = tuple(path)
+                    if key in wanted and key not in found:
+                        found[key] = where(m.start())
+            continue
+        if c == "{":
+            path.append("")  # the key comes next
+            expect_key.append(True)
+        elif c == "[":
+            path.append(0)
+            expect_key.append(False)
+            if len(path) <= deepest:
+                element(m.end())
+        elif c == ",":
+            if not path:
                 continue
-            found = self.find_text(f'"{part}"', line)
-            if found == (0, 0):
-                break
-            line, col = found
-        return (line, col) if path else (0, 0)
+            last = path[-1]
+            if isinstance(last, int):  # in an array: the next element (object keys are strings)
+                path[-1] = last + 1
+                if len(path) <= deepest:
+                    element(m.end())
+            else:
+                expect_key[-1] = True
+        else:  # } or ]
+            if path:
+                path.pop()
+                expect_key.pop()
+        if len(found) == len(wanted):
+            break
+    return found
 
 
 def parse_error_position(message: str) -> tuple[int, int]:

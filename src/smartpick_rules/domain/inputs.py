@@ -120,13 +120,15 @@ def _refuse_constant(name: str) -> Any:
 
 
 def _locate(diags: Iterable[Diagnostic], smap: SourceMap | None, file: str, prefix: Iterable[str | int] = ()) -> list[Diagnostic]:
-    out = []
-    for d in diags:
-        line = col = 0
-        if smap is not None and d.field_path:
-            line, col = smap.position([*prefix, *path_from_field_path(d.field_path)])
-        out.append(attrs.evolve(d, location=Location(file, line, col)))
-    return out
+    diags = list(diags)
+    head = list(prefix)
+    paths = [[*head, *path_from_field_path(d.field_path)] if d.field_path else [] for d in diags]
+    # every position in one pass over the document (a JSON map scans the text once per call)
+    where = smap.locate(paths) if smap is not None else [(0, 0)] * len(diags)
+    return [
+        attrs.evolve(d, location=Location(file, *(pos if d.field_path else (0, 0))))
+        for d, pos in zip(diags, where, strict=True)
+    ]
 
 
 def _structure(
@@ -372,21 +374,17 @@ def catalog_from_data(data: Any, *, source: str = "<catalog>", limits: Limits = 
         try:
             program = structure_mapping(item, Program, f"$[{i}]", limits)
         except _StructureFailure as fail:
-            for d in fail.diagnostics:
-                loc_path = [*prefix, *path_from_field_path(d.field_path or "")]
-                line, col = _smap.position(loc_path) if _smap else (0, 0)
-                diags.append(attrs.evolve(d, location=Location(source, line, col)))
+            diags.extend(fail.diagnostics)
             continue
         if program.id in ids:
-            line, col = _smap.position([*prefix, i, "id"]) if _smap else (0, 0)
             diags.append(
-                Diagnostic("duplicate_id", f"program id `{program.id}` already used by program #{ids[program.id] + 1}", Location(source, line, col), field_path=f"$[{i}].id")
+                Diagnostic("duplicate_id", f"program id `{program.id}` already used by program #{ids[program.id] + 1}", field_path=f"$[{i}].id")
             )
             continue
         ids[program.id] = i
         programs.append(program)
     if diags:
-        raise InputError(diags)
+        raise InputError(_locate(diags, _smap, source, prefix))
     return Catalog(tuple(programs), source, synthetic)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from importlib import resources
 from pathlib import Path as FsPath
 from typing import Any
@@ -246,7 +246,11 @@ def _rule_id_at(data: Any, path: Sequence[str | int]) -> str | None:
 
 def _expr_origin(smap: SourceMap, key_path: list[str | int], text: str, file: str) -> Location:
     line, _col = smap.position(key_path)
-    found = smap.find_text(text, line or 1)
+    # search only up to the next rule's table, so locating every rule's text is one pass over the file
+    end = 0
+    if len(key_path) >= 2 and key_path[0] == "rule" and isinstance(key_path[1], int):
+        end = smap.positions.get(("rule", key_path[1] + 1), (0, 0))[0]
+    found = smap.find_text(text, line or 1, end)
     if found != (0, 0):
         return Location(file, found[0], found[1])
     return Location(file, line, 1)
@@ -591,23 +595,35 @@ def _order(loaded: list[_LoadedFile]) -> tuple[list[_LoadedFile], list[Diagnosti
         return [], diags
     ordered: list[_LoadedFile] = []
     state: dict[str, int] = {}
-
-    def visit(lf: _LoadedFile, chain: list[str]) -> None:
-        name = lf.info.name
-        if state.get(name) == 2:
-            return
-        if state.get(name) == 1:
-            cycle = " -> ".join([*chain[chain.index(name):], name])
-            diags.append(Diagnostic("dependency_cycle", f"rule sets require each other: {cycle}", lf.loc))
-            return
-        state[name] = 1
-        for req in lf.info.requires:
-            visit(by_name[req], [*chain, name])
-        state[name] = 2
-        ordered.append(lf)
-
-    for lf in loaded:
-        visit(lf, [])
+    # depth-first, post-order, with an explicit stack: a chain of thousands of `requires` must
+    # not exhaust Python's stack
+    for start in loaded:
+        if state.get(start.info.name):
+            continue
+        state[start.info.name] = 1
+        chain: list[str] = [start.info.name]
+        work: list[tuple[_LoadedFile, Iterator[str]]] = [(start, iter(start.info.requires))]
+        while work:
+            lf, requires = work[-1]
+            for req in requires:
+                dep = by_name[req]
+                seen = state.get(req)
+                if seen == 1:
+                    names = [*chain[chain.index(req):], req]
+                    if len(names) > 12:  # one line, however long the cycle
+                        names = [*names[:6], f"... {len(names) - 9} more ...", *names[-3:]]
+                    cycle = " -> ".join(names)
+                    diags.append(Diagnostic("dependency_cycle", f"rule sets require each other: {cycle}", dep.loc))
+                elif seen is None:
+                    state[req] = 1
+                    chain.append(req)
+                    work.append((dep, iter(dep.info.requires)))
+                    break
+            else:
+                work.pop()
+                chain.pop()
+                state[lf.info.name] = 2
+                ordered.append(lf)
     return ordered, diags
 
 
