@@ -383,6 +383,15 @@ def _exceeds(limit: str, value: int, tmp_path: Path) -> sr.SmartpickError:
         elif limit == "max_firings":
             rules = load_rules_from_text([("r.toml", ruleset('stage = "program"\nwhen = "true"\nthen = { score = 1 }'))])
             sr.evaluate(PROFILE, CATALOG, rules, as_of=2026, limits=limits)
+        elif limit == "max_work":
+            rules = load_rules_from_text([("r.toml", ruleset('stage = "program"\nwhen = "program.positions > 1 and program.positions < 9"\nthen = { score = 1 }'))])
+            sr.evaluate(PROFILE, CATALOG, rules, as_of=2026, limits=limits)
+        elif limit == "max_audit_entries":
+            rules = load_rules_from_text([("r.toml", ruleset('stage = "program"\nwhen = "true"\nthen = { score = 1 }'))])
+            sr.evaluate(PROFILE, CATALOG, rules, as_of=2026, limits=limits)
+        elif limit == "max_result_bytes":
+            rules = load_rules_from_text([("r.toml", ruleset('stage = "program"\nwhen = "true"\nthen = { score = 1 }'))])
+            sr.evaluate(PROFILE, CATALOG, rules, as_of=2026, limits=limits).to_json()
         elif limit == "max_programs":
             (tmp_path / "c.csv").write_text(_csv(5))
             sr.load_catalog(tmp_path / "c.csv", limits=limits)
@@ -411,6 +420,9 @@ TINY = {
     "max_expression_depth": 3,
     "max_tags": 2,
     "max_firings": 1,
+    "max_work": 3,
+    "max_audit_entries": 1,
+    "max_result_bytes": 100,
     "max_programs": 3,
     "max_string_length": 5,
     "max_list_items": 3,
@@ -426,7 +438,7 @@ def test_every_limit_has_a_tiny_value_test() -> None:
 @pytest.mark.parametrize("limit", sorted(TINY))
 def test_each_limit_configured_tiny_gives_a_clear_error(limit: str, tmp_path: Path) -> None:
     err = _exceeds(limit, TINY[limit], tmp_path)
-    assert err.code == ("budget_exceeded" if limit == "max_firings" else "limit_exceeded"), err
+    assert err.code == ("budget_exceeded" if limit in ("max_firings", "max_work") else "limit_exceeded"), err
     assert str(TINY[limit]) in err.diagnostics[0].message, err  # the configured value is named
     # and the default is not hit by the same input
     assert getattr(DEFAULT_LIMITS, limit) > TINY[limit]

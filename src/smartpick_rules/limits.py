@@ -20,7 +20,7 @@ class Limits:
     """Bounds on untrusted rule files, profiles and catalogs; each field is one limit.
 
     The defaults leave ample room for the shipped rule sets and catalogs. Exceeding a limit is a
-    ``limit_exceeded`` diagnostic (``budget_exceeded`` for ``max_firings`` at run time) naming
+    ``limit_exceeded`` diagnostic (``budget_exceeded`` for ``max_firings`` and ``max_work`` at run time) naming
     the field; ``attrs.evolve(DEFAULT_LIMITS, max_rules=50)`` changes one.
     """
 
@@ -38,6 +38,15 @@ class Limits:
     """Distinct tags rules may set."""
     max_firings: int = 5_000_000
     """Rule firings in one evaluation, all stages together."""
+    max_work: int = 1_000_000
+    """Elements visited in one evaluation: a condition node evaluated for one program or list
+    item is one (the vectorised program stage: one per node per 512 programs); nested
+    collection functions multiply."""
+    max_audit_entries: int = 2_000_000
+    """Audit entries one result holds, every program's trail included: what a report or
+    ``to_json`` materialises."""
+    max_result_bytes: int = 256_000_000
+    """Bytes of JSON ``to_json`` writes for one result."""
     max_programs: int = 200_000
     """Programs in one catalog."""
     max_string_length: int = 10_000

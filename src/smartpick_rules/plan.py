@@ -44,6 +44,8 @@ class CompiledRule:
     facts: RuleFacts
     #: ids of nodes that read the program (the rest is constant for one evaluation)
     program_nodes: frozenset[int]
+    #: nodes in the clauses: what evaluating the condition once costs (Limits.max_work)
+    cost: int = 1
 
     @property
     def id(self) -> str:
@@ -111,7 +113,12 @@ def _reads(rule: Rule, program_tags: frozenset[str]) -> tuple[tuple[str, Expr, b
         if isinstance(e, Path):
             if e.root == "item" or (e.root in ("applicant", "program", "list") and not e.parts):
                 return
+            if e.root == "list" and e.parts[:1] == ("programs",):
+                return  # the whole list of programs is never an audit value
             add(e.dotted, e)
+            return
+        if isinstance(e, Call) and e.func == "len" and isinstance(e.args[0], Path) and e.args[0].root == "list":
+            add(to_source(e), e)  # `len(list.programs)`: its value, 412, not the programs
             return
         if isinstance(e, Call) and e.func in COLLECTION_FUNCS:
             # report the call's value unless its collection itself depends on an outer item
@@ -177,6 +184,7 @@ def plan_ruleset(ruleset: RuleSet, limits: Limits = DEFAULT_LIMITS) -> Plan:
                     reads=_reads(r, own_tags),
                     facts=facts[r.id],
                     program_nodes=frozenset(nodes),
+                    cost=max(1, sum(1 for c in clauses for _n in iter_nodes(c))),
                 )
             )
             if st == "list" and any(p.dotted.startswith("list.programs") for c in clauses for p in iter_nodes(c) if isinstance(p, Path)):

@@ -11,11 +11,15 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import tomllib
 from collections.abc import Sequence
+from typing import Any
 
 import attrs
 
-__all__ = ["SourceMap", "json_source_map", "toml_source_map"]
+from .errors import Diagnostic, Location
+
+__all__ = ["DocumentError", "SourceMap", "json_source_map", "parse_json", "parse_toml", "toml_source_map"]
 
 PathKey = tuple[str | int, ...]
 
@@ -53,7 +57,7 @@ class SourceMap:
         return (0, 0)
 
     def locate(self, paths: Sequence[Sequence[str | int]]) -> list[tuple[int, int]]:
-        """:meth:`position` of each path; one pass over the text where that is cheaper."""
+        """`position` of each path; one pass over the text where that is cheaper."""
         return [self.position(p) for p in paths]
 
     def find_text(self, text: str, start_line: int, end_line: int = 0) -> tuple[int, int]:
@@ -111,7 +115,7 @@ def toml_source_map(text: str, file: str = "") -> SourceMap:
 def json_source_map(text: str, file: str = "") -> SourceMap:
     """A map for JSON: a key path to where its key (or, in an array, its element) is written.
 
-    Nothing is scanned until a position is asked for; :meth:`SourceMap.locate` then finds
+    Nothing is scanned until a position is asked for; `SourceMap.locate` then finds
     every path asked for in one pass over the text, so locating the errors of a large document
     costs one scan, not one per error.
     """
@@ -235,3 +239,119 @@ def path_from_field_path(field_path: str) -> list[str | int]:
         else:
             out.append(int(m.group(2)))
     return out
+
+
+# --- parsing untrusted documents ------------------------------------------------------------
+
+
+class DocumentError(Exception):
+    """A document that does not parse; ``diagnostic`` says where and why (callers raise their own error type)."""
+
+    def __init__(self, diagnostic: Diagnostic) -> None:
+        super().__init__(diagnostic.message)
+        self.diagnostic = diagnostic
+
+
+_LONG_NUMBER = re.compile(r"[0-9][0-9_]{4000,}")
+
+
+def _too_many_digits(text: str, file: str, kind: str) -> DocumentError:
+    # Python refuses to convert integers of over 4,300 digits (a denial-of-service guard) with
+    # a ValueError that has no position; find the number for the message
+    m = _LONG_NUMBER.search(text)
+    line = text.count("\n", 0, m.start()) + 1 if m else 0
+    column = m.start() - text.rfind("\n", 0, m.start()) if m else 0
+    return DocumentError(
+        Diagnostic("parse_error", f"invalid {kind}: a number with thousands of digits", Location(file, line, column))
+    )
+
+
+def parse_toml(text: str, file: str) -> Any:
+    """``tomllib.loads`` with every failure as a located `DocumentError`."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line, col = parse_error_position(str(exc))
+        raise DocumentError(
+            Diagnostic("parse_error", f"invalid TOML: {str(exc).split(' (at')[0]}", Location(file, line, col))
+        ) from None
+    except RecursionError:
+        raise DocumentError(Diagnostic("parse_error", "invalid TOML: nested too deeply", Location(file))) from None
+    except ValueError:
+        raise _too_many_digits(text, file, "TOML") from None
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for k, _v in pairs:
+            if k in seen:
+                raise _DuplicateKey(k)
+            seen.add(k)
+    return out
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number this library accepts")
+
+
+def parse_json(text: str, file: str) -> Any:
+    """``json.loads``, strict: no ``NaN``/``Infinity``, no key twice in an object, every failure a
+    located `DocumentError`. (Python's json keeps the last of two equal keys, silently.)"""
+    try:
+        return json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_unique_keys)
+    except json.JSONDecodeError as exc:
+        raise DocumentError(Diagnostic("parse_error", f"invalid JSON: {exc.msg}", Location(file, exc.lineno, exc.colno))) from None
+    except _DuplicateKey as exc:
+        line, col = _duplicate_key_position(text, exc.key)
+        shown = exc.key if len(exc.key) <= 40 else exc.key[:37] + "..."
+        raise DocumentError(
+            Diagnostic("parse_error", f"invalid JSON: the key `{shown}` appears twice in one object", Location(file, line, col))
+        ) from None
+    except RecursionError:
+        raise DocumentError(Diagnostic("parse_error", "invalid JSON: nested too deeply", Location(file))) from None
+    except ValueError as exc:
+        if "digits" in str(exc):
+            raise _too_many_digits(text, file, "JSON") from None
+        raise DocumentError(Diagnostic("parse_error", f"invalid JSON: {exc}", Location(file))) from None
+
+
+def _duplicate_key_position(text: str, key: str) -> tuple[int, int]:
+    """Where ``key`` is written a second time in one object: one pass, no recursion."""
+    frames: list[set[str] | None] = []  # per open container: the keys seen, or None for an array
+    expect_key: list[bool] = []
+    for m in _JSON_TOKEN.finditer(text):
+        tok = m.group()
+        c = tok[0]
+        if c == '"':
+            if frames and frames[-1] is not None and expect_key[-1]:
+                expect_key[-1] = False
+                name = tok[1:-1]
+                if "\\" in name:
+                    with contextlib.suppress(ValueError):
+                        name = json.loads(tok)
+                keys = frames[-1]
+                if name in keys and name == key:
+                    line = text.count("\n", 0, m.start()) + 1
+                    return line, m.start() - text.rfind("\n", 0, m.start())
+                keys.add(name)
+        elif c == "{":
+            frames.append(set())
+            expect_key.append(True)
+        elif c == "[":
+            frames.append(None)
+            expect_key.append(False)
+        elif c == ",":
+            if frames and frames[-1] is not None:
+                expect_key[-1] = True
+        elif frames:
+            frames.pop()
+            expect_key.pop()
+    return (0, 0)

@@ -20,9 +20,7 @@ valid TOML is taken as a string (``visa=h1b``).
 
 from __future__ import annotations
 
-import datetime as _dt
 import re
-import tomllib
 import types
 import typing
 from collections import Counter
@@ -44,7 +42,8 @@ from .limits import DEFAULT_LIMITS, Limits
 from .plan import Plan, plan_ruleset
 from .results.recommendation import Recommendation
 from .runtime.evaluate import evaluate
-from .runtime.stages import rank_programs, run_profile_stage
+from .runtime.stages import as_of_year, rank_programs, run_profile_stage
+from .sourcemap import DocumentError, parse_toml
 
 __all__ = [
     "Change",
@@ -114,8 +113,8 @@ def parse_change(text: str) -> Change:
     if not raw:
         raise InputError(Diagnostic("input_error", f"no value after `{op}`", _where(text), help='write a TOML value: 240, true, "text"'))
     try:
-        value = tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
+        value = parse_toml(f"v = {raw}", "<change>")["v"]
+    except DocumentError:
         if not _BARE.match(raw):
             raise InputError(
                 Diagnostic(
@@ -281,7 +280,7 @@ class Evaluator:
         self.catalog = catalog
         self.rules = rules
         self.engine_name = engine
-        self.as_of = as_of if as_of is not None else _dt.date.today().year
+        self.as_of = as_of_year(as_of)  # None is this year; anything outside 1940-2100 is refused
         self.limits = limits
         self.plan = plan_ruleset(rules, limits)
         self.engine = get_engine(engine)

@@ -16,12 +16,14 @@ five mistakes is reported with five lines. The checks:
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import attrs
 
+from ..domain.states import US_STATES, normalise_state
 from ..errors import Diagnostic, Location, did_you_mean
 from ..language.expr import Arith, BoolOp, Call, Compare, Expr, ListLiteral, Literal, Neg, Not, Path
 from ..language.facts import ANY, BOOL, NULL, NUMBER, STRING, FactType, record_fields, root_types
@@ -45,6 +47,7 @@ FUNCTIONS: dict[str, tuple[int, int | None, str]] = {
     "years_since": (1, 1, "years_since(year): the evaluation year minus the given year"),
 }
 
+_STATE_CODES = tuple(US_STATES)
 COLLECTION_FUNCS = frozenset({"count", "total", "any", "all"})
 SET_TARGETS = {
     "program": {"tier": FactType("string", enum=TIERS)},
@@ -291,6 +294,9 @@ class _ExprChecker:
         for lit in lits:
             if isinstance(lit, Literal) and isinstance(lit.value, str) and lit.value not in t.enum:
                 hint = did_you_mean(lit.value, t.enum)
+                if t.enum == _STATE_CODES:
+                    with contextlib.suppress(ValueError):
+                        hint = normalise_state(lit.value)  # "Texas" or "tx": the code is TX
                 self.error(
                     "type_error",
                     f'"{lit.value}" is never a value of this field',
@@ -410,11 +416,28 @@ def check_rules(rules: Sequence[Rule], limits: Limits = DEFAULT_LIMITS) -> tuple
     diags: list[Diagnostic] = []
     tags: dict[str, set[str]] = defaultdict(set)
     derived: dict[str, FactType] = {}
+    first_setter: dict[str, Rule] = {}
     for r in rules:
         tags[r.stage].update(r.then.tags)
         if r.stage == "profile":
             for name, value in r.then.sets:
-                derived[name] = _literal_type(value)
+                t = _literal_type(value)
+                if name in derived and derived[name].kind != t.kind:
+                    # engines compare derived values as one type; a string in one rule and a
+                    # number in another would fail (or silently differ) at run time
+                    other = first_setter[name]
+                    diags.append(
+                        Diagnostic(
+                            "type_error",
+                            f"sets derived.{name} to a {t.kind}, but `{other.id}` sets it to a {derived[name].kind}",
+                            r.loc,
+                            r.id,
+                            help="a derived value has one type: use the same kind of value in every rule that sets it",
+                        )
+                    )
+                    continue
+                derived.setdefault(name, t)
+                first_setter.setdefault(name, r)
     all_tags = set().union(*tags.values()) if tags else set()
     if len(all_tags) > limits.max_tags:
         diags.append(
@@ -495,6 +518,15 @@ def _check_template(t: Template, r: Rule, tags: dict[str, set[str]], derived: di
             out.append(attrs.evolve(d, code="template_error" if d.code == "unknown_field" else d.code, message="in a template: " + d.message))
         if ft.kind == "record":
             out.append(Diagnostic("template_error", f"`{{{p.dotted}}}` is a whole record; name one of its fields", p.loc, r.id))
+        elif ft.kind == "list" and ft.elem is not None and ft.elem.kind == "record":
+            out.append(
+                Diagnostic(
+                    "template_error",
+                    f"`{{{p.dotted}}}` is a whole list of records; name a number instead (like {{list.size}})",
+                    p.loc,
+                    r.id,
+                )
+            )
     return out
 
 

@@ -10,6 +10,7 @@ field path (``$.step2_ck.score``) so loaders can point at a line.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from contextvars import ContextVar
 from enum import Enum
@@ -302,12 +303,57 @@ def structure_mapping(data: Any, cls: type[T], root: str = "$", limits: Limits |
             _max_string_length.reset(token)
     if not isinstance(data, Mapping):
         raise _StructureFailure([Diagnostic("input_error", f"expected a table, got {_describe(data)}", field_path=root)])
+    problems = plain_data_problems(data, root)
+    if problems:
+        raise _StructureFailure(problems)
     try:
         return converter.structure(data, cls)
     except (ClassValidationError, IterableValidationError, ForbiddenExtraKeysError) as exc:
         raise _StructureFailure(structure_diagnostics(exc, root)) from None
     except (ValueError, TypeError, AttributeError, KeyError, RecursionError) as exc:
         raise _StructureFailure(structure_diagnostics(exc, root)) from None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+#: plain data is walked this deep at most (JSON and TOML parsers stop far earlier)
+_MAX_DEPTH = 100
+
+
+def plain_data_problems(data: Any, root: str = "$") -> list[Diagnostic]:
+    """What in plain data (a dict from JSON, TOML or an app) no model can hold, by field path.
+
+    Keys that are not strings (``{1: 2}`` from an app) and strings with a lone surrogate (text
+    decoded with ``surrogateescape``, which no output can encode) would otherwise fail deep
+    inside structuring, hashing or writing JSON as ``TypeError`` or ``UnicodeEncodeError``.
+    Iterative, so no nesting exhausts Python's stack.
+    """
+    out: list[Diagnostic] = []
+    stack: list[tuple[Any, str, int]] = [(data, root, 0)]
+    while stack and len(out) < 100:
+        value, path, depth = stack.pop()
+        if isinstance(value, str):
+            bad = _SURROGATE.search(value)
+            if bad:
+                out.append(
+                    Diagnostic("input_error", f"not valid Unicode text (a lone surrogate at character {bad.start()})", field_path=path)
+                )
+            continue
+        if depth >= _MAX_DEPTH and isinstance(value, Mapping | list | tuple):
+            out.append(Diagnostic("input_error", "nested too deeply", field_path=path))
+            continue
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    out.append(Diagnostic("input_error", f"key {key!r} is not a string", field_path=path))
+                    continue
+                if _SURROGATE.search(key):
+                    out.append(Diagnostic("input_error", "a key is not valid Unicode text (a lone surrogate)", field_path=path))
+                    continue
+                stack.append((item, f"{path}.{key}", depth + 1))
+        elif isinstance(value, list | tuple):
+            for i, item in enumerate(value):
+                stack.append((item, f"{path}[{i}]", depth + 1))
+    return out
 
 
 class _StructureFailure(Exception):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import math
+import re
 import warnings
 from collections.abc import Iterator
 
@@ -187,6 +188,19 @@ def parse_expression(source: str, limits: Limits = DEFAULT_LIMITS, origin: Locat
         raise ExpressionError(Diagnostic("parse_error", "empty condition", origin))
     if "\x00" in source:
         raise ExpressionError(Diagnostic("parse_error", "condition contains a NUL character", origin))
+    invisible = _INVISIBLE.search(source)
+    if invisible:
+        # "Trojan source": bidirectional controls reorder what a reviewer sees, inside string
+        # literals too, so the condition that runs is not the one that was read
+        raise ExpressionError(
+            Diagnostic(
+                "parse_error",
+                f"condition contains the invisible control character U+{ord(invisible.group()):04X}",
+                _at(origin, 1 + source.count("\n", 0, invisible.start()), invisible.start() - source.rfind("\n", 0, invisible.start())),
+                help="remove it; write the text it was hiding plainly",
+            )
+        )
+    _check_lexically(source, origin, limits)
     # Rule authors write conditions on several lines in TOML multi-line strings; ast's "eval"
     # mode accepts newlines only inside brackets, so wrap once.
     text = "(" + source.strip() + "\n)"
@@ -210,6 +224,52 @@ def parse_expression(source: str, limits: Limits = DEFAULT_LIMITS, origin: Locat
         ) from None
     translator = _Translator(origin, lead, limits)
     return translator.visit(tree.body, 1)
+
+
+#: bidirectional and zero-width controls: invisible, and able to make text read other than it runs
+_INVISIBLE = re.compile("[\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
+#: what matters lexically: string literals (skipped), brackets and comments
+_LEXEMES = re.compile(
+    r'''"""(?:[^\\]|\\.)*?"""|\'\'\'(?:[^\\]|\\.)*?\'\'\'|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|[()\[\]#]'''
+)
+
+
+def _check_lexically(source: str, origin: Location, limits: Limits) -> None:
+    """Refuse comments and bracket nesting deeper than ``max_expression_depth``.
+
+    Python drops both before the syntax tree is built: a ``#`` inside a multi-line condition
+    silently cuts off the rest of its line, and redundant parentheses would not count toward
+    the nesting limit.
+    """
+    if "#" not in source and source.count("(") + source.count("[") <= limits.max_expression_depth:
+        return
+    depth = 0
+    for m in _LEXEMES.finditer(source):
+        tok = m.group()
+        if tok == "#":
+            line = 1 + source.count("\n", 0, m.start())
+            raise ExpressionError(
+                Diagnostic(
+                    "parse_error",
+                    "`#` starts a comment, which would hide the rest of the line from the condition",
+                    _at(origin, line, m.start() - source.rfind("\n", 0, m.start())),
+                    help="put comments on TOML lines of their own, outside the string; write \"#\" inside quotes for the character",
+                )
+            )
+        if tok in "([":
+            depth += 1
+            if depth > limits.max_expression_depth:
+                line = 1 + source.count("\n", 0, m.start())
+                raise ExpressionError(
+                    Diagnostic(
+                        "limit_exceeded",
+                        f"brackets nested more than {limits.max_expression_depth} levels deep",
+                        _at(origin, line, m.start() - source.rfind("\n", 0, m.start())),
+                        help=limit_help("max_expression_depth"),
+                    )
+                )
+        elif tok in ")]":
+            depth = max(depth - 1, 0)
 
 
 def _at(origin: Location, line: int, col: int) -> Location:

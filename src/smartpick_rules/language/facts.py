@@ -148,7 +148,13 @@ def record_fields(cls: type) -> dict[str, FactType]:
         for a in attrs.fields(cls):
             if a.name.startswith("_"):
                 continue
-            out[a.name] = type_of_class(hints[a.name])
+            ft = type_of_class(hints[a.name])
+            values = a.metadata.get("values")
+            if values and ft.kind == "string":
+                # a string field with a closed set of values (US state codes): literals compared
+                # with it are checked like an enumeration's
+                ft = attrs.evolve(ft, enum=tuple(values))
+            out[a.name] = ft
         out.update(COMPUTED.get(cls, {}))
     _FIELDS_CACHE[cls] = out
     return out

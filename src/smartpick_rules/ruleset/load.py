@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import tomllib
 from collections.abc import Iterable, Iterator, Sequence
 from importlib import resources
 from pathlib import Path as FsPath
@@ -24,13 +23,16 @@ from ..errors import Diagnostic, Location, RulesetError, did_you_mean
 from ..language.expr import Expr, ExpressionError, Literal, Path, parse_expression
 from ..language.ir import STAGES, Breadth, Effect, Rule, RuleSet, RuleSetInfo, Scoring, Template
 from ..limits import DEFAULT_LIMITS, Limits, limit_help
-from ..sourcemap import SourceMap, parse_error_position, path_from_field_path, toml_source_map
+from ..sourcemap import DocumentError, SourceMap, parse_toml, path_from_field_path, toml_source_map
 
 __all__ = ["SHIPPED_PREFIX", "load_rules", "load_rules_from_text", "shipped_file", "shipped_rulesets_path"]
 
-_RULE_ID = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_-]+)*$")
-_TAG = re.compile(r"^[a-z][a-z0-9_]*$")
-_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+# used with fullmatch: `$` alone also matches before a trailing newline, so "a\n" passed
+_RULE_ID = re.compile(r"[a-z0-9_]+(\.[a-z0-9_-]+)*")
+_TAG = re.compile(r"[a-z][a-z0-9_]*")
+_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+#: salience orders rules; a bound keeps it a small, meaningful number (like score and priority)
+MAX_SALIENCE = 1_000_000
 
 SetValue = int | float | str | bool
 Bound = int | str
@@ -138,12 +140,9 @@ class _LoadedFile:
 def _parse_file(text: str, file: str, limits: Limits, sha: str) -> tuple[_LoadedFile | None, list[Diagnostic]]:
     diags: list[Diagnostic] = []
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        line, col = parse_error_position(str(exc))
-        return None, [Diagnostic("parse_error", f"invalid TOML: {str(exc).split(' (at')[0]}", Location(file, line, col))]
-    except RecursionError:
-        return None, [Diagnostic("parse_error", "invalid TOML: nested too deeply", Location(file))]
+        data = parse_toml(text, file)
+    except DocumentError as exc:
+        return None, [exc.diagnostic]
     smap = toml_source_map(text, file)
     data.pop("$schema", None)
     if "ruleset" not in data:
@@ -208,7 +207,7 @@ def _parse_file(text: str, file: str, limits: Limits, sha: str) -> tuple[_Loaded
         return None, diags
     hline, hcol = smap.position(["ruleset"])
     hloc = Location(file, hline, hcol)
-    if not _NAME.match(header.name):
+    if not _NAME.fullmatch(header.name):
         diags.append(Diagnostic("schema_error", f"rule set name `{header.name}` may only use letters, digits, `_`, `-` and `.`", hloc))
     rules: list[tuple[Rule, bool]] = []
     for index, rr in raw_rules:
@@ -273,7 +272,7 @@ def _build_rule(
         kl, kc = smap.position([*base, *keys])
         return Location(file, kl, kc)
 
-    if not _RULE_ID.match(rid):
+    if not _RULE_ID.fullmatch(rid):
         err("schema_error", f"rule id `{rid}` must be lower-case words joined by dots, like `red_flags.failed_step1`", key_loc("id"))
     if rr.stage not in STAGES:
         err("schema_error", f"unknown stage `{rr.stage}`; expected profile, program or list", key_loc("stage"), suggestion=did_you_mean(rr.stage, STAGES))
@@ -294,7 +293,7 @@ def _build_rule(
     if eff.tag is not None:
         tags = (eff.tag,) if isinstance(eff.tag, str) else tuple(eff.tag)
         for t in tags:
-            if not _TAG.match(t):
+            if not _TAG.fullmatch(t):
                 err("schema_error", f"tag `{t}` must be a lower-case identifier like `low_step2`", key_loc("then", "tag"))
     templates: dict[str, Template | None] = {}
     for name in ("exclude", "advice"):
@@ -318,13 +317,15 @@ def _build_rule(
                     diags.append(attrs.evolve(exc.diagnostic, rule_id=rid))
                     bounds.append(Literal(0, bl))
         breadth = Breadth(bounds[0], bounds[1])
+    if abs(rr.salience) > MAX_SALIENCE:
+        err("limit_exceeded", f"salience {rr.salience} is out of range (at most {MAX_SALIENCE:,} either way)", key_loc("salience"))
     for fname in ("score", "priority"):
         v = getattr(eff, fname)
         if v is not None and abs(v) > 1e6:
             err("limit_exceeded", f"`{fname}` {v} is out of range (at most 1,000,000 either way)", key_loc("then", fname))
     sets = tuple(sorted((eff.set or {}).items()))
     for name, v in sets:
-        if not _TAG.match(name):
+        if not _TAG.fullmatch(name):
             err("schema_error", f"`set` target `{name}` must be a lower-case identifier", key_loc("then", "set"))
         if isinstance(v, int | float) and not isinstance(v, bool) and not abs(v) <= 1e6:
             err("limit_exceeded", f"`set {name}` {v} is out of range (at most 1,000,000 either way)", key_loc("then", "set"))
@@ -389,6 +390,18 @@ def _template(text: str, smap: SourceMap, key_path: list[str | int], file: str, 
                     Location(file, line, col),
                     rid,
                     help="write `{{` and `}}` for literal braces",
+                )
+            )
+            continue
+        if ph != e.dotted:
+            # rendering looks the value up by the placeholder's text: `{ a . b }` would say "not set"
+            diags.append(
+                Diagnostic(
+                    "template_error",
+                    f"write the placeholder `{{{placeholder}}}` as `{{{e.dotted}}}`",
+                    Location(file, line, col),
+                    rid,
+                    suggestion=f"{{{e.dotted}}}",
                 )
             )
             continue
@@ -463,7 +476,8 @@ def _expand(paths: Sequence[str | FsPath], diags: list[Diagnostic]) -> list[FsPa
                     diags.append(
                         Diagnostic(
                             "io_error",
-                            f"refused: resolves to {real}, outside the rule-set folder {root}",
+                            # where the link points is not said: the message may reach the uploader
+                            f"refused: a link to a file outside the rule-set folder {raw}",
                             Location(str(f)),
                             help="a rule-set folder may not link to files outside itself",
                         )

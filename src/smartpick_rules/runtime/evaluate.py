@@ -22,7 +22,7 @@ from ..domain.models import CALIFORNIA_REGIONS, Catalog, Profile, Program, Regio
 from ..engines import Budget, compile_ruleset, get_engine
 from ..errors import Diagnostic, EvaluationError, InputError, Location
 from ..language.facts import ListFacts, ListItem
-from ..language.interp import Scope, evaluate_expr
+from ..language.interp import Scope, evaluate_expr, metered
 from ..language.ir import TIERS, RuleSet
 from ..language.vector import ListColumns, VBool, VNum, VObj, VStr
 from ..limits import DEFAULT_LIMITS, Limits
@@ -40,7 +40,7 @@ from ..results.recommendation import (
     WhyNot,
 )
 from ..version import __version__ as _version
-from .audit import EntryMaker, catalog_sha256, json_value, sha256_of, why_not_entry
+from .audit import EntryMaker, catalog_sha256, check_audit_size, json_value, sha256_of, why_not_entry
 from .list_stage import TIER_RANK, LazyItems, breadth_bound, choose_list
 from .stages import as_of_year, coerce_catalog, rank_programs, run_profile_stage
 
@@ -74,7 +74,8 @@ def evaluate(
     eng = get_engine(engine)
     compiled = compile_ruleset(ruleset, engine, limits)
     try:
-        return _run(prof, cat, plan, eng, compiled, engine, year, limits)
+        with metered(limits.max_work):
+            return _run(prof, cat, plan, eng, compiled, engine, year, limits)
     except (EvaluationError, InputError):
         raise
     except RecursionError:
@@ -111,6 +112,7 @@ def _run(
     base = prof_out.base
     n = len(cat)
     fired = eng.run_program(compiled, profile_scope, cat, budget)
+    check_audit_size(limits, n, len(profile_score_trail), fired, len(p_rules) + len(plan.list.rules))
     prog_rules = plan.program.rules
     ranking = rank_programs(plan, fired, n, base)
     score, priority, excluded = ranking.score, ranking.priority, ranking.excluded
@@ -300,4 +302,5 @@ def _run(
         derived={k: derived[k] for k in sorted(derived)},
         _why_not=why_not,
         _list_scope=list_scope,
+        _max_json_bytes=limits.max_result_bytes,
     )
