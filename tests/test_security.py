@@ -432,7 +432,8 @@ TINY = {
 
 
 def test_every_limit_has_a_tiny_value_test() -> None:
-    assert set(TINY) == {a.name for a in attrs.fields(Limits)}
+    # max_engine_seconds needs the durable engine hanging for real: tests/test_durable_isolation.py
+    assert set(TINY) | {"max_engine_seconds"} == {a.name for a in attrs.fields(Limits)}
 
 
 @pytest.mark.parametrize("limit", sorted(TINY))

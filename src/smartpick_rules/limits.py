@@ -47,6 +47,9 @@ class Limits:
     ``to_json`` materialises."""
     max_result_bytes: int = 256_000_000
     """Bytes of JSON ``to_json`` writes for one result."""
+    max_engine_seconds: int = 30
+    """Seconds the durable engine's worker process may take for one call (compiling a rule set,
+    one stratum of one stage) before it is stopped; fixed when the rule set is compiled."""
     max_programs: int = 200_000
     """Programs in one catalog."""
     max_string_length: int = 10_000

@@ -48,7 +48,7 @@ class Budget:
 class Engine(Protocol):
     name: str
 
-    def compile(self, plan: Plan) -> Any: ...
+    def compile(self, plan: Plan, limits: Limits = DEFAULT_LIMITS) -> Any: ...
 
     def run_profile(self, compiled: Any, scope: Scope, budget: Budget) -> frozenset[int]: ...
 
@@ -135,6 +135,6 @@ def compile_ruleset(ruleset: RuleSet, engine: str = "native", limits: Limits = D
     key = f"engine:{engine}"
     cache = ruleset.compiled_cache()
     if key not in cache:
-        cache[key] = eng.compile(plan_ruleset(ruleset, limits))
+        cache[key] = eng.compile(plan_ruleset(ruleset, limits), limits)
     return cache[key]
 
