@@ -205,13 +205,16 @@ def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}" + ("" if n == 1 else "s")
 
 
-def cmd_test(args: argparse.Namespace, io: Io) -> int:
+# Not named cmd_test, cmd_whatif, cmd_compile: importing the submodules of those names sets the
+# package attribute, which replaced such a function by the module for every later main() call
+# in the same process (exit 70, "'module' object is not callable").
+def run_test_command(args: argparse.Namespace, io: Io) -> int:
     from .cmd_test import run_tests
 
     return run_tests(args, io)
 
 
-def cmd_whatif(args: argparse.Namespace, io: Io) -> int:
+def run_whatif_command(args: argparse.Namespace, io: Io) -> int:
     from .cmd_whatif import whatif_command
 
     return whatif_command(args, io)
@@ -284,7 +287,7 @@ def _shell_word(text: str) -> str:
     return shlex.quote(text)
 
 
-def cmd_compile(args: argparse.Namespace, io: Io) -> int:
+def run_compile_command(args: argparse.Namespace, io: Io) -> int:
     from .cmd_compile import compile_command
 
     return compile_command(args, io)
@@ -419,7 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fail-under-clauses", type=_percent, default=None, metavar="PERCENT", help="fail when clause coverage is below PERCENT")
     p.add_argument("--verbose", "-v", action="store_true", help="also list the clauses no test makes true or false")
     p.add_argument("--format", choices=("text", "json"), default="text")
-    p.set_defaults(func=cmd_test)
+    p.set_defaults(func=run_test_command)
 
     p = sub.add_parser("whatif", help="re-evaluate with changes and show what moves", description="Re-evaluate a profile with changes and show the programs that change tier or exclusion, with the rules responsible.")
     _add_evaluation_options(p)
@@ -435,7 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("table", "json", "markdown"), default="table")
     p.add_argument("--top", type=_positive, default=25, metavar="N", help="programs shown (default: 25)")
     p.add_argument("--output", "-o", metavar="FILE")
-    p.set_defaults(func=cmd_whatif)
+    p.set_defaults(func=run_whatif_command)
 
     p = sub.add_parser("levers", help="which change to the profile moves the most programs", description="Try the parts of a profile an applicant can still change and rank them by how many programs they move.")
     _add_evaluation_options(p)
@@ -473,7 +476,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", default="native", metavar="NAME", help="native (default) or durable")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--output", "-o", metavar="FILE")
-    p.set_defaults(func=cmd_compile)
+    p.set_defaults(func=run_compile_command)
     return parser
 
 
