@@ -368,6 +368,10 @@ def _exceeds(limit: str, value: int, tmp_path: Path) -> sr.SmartpickError:
         if limit == "max_ruleset_bytes":
             (tmp_path / "r.toml").write_text(ruleset(rule))
             sr.load_rules(tmp_path / "r.toml", limits=limits)
+        elif limit == "max_ruleset_total_bytes":
+            for n in ("a", "b"):
+                (tmp_path / f"{n}.toml").write_text(ruleset(rule, header=f'name = "{n}"'))
+            sr.load_rules(tmp_path, limits=limits)
         elif limit == "max_rules":
             load_rules_from_text([("r.toml", ruleset(rule, rule.replace('"x"', '"y"'), rule.replace('"x"', '"z"')))], limits=limits)
         elif limit == "max_rulesets":
@@ -414,6 +418,7 @@ def _exceeds(limit: str, value: int, tmp_path: Path) -> sr.SmartpickError:
 
 TINY = {
     "max_ruleset_bytes": 20,
+    "max_ruleset_total_bytes": 150,
     "max_rules": 2,
     "max_rulesets": 2,
     "max_expression_length": 10,

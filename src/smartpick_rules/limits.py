@@ -26,6 +26,9 @@ class Limits:
 
     max_ruleset_bytes: int = 1_000_000
     """Bytes in one rule-set file."""
+    max_ruleset_total_bytes: int = 1_000_000
+    """Bytes in all the rule-set files loaded together (the shipped ones are about 150 KB):
+    what loading, checking and planning cost grows with."""
     max_rules: int = 2_000
     """Rules across all loaded rule sets."""
     max_rulesets: int = 200
@@ -50,13 +53,13 @@ class Limits:
     max_engine_seconds: int = 30
     """Seconds the durable engine's worker process may take for one call (compiling a rule set,
     one stratum of one stage) before it is stopped; fixed when the rule set is compiled."""
-    max_programs: int = 200_000
+    max_programs: int = 50_000
     """Programs in one catalog."""
     max_string_length: int = 10_000
     """Characters in one string field or CSV cell."""
     max_list_items: int = 1_000
     """Items in one list of a profile or program (rotations, letters, languages, tags, ...)."""
-    max_input_bytes: int = 200_000_000
+    max_input_bytes: int = 20_000_000
     """Bytes in one profile or catalog file."""
     max_message_length: int = 2_000
     """Characters in a rendered explanation or advice message."""

@@ -13,9 +13,9 @@ from collections import defaultdict
 
 import attrs
 
-from .analysis.check import RuleFacts, check_rules, stratify
+from .analysis.check import RuleAnalysis, RuleFacts, analyse_rules
 from .errors import RulesetError
-from .language.expr import Call, Expr, Literal, Path, conjuncts, iter_nodes, program_nodes
+from .language.expr import Call, Expr, Literal, Path, conjuncts, count_nodes, iter_nodes, program_nodes
 from .language.ir import STAGES, Rule, RuleSet
 from .limits import DEFAULT_LIMITS, Limits
 
@@ -147,11 +147,13 @@ def plan_ruleset(ruleset: RuleSet, limits: Limits = DEFAULT_LIMITS) -> Plan:
     cached = cache.get("plan")
     if cached is not None:
         return cached  # type: ignore[no-any-return]
-    diags, facts = check_rules(ruleset.rules, limits)
-    errors = [d for d in diags if d.severity == "error"]
+    analysis = cache.get("analysis")
+    if not isinstance(analysis, RuleAnalysis):
+        analysis = analyse_rules(ruleset.rules, limits)
+    errors = [d for d in analysis.diagnostics if d.severity == "error"]
     if errors:
         raise RulesetError(errors)
-    _, strata = stratify(ruleset.rules, facts)
+    facts, strata = analysis.facts, analysis.strata
     stage_tags: dict[str, frozenset[str]] = {
         st: frozenset(t for r in ruleset.rules if r.stage == st for t in r.then.tags) for st in STAGES
     }
@@ -184,7 +186,7 @@ def plan_ruleset(ruleset: RuleSet, limits: Limits = DEFAULT_LIMITS) -> Plan:
                     reads=_reads(r, own_tags),
                     facts=facts[r.id],
                     program_nodes=frozenset(nodes),
-                    cost=max(1, sum(1 for c in clauses for _n in iter_nodes(c))),
+                    cost=max(1, sum(count_nodes(c) for c in clauses)),
                 )
             )
             if st == "list" and any(p.dotted.startswith("list.programs") for c in clauses for p in iter_nodes(c) if isinstance(p, Path)):

@@ -30,7 +30,7 @@ from ..language.facts import ANY, BOOL, NULL, NUMBER, STRING, FactType, record_f
 from ..language.ir import STAGES, TIERS, Rule, Template
 from ..limits import DEFAULT_LIMITS, Limits, limit_help
 
-__all__ = ["FUNCTIONS", "RuleFacts", "check_rules", "stratify"]
+__all__ = ["FUNCTIONS", "RuleAnalysis", "RuleFacts", "analyse_rules", "check_rules", "stratify"]
 
 #: function name -> (min args, max args or None, one-line signature for help)
 FUNCTIONS: dict[str, tuple[int, int | None, str]] = {
@@ -411,8 +411,23 @@ def _literal_type(v: Any) -> FactType:
     return STRING
 
 
+@attrs.frozen(eq=False)
+class RuleAnalysis:
+    """Everything checking learned about a rule set: what it found, per-rule facts, strata."""
+
+    diagnostics: tuple[Diagnostic, ...]
+    facts: dict[str, RuleFacts]
+    strata: dict[str, int]
+
+
 def check_rules(rules: Sequence[Rule], limits: Limits = DEFAULT_LIMITS) -> tuple[list[Diagnostic], dict[str, RuleFacts]]:
     """Type-check every rule of an effective rule set; return diagnostics and per-rule facts."""
+    analysis = analyse_rules(rules, limits)
+    return list(analysis.diagnostics), analysis.facts
+
+
+def analyse_rules(rules: Sequence[Rule], limits: Limits = DEFAULT_LIMITS) -> RuleAnalysis:
+    """`check_rules`, keeping the strata too: loading does it once and the planner reuses it."""
     diags: list[Diagnostic] = []
     tags: dict[str, set[str]] = defaultdict(set)
     derived: dict[str, FactType] = {}
@@ -459,9 +474,9 @@ def check_rules(rules: Sequence[Rule], limits: Limits = DEFAULT_LIMITS) -> tuple
             checker.reads_program,
         )
     diags.extend(_check_conflicts(rules))
-    strata_diags, _ = stratify(rules, facts)
+    strata_diags, strata = stratify(rules, facts)
     diags.extend(strata_diags)
-    return diags, facts
+    return RuleAnalysis(tuple(diags), facts, strata)
 
 
 def _check_effect(r: Rule, tags: dict[str, set[str]], derived: dict[str, FactType]) -> list[Diagnostic]:

@@ -14,7 +14,8 @@ import ast
 import math
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import attrs
 
@@ -33,6 +34,7 @@ __all__ = [
     "Neg",
     "Not",
     "Path",
+    "count_nodes",
     "iter_nodes",
     "parse_expression",
     "program_nodes",
@@ -283,14 +285,18 @@ class _Translator:
         self.origin = origin
         self.lead = lead
         self.limits = limits
+        #: nodes starting at one place share a Location (a comparison, its left side, its root name)
+        self.locs: dict[tuple[int, int], Location] = {}
 
     def loc(self, node: ast.AST) -> Location:
         line = getattr(node, "lineno", 1)
         col = getattr(node, "col_offset", 0)
-        # the wrapping "(" shifts the first line by one column
-        if line == 1:
-            col = col - 1 + self.lead
-        return _at(self.origin, line, col + 1)
+        key = (line, col)
+        found = self.locs.get(key)
+        if found is None:
+            # the wrapping "(" shifts the first line by one column
+            found = self.locs[key] = _at(self.origin, line, (col - 1 + self.lead if line == 1 else col) + 1)
+        return found
 
     def fail(self, node: ast.AST, message: str, help: str | None = None, code: str = "parse_error") -> ExpressionError:
         return ExpressionError(Diagnostic(code, message, self.loc(node), help=help))
@@ -473,17 +479,34 @@ def to_source(e: Expr) -> str:
 
 
 def children(e: Expr) -> tuple[Expr, ...]:
-    if isinstance(e, ListLiteral):
-        return e.items
-    if isinstance(e, Not | Neg):
-        return (e.operand,)
-    if isinstance(e, BoolOp):
-        return e.operands
-    if isinstance(e, Compare | Arith):
-        return (e.left, e.right)
-    if isinstance(e, Call):
-        return e.args
-    return ()
+    return _CHILDREN[type(e)](e)
+
+
+# one lookup by type instead of a chain of isinstance tests: the planner and the checkers walk
+# every node of every condition, millions at the limits
+_CHILDREN: dict[type, Callable[[Any], tuple[Expr, ...]]] = {
+    Literal: lambda e: (),
+    Path: lambda e: (),
+    ListLiteral: lambda e: e.items,
+    Not: lambda e: (e.operand,),
+    Neg: lambda e: (e.operand,),
+    BoolOp: lambda e: e.operands,
+    Compare: lambda e: (e.left, e.right),
+    Arith: lambda e: (e.left, e.right),
+    Call: lambda e: e.args,
+}
+
+
+def count_nodes(e: Expr) -> int:
+    """How many nodes ``e`` has."""
+    n = 0
+    stack = [e]
+    table = _CHILDREN
+    while stack:
+        node = stack.pop()
+        n += 1
+        stack.extend(table[type(node)](node))
+    return n
 
 
 def iter_nodes(e: Expr) -> Iterator[Expr]:

@@ -9,6 +9,7 @@ listed here), so adding a model field makes it readable by rules with no other c
 from __future__ import annotations
 
 import collections.abc
+import functools
 import types
 import typing
 from collections.abc import Sequence
@@ -160,7 +161,9 @@ def record_fields(cls: type) -> dict[str, FactType]:
     return out
 
 
+@functools.cache
 def root_types() -> dict[str, FactType]:
+    """The roots' types (one dict, built once: the checker asks for it at every path)."""
     return {
         "applicant": FactType("record", record=Profile),
         "program": FactType("record", record=Program),

@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 
-from ..analysis.check import check_rules
+from ..analysis.check import analyse_rules
 from ..domain.converter import _StructureFailure, converter, structure_mapping
 from ..errors import Diagnostic, Location, RulesetError, did_you_mean
 from ..language.expr import Expr, ExpressionError, Literal, Path, parse_expression
@@ -513,6 +513,7 @@ def load_rules(*paths: str | FsPath, limits: Limits = DEFAULT_LIMITS) -> RuleSet
                 help=limit_help("max_rulesets"),
             )
         )
+    total = 0
     for f in files:
         try:
             size = f.stat().st_size
@@ -526,6 +527,16 @@ def load_rules(*paths: str | FsPath, limits: Limits = DEFAULT_LIMITS) -> RuleSet
                     )
                 )
                 continue
+            total += size
+            if total > limits.max_ruleset_total_bytes:
+                raise RulesetError(
+                    Diagnostic(
+                        "limit_exceeded",
+                        f"the rule-set files are more than {limits.max_ruleset_total_bytes} bytes together",
+                        Location(str(f)),
+                        help=limit_help("max_ruleset_total_bytes"),
+                    )
+                )
             sources.append((_display_name(f), f.read_bytes().decode("utf-8-sig")))
         except UnicodeDecodeError as exc:
             diags.append(Diagnostic("parse_error", f"not UTF-8 text (byte {exc.start})", Location(str(f))))
@@ -541,6 +552,7 @@ def load_rules_from_text(sources: Iterable[tuple[str, str]], *, limits: Limits =
     [`load_rules`][smartpick_rules.load_rules] does after reading."""
     diags: list[Diagnostic] = []
     loaded: list[_LoadedFile] = []
+    total = 0
     for file, text in sources:
         try:
             data = text.encode("utf-8")
@@ -557,6 +569,16 @@ def load_rules_from_text(sources: Iterable[tuple[str, str]], *, limits: Limits =
                 )
             )
             continue
+        total += len(data)
+        if total > limits.max_ruleset_total_bytes:
+            raise RulesetError(
+                Diagnostic(
+                    "limit_exceeded",
+                    f"the rule-set texts are more than {limits.max_ruleset_total_bytes} bytes together",
+                    Location(file),
+                    help=limit_help("max_ruleset_total_bytes"),
+                )
+            )
         sha = hashlib.sha256(data).hexdigest()
         lf, d = _parse_file(text, file, limits, sha)
         diags.extend(d)
@@ -570,10 +592,11 @@ def load_rules_from_text(sources: Iterable[tuple[str, str]], *, limits: Limits =
     ruleset, compose_diags = _compose(ordered, limits)
     if compose_diags:
         raise RulesetError(compose_diags)
-    check_diags, _facts = check_rules(ruleset.rules, limits)
-    errors = [d for d in check_diags if d.severity == "error"]
+    analysis = analyse_rules(ruleset.rules, limits)
+    errors = [d for d in analysis.diagnostics if d.severity == "error"]
     if errors:
         raise RulesetError(errors)
+    ruleset.compiled_cache()["analysis"] = analysis  # the planner reuses it rather than check again
     return ruleset
 
 
