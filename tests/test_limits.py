@@ -188,3 +188,23 @@ def test_thousands_of_unknown_overrides_are_reported_quickly() -> None:
 )
 def test_did_you_mean_in_large_pools(word: str, pool: list[str], expected: str | None) -> None:
     assert did_you_mean(word, pool) == expected
+
+
+def test_lint_over_thousands_of_exclusion_rules_is_bounded() -> None:
+    # every pair of 2,000 exclusions over the same fields was compared for shadowing: 183 s
+    n = DEFAULT_LIMITS.max_rules
+    body = "".join(
+        rule(i, "program", f"program.positions > {i % 50}", 'exclude = "no"', extra=f"salience = {i % 100}\n") for i in range(n)
+    )
+    rs = load_rules_from_text([("x.toml", '[ruleset]\nname = "x"\n' + body)])
+    diags = lint_rules(rs)
+    assert diags and {d.code for d in diags} == {"shadowed_rule"}
+
+
+def test_the_shadowing_lint_still_finds_what_it_found() -> None:
+    text = '[ruleset]\nname = "x"\n' + rule(0, "program", "program.positions > 3", 'exclude = "many"', extra="salience = 10\n")
+    text += rule(1, "program", "program.positions > 5", 'tag = "t"')
+    text += rule(2, "program", "program.positions > 1", 'tag = "u"')
+    text += rule(3, "program", "has('t')", 'tag = "v"')
+    rs = load_rules_from_text([("x.toml", text)])
+    assert [(d.code, d.rule_id) for d in lint_rules(rs) if d.code == "shadowed_rule"] == [("shadowed_rule", "r1")]

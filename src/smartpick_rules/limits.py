@@ -48,7 +48,7 @@ class Limits:
     max_audit_entries: int = 2_000_000
     """Audit entries one result holds, every program's trail included: what a report or
     ``to_json`` materialises."""
-    max_result_bytes: int = 256_000_000
+    max_result_bytes: int = 100_000_000
     """Bytes of JSON ``to_json`` writes for one result."""
     max_engine_seconds: int = 30
     """Seconds the durable engine's worker process may take for one call (compiling a rule set,

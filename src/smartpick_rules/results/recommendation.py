@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, overload
 
@@ -294,7 +295,8 @@ class Recommendation:
         ``Infinity`` are never written: they are not JSON.
         """
         limit = self._max_json_bytes if self._max_json_bytes is not None else DEFAULT_LIMITS.max_result_bytes
-        marker = "\x00programs\x00"
+        token = secrets.token_hex(8)  # markers no input string can spell
+        marker, audit_marker = f"programs:{token}", f"audit:{token}"
         head: dict[str, Any] = converter.unstructure(attrs.evolve(self, programs=()))
         for private in ("_why_not", "_list_scope", "_max_json_bytes"):
             head.pop(private, None)
@@ -303,10 +305,24 @@ class Recommendation:
         used = len(frame.encode("utf-8"))
         chunks: list[str] = []
         pad = "\n" + " " * (2 * indent) if indent is not None else ""
+        # the profile-stage entries open every program's trail and are the same objects in each:
+        # written once, their text reused (kept with the entry, so its id is not reused)
+        shared: dict[int, tuple[AuditEntry, str]] = {}
+
+        def entry_text(entry: AuditEntry) -> str:
+            if entry.stage != "profile":
+                return _dumps(converter.unstructure(entry), indent)
+            known = shared.get(id(entry))
+            if known is None:
+                known = shared[id(entry)] = (entry, _dumps(converter.unstructure(entry), indent))
+            return known[1]
+
         programs = self.programs
         results = programs.iter_uncached() if isinstance(programs, LazyResults) else iter(programs)
         for result in results:
-            text = _dumps(converter.unstructure(result), indent)
+            data = converter.unstructure(attrs.evolve(result, audit=()))
+            data["audit"] = audit_marker
+            text = _dumps(data, indent).replace(json.dumps(audit_marker), _json_list([entry_text(e) for e in result.audit], indent, 1), 1)
             if indent is not None:
                 text = pad + text.replace("\n", pad)
             used += len(text.encode("utf-8")) + 2
@@ -321,11 +337,13 @@ class Recommendation:
                     )
                 )
             chunks.append(text)
+        # one join: the text is built once (the chunks and the result are the peak, not three copies)
+        before, after = frame.split(json.dumps(marker), 1)
+        if not chunks:
+            return before + "[]" + after
         if indent is None:
-            body = "[" + ", ".join(chunks) + "]"
-        else:
-            body = "[" + ",".join(chunks) + "\n" + " " * indent + "]" if chunks else "[]"
-        return frame.replace(json.dumps(marker), body, 1)
+            return "".join([before, "[", ", ".join(chunks), "]", after])
+        return "".join([before, "[", ",".join(chunks), "\n", " " * indent, "]", after])
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Recommendation:
@@ -374,6 +392,16 @@ class Recommendation:
         from .explain import explain_program
 
         return explain_program(self, program_id)
+
+
+def _json_list(items: list[str], indent: int | None, depth: int) -> str:
+    """A JSON array of already written items, as ``json.dumps`` would lay it out at ``depth``."""
+    if indent is None:
+        return "[" + ", ".join(items) + "]"
+    if not items:
+        return "[]"
+    inner = "\n" + " " * (indent * (depth + 1))
+    return "[" + ",".join(inner + item.replace("\n", inner) for item in items) + "\n" + " " * (indent * depth) + "]"
 
 
 def _dumps(data: Any, indent: int | None) -> str:
