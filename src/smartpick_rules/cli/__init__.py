@@ -142,7 +142,8 @@ def cmd_explain(args: argparse.Namespace, io: Io) -> int:
         }
         write_output(io, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", args.output, "the explanation", json_text=True)
     else:
-        write_output(io, rec.explain(args.program_id) + "\n", args.output, "the explanation")
+        note = "\n(Tiers estimate the chance of an interview invitation, not of matching.)\n"
+        write_output(io, rec.explain(args.program_id) + "\n" + note, args.output, "the explanation")
     return EXIT_OK
 
 

@@ -33,11 +33,7 @@ def explain_program(rec: Recommendation, program_id: str) -> str:
     if result.excluded is not None:
         lines.append(f"  EXCLUDED by {result.excluded.rule_id}: {result.excluded.reason}")
     else:
-        lines.append(
-            f"  score {format_value(result.score)}, tier {result.tier}"
-            + (", in the recommended list" if result.chosen else "")
-            + " (tiers estimate the chance of an interview invitation, not of matching)"
-        )
+        lines.append(f"  score {format_value(result.score)}, tier {result.tier}" + (", in the recommended list" if result.chosen else ""))
     lines.append(f"  tags: {', '.join(result.tags) or 'none'}")
     lines.append("")
     lines.append("Rules that fired, in order:")
