@@ -124,7 +124,7 @@ def test_explain_shows_fired_rules_with_values_and_why_not(mini: Path) -> None:
     run = run_cli("explain", DEFAULT_PROFILE, "im-la-004", "--rules", mini, "--as-of", "2026")
     assert run.code == 0, run.err
     rec = sr.evaluate(sr.load_profile(DEFAULT_PROFILE), sr.load_catalog(sr.sample_catalog_path()), sr.load_rules(mini), as_of=2026)
-    assert run.out == rec.explain("im-la-004") + "\n"
+    assert run.out == rec.explain("im-la-004") + "\n\n(Tiers estimate the chance of an interview invitation, not of matching.)\n"
     assert "Rules that fired, in order:" in run.out
     assert "mini.low_step2" in run.out and "read: applicant.step2_ck.score = 224" in run.out
     assert "Rules considered but not fired (why not):" in run.out

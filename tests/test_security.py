@@ -328,7 +328,7 @@ def test_a_named_pipe_in_a_rule_set_folder_does_not_hang(tmp_path: Path) -> None
     os.mkfifo(folder / "pipe.toml")
     code = f"import smartpick_rules as sr\ntry:\n    sr.load_rules({str(folder)!r})\nexcept sr.SmartpickError:\n    pass\n"
     try:
-        subprocess.run([sys.executable, "-c", code], timeout=3, check=True, capture_output=True)
+        subprocess.run([sys.executable, "-c", code], timeout=30, check=True, capture_output=True)  # a hang detector: generous on a loaded machine
     except subprocess.TimeoutExpired:
         pytest.fail("load_rules hung on a named pipe")
 
@@ -368,6 +368,10 @@ def _exceeds(limit: str, value: int, tmp_path: Path) -> sr.SmartpickError:
         if limit == "max_ruleset_bytes":
             (tmp_path / "r.toml").write_text(ruleset(rule))
             sr.load_rules(tmp_path / "r.toml", limits=limits)
+        elif limit == "max_ruleset_total_bytes":
+            for n in ("a", "b"):
+                (tmp_path / f"{n}.toml").write_text(ruleset(rule, header=f'name = "{n}"'))
+            sr.load_rules(tmp_path, limits=limits)
         elif limit == "max_rules":
             load_rules_from_text([("r.toml", ruleset(rule, rule.replace('"x"', '"y"'), rule.replace('"x"', '"z"')))], limits=limits)
         elif limit == "max_rulesets":
@@ -383,6 +387,15 @@ def _exceeds(limit: str, value: int, tmp_path: Path) -> sr.SmartpickError:
         elif limit == "max_firings":
             rules = load_rules_from_text([("r.toml", ruleset('stage = "program"\nwhen = "true"\nthen = { score = 1 }'))])
             sr.evaluate(PROFILE, CATALOG, rules, as_of=2026, limits=limits)
+        elif limit == "max_work":
+            rules = load_rules_from_text([("r.toml", ruleset('stage = "program"\nwhen = "program.positions > 1 and program.positions < 9"\nthen = { score = 1 }'))])
+            sr.evaluate(PROFILE, CATALOG, rules, as_of=2026, limits=limits)
+        elif limit == "max_audit_entries":
+            rules = load_rules_from_text([("r.toml", ruleset('stage = "program"\nwhen = "true"\nthen = { score = 1 }'))])
+            sr.evaluate(PROFILE, CATALOG, rules, as_of=2026, limits=limits)
+        elif limit == "max_result_bytes":
+            rules = load_rules_from_text([("r.toml", ruleset('stage = "program"\nwhen = "true"\nthen = { score = 1 }'))])
+            sr.evaluate(PROFILE, CATALOG, rules, as_of=2026, limits=limits).to_json()
         elif limit == "max_programs":
             (tmp_path / "c.csv").write_text(_csv(5))
             sr.load_catalog(tmp_path / "c.csv", limits=limits)
@@ -405,12 +418,16 @@ def _exceeds(limit: str, value: int, tmp_path: Path) -> sr.SmartpickError:
 
 TINY = {
     "max_ruleset_bytes": 20,
+    "max_ruleset_total_bytes": 150,
     "max_rules": 2,
     "max_rulesets": 2,
     "max_expression_length": 10,
     "max_expression_depth": 3,
     "max_tags": 2,
     "max_firings": 1,
+    "max_work": 3,
+    "max_audit_entries": 1,
+    "max_result_bytes": 100,
     "max_programs": 3,
     "max_string_length": 5,
     "max_list_items": 3,
@@ -420,13 +437,14 @@ TINY = {
 
 
 def test_every_limit_has_a_tiny_value_test() -> None:
-    assert set(TINY) == {a.name for a in attrs.fields(Limits)}
+    # max_engine_seconds needs the durable engine hanging for real: tests/test_durable_isolation.py
+    assert set(TINY) | {"max_engine_seconds"} == {a.name for a in attrs.fields(Limits)}
 
 
 @pytest.mark.parametrize("limit", sorted(TINY))
 def test_each_limit_configured_tiny_gives_a_clear_error(limit: str, tmp_path: Path) -> None:
     err = _exceeds(limit, TINY[limit], tmp_path)
-    assert err.code == ("budget_exceeded" if limit == "max_firings" else "limit_exceeded"), err
+    assert err.code == ("budget_exceeded" if limit in ("max_firings", "max_work") else "limit_exceeded"), err
     assert str(TINY[limit]) in err.diagnostics[0].message, err  # the configured value is named
     # and the default is not hit by the same input
     assert getattr(DEFAULT_LIMITS, limit) > TINY[limit]

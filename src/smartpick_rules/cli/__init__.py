@@ -16,6 +16,7 @@ import contextvars
 import datetime as _dt
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import suppress
@@ -144,7 +145,8 @@ def cmd_explain(args: argparse.Namespace, io: Io) -> int:
         }
         write_output(io, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", args.output, "the explanation", json_text=True)
     else:
-        write_output(io, rec.explain(args.program_id) + "\n", args.output, "the explanation")
+        note = "\n(Tiers estimate the chance of an interview invitation, not of matching.)\n"
+        write_output(io, rec.explain(args.program_id) + "\n" + note, args.output, "the explanation")
     return EXIT_OK
 
 
@@ -216,6 +218,9 @@ def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}" + ("" if n == 1 else "s")
 
 
+# Not named cmd_test, cmd_whatif, cmd_compile: importing the submodules of those names sets the
+# package attribute, which replaced such a function by the module for every later main() call
+# in the same process (exit 70, "'module' object is not callable").
 def run_test_command(args: argparse.Namespace, io: Io) -> int:
     from .cmd_test import run_tests
 
@@ -324,6 +329,13 @@ def _positive(text: str) -> int:
     return n
 
 
+def _width(text: str) -> int:
+    n = _positive(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a width of 1 column or more, got {n}")
+    return n
+
+
 def _percent(text: str) -> float:
     try:
         p = float(text)
@@ -386,7 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluation_options(p)
     p.add_argument("--format", choices=("table", "json", "markdown", "html"), default="table", help="output format (default: table)")
     p.add_argument("--top", type=_positive, default=25, metavar="N", help="programs shown in table and markdown (default: 25)")
-    p.add_argument("--width", type=_positive, default=100, metavar="COLUMNS", help="table width (default: 100)")
+    p.add_argument("--width", type=_width, default=100, metavar="COLUMNS", help="table width (default: 100)")
     p.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of standard output")
     p.set_defaults(func=cmd_evaluate)
 
@@ -504,7 +516,7 @@ def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None, stder
     try:
         args = parser.parse_args(list(argv) if argv is not None else None)
     except UsageError as exc:
-        io.eprint(str(exc))
+        io.eprint(one_line(str(exc)))
         return EXIT_ERROR
     except SystemExit as exc:  # --help and --version
         return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_ERROR
@@ -527,14 +539,14 @@ def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None, stder
             io.eprint(f"{PROG}: {line}")
         return EXIT_ERROR
     except UsageError as exc:
-        io.eprint(str(exc))
+        io.eprint(one_line(str(exc)))
         return EXIT_ERROR
     except OSError as exc:
         if isinstance(exc, BrokenPipeError):
             _silence_stdout()
             return 141
-        where = exc.filename or ""
-        io.eprint(f"{PROG}: {where}{': ' if where else ''}{exc.strerror or exc}")
+        where = str(exc.filename or "")
+        io.eprint(one_line(f"{PROG}: {where}{': ' if where else ''}{exc.strerror or exc}"))
         return EXIT_ERROR
     except KeyboardInterrupt:
         io.eprint(f"{PROG}: interrupted")
@@ -546,8 +558,10 @@ def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None, stder
         if os.environ.get("SMARTPICK_TRACEBACK"):
             raise
         io.eprint(
-            f"{PROG}: internal error: {type(exc).__name__}: {exc} "
-            "(please report it; set SMARTPICK_TRACEBACK=1 to see the traceback)"
+            one_line(
+                f"{PROG}: internal error: {type(exc).__name__}: {exc} "
+                "(please report it; set SMARTPICK_TRACEBACK=1 to see the traceback)"
+            )
         )
         return EXIT_INTERNAL
 
@@ -557,8 +571,20 @@ MAX_ERROR_LINES = 20
 
 
 def error_line(exc: SmartpickError) -> str:
-    """One line for stderr: ``exc.first_line()``, which names the field when the message does not."""
-    return exc.first_line()
+    """One line for stderr: ``exc.first_line()``, which names the field when the message does not.
+
+    Text from the input (an id, a key, a file name) may carry newlines or terminal escapes;
+    they are shown escaped, so the error stays one line and cannot rewrite the terminal.
+    """
+    return one_line(exc.first_line())
+
+
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def one_line(text: str) -> str:
+    """``text`` with control characters (newlines, ESC, ...) written as escapes."""
+    return _CONTROLS.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def error_lines(exc: SmartpickError, limit: int = MAX_ERROR_LINES) -> list[str]:

@@ -10,7 +10,6 @@ way; a changed profile is structured (and so validated) again.
 from __future__ import annotations
 
 import re
-import tomllib
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -20,6 +19,7 @@ from typing import Any
 import attrs
 
 from ..errors import Diagnostic, InputError, Location, did_you_mean
+from ..sourcemap import DocumentError, parse_toml
 from .converter import unstructure
 from .inputs import profile_from_data
 from .models import Profile
@@ -75,8 +75,8 @@ def parse_change(text: str) -> Change:
     if not raw:
         raise InputError(Diagnostic("input_error", f"no value after `{op}`", _where(text), help='write a TOML value: 240, true, "text"'))
     try:
-        value = tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
+        value = parse_toml(f"v = {raw}", "<change>")["v"]
+    except DocumentError:
         if not _BARE.match(raw):
             raise InputError(
                 Diagnostic(

@@ -17,6 +17,7 @@ from ..domain.models import Catalog
 from ..language.expr import Call, Literal, iter_nodes
 from ..language.interp import Scope, evaluate_expr, truth
 from ..language.vector import ProgramColumns, VectorEvaluator
+from ..limits import DEFAULT_LIMITS, Limits
 from ..plan import CompiledRule, Plan
 from . import Budget, scalar_fixpoint
 
@@ -35,7 +36,7 @@ def _reads_own_tags(clause: object, tags: frozenset[str]) -> bool:
 class NativeEngine:
     name = "native"
 
-    def compile(self, plan: Plan) -> Plan:
+    def compile(self, plan: Plan, limits: Limits = DEFAULT_LIMITS) -> Plan:
         # The plan is already what this engine runs.
         return plan
 

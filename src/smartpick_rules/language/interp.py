@@ -9,17 +9,80 @@ unknown, and a rule fires only when its condition is definitely true.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from enum import Enum
 from typing import Any
 
 import attrs
 import numpy as np
 
-from .expr import Arith, BoolOp, Call, Compare, Expr, IfElse, ListLiteral, Literal, Neg, Not, Path
+from ..errors import Diagnostic, EvaluationError, Location
+from ..limits import DEFAULT_LIMITS, limit_help
+
+from .expr import Arith, BoolOp, Call, Compare, Expr, IfElse, ListLiteral, Literal, Neg, Not, Path, iter_nodes
 from .facts import get_field
 
-__all__ = ["EXP_BOUND", "Scope", "evaluate_expr", "exp", "read_path"]
+__all__ = ["EXP_BOUND", "Scope", "WorkMeter", "current_meter", "evaluate_expr", "exp", "metered", "read_path", "spend_work"]
+
+
+class WorkMeter:
+    """Counts the work of one evaluation against ``Limits.max_work``.
+
+    The firing budget counts rules that fire; this counts what conditions cost whether they
+    fire or not, in elements visited: one unit is one condition node evaluated for one fact
+    (a program, an item of a list). Every item a collection function walks costs the nodes of
+    its condition, so ``count(list.programs, count(list.programs, ...) > 0)`` costs catalog x
+    catalog; every rule condition a stage's fixpoint evaluates costs its nodes; the vectorised
+    program stage, one array operation per node over the whole catalog, costs a unit per
+    ``VECTOR_WIDTH`` programs (the measured speed ratio). Exceeding the limit is an
+    ``EvaluationError`` (``budget_exceeded``) naming the field.
+    """
+
+    __slots__ = ("limit", "used")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+
+    def spend(self, n: int) -> None:
+        self.used += n
+        if self.used > self.limit:
+            raise EvaluationError(
+                Diagnostic(
+                    "budget_exceeded",
+                    f"more than {self.limit:,} elements visited in one evaluation (nested collections, "
+                    "or many rules over a large catalog)",
+                    Location(),
+                    help=limit_help("max_work"),
+                )
+            )
+
+
+_METER: ContextVar[WorkMeter | None] = ContextVar("smartpick_work_meter", default=None)
+
+
+def current_meter() -> WorkMeter | None:
+    """The meter of the evaluation running in this context, if any."""
+    return _METER.get()
+
+
+def spend_work(n: int) -> None:
+    meter = _METER.get()
+    if meter is not None:
+        meter.spend(n)
+
+
+@contextmanager
+def metered(limit: int) -> Iterator[WorkMeter]:
+    """Count the work done inside the block against ``limit`` (one evaluation's budget)."""
+    meter = WorkMeter(limit)
+    token = _METER.set(meter)
+    try:
+        yield meter
+    finally:
+        _METER.reset(token)
 
 
 @attrs.frozen
@@ -174,44 +237,62 @@ def call(e: Call, scope: Scope) -> Any:
     if f == "known":
         return evaluate_expr(e.args[0], scope) is not None
     if f in ("count", "total", "any", "all"):
-        first = e.args[0]
-        if isinstance(first, Path) and first.root == "list" and first.parts == ("programs",) and scope.item is None:
-            columns = getattr(scope.list, "_columns", None)
-            if columns is not None:
-                # the whole list, thousands of programs: computed over columns, same answer
-                result = columns.collection(e, scope)
-                if result is not NotImplemented:
-                    return result
-        coll = evaluate_expr(first, scope)
-        if coll is None:
-            return None
-        items = coll if isinstance(coll, tuple | list) else tuple(coll)
-        if f == "count":
-            if len(e.args) == 1:
-                return len(items)
-            pred = e.args[1]
-            return sum(1 for it in items if truth(evaluate_expr(pred, scope.with_item(it))) is True)
-        if f == "total":
-            value_expr = e.args[1]
-            pred_expr = e.args[2] if len(e.args) > 2 else None
-            acc = 0.0  # always a float, however the values are typed, so every evaluator agrees
-            for it in items:
-                inner = scope.with_item(it)
-                if pred_expr is not None and truth(evaluate_expr(pred_expr, inner)) is not True:
-                    continue
-                v = evaluate_expr(value_expr, inner)
-                if v is not None:
-                    acc = acc + v
-            return acc
+        if _METER.get() is None:
+            # outside an evaluation (rendering an audit entry, why-not, a what-if step) a
+            # collection function still has a budget: the default, per outermost call
+            with metered(DEFAULT_LIMITS.max_work):
+                return _collection(e, scope)
+        return _collection(e, scope)
+    return _scalar_call(e, scope)
+
+
+def _collection(e: Call, scope: Scope) -> Any:
+    f = e.func
+    first = e.args[0]
+    if isinstance(first, Path) and first.root == "list" and first.parts == ("programs",) and scope.item is None:
+        columns = getattr(scope.list, "_columns", None)
+        if columns is not None:
+            # the whole list, thousands of programs: computed over columns, same answer
+            result = columns.collection(e, scope)
+            if result is not NotImplemented:
+                return result
+    coll = evaluate_expr(first, scope)
+    if coll is None:
+        return None
+    items = coll if isinstance(coll, tuple | list) else tuple(coll)
+    if items:
+        # each item costs the nodes of the condition (and value) evaluated for it
+        spend_work(len(items) * sum(1 for a in e.args[1:] for _n in iter_nodes(a)) if len(e.args) > 1 else len(items))
+    if f == "count":
+        if len(e.args) == 1:
+            return len(items)
         pred = e.args[1]
-        results = [truth(evaluate_expr(pred, scope.with_item(it))) for it in items]
-        if f == "any":
-            if any(r is True for r in results):
-                return True
-            return None if any(r is None for r in results) else False
-        if any(r is False for r in results):
-            return False
-        return None if any(r is None for r in results) else True
+        return sum(1 for it in items if truth(evaluate_expr(pred, scope.with_item(it))) is True)
+    if f == "total":
+        value_expr = e.args[1]
+        pred_expr = e.args[2] if len(e.args) > 2 else None
+        acc = 0.0  # always a float, however the values are typed, so every evaluator agrees
+        for it in items:
+            inner = scope.with_item(it)
+            if pred_expr is not None and truth(evaluate_expr(pred_expr, inner)) is not True:
+                continue
+            v = evaluate_expr(value_expr, inner)
+            if v is not None:
+                acc = acc + v
+        return acc
+    pred = e.args[1]
+    results = [truth(evaluate_expr(pred, scope.with_item(it))) for it in items]
+    if f == "any":
+        if any(r is True for r in results):
+            return True
+        return None if any(r is None for r in results) else False
+    if any(r is False for r in results):
+        return False
+    return None if any(r is None for r in results) else True
+
+
+def _scalar_call(e: Call, scope: Scope) -> Any:
+    f = e.func
     args = [evaluate_expr(a, scope) for a in e.args]
     if any(a is None for a in args):
         return None

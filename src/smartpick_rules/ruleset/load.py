@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from importlib import resources
 from pathlib import Path as FsPath
 from typing import Any
 
 import attrs
 
-from ..analysis.check import check_expression, check_rules
+from ..analysis.check import analyse_rules, check_expression
 from ..domain.changes import check_change, expand_change, parse_change
 from ..domain.converter import _StructureFailure, converter, structure_mapping
 from ..errors import Diagnostic, InputError, Location, RulesetError, did_you_mean
@@ -54,13 +53,16 @@ from ..language.ir import (
 )
 from ..language.result_facts import OBSERVABLES, result_root
 from ..limits import DEFAULT_LIMITS, Limits, limit_help
-from ..sourcemap import SourceMap, parse_error_position, path_from_field_path, toml_source_map
+from ..sourcemap import DocumentError, SourceMap, parse_toml, path_from_field_path, toml_source_map
 
 __all__ = ["SHIPPED_PREFIX", "load_rules", "load_rules_from_text", "shipped_file", "shipped_rulesets_path"]
 
-_RULE_ID = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_-]+)*$")
-_TAG = re.compile(r"^[a-z][a-z0-9_]*$")
-_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+# used with fullmatch: `$` alone also matches before a trailing newline, so "a\n" passed
+_RULE_ID = re.compile(r"[a-z0-9_]+(\.[a-z0-9_-]+)*")
+_TAG = re.compile(r"[a-z][a-z0-9_]*")
+_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+#: salience orders rules; a bound keeps it a small, meaningful number (like score and priority)
+MAX_SALIENCE = 1_000_000
 
 SetValue = int | float | str | bool
 Bound = int | str
@@ -230,12 +232,9 @@ class _LoadedFile:
 def _parse_file(text: str, file: str, limits: Limits, sha: str) -> tuple[_LoadedFile | None, list[Diagnostic]]:
     diags: list[Diagnostic] = []
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        line, col = parse_error_position(str(exc))
-        return None, [Diagnostic("parse_error", f"invalid TOML: {str(exc).split(' (at')[0]}", Location(file, line, col))]
-    except RecursionError:
-        return None, [Diagnostic("parse_error", "invalid TOML: nested too deeply", Location(file))]
+        data = parse_toml(text, file)
+    except DocumentError as exc:
+        return None, [exc.diagnostic]
     smap = toml_source_map(text, file)
     data.pop("$schema", None)
     if "ruleset" not in data:
@@ -387,7 +386,7 @@ def _parse_file(text: str, file: str, limits: Limits, sha: str) -> tuple[_Loaded
         return None, diags
     hline, hcol = smap.position(["ruleset"])
     hloc = Location(file, hline, hcol)
-    if not _NAME.match(header.name):
+    if not _NAME.fullmatch(header.name):
         diags.append(Diagnostic("schema_error", f"rule set name `{header.name}` may only use letters, digits, `_`, `-` and `.`", hloc))
     rules: list[tuple[Rule, bool]] = []
     for index, rr in raw_rules:
@@ -475,7 +474,11 @@ def _rule_id_at(data: Any, path: Sequence[str | int]) -> str | None:
 
 def _expr_origin(smap: SourceMap, key_path: list[str | int], text: str, file: str) -> Location:
     line, _col = smap.position(key_path)
-    found = smap.find_text(text, line or 1)
+    # search only up to the next rule's table, so locating every rule's text is one pass over the file
+    end = 0
+    if len(key_path) >= 2 and key_path[0] == "rule" and isinstance(key_path[1], int):
+        end = smap.positions.get(("rule", key_path[1] + 1), (0, 0))[0]
+    found = smap.find_text(text, line or 1, end)
     if found != (0, 0):
         return Location(file, found[0], found[1])
     return Location(file, line, 1)
@@ -498,7 +501,7 @@ def _build_rule(
         kl, kc = smap.position([*base, *keys])
         return Location(file, kl, kc)
 
-    if not _RULE_ID.match(rid):
+    if not _RULE_ID.fullmatch(rid):
         err("schema_error", f"rule id `{rid}` must be lower-case words joined by dots, like `red_flags.failed_step1`", key_loc("id"))
     if rr.stage not in STAGES:
         err("schema_error", f"unknown stage `{rr.stage}`; expected profile, program or list", key_loc("stage"), suggestion=did_you_mean(rr.stage, STAGES))
@@ -519,7 +522,7 @@ def _build_rule(
     if eff.tag is not None:
         tags = (eff.tag,) if isinstance(eff.tag, str) else tuple(eff.tag)
         for t in tags:
-            if not _TAG.match(t):
+            if not _TAG.fullmatch(t):
                 err("schema_error", f"tag `{t}` must be a lower-case identifier like `low_step2`", key_loc("then", "tag"))
     templates: dict[str, Template | None] = {}
     for name in ("exclude", "advice"):
@@ -543,6 +546,8 @@ def _build_rule(
                     diags.append(attrs.evolve(exc.diagnostic, rule_id=rid))
                     bounds.append(Literal(0, bl))
         breadth = Breadth(bounds[0], bounds[1])
+    if abs(rr.salience) > MAX_SALIENCE:
+        err("limit_exceeded", f"salience {rr.salience} is out of range (at most {MAX_SALIENCE:,} either way)", key_loc("salience"))
     if eff.priority is not None and not abs(eff.priority) <= 1e6:
         err("limit_exceeded", f"`priority` {eff.priority} is out of range (at most 1,000,000 either way)", key_loc("then", "priority"))
 
@@ -582,7 +587,7 @@ def _build_rule(
         named[fname] = tuple(items)
     sets = tuple(sorted((eff.set or {}).items()))
     for name, v in sets:
-        if not _TAG.match(name):
+        if not _TAG.fullmatch(name):
             err("schema_error", f"`set` target `{name}` must be a lower-case identifier", key_loc("then", "set"))
         if isinstance(v, int | float) and not isinstance(v, bool) and not abs(v) <= 1e6:
             err("limit_exceeded", f"`set {name}` {v} is out of range (at most 1,000,000 either way)", key_loc("then", "set"))
@@ -1020,7 +1025,8 @@ def _expand(paths: Sequence[str | FsPath], diags: list[Diagnostic]) -> list[FsPa
                     diags.append(
                         Diagnostic(
                             "io_error",
-                            f"refused: resolves to {real}, outside the rule-set folder {root}",
+                            # where the link points is not said: the message may reach the uploader
+                            f"refused: a link to a file outside the rule-set folder {raw}",
                             Location(str(f)),
                             help="a rule-set folder may not link to files outside itself",
                         )
@@ -1056,6 +1062,7 @@ def load_rules(*paths: str | FsPath, limits: Limits = DEFAULT_LIMITS) -> RuleSet
                 help=limit_help("max_rulesets"),
             )
         )
+    total = 0
     for f in files:
         try:
             size = f.stat().st_size
@@ -1069,6 +1076,16 @@ def load_rules(*paths: str | FsPath, limits: Limits = DEFAULT_LIMITS) -> RuleSet
                     )
                 )
                 continue
+            total += size
+            if total > limits.max_ruleset_total_bytes:
+                raise RulesetError(
+                    Diagnostic(
+                        "limit_exceeded",
+                        f"the rule-set files are more than {limits.max_ruleset_total_bytes} bytes together",
+                        Location(str(f)),
+                        help=limit_help("max_ruleset_total_bytes"),
+                    )
+                )
             sources.append((_display_name(f), f.read_bytes().decode("utf-8-sig")))
         except UnicodeDecodeError as exc:
             diags.append(Diagnostic("parse_error", f"not UTF-8 text (byte {exc.start})", Location(str(f))))
@@ -1084,6 +1101,7 @@ def load_rules_from_text(sources: Iterable[tuple[str, str]], *, limits: Limits =
     [`load_rules`][smartpick_rules.load_rules] does after reading."""
     diags: list[Diagnostic] = []
     loaded: list[_LoadedFile] = []
+    total = 0
     for file, text in sources:
         try:
             data = text.encode("utf-8")
@@ -1100,6 +1118,16 @@ def load_rules_from_text(sources: Iterable[tuple[str, str]], *, limits: Limits =
                 )
             )
             continue
+        total += len(data)
+        if total > limits.max_ruleset_total_bytes:
+            raise RulesetError(
+                Diagnostic(
+                    "limit_exceeded",
+                    f"the rule-set texts are more than {limits.max_ruleset_total_bytes} bytes together",
+                    Location(file),
+                    help=limit_help("max_ruleset_total_bytes"),
+                )
+            )
         sha = hashlib.sha256(data).hexdigest()
         lf, d = _parse_file(text, file, limits, sha)
         diags.extend(d)
@@ -1113,12 +1141,13 @@ def load_rules_from_text(sources: Iterable[tuple[str, str]], *, limits: Limits =
     ruleset, compose_diags = _compose(ordered, limits)
     if compose_diags:
         raise RulesetError(compose_diags)
-    check_diags, _facts = check_rules(
+    analysis = analyse_rules(
         ruleset.rules, limits, estimates=ruleset.estimates, groups=ruleset.groups, levers=ruleset.levers
     )
-    errors = [d for d in check_diags if d.severity == "error"]
+    errors = [d for d in analysis.diagnostics if d.severity == "error"]
     if errors:
         raise RulesetError(errors)
+    ruleset.compiled_cache()["analysis"] = analysis  # the planner reuses it rather than check again
     return ruleset
 
 
@@ -1154,23 +1183,35 @@ def _order(loaded: list[_LoadedFile]) -> tuple[list[_LoadedFile], list[Diagnosti
         return [], diags
     ordered: list[_LoadedFile] = []
     state: dict[str, int] = {}
-
-    def visit(lf: _LoadedFile, chain: list[str]) -> None:
-        name = lf.info.name
-        if state.get(name) == 2:
-            return
-        if state.get(name) == 1:
-            cycle = " -> ".join([*chain[chain.index(name):], name])
-            diags.append(Diagnostic("dependency_cycle", f"rule sets require each other: {cycle}", lf.loc))
-            return
-        state[name] = 1
-        for req in lf.info.requires:
-            visit(by_name[req], [*chain, name])
-        state[name] = 2
-        ordered.append(lf)
-
-    for lf in loaded:
-        visit(lf, [])
+    # depth-first, post-order, with an explicit stack: a chain of thousands of `requires` must
+    # not exhaust Python's stack
+    for start in loaded:
+        if state.get(start.info.name):
+            continue
+        state[start.info.name] = 1
+        chain: list[str] = [start.info.name]
+        work: list[tuple[_LoadedFile, Iterator[str]]] = [(start, iter(start.info.requires))]
+        while work:
+            lf, requires = work[-1]
+            for req in requires:
+                dep = by_name[req]
+                seen = state.get(req)
+                if seen == 1:
+                    names = [*chain[chain.index(req):], req]
+                    if len(names) > 12:  # one line, however long the cycle
+                        names = [*names[:6], f"... {len(names) - 9} more ...", *names[-3:]]
+                    cycle = " -> ".join(names)
+                    diags.append(Diagnostic("dependency_cycle", f"rule sets require each other: {cycle}", dep.loc))
+                elif seen is None:
+                    state[req] = 1
+                    chain.append(req)
+                    work.append((dep, iter(dep.info.requires)))
+                    break
+            else:
+                work.pop()
+                chain.pop()
+                state[lf.info.name] = 2
+                ordered.append(lf)
     return ordered, diags
 
 

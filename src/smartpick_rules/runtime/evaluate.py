@@ -22,7 +22,7 @@ from ..domain.models import CALIFORNIA_REGIONS, Catalog, Profile, Program, Regio
 from ..engines import Budget, compile_ruleset, get_engine
 from ..errors import Diagnostic, EvaluationError, InputError, Location
 from ..language.facts import ListFacts, ListItem
-from ..language.interp import Scope, evaluate_expr
+from ..language.interp import Scope, evaluate_expr, metered
 from ..language.ir import TIERS, RuleSet
 from ..language.vector import ListColumns, VBool, VNum, VObj, VStr
 from ..limits import DEFAULT_LIMITS, Limits
@@ -41,7 +41,7 @@ from ..results.recommendation import (
     WhyNot,
 )
 from ..version import __version__ as _version
-from .audit import EntryMaker, catalog_sha256, json_value, sha256_of, why_not_entry
+from .audit import EntryMaker, catalog_sha256, check_audit_size, json_value, sha256_of, why_not_entry
 from .levers import pool_wideners
 from .list_stage import LazyItems, choose_list, group_masks, list_settings, priority_order
 from .stages import (
@@ -85,7 +85,8 @@ def evaluate(
     eng = get_engine(engine)
     compiled = compile_ruleset(ruleset, engine, limits)
     try:
-        return _run(prof, cat, plan, eng, compiled, engine, year, limits)
+        with metered(limits.max_work):
+            return _run(prof, cat, plan, eng, compiled, engine, year, limits)
     except (EvaluationError, InputError):
         raise
     except RecursionError:
@@ -181,6 +182,10 @@ def _run(
     )
     n = len(cat)
     fired = eng.run_program(compiled, profile_scope, cat, budget)
+    per_program = sum(
+        1 for cr in p_rules if cr.odds is not None or cr.chance_cap is not None or cr.rule.then.tier_at_most is not None
+    )
+    check_audit_size(limits, n, per_program, fired, len(p_rules) + len(plan.list.rules))
     prog_rules = plan.program.rules
     assessed = assess_programs(plan, fired, cat, prof_out)
     excluded, priority, tiers = assessed.excluded, assessed.priority, assessed.tiers
@@ -366,4 +371,5 @@ def _run(
         derived={k: derived[k] for k in sorted(derived)},
         _why_not=why_not,
         _list_scope=list_scope,
+        _max_json_bytes=limits.max_result_bytes,
     )
