@@ -20,7 +20,6 @@ import numpy as np
 
 from ..errors import Diagnostic, EvaluationError, Location
 from ..limits import DEFAULT_LIMITS, limit_help
-
 from .expr import Arith, BoolOp, Call, Compare, Expr, IfElse, ListLiteral, Literal, Neg, Not, Path, iter_nodes
 from .facts import get_field
 

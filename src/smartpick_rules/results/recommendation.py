@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import secrets
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, overload
