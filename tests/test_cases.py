@@ -33,6 +33,10 @@ def test_case(path: Path) -> None:
             assert d.location.line == want["error_line"], d.render()
         if "error_suggestion" in want:
             assert d.suggestion == want["error_suggestion"], d.render()
+        if "error_message" in want:
+            assert want["error_message"] in d.message, d.render()
+        if "error_rule" in want:
+            assert d.rule_id == want["error_rule"], d.render()
         assert d.location.file, "every diagnostic names its file"
         return
     rec = evaluate_case(case)
@@ -41,8 +45,22 @@ def test_case(path: Path) -> None:
         assert sorted(rec.profile_tags) == sorted(want["profile_tags"])
     for pid, tags in want.get("tags", {}).items():
         assert sorted(results[pid].tags) == sorted(tags), pid
-    for pid, score in want.get("scores", {}).items():
-        assert results[pid].score == score, pid
+    for pid, chance in want.get("chances", {}).items():
+        got = results[pid].chance
+        assert got is not None and abs(got - chance) <= 1e-9, (pid, got)
+    for pid, factors in want.get("odds", {}).items():
+        shown = {a.rule_id: a.odds for a in results[pid].audit if a.odds is not None}
+        assert shown.keys() == factors.keys(), (pid, shown)
+        for rid, factor in factors.items():
+            assert abs(shown[rid] - factor) <= 1e-9, (pid, rid, shown[rid])
+    for pid, caps in want.get("caps", {}).items():
+        shown = {a.rule_id: a.chance_cap for a in results[pid].audit if a.chance_cap is not None}
+        assert shown == caps, (pid, shown)
+    for pid, after in want.get("chance_after", {}).items():
+        shown = {a.rule_id: a.chance_after for a in results[pid].audit if a.chance_after is not None}
+        assert shown.keys() == after.keys(), (pid, shown)
+        for rid, value in after.items():
+            assert abs(shown[rid] - value) <= 1e-9, (pid, rid, shown[rid])
     for pid, tier in want.get("tiers", {}).items():
         assert results[pid].tier == tier, pid
     for pid, prio in want.get("priorities", {}).items():
@@ -62,13 +80,35 @@ def test_case(path: Path) -> None:
         assert [a.message for a in rec.advice] == want["advice_text"]
     if "derived" in want:
         assert rec.derived == want["derived"]
+    if "list_fired" in want:
+        assert [a.rule_id for a in rec.list_audit] == want["list_fired"]
     if "breadth" in want:
         b = want["breadth"]
         assert (rec.breadth.min, rec.breadth.max) == (b["min"], b["max"])
-        if "max_reach" in b:
-            assert rec.breadth.max_reach == b["max_reach"]
+        for key in ("interview_target", "at_most", "at_least", "stopped", "rule_id", "eligible"):
+            if key in b:
+                assert getattr(rec.breadth, key) == b[key], key
     if "chosen" in want:
         assert list(rec.breadth.chosen) == want["chosen"]
+        assert [r.program.id for r in rec.chosen()] == want["chosen"]
+        assert all(r.chosen == (r.program.id in want["chosen"]) for r in rec.programs)
+    if "order" in want:
+        assert [r.program.id for r in rec.programs] == want["order"]
+    for pid, reason in want.get("left_off", {}).items():
+        assert results[pid].left_off == reason, (pid, results[pid].left_off)
+    for pid, groups in want.get("groups", {}).items():
+        assert list(results[pid].groups) == groups, pid
+    if "expected_interviews" in want:
+        assert abs(rec.expected_interviews - want["expected_interviews"]) <= 1e-9, rec.expected_interviews
+        assert abs(rec.expected_interviews - sum(r.chance or 0.0 for r in rec.chosen())) <= 1e-9
+    if "shortfall" in want:
+        s = want["shortfall"]
+        if s is False:
+            assert rec.shortfall is None, rec.shortfall
+        else:
+            assert rec.shortfall is not None
+            for key, value in s.items():
+                assert getattr(rec.shortfall, key) == value, key
 
 
 RUN_DURABLE = """
