@@ -180,3 +180,47 @@ def test_profile_and_catalog_as_plain_data(catalog: sr.Catalog) -> None:
 def test_unknown_engine_is_a_clear_error(catalog: sr.Catalog, profile: sr.Profile) -> None:
     with pytest.raises(sr.EngineUnavailable, match="unknown engine `rete`"):
         sr.evaluate(profile, catalog, load_rules_from_text([("sem.toml", RULES)]), engine="rete")
+
+
+def test_list_items_catalog_tags_are_the_catalogs_in_every_evaluation() -> None:
+    """``item.program_tags`` is the catalog's ``tags`` and ``item.tags`` the rules' tags. The
+    catalog's column cache is shared by every evaluation: a list rule reading one must read the
+    catalog's, and leave ``program.tags`` as the catalog has it for the next evaluation."""
+    programs = [
+        {"id": "la", "name": "LA", "specialty": "internal_medicine", "state": "CA", "region": "la_county", "program_type": "community", "tags": ["img_friendly"]},
+        {"id": "tx", "name": "TX", "specialty": "internal_medicine", "state": "TX", "region": "out_of_state", "program_type": "community"},
+    ]
+    catalog = sr.catalog_from_data(programs)
+    listing = load_rules_from_text([("list.toml", '''
+[ruleset]
+name = "listing"
+[[rule]]
+id = "listing.far"
+stage = "program"
+when = "program.region == 'out_of_state'"
+then = { tag = "far" }
+[[rule]]
+id = "listing.friendly"
+stage = "list"
+when = "count(list.programs, 'img_friendly' in item.program_tags and len(item.program_tags) == 1) == 1"
+then = { advice = "one IMG-friendly program" }
+[[rule]]
+id = "listing.far_items"
+stage = "list"
+when = "count(list.programs, 'far' in item.tags and len(item.tags) == 1) == 1"
+then = { advice = "one program far away" }
+''')])
+    reading = load_rules_from_text([("prog.toml", '''
+[ruleset]
+name = "reading"
+[[rule]]
+id = "reading.friendly"
+stage = "program"
+when = "'img_friendly' in program.tags and len(program.tags) == 1"
+then = { tag = "friendly" }
+''')])
+    profile = sr.profile_from_data({"graduation_year": 2020})
+    first = sr.evaluate(profile, catalog, listing, as_of=2026)
+    assert [a.rule_id for a in first.advice] == ["listing.far_items", "listing.friendly"]
+    second = sr.evaluate(profile, catalog, reading, as_of=2026)
+    assert {r.program.id: r.tags for r in second.programs} == {"la": ("friendly",), "tx": ()}
