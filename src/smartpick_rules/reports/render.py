@@ -22,7 +22,7 @@ from typing import Any
 import attrs
 
 from ..domain.models import Program, Region
-from ..language.ir import format_value, signed
+from ..language.ir import format_value
 from ..results.recommendation import AuditEntry, ProgramResult, Recommendation, percent
 
 __all__ = [
@@ -233,17 +233,26 @@ def _movers_text(ms: Sequence[Mover], width: int) -> str:
     return out
 
 
+def _move_factor(how: str) -> float:
+    """The factor of a profile move as the summary writes it (``odds x0.5``)."""
+    return float(how.split("x", 1)[1])
+
+
+def _profile_odds_total(s: Summary) -> str:
+    import math
+
+    return format_value(round(math.prod(_move_factor(d) for _r, d in s.profile_moves), 2))
+
+
 def _profile_moves_line(s: Summary, limit: int = 4) -> str:
     import math
 
-    def factor(d: str) -> float:
-        return float(d.split("x", 1)[1])
-
-    total = math.prod(factor(d) for _r, d in s.profile_moves)
+    factor = _move_factor
+    total = _profile_odds_total(s)
     ordered = sorted(s.profile_moves, key=lambda rd: -abs(math.log(factor(rd[1]))))
     shown = ", ".join(f"{r} {d}" for r, d in ordered[:limit])
     more = f" and {len(ordered) - limit} more" if len(ordered) > limit else ""
-    return f"Profile rules multiply every program's odds of an interview by {format_value(round(total, 2))} in all: {shown}{more}"
+    return f"Profile rules multiply every program's odds of an interview by {total} in all: {shown}{more}"
 
 
 def render_table(rec: Recommendation, *, top: int = 25, width: int = 100, title: str = "", summary: Summary | None = None) -> str:
@@ -359,9 +368,8 @@ def render_markdown(rec: Recommendation, *, top: int = 25, title: str = "", summ
     out.append(md(_breadth_line(rec, s)))
     out.append("")
     if s.profile_moves:
-        total = sum(float(d) for _r, d in s.profile_moves)
         out.append(
-            f"Profile rules move every program by {signed(total)} in all: "
+            f"Profile rules multiply every program's odds of an interview by {_profile_odds_total(s)} in all: "
             + ", ".join(f"{_md_code(r)} {d}" for r, d in s.profile_moves)
         )
         out.append("")
@@ -621,9 +629,8 @@ def render_html(rec: Recommendation, *, title: str = "", summary: Summary | None
     advice = "".join(f"<li>{h(a.message)} <span class=\"rid\">{h(a.rule_id)}</span></li>" for a in rec.advice)
     profile_moves = ""
     if s.profile_moves:
-        total = sum(float(d) for _r, d in s.profile_moves)
         profile_moves = (
-            f"<p class=\"meta\">Profile rules move every program by {h(signed(total))} in all: "
+            f"<p class=\"meta\">Profile rules multiply every program's odds of an interview by {h(_profile_odds_total(s))} in all: "
             + ", ".join(f"<span class=\"rid\">{h(r)}</span> {h(d)}" for r, d in s.profile_moves)
             + "</p>"
         )
