@@ -35,6 +35,8 @@ def test_case(path: Path) -> None:
             assert d.suggestion == want["error_suggestion"], d.render()
         if "error_message" in want:
             assert want["error_message"] in d.message, d.render()
+        if "error_count" in want:
+            assert len(err.diagnostics) == want["error_count"], err
         if "error_rule" in want:
             assert d.rule_id == want["error_rule"], d.render()
         assert d.location.file, "every diagnostic names its file"

@@ -45,15 +45,18 @@ def test_evaluate_table_fits_100_columns_and_shows_list_breadth_and_advice(mini:
     assert all(len(line) <= 100 for line in lines), max(lines, key=len)
     assert lines[0] == "Recommended programs for Default applicant (same as archetype A)"
     assert "as of 2026; engine native; 1 rule set: mini 1.2.0" in run.out
-    assert re.search(r"Apply to 20-30 programs \(mini\.breadth_low\)\. Chosen: 30 of [\d,]+ eligible", run.out)
-    assert "Profile rules move every program by -5 in all: mini.low_step2 -5" in run.out
+    flat = " ".join(line.strip() for line in lines)
+    assert re.search(r"Apply to 20-30 programs \(mini\.breadth_low\), at most 3 academic\. Chosen: 30 of [\d,]+ eligible", flat)
+    assert re.search(r"Expected interviews: \d+\.\d\. Tiers and chances estimate interview chances", flat)
+    assert "they are not match odds" in flat
+    assert "Profile rules multiply every program's odds of an interview by 0.5 in all: mini.low_step2 odds x0.5" in flat
     header = next(line for line in lines if line.lstrip().startswith("#  tier"))
     assert "program" in header and "region" in header
     # 25 programs by default, ranked; every shown program is one of the chosen list
     ranks = [int(m.group(1)) for line in lines if (m := re.match(r"\s*(\d+)\s+(likely|target|reach)\s", line))]
     assert ranks == list(range(1, 26))
     assert "... 5 more in the list (--top N shows more)" in run.out
-    assert "mini.community +10" in run.out
+    assert "mini.community odds x1.6" in run.out
     assert "Excluded:" in run.out and "mini.visa_j1" in run.out and "mini.min_step2_ck" in run.out
     assert "Advice:" in run.out and "Apply broadly:" in run.out and "[mini.breadth_low]" in run.out
 
@@ -82,7 +85,9 @@ def test_evaluate_markdown(mini: Path) -> None:
     run = run_cli(*_evaluate(mini, "--format", "markdown", "--top", "5"))
     assert run.code == 0, run.err
     assert run.out.startswith("# Recommended programs for Default applicant")
-    assert "| # | tier | score | program | name | region | moved most by |" in run.out
+    assert "| # | tier | interview chance | program | name | region | moved most by |" in run.out
+    assert "Profile rules multiply every program's odds of an interview by 0.5 in all: `mini.low_step2` odds x0.5" in run.out
+    assert "not match odds" in run.out
     assert len([line for line in run.out.splitlines() if re.match(r"\| \d+ \|", line)]) == 5
     assert "## Advice" in run.out and "## Excluded" in run.out
 
@@ -173,12 +178,28 @@ def test_broken_rule_file(tmp_path: Path) -> None:
     rules = tmp_path / "broken.toml"
     rules.write_text(
         '[ruleset]\nname = "broken"\n\n[[rule]]\nid = "broken.x"\nstage = "program"\n'
-        'when = "program.regoin == \'la_county\'"\nthen = { score = 1 }\n',
+        'when = "program.regoin == \'la_county\'"\nthen = { odds = 2 }\n',
         encoding="utf-8",
     )
     line = one_clear_line(run_cli("evaluate", DEFAULT_PROFILE, "--rules", rules))
     assert line.startswith(f"smartpick-rules: {rules}:7:")
     assert "unknown_field: broken.x:" in line and "did you mean `program.region`?" in line
+
+
+def test_rule_file_of_the_score_model_says_what_replaced_it(tmp_path: Path) -> None:
+    rules = tmp_path / "old.toml"
+    rules.write_text(
+        '[ruleset]\nname = "old"\n[scoring]\nbase = 50\n\n[[rule]]\nid = "old.x"\nstage = "program"\n'
+        'when = "program.region == \'la_county\'"\nthen = { score = 5 }\n',
+        encoding="utf-8",
+    )
+    line = one_clear_line(run_cli("evaluate", DEFAULT_PROFILE, "--rules", rules))
+    assert line.startswith(f"smartpick-rules: {rules}:3:1: schema_error: [scoring] is gone: programs no longer carry a score")
+    assert line.endswith("(and 1 more)"), line
+    run = run_cli("check", rules)
+    assert run.code != 0
+    assert "old.x: `score` is gone: a rule moves a program's chance of an interview or its place in the list" in run.err + run.out
+    assert "use `odds = 0.5` (halves the odds of an interview), `chance_cap = 0.05`, or `priority = 10`" in run.err + run.out
 
 
 def test_missing_rules_path() -> None:

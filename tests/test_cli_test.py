@@ -21,7 +21,7 @@ def test_passing_suite_with_coverage(tmp_path: Path) -> None:
     assert lines[0] == str(folder / "tests" / "mini.test.toml")
     assert "  PASS  a low Step 2 CK is tagged" in lines
     assert "  PASS  below the published minimum excludes" in lines
-    assert "  PASS  a community program gets the bonus" in lines
+    assert "  PASS  a community program weighs a low score less" in lines
     cov = next(line for line in lines if line.startswith("coverage: "))
     assert cov.startswith("coverage: rules 4/9 fired (44.4%); clauses ")
     assert "rules no test fires: mini.breadth, mini.flagship, mini.la_ties, mini.spanish, mini.visa_j1" in run.out
@@ -95,11 +95,11 @@ def test_a_suite_for_a_custom_rule_set_extending_the_shipped_ones(tmp_path: Path
     (folder / "extra.toml").write_text(
         '[ruleset]\nname = "extra"\nversion = "0.1"\nrequires = ["base"]\n\n'
         '[[rule]]\nid = "extra.kern_bonus"\nstage = "program"\nwhen = "program.region == \'kern\'"\n'
-        'then = { score = 3 }\nsource = "local knowledge"\n',
+        'then = { priority = 3 }\nsource = "local knowledge"\n',
         encoding="utf-8",
     )
     (folder / "tests" / "extra.test.toml").write_text(
-        '[suite]\nas_of = 2026\n\n[[case]]\nname = "Kern programs get a bonus"\n'
+        '[suite]\nas_of = 2026\n\n[[case]]\nname = "Kern programs come earlier"\n'
         'program = { region = "kern", state = "CA" }\nexpect = { fired = ["extra.kern_bonus"] }\n',
         encoding="utf-8",
     )
@@ -143,7 +143,7 @@ def test_pytest_collects_each_case_as_an_item(tmp_path: Path) -> None:
     proc = _pytest(folder, "-v", "--rootdir", tmp_path, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "mini.test.toml::a low Step 2 CK is tagged PASSED" in proc.stdout
-    assert "mini.test.toml::a community program gets the bonus PASSED" in proc.stdout
+    assert "mini.test.toml::a community program weighs a low score less PASSED" in proc.stdout
     assert "3 passed" in proc.stdout
 
 

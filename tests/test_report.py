@@ -82,6 +82,17 @@ def test_movers_are_the_biggest_program_effects(rec: sr.Recommendation) -> None:
     assert report.movers(excluded)[0].how == "excluded"
 
 
+@pytest.mark.parametrize("fmt", ["table", "markdown", "html"])
+def test_every_format_shows_chances_as_estimates_and_the_profile_odds(rec: sr.Recommendation, fmt: str) -> None:
+    render = {"table": report.render_table, "markdown": report.render_markdown, "html": report.render_html}[fmt]
+    flat = " ".join(render(rec).split())
+    assert "estimate interview chances from published figures; they are not match odds" in flat
+    # the one profile rule halves every program's odds: said once, above the list
+    assert "odds of an interview by 0.5 in all:" in flat and "mini.low_step2" in flat and "odds x0.5" in flat
+    first = rec.chosen()[0]
+    assert first.chance is not None and report.percent(first.chance) in flat
+
+
 def test_markdown_escapes_untrusted_text(evil: tuple[Path, Path]) -> None:
     rules, catalog = evil
     run = run_cli("evaluate", DEFAULT_PROFILE, "--rules", rules, "--catalog", catalog, "--as-of", "2026", "--format", "markdown")
