@@ -83,7 +83,7 @@ id = "mini.spanish"
 stage = "program"
 salience = 3
 when = ["'Spanish' in applicant.languages", "program.state == 'CA'"]
-then = { odds = 1.3 }
+then = { odds = 1.6 }
 source = "Guide"
 
 [[rule]]
@@ -109,6 +109,41 @@ salience = 1
 when = "not has('low_step2')"
 then = { breadth = { min = 10, max = 15 } }
 source = "Guide"
+
+[[lever]]
+id = "mini.step2_ck_220"
+title = "Take Step 2 CK and score 220"
+when = "not known(applicant.step2_ck.score)"
+set = ["step2_ck = { score = 220, passed = true, attempts = 1 }"]
+
+[[lever]]
+id = "mini.step2_ck_250"
+title = "Take Step 2 CK and score 250"
+when = "not known(applicant.step2_ck.score)"
+set = ["step2_ck = { score = 250, passed = true, attempts = 1 }"]
+
+[[lever]]
+id = "mini.language_spanish"
+title = "Speak Spanish"
+when = "not any(applicant.languages, item == 'Spanish')"
+set = ['languages += "Spanish"']
+
+[[lever]]
+id = "mini.usce_la"
+title = "+3 months of hands-on USCE in LA"
+set = ['usce += { kind = "hands_on", months = 3, specialty = "{specialty}", state = "CA", region = "la_county", end_year = {as_of} }']
+
+[[lever]]
+id = "mini.publication"
+title = "+1 publication"
+set = ["research.publications += 1"]
+
+[[lever]]
+id = "mini.j1"
+title = "Accept a J-1 instead of an H-1B"
+kind = "widen"
+when = "applicant.visa == 'h1b'"
+set = ['visa = "j1"']
 """
 
 MINI_TESTS = """\
