@@ -14,8 +14,8 @@ from typing import Any
 
 import attrs
 
-from ..language.ir import STAGES, TIERS
-from .load import RawBreadth, RawChance, RawEffect, RawEstimate, RawGroup, RawHeader, RawRule
+from ..language.ir import LEVER_KINDS, STAGES, TIERS
+from .load import RawBreadth, RawChance, RawEffect, RawEstimate, RawGroup, RawHeader, RawLever, RawRule
 
 __all__ = ["rule_file_schema"]
 
@@ -105,6 +105,16 @@ def rule_file_schema() -> dict[str, Any]:
     effect["properties"]["tier_at_most"] = {"enum": list(TIERS), "description": _DESCRIPTIONS["tier_at_most"]}
     effect["properties"]["breadth"] = {**_object(RawBreadth), "description": _DESCRIPTIONS["breadth"]}
     rule["properties"]["then"] = {**effect, "description": _DESCRIPTIONS["then"]}
+    lever = _object(RawLever)
+    lever["properties"]["id"]["pattern"] = rule["properties"]["id"]["pattern"]
+    lever["properties"]["kind"] = {"enum": list(LEVER_KINDS), "description": "strengthen (raises chances) or widen (adds eligible programs)"}
+    lever["properties"]["set"] = {
+        "type": "array",
+        "items": {"type": "string"},
+        "minItems": 1,
+        "description": "Profile changes, FIELD=VALUE or FIELD+=VALUE; {specialty} and {as_of} are filled in",
+    }
+    lever["properties"]["when"]["description"] = "A condition on the applicant (and profile tags): the lever is offered when it holds"
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
@@ -119,6 +129,7 @@ def rule_file_schema() -> dict[str, Any]:
             },
             "estimate": {"type": "array", "items": _object(RawEstimate)},
             "group": {"type": "array", "items": _object(RawGroup)},
+            "lever": {"type": "array", "items": lever},
             "rule": {"type": "array", "items": rule},
         },
         "required": ["ruleset"],
