@@ -31,22 +31,25 @@ INTRO = """\
 `smartpick_rules.load_rules()` with no argument loads these rule sets from
 `rulesets/` (at the repository's root; installed in the wheel as `smartpick_rules/rulesets/`). They encode the guide *Low Step Score Strategies for IMGs: Your
 Guide to LA Residency Success*: every rule names the guide's section it comes from, or, where the
-guide gives no figure, a published figure with its year and publisher (from the project's
-public-figures notes); numbers neither gives are assumptions, written in the rule's description
+guide gives no figure, a published figure with its year and publisher ("public-figures.md A2"
+and the like name the tables in [Sources](sources.md)); numbers neither gives are assumptions, written in the rule's description
 in the rule file. Each rule set has tests beside it in `rulesets/tests/<name>.test.toml` that show
 every rule fire and not fire.
 
-How the pieces fit:
+How the pieces fit (the model and its calibration: [Validity](validity.md)):
 
 * **profile** rules (red flags, strengths, ties) set tags such as `low_step2`, `failed_attempt`,
-  `strong_usce_socal`, `la_ties`; a profile-stage score moves every program.
+  `strong_usce_socal`, `la_ties`; a profile-stage `odds` factor moves every program's chance.
 * **program** rules read those tags with the program's region, type, specialty and tags: hard
-  filters (`exclude`), score moves, the regional priority of the list, forced reach tiers.
-* **list** rules set the number of applications (`breadth`), the cap on reach programs and the
+  filters (`exclude`), the estimated screen (`estimate`), the chance of an interview (`odds`,
+  `chance_cap`, `tier_at_most`) and the place in the list (`priority`).
+* **list** rules set the number of applications (`breadth`), the expected interviews the list aims
+  at, the bounds on groups (`at_most` academic reach programs, `at_least` other states) and the
   advice.
 
-The chosen list is ordered by priority (LA County, then Orange County and the Inland Empire, then
-the rest of California, then other states), then tier, then score.
+The chosen list is ordered by priority (LA County, then the rest of Southern California, then Kern
+and the Central Valley, then the rest of California, then other states; the applicant's preferred
+regions first), then chance, then id.
 """
 
 
@@ -58,23 +61,41 @@ def _relpath(path: str) -> str:
     p = Path(path)
     try:
         return (
-            "src/smartpick_rules/rulesets/"
+            "rulesets/"
             + p.resolve().relative_to(shipped_rulesets_path().resolve()).as_posix()
         )
     except ValueError:
         return p.name
 
 
-def _scoring(rs: RuleSet) -> list[str]:
-    s = rs.scoring
-    return [
-        "## Score model",
+def _chance(rs: RuleSet) -> list[str]:
+    c = rs.chance
+    lines = [
+        "## Chance model",
         "",
-        f"Every program starts at **{s.base:g}**. A program scoring **{s.likely:g}** or more is *likely*, "
-        f"**{s.target:g}** or more *target*, below that *reach* (a rule may set the tier instead). "
-        "These are the model's scale, set in `base.toml`, not published figures.",
+        f"Every program starts at a chance of **{c.base:g}** of an interview for an applicant at its bar; "
+        f"rules multiply the odds and cap the chance, which stays within {c.floor:g}..{c.ceiling:g}. A chance of "
+        f"**{c.likely:g}** or more is *likely*, **{c.target:g}** or more *target*, below that *reach*, and a "
+        "`tier_at_most` can lower the tier. Set in `base.toml`; calibrated in [Validity](validity.md).",
         "",
     ]
+    for est in rs.estimates:
+        lines.append(
+            f"Estimate `{est.name}` starts at **{est.start:g}** {est.unit}: {' '.join(est.description.split())} "
+            f"Source: {_cell(est.source)}."
+        )
+        lines.append("")
+    for g in rs.groups:
+        lines.append(f"Group `{g.name}`: `{g.programs_text}`. {' '.join(g.description.split())}")
+        lines.append("")
+    if rs.levers:
+        lines.append(
+            "Levers: "
+            + ", ".join(f"{lv.title} ({lv.kind})" for lv in rs.levers)
+            + ". `smartpick-rules levers` tries the `strengthen` ones; a short list reports how many programs each `widen` one would add."
+        )
+        lines.append("")
+    return lines
 
 
 def _summary(rs: RuleSet) -> list[str]:
@@ -93,37 +114,36 @@ def _summary(rs: RuleSet) -> list[str]:
 
 
 def _tolerance(rs: RuleSet) -> list[str]:
-    """The specialty rule sets side by side: how much a low score and a failed attempt move a program."""
+    """The specialty rule sets side by side: their estimated screens and failed-attempt factors."""
     rows = []
     for info in rs.rulesets:
         if not info.name.startswith("specialties."):
             continue
         spec = info.name.removeprefix("specialties.")
-        tol = rs.get(f"{info.name}.low_score_tolerance")
+        screen = rs.get(f"{info.name}.step2_screen")
         att = rs.get(f"{info.name}.failed_attempt")
+        offset = float(getattr(screen.then.estimate[0][1], "value", 0.0)) if screen and screen.then.estimate else 0.0
         others = [
             r.id.removeprefix(info.name + ".")
             for r in rs.rules
-            if r.ruleset == info.name and r not in (tol, att)
+            if r.ruleset == info.name and r not in (screen, att)
         ]
-        rows.append(((tol.then.score or 0.0) if tol else 0.0, spec, tol, att, others))
-    rows.sort(key=lambda row: (-row[0], row[1]))
+        rows.append((offset, spec, att, others))
+    rows.sort(key=lambda row: (row[0], row[1]))
     lines = [
         "## Specialty tolerance for low scores",
         "",
-        "Score move of each specialty's programs for an applicant with low or below-average scores, and",
-        "for one with a failed attempt (on top of the red flags' own penalties). Ordered by the guide's",
-        "lists (more tolerant: IM, FM, pediatrics, psychiatry, transitional year; less tolerant:",
-        "radiology, anesthesiology, dermatology, orthopaedics, EM, surgical subspecialties) and, within",
-        "them, by the IMG share of filled positions in the public figures (NRMP 2022/2024).",
+        "Tolerance is a lower estimated Step 2 CK screen, the same for every applicant (never a bonus for",
+        "low scores): each specialty's move of `estimate.step2_screen` against internal medicine, from the",
+        "matched IMGs' mean Step 2 CK by specialty and the IMG share of filled positions (NRMP, S), and the",
+        "odds factor for a failed attempt where programs refuse a second one (2010 PD survey, S).",
         "",
-        "| Specialty | Low scores | Failed attempt | Other rules |",
+        "| Specialty | Screen vs IM | Failed attempt | Other rules |",
         "|---|---:|---:|---|",
     ]
-    for _score, spec, tol, att, others in rows:
+    for offset, spec, att, others in rows:
         lines.append(
-            f"| {spec} | {_cell(tol.then.describe()) if tol else '-'} | {_cell(att.then.describe()) if att else '-'} | "
-            f"{', '.join(others) or '-'} |"
+            f"| {spec} | {offset:+g} | {_cell(att.then.describe()) if att else '-'} | {', '.join(others) or '-'} |"
         )
     lines.append("")
     return lines
@@ -138,7 +158,7 @@ def _rule_row(r: Rule) -> str:
 
 
 def render(rs: RuleSet) -> str:
-    lines = [INTRO, *_scoring(rs), *_summary(rs), *_tolerance(rs)]
+    lines = [INTRO, *_chance(rs), *_summary(rs), *_tolerance(rs)]
     by_set: dict[str, list[Rule]] = {}
     for r in rs.rules:
         by_set.setdefault(r.ruleset, []).append(r)

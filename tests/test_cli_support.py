@@ -82,7 +82,7 @@ source = "Guide"
 id = "mini.spanish"
 stage = "program"
 salience = 3
-when = ["'Spanish' in applicant.languages", "program.state == 'CA'"]
+when = ["'spanish' in applicant.languages", "program.state == 'CA'"]
 then = { odds = 1.6 }
 source = "Guide"
 

@@ -101,6 +101,36 @@ def test_docs_cite_nothing_outside_the_repository() -> None:
     assert not offenders, "\n".join(offenders)
 
 
+def test_docstrings_use_markdown_cross_references_not_sphinx_roles() -> None:
+    # mkdocstrings prints ":class:`X`" verbatim; write [`X`][smartpick_rules.X] for a public name
+    # (resolved against the API page) or a plain code span for anything else.
+    role = re.compile(r":(?:func|class|mod|meth|attr|data|exc|obj|ref|const):`")
+    found = [
+        f"{path.relative_to(REPO)}:{n}"
+        for path in sorted((REPO / "src").rglob("*.py"))
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if role.search(line)
+    ]
+    assert not found, f"Sphinx roles in docstrings: {found}"
+
+
+def test_tables_start_after_a_blank_line() -> None:
+    # Python-Markdown renders a table glued to the line above it as one paragraph of pipes.
+    glued = []
+    for page in sorted(DOCS.rglob("*.md")):
+        lines = page.read_text(encoding="utf-8").splitlines()
+        in_fence = False
+        for i, line in enumerate(lines):
+            if re.match(r"^\s*(```|~~~)", line):
+                in_fence = not in_fence
+            if in_fence or i == 0 or i + 1 >= len(lines):
+                continue
+            header = line.startswith("|") and re.match(r"^\|\s*:?-{3,}", lines[i + 1])
+            if header and lines[i - 1].strip() and not lines[i - 1].startswith("|"):
+                glued.append(f"{page.relative_to(REPO)}:{i + 1}")
+    assert not glued, f"tables with no blank line before them: {glued}"
+
+
 @pytest.fixture(scope="module")
 def hooks() -> ModuleType:
     spec = importlib.util.spec_from_file_location("mkdocs_hooks", REPO / "scripts" / "mkdocs_hooks.py")

@@ -125,7 +125,7 @@ def test_profile_errors_name_line_and_field(tmp_path: Path) -> None:
         ({"graduation_year": 2018, "step1": {"score": 227.9}}, "expected an integer"),
         ({"graduation_year": "2018"}, "expected an integer"),
         ({}, "required field `graduation_year`"),
-        ({"graduation_year": 2018, "visa": "j2"}, "not a valid VisaNeed"),
+        ({"graduation_year": 2018, "visa": "j2"}, "`j2` is not one of the allowed values: none, j1, h1b"),
         ({"graduation_year": 2018, "step2_ck": {"score": -4}}, "between 1 and 300"),
         ({"graduation_year": 2018, "name": "x" * 20_000}, "longer than the limit"),
     ],

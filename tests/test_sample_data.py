@@ -464,7 +464,7 @@ def test_profiles_match_their_archetype() -> None:
     assert not any(u.region in CALIFORNIA_REGIONS for u in c.usce)
 
     d = load("spanish_speaker_la_usce")
-    assert "Spanish" in d.languages
+    assert "spanish" in d.languages  # languages are kept in lower case
     la_hands_on = [u for u in d.usce if u.region is Region.la_county and u.kind.value == "hands_on"]
     assert sum(u.months for u in la_hands_on) >= 6
     assert sum(1 for letter in d.letters if letter.region is Region.la_county) >= 2

@@ -71,7 +71,7 @@ def test_apply_changes(profile: sr.Profile) -> None:
         ],
     )
     assert changed.step2_ck is not None and changed.step2_ck.score == 240
-    assert changed.languages == (*profile.languages, "Spanish")
+    assert changed.languages == (*profile.languages, "spanish")  # kept in lower case
     assert changed.research.publications == profile.research.publications + 2
     assert len(changed.usce) == len(profile.usce) + 1 and changed.usce[-1].months == 3
     assert changed.letters[1].addresses_scores
@@ -318,14 +318,15 @@ def test_levers_command(tmp_path: Path) -> None:
     assert "Speak Spanish" in first and "mini.spanish" in first
     assert any("Take Step 2 CK and score 220" in line and "mini.min_step2_ck" in line for line in lines)
     assert any(line.startswith("No effect: ") for line in lines)
-    assert lines[-1] == "  smartpick-rules whatif PROFILE --set 'languages+=\"Spanish\"'"
-    assert all(len(line) <= 100 for line in lines)
+    assert lines[-1] == f"  smartpick-rules whatif {prof} --set 'languages+=\"Spanish\"'"  # the real profile path
+    assert all(len(line) <= 100 for line in lines[:-1])  # the command is left whole, to copy
     data = json.loads(run_cli("levers", prof, "--rules", rules, "--as-of", "2026", "--format", "json").out)
     assert data["levers"][0]["key"] == "mini.language_spanish"
     assert data["levers"][0]["tier_up"] > 0
     # the suggested command runs as printed
-    suggested = lines[-1].split("PROFILE ", 1)[1]
     import shlex
 
-    again = run_cli("whatif", prof, "--rules", rules, "--as-of", "2026", *shlex.split(suggested))
+    suggested = shlex.split(lines[-1])
+    assert suggested[:3] == ["smartpick-rules", "whatif", str(prof)]
+    again = run_cli(*suggested[1:], "--rules", rules, "--as-of", "2026")
     assert again.code == 0, again.err

@@ -6,6 +6,7 @@
 """
 
 from .cohort import CohortResult, evaluate_many
+from .domain.examples import example_names, example_profile_path
 from .domain.inputs import (
     catalog_from_data,
     load_catalog,
@@ -55,6 +56,8 @@ __all__ = [
     "compile_ruleset",
     "evaluate",
     "evaluate_many",
+    "example_names",
+    "example_profile_path",
     "load_catalog",
     "load_profile",
     "load_rules",

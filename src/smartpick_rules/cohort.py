@@ -4,19 +4,19 @@
     >>> for profile, r in zip(profiles, results):
     ...     print(r.code if isinstance(r, SmartpickError) else len(r.chosen()))
 
-One result per profile, in input order: a :class:`~smartpick_rules.results.recommendation.Recommendation`, or the
-:class:`~smartpick_rules.errors.SmartpickError` that profile raised. One profile failing never
+One result per profile, in input order: a [`Recommendation`][smartpick_rules.Recommendation], or the
+[`SmartpickError`][smartpick_rules.SmartpickError] that profile raised. One profile failing never
 loses the others; an exception that is not a ``SmartpickError`` (a bug, a worker that died) is
-wrapped as an :class:`~smartpick_rules.errors.EvaluationError` with code ``evaluation_error``
+wrapped as an [`EvaluationError`][smartpick_rules.EvaluationError] with code ``evaluation_error``
 naming the profile's index (``field_path`` ``$[i]``). Problems with the shared inputs (a
 catalog or rule set that does not load) are raised at once, since every profile would fail.
 
 Where the work runs:
 
 * ``executor=None``: serially, in this process. Results are live recommendations.
-* a :class:`concurrent.futures.ThreadPoolExecutor`: chunks run on its threads, sharing the one
+* a ``concurrent.futures.ThreadPoolExecutor``: chunks run on its threads, sharing the one
   compiled rule set and catalog (both immutable). Results are live recommendations.
-* any other :class:`concurrent.futures.Executor` (a ``ProcessPoolExecutor``, dask.distributed's
+* any other ``concurrent.futures.Executor`` (a ``ProcessPoolExecutor``, dask.distributed's
   ``Client.get_executor()``, ...): profiles go out in chunks. The rule set travels as its
   sources (the text of each rule-set file, checked against the hash it was loaded with) or, for
   a rule set built from text, as the rule set itself without its compiled cache; the catalog as
@@ -27,7 +27,7 @@ Where the work runs:
   ``to_dict()`` data (one JSON text for the header, one per program) and is re-structured here
   with ``Recommendation.from_dict``; per-program results are structured on first access.
   **``why_not()`` needs the live evaluation, so it is not available on these results**;
-  ``explain()`` still shows what fired. Re-run :func:`~smartpick_rules.evaluate` in-process for
+  ``explain()`` still shows what fired. Re-run [`evaluate`][smartpick_rules.evaluate] in-process for
   one profile to ask why a rule did not fire.
 
 The result payload of a large catalog is large (every program's audit trail: about 18 KB a
@@ -95,11 +95,12 @@ def evaluate_many(
 ) -> list[CohortResult]:
     """Evaluate every profile against ``catalog`` with ``rules``; one result per profile, in order.
 
-    ``profiles`` may be :class:`Profile` values or plain data (a profile that does not
-    structure is that profile's :class:`InputError`). ``catalog`` and ``rules`` are as for
-    :func:`~smartpick_rules.evaluate`; ``rules=None`` means the shipped rule sets. ``as_of``
-    defaults to this year, fixed once for the whole cohort. ``chunk_size`` is how many profiles
-    one task carries (default: about four tasks per worker, at most 32 profiles a task).
+    ``profiles`` may be [`Profile`][smartpick_rules.Profile] values or plain data (a profile that
+    does not structure is that profile's [`InputError`][smartpick_rules.InputError]). ``catalog``
+    and ``rules`` are as for [`evaluate`][smartpick_rules.evaluate]; ``rules=None`` means the
+    shipped rule sets. ``as_of`` defaults to this year, fixed once for the whole cohort.
+    ``chunk_size`` is how many profiles one task carries (default: about four tasks per worker, at
+    most 32 profiles a task).
 
     ``detail`` matters only for executors in other processes, where every per-program result
     is built and serialised in the worker: ``"full"`` (the default) sends every program;

@@ -9,9 +9,9 @@ One small tree, so an embedding app can catch everything this library refuses wi
     ├── EvaluationError     something went wrong while rules ran (firing budget, conflicts)
     └── EngineUnavailable   the requested engine cannot run on this interpreter
 
-Every error carries one or more :class:`Diagnostic` values. A diagnostic keeps *what* went
-wrong (``message``), *where* (``location``) and *how to fix it* (``help``, ``suggestion``)
-apart, and has a stable ``code`` that tests and tools match instead of prose.
+Every error carries one or more [`Diagnostic`][smartpick_rules.Diagnostic] values. A diagnostic
+keeps *what* went wrong (``message``), *where* (``location``) and *how to fix it* (``help``,
+``suggestion``) apart, and has a stable ``code`` that tests and tools match instead of prose.
 """
 
 from __future__ import annotations
@@ -113,12 +113,30 @@ class Diagnostic:
             head = f"{self.location}: {self.severity}: {self.code}: "
         if self.rule_id:
             head += f"{self.rule_id}: "
-        text = head + self.message
+        text = head + self.message_with_field()
         if self.suggestion:
             text += f"\n    help: did you mean `{self.suggestion}`?"
         if self.help:
             text += f"\n    help: {self.help}"
         return text
+
+    def message_with_field(self) -> str:
+        """The message, led by the field it is about when the message does not name it already.
+
+        Plain data (a dict from a web request) has no line to point at: the field path is the
+        only way to say where the mistake is.
+        """
+        field = (self.field_path or "").removeprefix("$").lstrip(".")
+        if field and field not in self.message:
+            return f"`{field}`: {self.message}"
+        return self.message
+
+    def one_line(self) -> str:
+        """``file:line:col: code: [rule-id: ]message (did you mean ...?)`` on one line."""
+        line = f"{self.location}: {self.code}: " + (f"{self.rule_id}: " if self.rule_id else "") + self.message_with_field()
+        if self.suggestion:
+            line += f" (did you mean `{self.suggestion}`?)"
+        return line
 
     def sort_key(self) -> tuple[str, int, int, str]:
         return (self.location.file, self.location.line, self.location.column, self.code)
@@ -145,8 +163,8 @@ class SmartpickError(Exception):
     ``str(error)`` shows the first few and says how many more there are.
     """
 
-    #: how many diagnostics ``str()`` shows before "... and N more"
     shown = 8
+    """How many diagnostics ``str()`` shows before "... and N more"."""
 
     def __init__(self, diagnostics: Diagnostic | Sequence[Diagnostic]) -> None:
         if isinstance(diagnostics, Diagnostic):
@@ -184,16 +202,17 @@ class SmartpickError(Exception):
 
     def first_line(self) -> str:
         """One line for a command-line tool's stderr."""
-        d = self.diagnostics[0]
-        message = d.message
-        if d.field_path and d.field_path.lstrip("$.") and d.field_path.lstrip("$.") not in message:
-            message = f"`{d.field_path.lstrip('$.')}`: {message}"
-        line = f"{d.location}: {d.code}: " + (f"{d.rule_id}: " if d.rule_id else "") + message
-        if d.suggestion:
-            line += f" (did you mean `{d.suggestion}`?)"
+        line = self.diagnostics[0].one_line()
         if len(self.diagnostics) > 1:
             line += f" (and {len(self.diagnostics) - 1} more)"
         return line
+
+    def lines(self, limit: int = 20) -> list[str]:
+        """Every diagnostic as one line, up to ``limit``, then how many more there are."""
+        out = [d.one_line() for d in self.diagnostics[:limit]]
+        if len(self.diagnostics) > limit:
+            out.append(f"... and {len(self.diagnostics) - limit} more")
+        return out
 
 
 class RulesetError(SmartpickError):

@@ -1,10 +1,11 @@
 """Limits on untrusted input, each configurable by the embedding app.
 
-Rule files, profiles and catalogs may come from people an app does not trust. Every way an
-input could make the library use unbounded time or memory has a limit here, and exceeding one
-is a ``limit_exceeded`` (or, at run time, ``budget_exceeded``) error naming the limit. Pass a
-``Limits`` to :func:`load_rules`, :func:`load_catalog`, :func:`load_profile` or
-:func:`evaluate`; ``attrs.evolve(DEFAULT_LIMITS, max_rules=50)`` changes one.
+Rule files, profiles and catalogs may come from people an app does not trust. Every way an input
+could make the library use unbounded time or memory has a limit here, and exceeding one is a
+``limit_exceeded`` (or, at run time, ``budget_exceeded``) error naming the limit. Pass a ``Limits``
+to [`load_rules`][smartpick_rules.load_rules], [`load_catalog`][smartpick_rules.load_catalog],
+[`load_profile`][smartpick_rules.load_profile] or [`evaluate`][smartpick_rules.evaluate];
+``attrs.evolve(DEFAULT_LIMITS, max_rules=50)`` changes one.
 """
 
 from __future__ import annotations
@@ -16,35 +17,43 @@ __all__ = ["DEFAULT_LIMITS", "Limits", "limit_help"]
 
 @attrs.frozen
 class Limits:
-    #: bytes in one rule-set file
+    """Bounds on untrusted rule files, profiles and catalogs; each field is one limit.
+
+    The defaults leave ample room for the shipped rule sets and catalogs. Exceeding a limit is a
+    ``limit_exceeded`` diagnostic (``budget_exceeded`` for ``max_firings`` at run time) naming
+    the field; ``attrs.evolve(DEFAULT_LIMITS, max_rules=50)`` changes one.
+    """
+
     max_ruleset_bytes: int = 1_000_000
-    #: rules across all loaded rule sets
+    """Bytes in one rule-set file."""
     max_rules: int = 2_000
-    #: rule-set files loaded together
+    """Rules across all loaded rule sets."""
     max_rulesets: int = 200
-    #: characters in one expression
+    """Rule-set files loaded together."""
     max_expression_length: int = 2_000
-    #: nesting depth of one expression (operators, calls, parentheses)
+    """Characters in one expression."""
     max_expression_depth: int = 40
-    #: distinct tags rules may set
+    """Nesting depth of one expression (operators, calls, parentheses)."""
     max_tags: int = 1_000
-    #: rule firings in one evaluation, all stages together
+    """Distinct tags rules may set."""
     max_firings: int = 5_000_000
-    #: programs in one catalog
+    """Rule firings in one evaluation, all stages together."""
     max_programs: int = 200_000
-    #: characters in one string field or CSV cell
+    """Programs in one catalog."""
     max_string_length: int = 10_000
-    #: items in one list of a profile or program (rotations, letters, languages, tags, ...)
+    """Characters in one string field or CSV cell."""
     max_list_items: int = 1_000
-    #: bytes in one profile or catalog file
+    """Items in one list of a profile or program (rotations, letters, languages, tags, ...)."""
     max_input_bytes: int = 200_000_000
-    #: characters in a rendered explanation or advice message
+    """Bytes in one profile or catalog file."""
     max_message_length: int = 2_000
+    """Characters in a rendered explanation or advice message."""
 
 
 DEFAULT_LIMITS = Limits()
 
 
 def limit_help(name: str) -> str:
-    """The help line of a ``limit_exceeded`` diagnostic: which field of :class:`Limits` to change."""
+    """The help line of a ``limit_exceeded`` diagnostic: which field of
+    [`Limits`][smartpick_rules.Limits] to change."""
     return f"this is Limits.{name} (default {getattr(DEFAULT_LIMITS, name):,}); an embedding app may raise it"

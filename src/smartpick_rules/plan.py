@@ -1,10 +1,10 @@
 """Compiling a checked RuleSet into a Plan: the engine-neutral form every engine runs.
 
 The plan fixes, for each stage, which rules run in which stratum (negation over tags is
-stratified, see :func:`smartpick_rules.analysis.check.stratify`), splits each program-stage condition
+stratified, see ``smartpick_rules.analysis.check.stratify``), splits each program-stage condition
 into the clauses that read only the applicant (decided once per evaluation) and those that
 read the program (run in bulk over the catalog), and lists the values each rule's audit entry
-reports. Engines (:mod:`smartpick_rules.engines`) compile the plan further for themselves.
+reports. Engines (``smartpick_rules.engines``) compile the plan further for themselves.
 """
 
 from __future__ import annotations
@@ -256,7 +256,7 @@ def _reads_chosen(rule: Rule) -> bool:
 
 
 def plan_ruleset(ruleset: RuleSet, limits: Limits = DEFAULT_LIMITS) -> Plan:
-    """Analyse a checked rule set into a :class:`Plan` (cached on the rule set)."""
+    """Analyse a checked rule set into a ``Plan`` (cached on the rule set)."""
     cache = ruleset.compiled_cache()
     cached = cache.get("plan")
     if cached is not None:

@@ -5,8 +5,8 @@ the parts of a profile an applicant can still change (Step 2 CK if not yet taken
 hands-on experience in Los Angeles, a US letter, a language, a research output, ...) and
 ranks them by how many programs they move: the guide's "single most important thing I can do".
 
-Both compare *outcomes* (chance of an interview, tier, exclusion, and which rules fired for each program), which
-an :class:`Evaluator` computes with the engine directly: one vectorised pass over the catalog
+Both compare *outcomes* (chance of an interview, tier, exclusion, and which rules fired for each
+program), which an ``Evaluator`` computes with the engine directly: one vectorised pass over the catalog
 per variant, with no per-program audit trail built. Rule sets are loaded and compiled once and
 the catalog's column cache is reused, so a dozen variants cost about as much as a dozen
 evaluations' decisions (milliseconds each on the shipped catalog).
@@ -123,7 +123,8 @@ class Evaluator:
         return evaluate(profile, self.catalog, self.rules, engine=self.engine_name, as_of=self.as_of, limits=self.limits)
 
     def outcomes(self, profile: Profile) -> Outcomes:
-        """Chances, tiers, exclusions and fired rules: the decisions of :func:`evaluate`, only faster."""
+        """Chances, tiers, exclusions and fired rules: the decisions of
+        [`evaluate`][smartpick_rules.evaluate], only faster."""
         plan = self.plan
         budget = Budget(self.limits.max_firings)
         prof_out = run_profile_stage(plan, self.engine, self.compiled, profile, self.as_of, budget)

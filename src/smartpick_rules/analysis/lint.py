@@ -2,7 +2,7 @@
 
 Loading already refuses what cannot run (duplicate ids, unknown fields and functions, type
 errors, tags read but set by no rule, negative cycles). These checks find what runs but cannot
-mean what its author meant; each is a :class:`~smartpick_rules.errors.Diagnostic` with
+mean what its author meant; each is a [`Diagnostic`][smartpick_rules.Diagnostic] with
 severity ``warning`` and a stable code:
 
 ``never_true``

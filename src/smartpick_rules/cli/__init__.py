@@ -32,8 +32,10 @@ from .io import (
     Io,
     Progress,
     UsageError,
+    catalog_is_synthetic,
     evaluation_inputs,
     loading,
+    profile_arg,
     rules_from,
     shipped_path,
     title,
@@ -59,6 +61,26 @@ class _Parser(argparse.ArgumentParser):
         super()._print_message(message, file)
 
 
+class _CommandParser(_Parser):
+    """A command's parser: options and positionals in any order.
+
+    ``explain PROFILE --as-of 2026 PROGRAM_ID`` and ``explain --example NAME PROGRAM_ID`` both
+    work: the positionals are matched together after the options, not chunk by chunk (where an
+    optional PROFILE would swallow the program id).
+    """
+
+    _inner = False
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        if self._inner:
+            return super().parse_known_args(args, namespace)
+        self._inner = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._inner = False
+
+
 # --- commands ---------------------------------------------------------------------------------
 
 
@@ -71,8 +93,19 @@ def cmd_evaluate(args: argparse.Namespace, io: Io) -> int:
         progress.update(f"evaluating {len(catalog):,} programs")
         rec = evaluate(profile, catalog, rules, engine=args.engine, as_of=args.as_of)
         progress.update("writing the report")
-        text = report.render(rec, args.format, top=args.top, width=args.width, title=title(profile))
-    write_output(io, text, args.output, f"the {args.format} report")
+        color = args.format == "table" and not args.output and io.out_wants_color()
+        text = report.render(
+            rec,
+            args.format,
+            top=args.top,
+            width=args.width,
+            title=title(profile),
+            synthetic=catalog_is_synthetic(catalog),
+            profile_arg=profile_arg(args),
+            color=color,
+        )
+    # a coloured table is built from text already stripped of control characters
+    write_output(io, text, args.output, f"the {args.format} report", json_text=args.format == "json", sanitized=color)
     return EXIT_OK
 
 
@@ -106,7 +139,7 @@ def cmd_explain(args: argparse.Namespace, io: Io) -> int:
             "why_not": [unstructure(w) for w in rec.why_not(args.program_id)],
             "provenance": unstructure(rec.provenance),
         }
-        write_output(io, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", args.output, "the explanation")
+        write_output(io, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", args.output, "the explanation", json_text=True)
     else:
         write_output(io, rec.explain(args.program_id) + "\n", args.output, "the explanation")
     return EXIT_OK
@@ -147,7 +180,8 @@ def cmd_check(args: argparse.Namespace, io: Io) -> int:
                 },
                 indent=2,
                 ensure_ascii=False,
-            )
+            ),
+            raw=True,
         )
     else:
         for d in diags:
@@ -189,11 +223,49 @@ def cmd_levers(args: argparse.Namespace, io: Io) -> int:
 
 
 def cmd_schema(args: argparse.Namespace, io: Io) -> int:
+    from ..domain.schema import catalog_file_schema, profile_file_schema
     from ..ruleset.json_schema import rule_file_schema
 
-    text = json.dumps(rule_file_schema(), indent=2, ensure_ascii=False) + "\n"
-    write_output(io, text, args.output, "the JSON Schema of rule files")
+    which = args.schema or "rules"
+    schema, what = {
+        "rules": (rule_file_schema, "rule files"),
+        "profile": (profile_file_schema, "profiles"),
+        "catalog": (catalog_file_schema, "catalogs"),
+    }[which]
+    text = json.dumps(schema(), indent=2, ensure_ascii=False) + "\n"
+    write_output(io, text, args.output, f"the JSON Schema of {what}", json_text=True)
     return EXIT_OK
+
+
+def cmd_init(args: argparse.Namespace, io: Io) -> int:
+    import tomllib
+    from pathlib import Path
+
+    from ..domain.examples import example_names, example_profile_path
+    from ..reports.reference import init_profile_text
+
+    if args.list:
+        for name in example_names():
+            io.print(name)
+        return EXIT_OK
+    source = example_profile_path(args.example)
+    target = Path(args.path)
+    if target.exists() and not args.force:
+        raise UsageError(f"{PROG} init: {target} exists; pass --force to overwrite it, or give another PATH")
+    example = tomllib.loads(source.read_text(encoding="utf-8"))
+    # the example's own name would title every report; the new file is the user's
+    example["id"] = target.stem or "me"
+    example.pop("name", None)
+    target.write_text(init_profile_text(example), encoding="utf-8")
+    io.print(f"Wrote an example profile to {target}: every field is explained in it.")
+    io.print(f"Edit it to describe the applicant, then run: {PROG} evaluate {_shell_word(str(target))}")
+    return EXIT_OK
+
+
+def _shell_word(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
 
 
 def cmd_compile(args: argparse.Namespace, io: Io) -> int:
@@ -251,7 +323,12 @@ def _add_rules_options(p: argparse.ArgumentParser, positional: bool = False) -> 
 
 
 def _add_evaluation_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("profile", metavar="PROFILE", help="the applicant profile (.toml or .json)")
+    p.add_argument("profile", metavar="PROFILE", nargs="?", help="the applicant profile (.toml or .json)")
+    p.add_argument(
+        "--example",
+        metavar="NAME",
+        help="use a shipped example profile instead of PROFILE (e.g. im_la_low_scores; `smartpick-rules init --list` lists them)",
+    )
     p.add_argument("--catalog", metavar="FILE", help="the program catalog (.csv, .json or .toml); default: the shipped sample catalog")
     _add_rules_options(p)
     p.add_argument("--engine", default="native", metavar="NAME", help="the engine: native (default) or durable")
@@ -271,7 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run `smartpick-rules COMMAND --help` for a command's options. Docs: docs/cli.md",
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_CommandParser)
 
     p = sub.add_parser("evaluate", help="the recommended program list for a profile", description="Evaluate a profile against a catalog and print the recommended list.")
     _add_evaluation_options(p)
@@ -280,6 +357,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--width", type=_positive, default=100, metavar="COLUMNS", help="table width (default: 100)")
     p.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of standard output")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser(
+        "init",
+        help="write a commented example profile to edit",
+        description="Write an applicant profile with every field explained (its meaning, unit and allowed values), "
+        "filled with an example applicant. Edit it, then run `smartpick-rules evaluate PATH`.",
+    )
+    p.add_argument("path", metavar="PATH", nargs="?", default="profile.toml", help="where to write it (default: profile.toml)")
+    p.add_argument("--example", metavar="NAME", default="default", help="the example applicant to start from (default: default)")
+    p.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
+    p.add_argument("--list", action="store_true", help="list the example profiles and exit")
+    p.set_defaults(func=cmd_init)
 
     p = sub.add_parser("explain", help="why one program is where it is", description="The full trace for one program: every rule that fired, with the values it read and the score after, then every rule considered but not fired, with the clause that failed.")
     _add_evaluation_options(p)
@@ -326,7 +415,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", metavar="FILE")
     p.set_defaults(func=cmd_levers)
 
-    p = sub.add_parser("schema", help="write the JSON Schema of rule files", description="Write the JSON Schema of rule files, for editors' TOML plugins.")
+    p = sub.add_parser(
+        "schema",
+        help="write the JSON Schema of rule, profile or catalog files",
+        description="Write a JSON Schema for editors' TOML and JSON plugins: of rule files (default), profiles or catalogs.",
+    )
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--rules", dest="schema", action="store_const", const="rules", help="rule files (the default)")
+    which.add_argument("--profile", dest="schema", action="store_const", const="profile", help="applicant profiles")
+    which.add_argument("--catalog", dest="schema", action="store_const", const="catalog", help="JSON and TOML catalogs")
     p.add_argument("--output", "-o", metavar="FILE")
     p.set_defaults(func=cmd_schema)
 
@@ -371,7 +468,9 @@ def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None, stder
         io.out.flush()
         return status
     except SmartpickError as exc:
-        io.eprint(f"{PROG}: {error_line(exc)}")
+        # every mistake in a profile or catalog at once (up to a limit), each on its own line
+        for line in error_lines(exc):
+            io.eprint(f"{PROG}: {line}")
         return EXIT_ERROR
     except UsageError as exc:
         io.eprint(str(exc))
@@ -399,9 +498,20 @@ def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None, stder
         return EXIT_INTERNAL
 
 
+#: most diagnostics printed for one error; the rest are counted
+MAX_ERROR_LINES = 20
+
+
 def error_line(exc: SmartpickError) -> str:
     """One line for stderr: ``exc.first_line()``, which names the field when the message does not."""
     return exc.first_line()
+
+
+def error_lines(exc: SmartpickError, limit: int = MAX_ERROR_LINES) -> list[str]:
+    """Each diagnostic on one line (up to ``limit``), with no control characters from the input."""
+    from ..reports.text import clean
+
+    return [clean(line) for line in exc.lines(limit)]
 
 
 def _flush(parser: argparse.ArgumentParser, io: Io) -> None:

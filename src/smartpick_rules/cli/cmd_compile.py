@@ -1,6 +1,6 @@
 """``smartpick-rules compile``: what a rule set compiles to, for auditors.
 
-For the native engine that is the :class:`~smartpick_rules.plan.Plan`: each stage's rules in
+For the native engine that is the ``Plan``: each stage's rules in
 audit order, their strata (negation over tags is stratified), and each program-stage condition
 split into the clauses decided once per evaluation (they read only the applicant) and those
 run in bulk over the catalog. For the durable engine it is the generated durable_rules ruleset
@@ -124,5 +124,5 @@ def compile_command(args: argparse.Namespace, io: Io) -> int:
         else:
             text = repr(compiled)
         text = text.rstrip("\n") + "\n"
-    write_output(io, text, args.output, f"the {args.engine} compilation")
+    write_output(io, text, args.output, f"the {args.engine} compilation", json_text=args.format == "json" or args.engine != "native")
     return 0

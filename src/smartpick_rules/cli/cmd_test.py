@@ -181,7 +181,7 @@ def run_tests(args: argparse.Namespace, io: Io) -> int:
         status = EXIT_FAIL
         problems.append(f"clause coverage {total.clause_percent:.1f}% is below --fail-under-clauses {args.fail_under_clauses:g}%")
     if args.format == "json":
-        io.print(json.dumps(_json(runs, reports, total, passed, failed, problems), indent=2, ensure_ascii=False))
+        io.print(json.dumps(_json(runs, reports, total, passed, failed, problems), indent=2, ensure_ascii=False), raw=True)
         return status
     for run in runs:
         io.print(run.path)

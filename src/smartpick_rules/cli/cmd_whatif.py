@@ -8,7 +8,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..domain.models import Profile
-from ..reports.render import clean, display_width, md, pad, region_label, truncate
+from ..reports.common import region_label
+from ..reports.table import render_rich_table
+from ..reports.text import clean, md
+from ..results.recommendation import AdviceItem
 from ..whatif import (
     Comparison,
     Evaluator,
@@ -60,8 +63,7 @@ def render_whatif(res: WhatIfResult, fmt: str = "table", top: int = 25, width: i
     moved = c.moved()
     b0, b1 = res.before.breadth, res.after.breadth
     breadth = f"Breadth: {b0.min}-{b0.max}" + (f" -> {b1.min}-{b1.max}" if (b0.min, b0.max) != (b1.min, b1.max) else " (unchanged)")
-    added = [a for a in res.after.advice if (a.rule_id, a.message) not in {(x.rule_id, x.message) for x in res.before.advice}]
-    removed = [a for a in res.before.advice if (a.rule_id, a.message) not in {(x.rule_id, x.message) for x in res.after.advice}]
+    added, changed, removed = _advice_changes(res)
     changes = ", ".join(ch.text for ch in res.changes)
     if fmt == "markdown":
         lines = [f"# What if: {md(changes)}", "", md(_counts(c)) + ".", "", md(breadth)]
@@ -78,6 +80,8 @@ def render_whatif(res: WhatIfResult, fmt: str = "table", top: int = 25, width: i
                 lines += ["", f"... {len(moved) - top:,} more."]
         for a in added:
             lines.append(f"- new advice: {md(a.message)} ({md(a.rule_id)})")
+        for a in changed:
+            lines.append(f"- advice now reads: {md(a.message)} ({md(a.rule_id)})")
         for a in removed:
             lines.append(f"- advice no longer given: {md(a.message)} ({md(a.rule_id)})")
         return "\n".join(lines) + "\n"
@@ -86,6 +90,8 @@ def render_whatif(res: WhatIfResult, fmt: str = "table", top: int = 25, width: i
         lines += _wrap_list("", [text], width)
     for a in added:
         lines += _wrap_list("", [f"New advice [{a.rule_id}]: {clean(a.message)}"], width)
+    for a in changed:
+        lines += _wrap_list("", [f"Advice now reads [{a.rule_id}]: {clean(a.message)}"], width)
     for a in removed:
         lines += _wrap_list("", [f"Advice no longer given [{a.rule_id}]: {clean(a.message)}"], width)
     lines.append("")
@@ -102,25 +108,27 @@ def render_whatif(res: WhatIfResult, fmt: str = "table", top: int = 25, width: i
         ]
         for p in moved[:top]
     ]
-    lines += _table(["program", "region", "before", "after", "rules that changed"], rows, width, shrink=((2, 16), (3, 16), (4, 24)))
+    lines += render_rich_table(["program", "region", "before", "after", "rules that changed"], rows, width)
     if len(moved) > top:
         lines.append(f"... {len(moved) - top:,} more (--top N shows more)")
     return "\n".join(lines) + "\n"
 
 
-def _table(headers: list[str], rows: list[list[str]], width: int, shrink: Sequence[tuple[int, int]], right: frozenset[int] = frozenset()) -> list[str]:
-    natural = [max(display_width(h), *(display_width(r[k]) for r in rows)) for k, h in enumerate(headers)]
-    widths = list(natural)
-    gaps = 2 * (len(headers) - 1)
-    for col, floor in shrink:
-        excess = sum(widths) + gaps - width
-        if excess <= 0:
-            break
-        widths[col] = max(min(floor, natural[col]), widths[col] - excess)
-    out = ["  ".join(pad(h, widths[k], k in right) for k, h in enumerate(headers)).rstrip()]
-    for r in rows:
-        out.append("  ".join(pad(truncate(v, widths[k]), widths[k], k in right) for k, v in enumerate(r)).rstrip())
-    return out
+def _advice_changes(res: WhatIfResult) -> tuple[list[AdviceItem], list[AdviceItem], list[AdviceItem]]:
+    """Advice added, advice whose rule still fires with new words, and advice no longer given.
+
+    A rule whose message changed (its numbers moved) is one changed item, not one new and one gone.
+    """
+    before = {(a.rule_id, a.message) for a in res.before.advice}
+    after = {(a.rule_id, a.message) for a in res.after.advice}
+    before_rules = {a.rule_id for a in res.before.advice}
+    after_rules = {a.rule_id for a in res.after.advice}
+    new = [a for a in res.after.advice if (a.rule_id, a.message) not in before]
+    gone = [a for a in res.before.advice if (a.rule_id, a.message) not in after]
+    changed = [a for a in new if a.rule_id in before_rules]
+    added = [a for a in new if a.rule_id not in before_rules]
+    removed = [a for a in gone if a.rule_id not in after_rules]
+    return added, changed, removed
 
 
 def _responsible(r: LeverResult, n: int = 3) -> str:
@@ -130,7 +138,9 @@ def _responsible(r: LeverResult, n: int = 3) -> str:
     return ", ".join(parts)
 
 
-def render_levers(results: Sequence[LeverResult], *, title: str, total: int, fmt: str = "table", width: int = WIDTH) -> str:
+def render_levers(
+    results: Sequence[LeverResult], *, title: str, total: int, fmt: str = "table", width: int = WIDTH, profile_arg: str = "PROFILE"
+) -> str:
     if fmt == "json":
         return json.dumps({"title": title, "programs": total, "levers": [r.to_dict() for r in results]}, indent=2, ensure_ascii=False) + "\n"
     moving = [r for r in results if r.comparison.changes]
@@ -153,7 +163,7 @@ def render_levers(results: Sequence[LeverResult], *, title: str, total: int, fmt
         if still:
             lines += ["", "No effect: " + "; ".join(md(r.lever.title) for r in still)]
         if moving:
-            lines += ["", "Try the first one:", "", "```console", f"$ smartpick-rules whatif PROFILE {_set_args(moving[0])}", "```"]
+            lines += ["", "Try the first one:", "", "```console", f"$ smartpick-rules whatif {profile_arg} {_set_args(moving[0])}", "```"]
         return "\n".join(lines) + "\n"
     lines = [*_wrap_list("", [clean(title)], width), ""]
     if moving:
@@ -171,12 +181,12 @@ def render_levers(results: Sequence[LeverResult], *, title: str, total: int, fmt
                     _responsible(r),
                 ]
             )
-        lines += _table(
+        lines += render_rich_table(
             ["#", "lever", "in", "up", "chance", "down", "rules responsible (programs)"],
             rows,
             width,
-            shrink=((6, 32), (1, 28), (6, 16)),
             right=frozenset({0, 2, 3, 4, 5}),
+            nowrap=frozenset({0, 2, 3, 4, 5}),
         )
         lines.append("")
         lines += _wrap_list(
@@ -197,7 +207,7 @@ def render_levers(results: Sequence[LeverResult], *, title: str, total: int, fmt
     if moving:
         lines.append("")
         lines.append("Try the first one:")
-        lines.append(f"  smartpick-rules whatif PROFILE {_set_args(moving[0])}")
+        lines.append(f"  smartpick-rules whatif {profile_arg} {_set_args(moving[0])}")
     return "\n".join(lines) + "\n"
 
 
@@ -248,17 +258,17 @@ def whatif_command(args: argparse.Namespace, io: Io) -> int:
     profile, ev = _evaluator(args, io)
     with Progress(io, "evaluating both profiles"):
         res = whatif(ev, profile, changes)
-    write_output(io, render_whatif(res, args.format, args.top), args.output, "the what-if report")
+    write_output(io, render_whatif(res, args.format, args.top), args.output, "the what-if report", json_text=args.format == "json")
     return 0
 
 
 def levers_command(args: argparse.Namespace, io: Io) -> int:
-    from .io import Progress, write_output
+    from .io import Progress, profile_arg, write_output
 
     profile, ev = _evaluator(args, io)
     with Progress(io, "trying levers"):
         results = levers(ev, profile)
     name = profile.name or profile.id
     title = f"Levers for {name}, ranked by programs moved (of {len(ev.catalog):,}; as of {ev.as_of})"
-    write_output(io, render_levers(results, title=title, total=len(ev.catalog), fmt=args.format), args.output, "the levers report")
+    write_output(io, render_levers(results, title=title, total=len(ev.catalog), fmt=args.format, profile_arg=profile_arg(args)), args.output, "the levers report", json_text=args.format == "json")
     return 0

@@ -4,13 +4,13 @@ loading the profile, rule sets and catalog the way every command does."""
 from __future__ import annotations
 
 import argparse
-import threading
-import time
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any
 
+from ..reports.text import clean, clean_lines, json_for_terminal
 from ..ruleset.load import SHIPPED_PREFIX
 
 __all__ = [
@@ -42,17 +42,31 @@ class UsageError(Exception):
 
 
 class Io:
-    """The streams a command writes to (injectable for tests and embedding)."""
+    """The streams a command writes to (injectable for tests and embedding).
+
+    Text goes out with control characters removed (catalogs and rule files are untrusted, and
+    a terminal acts on ESC and OSC sequences); JSON goes out with them escaped.
+    """
 
     def __init__(self, out: IO[str], err: IO[str]) -> None:
         self.out = out
         self.err = err
 
-    def print(self, text: str = "", end: str = "\n") -> None:
-        self.out.write(text + end)
+    def print(self, text: str = "", end: str = "\n", *, raw: bool = False) -> None:
+        """Write a line of text to stdout; ``raw`` for JSON (escaped for terminals instead of stripped)."""
+        self.out.write((json_for_terminal(text) if raw else clean_lines(text)) + end)
 
     def eprint(self, text: str) -> None:
-        self.err.write(text + "\n")
+        self.err.write(clean_lines(text) + "\n")
+
+    def out_wants_color(self) -> bool:
+        """Colour on stdout: only a terminal, and never under ``NO_COLOR`` (https://no-color.org)."""
+        if os.environ.get("NO_COLOR"):
+            return False
+        try:
+            return bool(self.out.isatty())
+        except (AttributeError, ValueError):
+            return False
 
     def err_is_tty(self) -> bool:
         try:
@@ -60,57 +74,42 @@ class Io:
         except (AttributeError, ValueError):
             return False
 
+    def err_console(self) -> Any:
+        """A rich console on stderr: colour and animation only on a terminal, none under NO_COLOR."""
+        from rich.console import Console
+
+        return Console(file=self.err, stderr=True, highlight=False, soft_wrap=False)
+
 
 class Progress:
-    """A spinner on stderr, shown only when stderr is a terminal and the work takes over ``delay`` seconds."""
+    """A transient spinner with the current step on stderr, only when stderr is a terminal.
 
-    FRAMES = "|/-\\"
+    rich draws it (and erases it at the end); nothing is ever written into a pipe or a file.
+    """
 
-    def __init__(self, io: Io, message: str, delay: float = 0.5) -> None:
+    def __init__(self, io: Io, message: str) -> None:
         self.io = io
         self.message = message
-        self.delay = delay
-        self._done = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._shown = 0
-        self._lock = threading.Lock()
+        self._status: Any = None
 
     def update(self, message: str) -> None:
-        with self._lock:
-            self.message = message
-
-    def _run(self) -> None:
-        start = time.monotonic()
-        if self._done.wait(self.delay):
-            return
-        k = 0
-        while not self._done.is_set():
-            with self._lock:
-                text = f"\r{self.FRAMES[k % len(self.FRAMES)]} {self.message} ({time.monotonic() - start:.1f}s)"
-            pad = max(self._shown - len(text), 0)
-            try:
-                self.io.err.write(text + " " * pad)
-                self.io.err.flush()
-            except (OSError, ValueError):
-                return
-            self._shown = len(text)
-            k += 1
-            self._done.wait(0.1)
+        self.message = message
+        if self._status is not None:
+            self._status.update(clean(message))
 
     def __enter__(self) -> Progress:
         if self.io.err_is_tty():
-            self._thread = threading.Thread(target=self._run, name="smartpick-progress", daemon=True)
-            self._thread.start()
+            console = self.io.err_console()
+            if console.is_terminal:
+                self._status = console.status(clean(self.message), spinner="line")
+                self._status.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._done.set()
-        if self._thread is not None:
-            self._thread.join()
-            if self._shown:
-                with suppress(OSError, ValueError):
-                    self.io.err.write("\r" + " " * self._shown + "\r")
-                    self.io.err.flush()
+        if self._status is not None:
+            with suppress(OSError, ValueError):
+                self._status.stop()
+            self._status = None
 
 
 # --- shared loading --------------------------------------------------------------------------
@@ -150,12 +149,41 @@ def catalog_from(path: str | None) -> Any:
     return load_catalog(path or sample_catalog_path())
 
 
-def write_output(io: Io, text: str, output: str | None, what: str) -> None:
+def write_output(io: Io, text: str, output: str | None, what: str, *, json_text: bool = False, sanitized: bool = False) -> None:
+    """Write a report to ``output``, or to stdout made safe for a terminal (JSON escaped, text stripped).
+
+    ``sanitized`` text (a coloured table whose untrusted parts were cleaned before styling) is
+    written as it is, so its colour codes survive.
+    """
     if output:
         Path(output).write_text(text, encoding="utf-8")
         io.print(f"Wrote {what} to {output}")
-    else:
+    elif sanitized:
         io.out.write(text)
+    else:
+        io.out.write(json_for_terminal(text) if json_text else clean_lines(text))
+
+
+def profile_arg(args: argparse.Namespace) -> str:
+    """How a suggested command names this profile: its path, or ``--example NAME``."""
+    import shlex
+
+    if getattr(args, "example", None):
+        return f"--example {shlex.quote(args.example)}"
+    return shlex.quote(args.profile) if getattr(args, "profile", None) else "PROFILE"
+
+
+def catalog_is_synthetic(catalog: Any) -> bool:
+    """The catalog says it is synthetic (``Catalog.synthetic``), or it is the shipped sample."""
+    flag = getattr(catalog, "synthetic", None)
+    if isinstance(flag, bool) and flag:
+        return True
+    from ..domain.inputs import sample_catalog_path
+
+    try:
+        return bool(catalog.source) and Path(catalog.source).resolve() == sample_catalog_path().resolve()
+    except OSError:
+        return False
 
 
 def title(profile: Any) -> str:
@@ -168,11 +196,28 @@ def loading(io: Io, args: argparse.Namespace, message: str) -> Iterator[Progress
         yield progress
 
 
+def profile_path(args: argparse.Namespace) -> Path:
+    """PROFILE, or the shipped example that ``--example NAME`` names (exactly one of the two)."""
+    from ..domain.examples import example_profile_path
+
+    example = getattr(args, "example", None)
+    if example and args.profile:
+        raise UsageError(f"smartpick-rules {args.command}: give PROFILE or --example NAME, not both")
+    if example:
+        return example_profile_path(example)
+    if not args.profile:
+        raise UsageError(
+            f"smartpick-rules {args.command}: a PROFILE is required (or --example NAME for a shipped example; "
+            "`smartpick-rules init` writes one to edit)"
+        )
+    return Path(args.profile)
+
+
 def evaluation_inputs(args: argparse.Namespace, progress: Progress) -> tuple[Any, Any, Any]:
     from ..domain.inputs import load_profile
 
     progress.update("loading the profile")
-    profile = load_profile(args.profile)
+    profile = load_profile(profile_path(args))
     progress.update("loading rule sets")
     rules = rules_from(args.rules or [], args.with_shipped)
     progress.update("loading the catalog")

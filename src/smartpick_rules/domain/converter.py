@@ -1,9 +1,9 @@
 """The one cattrs converter: plain data (TOML, JSON, CSV rows) in, attrs models out, and back.
 
 Structuring is strict on purpose. cattrs' defaults would turn ``"false"`` into ``True`` and
-``227.9`` into ``227``; an applicant's score silently changed is the worst kind of wrong
-answer, so booleans must be booleans, integers integral, floats finite, and unknown keys are
-refused with a "did you mean". Errors come back as :class:`Diagnostic` values carrying the
+``227.9`` into ``227``; an applicant's score silently changed is the worst kind of wrong answer, so
+booleans must be booleans, integers integral, floats finite, and unknown keys are refused with a
+"did you mean". Errors come back as [`Diagnostic`][smartpick_rules.Diagnostic] values carrying the
 field path (``$.step2_ck.score``) so loaders can point at a line.
 """
 
@@ -33,7 +33,10 @@ _max_list_items: ContextVar[int] = ContextVar("max_list_items", default=DEFAULT_
 
 
 class StrictValueError(ValueError):
-    pass
+    def __init__(self, message: str, suggestion: str | None = None) -> None:
+        super().__init__(message)
+        #: the likely intended value, for the diagnostic's ``suggestion``
+        self.suggestion = suggestion
 
 
 class LimitValueError(StrictValueError):
@@ -88,11 +91,34 @@ def _enum(value: Any, type_: type[Enum]) -> Enum:
     try:
         return type_(value)
     except ValueError:
-        hint = did_you_mean(value, allowed)
-        msg = f"`{value}` is not a valid {type_.__name__}; expected one of {', '.join(allowed)}"
-        if hint:
-            msg += f" (did you mean `{hint}`?)"
-        raise StrictValueError(msg) from None
+        pass
+    # vocabulary forgives case and separators: "J1", "J-1" and "Internal Medicine" are j1 and
+    # internal_medicine; the key drops what cannot tell two members apart
+    key = _enum_key(value)
+    matches = [m for m in type_ if _enum_key(str(m.value)) == key]
+    if len(matches) == 1:
+        return matches[0]
+    # the field's name comes with the path; the model's class name means nothing to a user
+    shown = value if len(value) <= 40 else value[:37] + "..."
+    msg = f"`{shown}` is not one of the allowed values: {', '.join(allowed)}"
+    # the likely value goes in the diagnostic's suggestion (an app shows it as it likes;
+    # first_line() and render() add "did you mean")
+    raise StrictValueError(msg, _closest_value(value, allowed)) from None
+
+
+def _enum_key(text: str) -> str:
+    return "".join(ch for ch in text.casefold() if ch.isalnum())
+
+
+def _closest_value(value: str, allowed: list[str]) -> str | None:
+    """The allowed value ``value`` most likely meant: a typo, or (for short codes such as
+    ``j3`` for ``j1``) the only one a single edit away."""
+    hint = did_you_mean(value.strip().casefold().replace(" ", "_"), allowed)
+    if hint:
+        return hint
+    v = _enum_key(value)
+    near = [a for a in allowed if len(a) == len(v) and sum(x != y for x, y in zip(a, v, strict=True)) == 1]
+    return near[0] if len(near) == 1 else None
 
 
 def _describe(value: Any) -> str:
@@ -107,7 +133,9 @@ def _describe(value: Any) -> str:
         return "a table"
     if value is None:
         return "nothing"
-    return f"{type(value).__name__} {value!r}"
+    if isinstance(value, int | float):
+        return f"the number {value!r}"
+    return "a value of another kind"
 
 
 def _is_sequence_type(t: Any) -> bool:
@@ -155,10 +183,24 @@ def _make_converter() -> cattrs.Converter:
     c.register_structure_hook(str, _strict_str)
     c.register_structure_hook_func(lambda t: isinstance(t, type) and issubclass(t, Enum), _enum)
     c.register_structure_hook_func(_is_sequence_type, _make_strict_sequence(c))
+    c.register_structure_hook_factory(attrs.has, lambda cl: _record_hook(c, cl))
     c.register_unstructure_hook_func(
         lambda t: isinstance(t, type) and issubclass(t, Enum), lambda e: e.value
     )
     return c
+
+
+def _record_hook(c: cattrs.Converter, cl: type) -> Any:
+    inner: Any = c.gen_structure_attrs_fromdict(cl)
+    keys = ", ".join(a.name for a in attrs.fields(cl) if not a.name.startswith("_"))
+
+    def structure_record(value: Any, _type: Any) -> Any:
+        # without this, `step2_ck = 224` reached cattrs' `in` test: "argument of type 'int' is not iterable"
+        if not isinstance(value, Mapping):
+            raise StrictValueError(f"expected a table ({keys}), got {_describe(value)}")
+        return inner(value, _type)
+
+    return structure_record
 
 
 converter = _make_converter()
@@ -231,7 +273,7 @@ def _walk(exc: BaseException, path: str, out: list[Diagnostic], cls: type | None
         which = "max_list_items" if str(exc).startswith("list of") else "max_string_length"
         out.append(Diagnostic("limit_exceeded", str(exc), field_path=path, help=limit_help(which)))
         return
-    out.append(Diagnostic("input_error", _message(exc), field_path=path))
+    out.append(Diagnostic("input_error", _message(exc), field_path=path, suggestion=getattr(exc, "suggestion", None)))
 
 
 def _message(exc: BaseException) -> str:
@@ -248,7 +290,8 @@ def _message(exc: BaseException) -> str:
 
 
 def structure_mapping(data: Any, cls: type[T], root: str = "$", limits: Limits | None = None) -> T:
-    """Structure ``data`` into ``cls`` or raise :class:`InputError`-ready diagnostics."""
+    """Structure ``data`` into ``cls``, or raise diagnostics ready for an
+    [`InputError`][smartpick_rules.InputError]."""
     if limits is not None:
         token = _max_string_length.set(limits.max_string_length)
         list_token = _max_list_items.set(limits.max_list_items)

@@ -1,8 +1,8 @@
 """Reading profiles and catalogs from files or plain data.
 
-Every failure becomes an :class:`InputError` whose diagnostics name the file, the line (TOML,
-JSON) or row (CSV), and the field or column, with what was expected. Nothing is dropped
-silently: a row that does not fit is an error, not a skipped program.
+Every failure becomes an [`InputError`][smartpick_rules.InputError] whose diagnostics name the file,
+the line (TOML, JSON) or row (CSV), and the field or column, with what was expected. Nothing is
+dropped silently: a row that does not fit is an error, not a skipped program.
 """
 
 from __future__ import annotations
@@ -383,8 +383,8 @@ def catalog_from_data(data: Any, *, source: str = "<catalog>", limits: Limits = 
 def load_catalog(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> Catalog:
     """Read a catalog of programs from ``.csv``, ``.json`` or ``.toml``.
 
-    CSV has one column per :class:`Program` field; an empty cell is "not published" for the
-    optional score-policy columns, and ``tags`` are separated by ``;``.
+    CSV has one column per [`Program`][smartpick_rules.Program] field; an empty cell is "not
+    published" for the optional score-policy columns, and ``tags`` are separated by ``;``.
     """
     p = Path(path)
     text = _read_text(p, limits)

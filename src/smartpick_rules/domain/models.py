@@ -1,7 +1,7 @@
 """The applicant, the programs and the catalog: the facts rules read.
 
 Every model is a frozen attrs class, structured from TOML, JSON or CSV by the one converter in
-:mod:`smartpick_rules.domain.converter`. Field names here are the names rule authors write after
+``smartpick_rules.domain.converter``. Field names here are the names rule authors write after
 ``applicant.`` and ``program.``, so renaming a field is a breaking change to every rule set.
 Enumerations are string enums: their values are what a rule compares against
 (``program.region == "la_county"``), and the type checker refuses a value not listed here.
@@ -14,6 +14,8 @@ from enum import StrEnum
 from typing import Any
 
 import attrs
+
+from .vocabulary import normalise_languages, normalise_tags
 
 __all__ = [
     "ApplicantType",
@@ -273,7 +275,8 @@ class Profile:
     usce: tuple[ClinicalExperience, ...] = ()
     letters: tuple[Letter, ...] = ()
     ties: tuple[Tie, ...] = ()
-    languages: tuple[str, ...] = ()
+    #: kept in canonical form (lower case, known aliases mapped): see domain/vocabulary.py
+    languages: tuple[str, ...] = attrs.field(default=(), converter=normalise_languages)
     research: Research = attrs.field(factory=Research)
     community_work: tuple[CommunityWork, ...] = ()
     leadership_roles: int = attrs.field(default=0, validator=nonnegative)
@@ -302,14 +305,15 @@ class Program:
     sponsors_h1b: bool = False
     img_share: float | None = attrs.field(default=None, validator=share)
     usce_required: bool = False
-    tags: tuple[str, ...] = ()
+    #: kept in canonical form (lower case, underscores): see domain/vocabulary.py
+    tags: tuple[str, ...] = attrs.field(default=(), converter=normalise_tags)
 
 
 @attrs.frozen
 class Catalog(Sequence[Program]):
     """An ordered, immutable collection of programs with lookup by id.
 
-    Build one with :func:`smartpick_rules.load_catalog` or ``Catalog.of(programs)``; both
+    Build one with [`load_catalog`][smartpick_rules.load_catalog] or ``Catalog.of(programs)``; both
     refuse duplicate ids.
     """
 

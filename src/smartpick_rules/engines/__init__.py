@@ -1,6 +1,6 @@
 """Engines decide which rules fire; everything else (scores, tiers, audit) is shared code.
 
-An engine gets a :class:`~smartpick_rules.plan.Plan` and the facts of one evaluation, and
+An engine gets a ``Plan`` and the facts of one evaluation, and
 returns, per stage, which rules fired for which fact. Because every effect only adds and each
 rule fires at most once per fact, the fired sets determine the whole result, so two engines
 that agree on them give byte-identical recommendations.

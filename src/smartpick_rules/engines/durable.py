@@ -1,9 +1,9 @@
 """The durable_rules engine: every rule compiled to a single-fact Rete pattern.
 
 `durable_rules <https://github.com/jruizgit/rules>`_ 2.0.28 is a Rete implementation with a C
-core. This module compiles a :class:`~smartpick_rules.plan.Plan` into durable_rules rule
-sets (plain JSON, printed by :meth:`DurableCompiled.rulesets_json`) and runs them on a
-private :class:`durable.engine.Host`. The engine only decides which rules fire; scores, tiers
+core. This module compiles a ``Plan`` into durable_rules rule
+sets (plain JSON, printed by ``DurableCompiled.rulesets_json``) and runs them on a
+private ``durable.engine.Host``. The engine only decides which rules fire; scores, tiers
 and the audit trail are built by shared code, so agreeing fired sets mean byte-identical
 results (see ``docs/engines.md``).
 

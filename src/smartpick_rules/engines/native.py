@@ -2,7 +2,7 @@
 
 Profile and list stages have one fact each and run in the scalar interpreter. The program
 stage runs each rule as one array expression over all programs (see
-:mod:`smartpick_rules.language.vector`): a rule's applicant-only clauses are decided once; clauses that
+``smartpick_rules.language.vector``): a rule's applicant-only clauses are decided once; clauses that
 do not read program-stage tags are computed once per evaluation; only clauses that read tags
 are re-run, and only when a tag they read gained programs. That is the Rete idea (keep
 partial matches, re-test only what changed) applied column-wise.

@@ -2,7 +2,7 @@
 
 Expressions look like Python (``applicant.step2_ck.score < program.min_step2_ck and
 not has("failed_attempt")``) because rule authors have seen Python-like conditions in
-spreadsheets and notebooks. They are parsed with :mod:`ast` and then *translated* into this
+spreadsheets and notebooks. They are parsed with ``ast`` and then *translated* into this
 module's own small tree; any Python node outside a short whitelist is refused, so nothing a
 rule file says is ever handed to ``eval`` or ``exec``. Every node keeps its location, which
 is excluded from equality so golden trees ignore positions.
@@ -179,7 +179,7 @@ _REFUSED_HELP = {
 
 
 def parse_expression(source: str, limits: Limits = DEFAULT_LIMITS, origin: Location | None = None) -> Expr:
-    """Parse one condition. Raises :class:`ExpressionError` on anything outside the language.
+    """Parse one condition. Raises ``ExpressionError`` on anything outside the language.
 
     ``origin`` is where the expression text starts in its file; node locations are shifted
     by it so diagnostics point at the right column of the right line.

@@ -1,9 +1,9 @@
 """The fact schema: what paths a rule may read, and their types, derived from the models.
 
-A rule's ``applicant.step2_ck.score`` is type-checked against :class:`Profile` at load time, so
-a misspelt field or a string compared with a number is refused before anything runs. The
-schema is generated from the attrs classes themselves (plus a few computed properties listed
-here), so adding a model field makes it readable by rules with no other change.
+A rule's ``applicant.step2_ck.score`` is type-checked against [`Profile`][smartpick_rules.Profile]
+at load time, so a misspelt field or a string compared with a number is refused before anything
+runs. The schema is generated from the attrs classes themselves (plus a few computed properties
+listed here), so adding a model field makes it readable by rules with no other change.
 """
 
 from __future__ import annotations

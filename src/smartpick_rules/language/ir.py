@@ -1,7 +1,7 @@
 """The intermediate representation every stage after loading works on.
 
 Loading turns TOML into these frozen attrs values; checking and compiling read them; engines
-run them. Nothing downstream of :mod:`smartpick_rules.ruleset.load` sees a raw dict.
+run them. Nothing downstream of ``smartpick_rules.ruleset.load`` sees a raw dict.
 """
 
 from __future__ import annotations
@@ -180,6 +180,12 @@ def signed(x: float) -> str:
 
 @attrs.frozen
 class Rule:
+    """One rule of a loaded rule set: its stage, conditions (``when``), effect (``then``) and origin.
+
+    Rules are compared by content; where they were written (``loc``, ``when_locs``) and the
+    clause text are kept for messages and explanations but do not affect equality.
+    """
+
     id: str
     stage: str
     when: tuple[Expr, ...]
@@ -191,11 +197,11 @@ class Rule:
     enabled: bool = True
     ruleset: str = ""
     ruleset_version: str = ""
-    #: the text of each ``when`` clause as written, for explanations
     when_text: tuple[str, ...] = attrs.field(default=(), eq=False)
+    """The text of each ``when`` clause as written, for explanations."""
     loc: Location = attrs.field(factory=Location, eq=False)
-    #: where each ``when`` clause starts in the file
     when_locs: tuple[Location, ...] = attrs.field(default=(), eq=False)
+    """Where each ``when`` clause starts in the file."""
 
     @property
     def order_key(self) -> tuple[int, str]:
@@ -308,10 +314,10 @@ class RuleSet:
     estimates: tuple[Estimate, ...] = ()
     groups: tuple[Group, ...] = ()
     levers: tuple[Lever, ...] = ()
-    #: rules present in a file but disabled (by ``enabled = false`` or a later ``disable``)
     disabled: tuple[Rule, ...] = ()
-    #: rules replaced by a later rule set's override, for ``--effective`` listings
+    """Rules present in a file but disabled (by ``enabled = false`` or a later ``disable``)."""
     overridden: tuple[Rule, ...] = ()
+    """Rules replaced by a later rule set's override, for ``--effective`` listings."""
     _compiled: dict[str, Any] = attrs.field(factory=dict, eq=False, repr=False, alias="_compiled")
 
     def __iter__(self) -> Iterator[Rule]:

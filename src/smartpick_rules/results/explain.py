@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from ..language.ir import format_value
@@ -11,6 +12,13 @@ if TYPE_CHECKING:
     from .recommendation import Recommendation
 
 __all__ = ["explain_program"]
+
+# a catalog name or rule text with a line break would start a line of its own in the trace
+_BREAKS = re.compile(r"[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+")
+
+
+def _one_line(text: str) -> str:
+    return _BREAKS.sub(" ", text)
 
 
 def _values(values: dict[str, object]) -> str:
@@ -63,7 +71,7 @@ def explain_program(rec: Recommendation, program_id: str) -> str:
     try:
         why = rec.why_not(program_id)
     except ValueError:
-        return "\n".join(lines)
+        return "\n".join(_one_line(line) for line in lines)
     lines.append("")
     lines.append("Rules considered but not fired (why not):")
     if not why:
@@ -71,4 +79,4 @@ def explain_program(rec: Recommendation, program_id: str) -> str:
     for w in why:
         outcome = w.outcome
         lines.append(f"  {w.rule_id}: `{w.clause}` was {outcome}" + (f" ({_values(w.values)})" if w.values else ""))
-    return "\n".join(lines)
+    return "\n".join(_one_line(line) for line in lines)

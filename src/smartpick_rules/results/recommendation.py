@@ -1,4 +1,4 @@
-"""What ``evaluate`` returns: a :class:`Recommendation` with its audit trail.
+"""What ``evaluate`` returns: a [`Recommendation`][smartpick_rules.Recommendation] with its audit trail.
 
 Each program has three things kept apart: whether it is eligible (an exclusion names the
 published policy that rules it out), its *chance* (an estimate of the probability that the
@@ -26,6 +26,7 @@ from ..domain.models import Program
 from ..language.ir import format_value
 
 __all__ = [
+    "NOTICE",
     "AdviceItem",
     "AuditEntry",
     "BreadthResult",
@@ -41,6 +42,12 @@ __all__ = [
 #: 2: the score became chance (of an interview) and priority, kept apart
 SCHEMA_VERSION = 2
 
+#: said by every output that shows chances or tiers
+NOTICE = (
+    "Chances and tiers are estimates of the chance that a program offers an interview, built from "
+    "published figures; they are not match odds."
+)
+
 JSONValue = Any
 
 
@@ -55,10 +62,10 @@ class AuditEntry:
     salience: int
     effect: str
     explanation: str | None
-    #: the values the rule's condition (and its templates) read, by path
     values: dict[str, JSONValue]
-    #: the program's chance of an interview after this entry (None for entries that do not move it)
+    """The values the rule's condition (and its templates) read, by path."""
     chance_after: float | None
+    """The program's chance of an interview after this entry (None for entries that do not move it)."""
     file: str
     line: int
     source: str = ""
@@ -114,27 +121,32 @@ class AdviceItem:
 
 @attrs.frozen
 class ProgramResult:
-    """One program's outcome for the applicant, with its audit trail."""
+    """One program's outcome: eligibility, chance of an interview and tier, place in the list, and its audit trail.
+
+    ``chance`` and ``tier`` are ``None`` when the program is excluded; ``excluded`` is the deciding
+    exclusion. Chances and tiers are estimates of interview chances, not match odds. The fields
+    are those of the JSON form (docs/audit-trail.md).
+    """
 
     program: Program
-    #: estimated chance that the program offers an interview (None when excluded); not match odds
     chance: float | None
-    #: the band of ``chance`` ("likely", "target", "reach"), lowered by flags programs screen on
+    """Estimated chance that the program offers an interview (None when excluded); not match odds."""
     tier: str | None
+    """The band of ``chance`` ("likely", "target", "reach"), lowered by flags programs screen on."""
     excluded: Exclusion | None
     tags: tuple[str, ...]
-    #: place in the list: higher comes first (geography, ties, preferences)
     priority: float
+    """Place in the list: higher comes first (geography, ties, preferences)."""
     audit: tuple[AuditEntry, ...]
-    #: every exclusion that applied, the deciding one (highest salience) first
     exclusions: tuple[Exclusion, ...] = ()
+    """Every exclusion that applied, the deciding one (highest salience) first."""
     advice: tuple[AdviceItem, ...] = ()
-    #: True when the program is in the recommended list (breadth.chosen)
     chosen: bool = False
-    #: why an eligible program is not in the list (None when chosen or excluded)
+    """True when the program is in the recommended list (breadth.chosen)."""
     left_off: str | None = None
-    #: the declared groups the program belongs to (``academic``, ``other_states``, ...)
+    """Why an eligible program is not in the list (None when chosen or excluded)."""
     groups: tuple[str, ...] = ()
+    """The declared groups the program belongs to (``academic``, ``other_states``, ...)."""
 
     @property
     def program_id(self) -> str:
@@ -336,7 +348,7 @@ class Recommendation:
         data: dict[str, Any] = converter.unstructure(self)
         data.pop("_why_not", None)
         data.pop("_list_scope", None)
-        return {"schema_version": SCHEMA_VERSION, **data}
+        return {"schema_version": SCHEMA_VERSION, "notice": NOTICE, **data}
 
     def to_json(self, indent: int | None = None) -> str:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, sort_keys=False)
@@ -345,6 +357,7 @@ class Recommendation:
     def from_dict(cls, data: dict[str, Any]) -> Recommendation:
         data = dict(data)
         data.pop("schema_version", None)
+        data.pop("notice", None)
         programs = tuple(converter.structure(p, ProgramResult) for p in data.pop("programs"))
         rest = converter.structure({**data, "programs": []}, Recommendation)
         return attrs.evolve(rest, programs=programs)

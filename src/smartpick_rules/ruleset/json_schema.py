@@ -25,7 +25,7 @@ _DESCRIPTIONS = {
     "id": "Unique, lower-case, dotted rule id, e.g. red_flags.failed_attempt",
     "stage": "profile, program or list",
     "salience": "Orders the audit trail (higher first) and breaks ties between `set` effects",
-    "when": "A condition, or a list of conditions that must all hold",
+    "when": "A condition, or a list of conditions that must all hold. Readable fields (applicant.*, program.*, list.*, item.*) are listed in docs/fields.md",
     "then": "The rule's effects",
     "explain": "Explanation template; {path} inserts a value the rule reads",
     "source": "Where the guidance comes from (guide section, or publication and year)",

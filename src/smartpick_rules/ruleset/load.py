@@ -2,8 +2,8 @@
 
 A rule file is untrusted input. It is size-limited before it is read, parsed with ``tomllib``,
 structured strictly (unknown keys are errors with "did you mean"), and every condition goes
-through :func:`smartpick_rules.language.expr.parse_expression`. All diagnostics of all files are
-collected and raised together as one :class:`RulesetError`.
+through ``smartpick_rules.language.expr.parse_expression``. All diagnostics of all files are
+collected and raised together as one [`RulesetError`][smartpick_rules.RulesetError].
 """
 
 from __future__ import annotations
@@ -693,8 +693,9 @@ def load_rules(*paths: str | FsPath, limits: Limits = DEFAULT_LIMITS) -> RuleSet
     """Load, compose and type-check rule sets.
 
     ``paths`` are files or folders (folders are searched recursively for ``*.toml``, skipping
-    ``tests/`` folders and ``*.test.toml`` files). With no argument, the rule sets shipped
-    with the package are loaded. Raises :class:`RulesetError` carrying every diagnostic.
+    ``tests/`` folders and ``*.test.toml`` files). With no argument, the rule sets shipped with the
+    package are loaded. Raises [`RulesetError`][smartpick_rules.RulesetError] carrying every
+    diagnostic.
     """
     diags: list[Diagnostic] = []
     files = _expand(paths or (shipped_rulesets_path(),), diags)
@@ -732,7 +733,8 @@ def load_rules(*paths: str | FsPath, limits: Limits = DEFAULT_LIMITS) -> RuleSet
 
 
 def load_rules_from_text(sources: Iterable[tuple[str, str]], *, limits: Limits = DEFAULT_LIMITS) -> RuleSet:
-    """Load rule sets from ``(file name, TOML text)`` pairs; what :func:`load_rules` does after reading."""
+    """Load rule sets from ``(file name, TOML text)`` pairs; what
+    [`load_rules`][smartpick_rules.load_rules] does after reading."""
     diags: list[Diagnostic] = []
     loaded: list[_LoadedFile] = []
     for file, text in sources:

@@ -176,7 +176,11 @@ def _run(
     derived = prof_out.derived
     profile_scope = prof_out.scope
     make_entry = EntryMaker(limits)
-    profile_entries = tuple(make_entry(cr, profile_scope) for cr in p_rules)
+    profile_factors = {cr.index: f for cr, f in prof_out.odds}
+    profile_caps = {cr.index: c for cr, c in prof_out.caps}
+    profile_entries = tuple(
+        make_entry(cr, profile_scope, None, profile_factors.get(cr.index), profile_caps.get(cr.index)) for cr in p_rules
+    )
     n = len(cat)
     fired = eng.run_program(compiled, profile_scope, cat, budget)
     prog_rules = plan.program.rules

@@ -4,7 +4,7 @@ A test file (``tests/<name>.test.toml`` beside the rule sets) holds cases: a par
 and one or more partial programs (defaults fill the rest), and what should happen — which
 rules fire or not, tags, exclusion and by which rule, tier, chance, odds, priority, advice, breadth. Tests
 check the *reasons*, not only the outcome. The same files run under ``smartpick-rules test``
-and under pytest (see :mod:`smartpick_rules.testing.pytest_plugin`).
+and under pytest (see ``smartpick_rules.testing.pytest_plugin``).
 
 ```toml
 [suite]
