@@ -116,8 +116,14 @@ def _q(s: str) -> str:
     return '"' + s + '"'
 
 
-def synthetic_rules_toml(n_rules: int, seed: int = 0) -> str:
-    """One rule set of ``n_rules`` rules (at least 12) with tag chains across strata."""
+def synthetic_rules_toml(n_rules: int, seed: int = 0, *, peers: bool = False) -> str:
+    """One rule set of ``n_rules`` rules (at least 12) with tag chains across strata.
+
+    ``peers=True`` writes the workload other rule engines can run too (``benchmarks/peers.py``):
+    the same kinds of conditions without ``a if test else b``, ``exp()`` and estimates, and
+    program-stage odds that are powers of two, so that the sum of their log2 (what the peers
+    compare) is exact in any order.
+    """
     if n_rules < 12:
         raise ValueError("synthetic_rules_toml needs at least 12 rules")
     rnd = random.Random(seed)
@@ -166,9 +172,10 @@ def synthetic_rules_toml(n_rules: int, seed: int = 0) -> str:
     n_program = max(n_rules - len(profile_rules) - n_list, 1)
 
     # -- program stage: the estimate's rules (they do nothing else) ---------------------------
-    rule("syn.program.screen_university", "program", ["program.program_type == \"university\""], "estimate = { screen = 6 }")
-    rule("syn.program.screen_share", "program", ["known(program.img_share)"], 'estimate = { screen = "-5 if program.img_share >= 0.3 else 2" }')
-    n_program -= 2
+    if not peers:
+        rule("syn.program.screen_university", "program", ["program.program_type == \"university\""], "estimate = { screen = 6 }")
+        rule("syn.program.screen_share", "program", ["known(program.img_share)"], 'estimate = { screen = "-5 if program.img_share >= 0.3 else 2" }')
+        n_program -= 2
 
     # -- program stage: independent rules plus chains a -> b -> c over program-stage tags -------
     regions = [r.value for r in _CA_REGIONS]
@@ -192,10 +199,13 @@ def synthetic_rules_toml(n_rules: int, seed: int = 0) -> str:
         lambda: f"len(program.tags) >= {rnd.randrange(1, 3)}",
         lambda: "program.max_attempts < applicant.step1.attempts",
         lambda: f"not (program.sponsors_h1b or program.img_share > {rnd.choice((0.3, 0.6))})",
-        lambda: f"(5 if program.usce_required else 0) + program.positions > {rnd.randrange(5, 30)}",
-        lambda: f"exp(program.positions / 10) > {rnd.choice((1.5, 2, 3))}",
-        lambda: f"applicant.step2_ck.score < estimate.screen + {rnd.choice((-5, 0, 5))}",
     ]
+    if not peers:
+        simple += [
+            lambda: f"(5 if program.usce_required else 0) + program.positions > {rnd.randrange(5, 30)}",
+            lambda: f"exp(program.positions / 10) > {rnd.choice((1.5, 2, 3))}",
+            lambda: f"applicant.step2_ck.score < estimate.screen + {rnd.choice((-5, 0, 5))}",
+        ]
     effects = [
         lambda k: f'odds = {rnd.choice((0.5, 0.7, 0.8, 1.1, 1.25, 1.5, 2))}',
         lambda k: f'odds = {rnd.choice((1.5, 2.25, 0.6))}, priority = {rnd.choice((5, 10, 20))}',
@@ -205,6 +215,15 @@ def synthetic_rules_toml(n_rules: int, seed: int = 0) -> str:
         lambda k: f'chance_cap = {rnd.choice((0.05, 0.1, 0.3))}',
         lambda k: 'odds = "exp((program.positions - 20) / 20) if program.positions > 10 else 0.9"',
     ]
+    if peers:
+        effects = [
+            lambda k: f"odds = {rnd.choice((0.25, 0.5, 2, 4))}",
+            lambda k: f"odds = {rnd.choice((0.5, 2))}, priority = {rnd.choice((5, 10, 20))}",
+            lambda k: f'exclude = "synthetic filter {k}: {{program.id}}"',
+            lambda k: f'advice = "synthetic advice {k} for {{program.name}}", odds = 2',
+            lambda k: 'tier_at_most = "reach"',
+            lambda k: f"chance_cap = {rnd.choice((0.05, 0.1, 0.3))}",
+        ]
     chain_tags: list[str] = []
     k = 0
     chain = 0
