@@ -38,6 +38,21 @@ def test_failing_case_exits_1_and_says_what_was_expected(tmp_path: Path) -> None
     assert run.out.splitlines()[-1] == "1 suite: 3 passed, 1 failed"
 
 
+def test_a_case_naming_a_rule_that_does_not_exist_fails(tmp_path: Path) -> None:
+    """A renamed or removed rule must not leave its tests passing: `not_fired` of a rule that is
+    gone would otherwise always hold."""
+    folder = write_mini(tmp_path)
+    (folder / "tests" / "stale.test.toml").write_text(
+        '[suite]\nas_of = 2026\n\n[[case]]\nname = "a stale expectation"\n'
+        'expect = { not_fired = ["mini.low_score_bonus"], odds = { "mini.renamed" = 2 } }\n',
+        encoding="utf-8",
+    )
+    run = run_cli("test", folder / "tests" / "stale.test.toml")
+    assert run.code == 1
+    assert "`mini.low_score_bonus` is not a rule of the rule sets under test" in run.out
+    assert "`mini.renamed` is not a rule of the rule sets under test" in run.out
+
+
 def test_fail_under(tmp_path: Path) -> None:
     folder = write_mini(tmp_path)
     run = run_cli("test", folder, "--fail-under", "90")

@@ -217,6 +217,15 @@ def run_case(case: RuleTestCase, rules: RuleSet, as_of: int) -> tuple[CaseResult
     fired = {a.rule_id for a in rec.profile_audit} | {a.rule_id for a in rec.list_audit}
     fired |= {a.rule_id for a in target.audit}
     e = case.expect
+    # an expectation about a rule that does not exist can never fail: a renamed or removed rule
+    # would leave its tests passing silently
+    known = {r.id for r in (*rules.rules, *rules.disabled, *rules.overridden)}
+    named = [*e.fired, *e.not_fired, *e.advice_from, *e.no_advice_from, *e.odds]
+    if e.excluded_by is not None:
+        named.append(e.excluded_by)
+    for rid in dict.fromkeys(named):
+        if rid not in known:
+            failures.append(f"`{rid}` is not a rule of the rule sets under test")
     for rid in e.fired:
         if rid not in fired:
             failures.append(f"expected rule `{rid}` to fire; it did not")
