@@ -2,7 +2,8 @@
 
 A test file (``tests/<name>.test.toml`` beside the rule sets) holds cases: a partial applicant
 and one or more partial programs (defaults fill the rest), and what should happen — which
-rules fire or not, tags, exclusion and by which rule, tier, chance, odds, priority, advice, breadth. Tests
+rules fire or not, tags, exclusion and by which rule, tier, chance, odds, priority, advice, breadth,
+whether the program is in the list and why not. Tests
 check the *reasons*, not only the outcome. The same files run under ``smartpick-rules test``
 and under pytest (see ``smartpick_rules.testing.pytest_plugin``).
 
@@ -73,6 +74,8 @@ class Expect:
     breadth_min: int | None = None
     breadth_max: int | None = None
     chosen: bool | None = None
+    #: text the reason an eligible program is left off the list contains
+    left_off: str | None = None
 
 
 @attrs.frozen
@@ -276,7 +279,15 @@ def run_case(case: RuleTestCase, rules: RuleSet, as_of: int) -> tuple[CaseResult
         failures.append(f"expected breadth max {e.breadth_max}; it was {rec.breadth.max}")
     if e.chosen is not None and target.chosen != e.chosen:
         failures.append(f"expected chosen = {str(e.chosen).lower()}; it was {str(target.chosen).lower()}")
+    if e.left_off is not None and (target.left_off is None or e.left_off not in target.left_off):
+        failures.append(f"expected it left off the list because {e.left_off!r}; {_left_off(target.left_off, target.chosen)}")
     return CaseResult(case, tuple(failures), frozenset(fired)), rec
+
+
+def _left_off(reason: str | None, chosen: bool) -> str:
+    if reason is not None:
+        return f"it was left off because {reason!r}"
+    return "it is in the list" if chosen else "it is excluded"
 
 
 def _show(chance: float | None) -> str:
