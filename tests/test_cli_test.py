@@ -53,6 +53,26 @@ def test_a_case_naming_a_rule_that_does_not_exist_fails(tmp_path: Path) -> None:
     assert "`mini.renamed` is not a rule of the rule sets under test" in run.out
 
 
+def test_a_constant_clause_is_not_counted_as_a_clause_to_cover(tmp_path: Path) -> None:
+    """`when = "true"` has one outcome: full clause coverage must stay reachable."""
+    folder = tmp_path / "rules"
+    (folder / "tests").mkdir(parents=True)
+    (folder / "t.toml").write_text(
+        '[ruleset]\nname = "t"\n[[rule]]\nid = "t.always"\nstage = "list"\nwhen = "true"\nthen = { set = { interview_target = 8 } }\n'
+        '[[rule]]\nid = "t.low"\nstage = "profile"\nwhen = "applicant.step2_ck.score < 225"\nthen = { tag = "low" }\n'
+        '[[rule]]\nid = "t.read"\nstage = "profile"\nwhen = "has(\'low\')"\nthen = { advice = "low" }\n',
+        encoding="utf-8",
+    )
+    (folder / "tests" / "t.test.toml").write_text(
+        '[suite]\nas_of = 2026\n[[case]]\nname = "low"\napplicant = { step2_ck = { score = 220 } }\nexpect = { fired = ["t.always", "t.low", "t.read"] }\n'
+        '[[case]]\nname = "not low"\napplicant = { step2_ck = { score = 240 } }\nexpect = { not_fired = ["t.low", "t.read"] }\n',
+        encoding="utf-8",
+    )
+    run = run_cli("test", folder, "--fail-under", "100", "--fail-under-clauses", "100")
+    assert run.code == 0, run.out
+    assert "coverage: rules 3/3 fired (100.0%); clauses 4/4 outcomes (100.0%)" in run.out
+
+
 def test_fail_under(tmp_path: Path) -> None:
     folder = write_mini(tmp_path)
     run = run_cli("test", folder, "--fail-under", "90")

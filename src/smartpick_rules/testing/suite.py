@@ -311,17 +311,26 @@ def run_suite(suite: TestSuite, rules: RuleSet | None = None) -> tuple[list[Case
 
 
 def coverage_of(rs: RuleSet, fired: set[str], true_c: set[tuple[str, int]], false_c: set[tuple[str, int]]) -> Coverage:
+    from ..language.expr import Literal
     from ..plan import plan_ruleset
 
     plan = plan_ruleset(rs)
-    all_clauses = [(cr.id, k, cr.clauses[k]) for st in ("profile", "program", "list") for cr in plan.stage(st).rules for k in range(len(cr.clauses))]
+    # a constant clause (`when = "true"`) has one outcome only: there is nothing for a test to cover
+    all_clauses = [
+        (cr.id, k, cr.clauses[k])
+        for st in ("profile", "program", "list")
+        for cr in plan.stage(st).rules
+        for k in range(len(cr.clauses))
+        if not isinstance(cr.clauses[k], Literal)
+    ]
     ids = [r.id for r in rs.rules]
+    counted = {(rid, k) for rid, k, _c in all_clauses}
     return Coverage(
         rules_total=len(ids),
         rules_fired=frozenset(fired & set(ids)),
         clauses_total=len(all_clauses),
-        clauses_true=frozenset(true_c),
-        clauses_false=frozenset(false_c),
+        clauses_true=frozenset(true_c & counted),
+        clauses_false=frozenset(false_c & counted),
         unfired=tuple(sorted(set(ids) - fired)),
         clauses_never_true=tuple(f"{rid}: {to_source(c)}" for rid, k, c in all_clauses if (rid, k) not in true_c),
         clauses_never_false=tuple(f"{rid}: {to_source(c)}" for rid, k, c in all_clauses if (rid, k) not in false_c),
