@@ -2,140 +2,61 @@
 
 Nothing in the output describes a real program. Every institution name is invented from two
 word lists (``Kestrel Bluff Community Hospital``, ``Saffron Mesa University Medical Center``)
-and every program name is that invented institution plus a specialty; any resemblance to a
-real hospital is a coincidence. Cities and two-letter state codes are real so that regions and
-states read naturally, but the policies attached to them are drawn at random. What *is*
-realistic is the shape of the catalog: how many programs each specialty has, how many publish
-a minimum score, how restrictive they are about attempts and graduation year, how many sponsor
-visas and how many of their residents are IMGs. Those shares come from
-``../shared/domain/public-figures.md`` (tables cited below as A2, A3, B1, D1, D2, E1, E2)
-or, where that file has no figure, are marked "assumption".
+and every program name is that invented institution plus a specialty; any resemblance to a real
+hospital is a coincidence. Cities and two-letter state codes are real so that regions and states
+read naturally, but the policies attached to them are drawn at random. What *is* realistic is
+the shape of the catalog: how many programs each specialty has nationally and in California,
+which types they are, how many of their residents are IMGs, how many publish a minimum score
+and how high it is, how restrictive they are about attempts and graduation year, and how many
+sponsor visas. Every share, with the published figure it comes from or the assumption it rests
+on, is in ``docs/sample-data.md``; the tables cited here as A2, A3, B1, D1, D2, E1, E2 are those
+of ``docs/sources.md``, and "calibration §N" is section N of the calibration notes, whose figures
+used here are listed with their addresses in ``docs/sample-data.md``.
 
 Usage::
 
-    python examples/generate_catalog.py            # writes the two files shipped in the repo
-    python examples/generate_catalog.py OUT_DIR    # writes OUT_DIR/sample_catalog.csv, OUT_DIR/small_catalog.csv
+    python examples/generate_catalog.py            # rewrites the shipped files and docs/sample-data.md's tables
+    python examples/generate_catalog.py OUT_DIR    # writes the catalogs into OUT_DIR instead
 
-The output is deterministic: stdlib ``random`` only, every draw made from a ``random.Random``
-seeded from :data:`SEED` plus a stable key (the program id or the institution slot), so the
-same script always writes byte-identical files.
+It writes ``sample_catalog.csv`` (every program) and ``small_catalog.csv`` (a fixed subset,
+rows identical, for quick runs), each with a metadata sidecar ``<name>.meta.toml`` saying
+``synthetic = true`` with this generator's seed and version, which
+:func:`smartpick_rules.load_catalog` reads into ``Catalog.synthetic``.
 
-Size and spread
-    * Programs per specialty = national count x :data:`SCALE` (1/3), rounded. National counts:
-      internal medicine 758 (A3 2025, P), family medicine 817 (A3/E1 2025, P), pediatrics 211
-      (E1 FREIDA ~2020, P), psychiatry 352 (E1 2022, S); every other specialty's count is an
-      assumption (E1: neurology and pathology counts "not found").
-    * 30% of each specialty is in California (assumption; E2: CA counts "not found". California is
-      over-sampled relative to the nation because the catalog serves LA-focused lists).
-    * California regions, most to fewest: la_county, orange_county, inland_empire, san_diego,
-      central_valley, northern_california, kern, central_coast (the guide's spread; weights are an
-      assumption). Competitive and academic specialties are concentrated in the regions with
-      university centres.
-    * The other 70% is ``out_of_state`` in 50 states + DC, weighted by a rough GME size (assumption,
-      with NY, PA, MI, TX, FL, NJ heavy: E2 "top states by matched IMGs, 2024").
+The output is deterministic: stdlib ``random`` only, and every draw comes from a
+``random.Random`` seeded with :data:`SEED` plus a stable key (the program id, the institution
+slot, the specialty and place), so the same script always writes byte-identical files, whatever
+``PYTHONHASHSEED`` is.
 
-Program type mix (university / university_affiliated_community / community / county_safety_net)
-    Assumption per specialty group (:data:`TYPE_WEIGHTS`). The IM mix (28/32/33/7) is tuned so
-    that about 42% of out-of-state IM programs are IMG-dominated, img_share > 0.5 (D2 "IM programs
-    by trainee mix": 42% IMG-dominated, 2019 JGIM).
-
-IMG share of residents (``img_share``)
-    * Specialty base = IMG share of filled PGY-1 positions (A2 2022, A3 2024/2025): IM 0.42,
-      pathology 0.42, neurology 0.30, FM 0.30, pediatrics 0.23, psychiatry 0.16, EM 0.12,
-      general surgery 0.10, anesthesiology 0.08, OB/GYN 0.055, orthopaedics 0.022. Preliminary
-      medicine 0.35, preliminary surgery 0.20, transitional year 0.12, diagnostic radiology 0.08
-      and the other surgical / small specialties 0.02-0.04 are assumptions.
-    * Program type: IM community programs draw from 0.55-0.70 and IM university programs from
-      0.22-0.30 (D2 "IMG share of IM PGY-1", APDIM 2007-2019); for other specialties those ranges
-      become multipliers of the base (university x0.62, university-affiliated x1.0, community
-      x1.5, county x0.9; assumption), divided by the specialty's type-mix average so that the
-      specialty's mean stays at its base, with +/-25% noise. ``academic_flagship`` centres get
-      x0.6 (assumption).
-    * California: IM x0.5 (CA IM ~20% vs national 40-44%), FM x0.8 (25% vs ~30%), pathology x0.8
-      (33% vs ~42%), every other specialty x0.6 ("most other specialties <10%"), all from E2
-      "IMGs matched in CA". Out-of-state programs in NY, PA, MI, TX, FL, NJ x1.1 (E2 top states;
-      assumption for the size of the factor).
-
-Minimum scores
-    * Share publishing a minimum Step 2 CK: 45% primary care, 40% surgery/EM/anesthesia/OB/
-      radiology, 30% small competitive specialties, i.e. more than half publish none (D2:
-      ">50%" of programs state no minimum in FREIDA, 2021 Cureus, pediatrics; extended to every
-      specialty as an assumption). A minimum Step 1 is published by 60% of those (assumption: Step 1
-      has been pass/fail since 2022, so fewer programs state a number).
-    * Minimum Step 2 CK value: centre 220 community, 222 county, 225 university-affiliated, 230
-      university, 235 flagship (anchors: D2 APDIM 2017 mean IMG interview cutoff 228 in IM; D1
-      NRMP 2018 mean cutoff "in the 210s"); plus a specialty offset (FM -3, psychiatry -2,
-      surgery/EM/anesthesia/OB +6 to +8, radiology +10, small competitive specialties +12 to +15;
-      assumption guided by B1's matched means and the guide's tolerance list); +3 in California
-      (assumption: the guide's "competitive region"); Gaussian noise sd 4; rounded to 5 and clipped
-      to 205-250. Minimum Step 1 = Step 2 CK minimum - 5, rounded to 5 (D2: APDIM 224 vs 228).
-
-Attempts (``max_attempts``)
-    Share with ``max_attempts = 1`` per specialty from D2 "Programs refusing >1 Step 1 attempt"
-    (~2010): general surgery 0.45, anesthesiology 0.28, pathology 0.24, OB/GYN 0.21, IM 0.18,
-    neurology 0.18, EM 0.20, FM 0.05, psychiatry 0.05, pediatrics 0.04. Preliminary surgery 0.40,
-    transitional year and preliminary medicine 0.18, radiology 0.30 and the small surgical /
-    competitive specialties 0.35-0.45 are assumptions. A further 18% publish ``2`` and, in
-    FM/psychiatry/pediatrics, 4% publish ``3`` (assumption); the rest publish nothing.
-
-Years since graduation (``max_years_since_graduation``)
-    Published by 45% of primary-care programs and 35% of the rest (assumption: D2 "YOG cutoffs -
-    national share of programs" not found). Values 3/5/7/10 weighted 35/45/15/5% at university
-    programs and 15/45/25/15% elsewhere (assumption; D2 examples "within 5 years", essay "moving from
-    <=5 to <=3 years"; D1 FM 2024: 57% of programs weigh "continuous education without gaps").
-
-Visas
-    J-1 share, then H-1B share among J-1 acceptors: IM 0.637 / 0.345 (D2, 2022 JGME: 63.7% J-1,
-    22.0% H-1B overall, 34.5% of J-1 acceptors), diagnostic radiology 0.731 / 0.317 (D2, 2023 Acad
-    Radiol: 73.1% / 23.2%). Every other specialty is an assumption (:data:`VISA`), lower in
-    FM (D1 FM 2024: 47% of programs weigh "can work in US without a visa") and in EM and the
-    surgical specialties. A program sponsoring H-1B always accepts J-1 (as in the IM data).
-
-Positions (PGY-1 per program)
-    Mean per specialty: IM 14.4 (A3 2025: 10,941 / 758), FM 6.6 (5,357 / 817), pediatrics 15
-    (3,193 / 211, years mixed), psychiatry 6.8 (2,396 / 352, years mixed); others assumption.
-    University x1.3, flagship x1.6, county x1.2, community x0.75 (assumption), noise x0.6-1.4.
-
-``usce_required``
-    University 0.15, university-affiliated 0.30, county 0.30, community 0.40, teaching health
-    centre 0.35; +0.15 in California (the guide: LA programs weigh recent US clinical experience);
-    halved in the small competitive specialties. All assumption.
-
-Tag vocabulary (:data:`TAG_VOCABULARY`)
-    ``img_friendly``                img_share >= 0.30 (threshold is an assumption; ~ national FM share, A3).
-    ``academic_flagship``           a big-name university centre: 3 in la_county, 3 in northern_california,
-                                    2 in san_diego, 1 each in orange_county, inland_empire and
-                                    central_valley; out of state 2 in NY and 1 in each of PA, TX,
-                                    MA, MI, OH, IL, NC, MD, TN (assumption). A flagship centre takes
-                                    a place's first university program of every specialty.
-    ``safety_net``                  county_safety_net programs and FQHC-based health centres.
-    ``fqhc``                        continuity clinic in a federally qualified health centre: 85% of
-                                    teaching health centres, 20% of other community and
-                                    university-affiliated FM programs (assumption).
-    ``teaching_health_center``      community-based HRSA THCGME-style program: 25% of community FM,
-                                    12% of community psychiatry, 6% of community IM and pediatrics
-                                    (assumption).
-    ``rural``                       the program's city is flagged rural in the city lists (assumption).
-    ``underserved_focus``           safety_net, fqhc, teaching_health_center or rural, plus 15% of other
-                                    community / university-affiliated primary-care programs (assumption).
-    ``spanish_speaking_population`` institution in a large Spanish-speaking community: per region or
-                                    state probability, e.g. la_county 0.75, central_valley and kern 0.7,
-                                    TX 0.6, NM 0.7 (assumption; E2 cites UCLA's Spanish-English IMG
-                                    program as the LA anchor).
-
-Program ids are ``<specialty>-<place>-<nnn>``: ``im-la-001`` for California regions (la, oc, ie,
-sd, cv, norcal, kern, cc) and ``im-oos-tx-001`` for out-of-state programs (``oos`` keeps
-Louisiana's ``la`` apart from Los Angeles'). Numbers count within specialty and place.
-
-The small catalog (``small_catalog.csv``, ~40 programs) is a fixed subset of the full one, rows
-identical, for quick runs and tests.
+How a program is made
+    1. Programs per specialty: the national count (:data:`NATIONAL_PROGRAMS`; IM, FM, pediatrics
+       and psychiatry from A3/E1, the rest assumptions), of which :data:`CA_SHARE` in California,
+       split over the California regions by :data:`CA_REGIONS` (largest remainder, so exact), and
+       the rest over the 50 states and DC by :data:`STATES` weights.
+    2. Program type drawn from :data:`TYPE_WEIGHTS`; the program joins a fictional institution of
+       that type in its place (institutions host several specialties; the first university program
+       of each specialty in a place goes to the place's big-name ``academic_flagship`` centres).
+    3. IMG share: a shape by type (IM: the APDIM ranges of D2; other specialties:
+       :data:`IMG_TYPE_SHAPE`), then scaled per specialty so that the share of PGY-1 positions
+       held by IMGs matches :data:`IMG_TARGET` nationally (A2/A3) and :data:`CA_IMG_TARGET` in
+       California (E2), California's shortfall falling most on university programs.
+    4. Score screen: every program has one (a Step 2 CK value below which it rarely interviews an
+       IMG), centred by type and specialty (D2's APDIM mean IMG cutoff 228 in IM; B1 for the
+       specialty offsets) and raised where the program takes fewer IMGs than its peers. Only
+       :data:`PUBLISH_SHARE` of programs publish it as ``min_step2_ck`` (D2: more than half of
+       programs state no minimum in FREIDA); the rest screen without saying so, which is what an
+       estimated bar has to stand in for.
+    5. Attempts, graduation year, visas (D2/calibration §5 odds ratios by type), positions, USCE
+       and tags, each from its table below.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import math
 import random
+import statistics
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -144,11 +65,23 @@ import attrs
 
 from smartpick_rules.domain.models import CALIFORNIA_REGIONS, Program, ProgramType, Region, Specialty
 
-__all__ = ["SEED", "TAG_VOCABULARY", "generate", "main", "render_csv", "small_subset", "write_catalogs"]
+__all__ = [
+    "GENERATOR_VERSION",
+    "SEED",
+    "TAG_VOCABULARY",
+    "generate",
+    "main",
+    "metadata_toml",
+    "refresh_doc",
+    "render_csv",
+    "small_subset",
+    "summary_markdown",
+    "write_catalogs",
+]
 
 SEED = 20250517
-SCALE = 1 / 3
-CA_SHARE = 0.30  # assumption: California over-sampled for LA-focused lists
+#: bumped whenever the generator's parameters change what it writes
+GENERATOR_VERSION = 2
 
 S = Specialty
 R = Region
@@ -220,11 +153,11 @@ DISPLAY: dict[Specialty, str] = {
     S.urology: "Urology",
 }
 
-#: national program counts; see the module docstring for which are sourced
+#: national program counts, at full scale (the catalog is the whole country, not a sample)
 NATIONAL_PROGRAMS: dict[Specialty, int] = {
-    S.internal_medicine: 758,  # A3 2025 (P)
-    S.family_medicine: 817,  # A3 / E1 2025 (P)
-    S.pediatrics: 211,  # E1 FREIDA ~2020 (P)
+    S.internal_medicine: 758,  # A3 / E1 2025, categorical (P)
+    S.family_medicine: 817,  # A3 / E1 2025, categorical (P)
+    S.pediatrics: 211,  # E1, categorical programs in FREIDA ~2020 (P)
     S.psychiatry: 352,  # E1 2022 (S)
     S.transitional_year: 150,  # assumption
     S.preliminary_medicine: 200,  # assumption
@@ -245,6 +178,21 @@ NATIONAL_PROGRAMS: dict[Specialty, int] = {
     S.ophthalmology: 125,  # assumption
     S.urology: 145,  # assumption
 }
+
+#: where each national count comes from
+COUNT_SOURCE: dict[Specialty, str] = {
+    **{s: "assumption" for s in Specialty},
+    S.internal_medicine: "A3/E1 2025 (P)",
+    S.family_medicine: "A3/E1 2025 (P)",
+    S.pediatrics: "E1 FREIDA ~2020 (P)",
+    S.psychiatry: "E1 2022 (S)",
+}
+
+#: California's share of every specialty's programs (assumption: E2 and calibration §7 found no
+#: California count; CA has ~12% of the US population and fewer residency places per head. Checks:
+#: E2 CalMedForce, 173 CA primary-care and EM programs applied in 2024; calibration §7, "more than
+#: 52" CA family medicine programs)
+CA_SHARE = 0.085
 
 PRIMARY_CARE = frozenset(
     {
@@ -281,7 +229,8 @@ COMPETITIVE = frozenset(
         S.urology,
     }
 )
-#: specialties spread over every California region (the rest concentrate near university centres)
+#: specialties spread over every California region like the population (the rest concentrate
+#: near university centres)
 BROAD = frozenset(
     {
         S.internal_medicine,
@@ -293,15 +242,19 @@ BROAD = frozenset(
     }
 )
 
+# --- program types -----------------------------------------------------------------------------
+
 _TW = tuple[float, float, float, float]  # university, university-affiliated, community, county
+TYPES_ORDER = (T.university, T.university_affiliated_community, T.community, T.county_safety_net)
 _GROUP_TYPES: dict[str, _TW] = {
     "neuro_path": (0.65, 0.20, 0.12, 0.03),
     "mid": (0.45, 0.28, 0.20, 0.07),
     "competitive": (0.78, 0.15, 0.06, 0.01),
 }
-#: program type weights per specialty (assumption, see docstring)
+#: program type weights per specialty (assumption; the IM mix is set so that about 42% of IM
+#: programs are IMG-dominated, D2 2019 JGIM, given D2's APDIM IMG ranges by type)
 TYPE_WEIGHTS: dict[Specialty, _TW] = {
-    S.internal_medicine: (0.28, 0.32, 0.33, 0.07),
+    S.internal_medicine: (0.28, 0.37, 0.28, 0.07),
     S.family_medicine: (0.12, 0.33, 0.45, 0.10),
     S.pediatrics: (0.45, 0.25, 0.22, 0.08),
     S.psychiatry: (0.40, 0.28, 0.24, 0.08),
@@ -317,25 +270,27 @@ TYPE_WEIGHTS: dict[Specialty, _TW] = {
     S.diagnostic_radiology: (0.60, 0.25, 0.13, 0.02),
     **{s: _GROUP_TYPES["competitive"] for s in COMPETITIVE},
 }
-TYPES_ORDER = (T.university, T.university_affiliated_community, T.community, T.county_safety_net)
 
-#: IMG share of filled PGY-1 positions (A2 2022, A3 2024/2025; others assumption)
-IMG_BASE: dict[Specialty, float] = {
-    S.internal_medicine: 0.42,
-    S.pathology: 0.42,
-    S.neurology: 0.30,
-    S.family_medicine: 0.30,
-    S.pediatrics: 0.23,
-    S.psychiatry: 0.16,
-    S.emergency_medicine: 0.12,
-    S.general_surgery: 0.10,
-    S.anesthesiology: 0.08,
-    S.obstetrics_gynecology: 0.055,
-    S.orthopaedic_surgery: 0.022,
+# --- IMG share ---------------------------------------------------------------------------------
+
+#: share of PGY-1 positions filled by IMGs, national (position-weighted); A2 2022, A3 2023-2025,
+#: calibration §8; "assumption" where no figure was found
+IMG_TARGET: dict[Specialty, float] = {
+    S.internal_medicine: 0.43,  # A3: 43% of filled 2024, 44.6% 2025; A2 2022: 40.0% (reported, not forced)
+    S.family_medicine: 0.30,  # A3 2024: 31.8%; calibration §8 2023: 30%
+    S.pediatrics: 0.25,  # A3 2024: ~25.8%; A2 2022: 20.1%
+    S.psychiatry: 0.16,  # A2 2022: 15.8%; A3 2024: ~16.1%
+    S.neurology: 0.30,  # A2 2022: 29.8%; A3 2024: 29.5%
+    S.pathology: 0.40,  # A2 2022: 44.3%; A3 2024: 37.4%
+    S.emergency_medicine: 0.15,  # A3 2024: ~15.5%; calibration §8 2023: 14.3%
+    S.general_surgery: 0.10,  # A2 2022: 9.9%
+    S.anesthesiology: 0.08,  # A2 2022: 7.8%
+    S.obstetrics_gynecology: 0.055,  # A2 2022: 5.5%
+    S.orthopaedic_surgery: 0.022,  # A2 2022: 2.2%
+    S.preliminary_surgery: 0.445,  # calibration §8 2023: surgery prelim 44.5% of filled
     S.preliminary_medicine: 0.35,  # assumption
-    S.preliminary_surgery: 0.20,  # assumption
     S.transitional_year: 0.12,  # assumption
-    S.diagnostic_radiology: 0.08,  # assumption
+    S.diagnostic_radiology: 0.08,  # assumption (calibration §5: 66% of DR programs have >= 1 IMG)
     S.radiation_oncology: 0.04,  # assumption
     S.dermatology: 0.03,  # assumption
     S.neurosurgery: 0.04,  # assumption
@@ -344,46 +299,72 @@ IMG_BASE: dict[Specialty, float] = {
     S.ophthalmology: 0.04,  # assumption
     S.urology: 0.03,  # assumption
 }
-IMG_TYPE_MULT: dict[ProgramType, float] = {
+#: IM IMG share by type, uniform within the range (D2, APDIM 2007-2019: community 55-70%,
+#: university 22-30%; the other two assumption)
+IM_IMG_RANGE: dict[ProgramType, tuple[float, float]] = {
+    T.university: (0.22, 0.30),
+    T.university_affiliated_community: (0.35, 0.65),
+    T.community: (0.55, 0.70),
+    T.county_safety_net: (0.25, 0.45),
+}
+#: other specialties: the shape across types before scaling to IMG_TARGET (assumption, the APDIM
+#: IM ratio community:university ~2.4:1 carried over), times uniform noise 0.75-1.25
+IMG_TYPE_SHAPE: dict[ProgramType, float] = {
     T.university: 0.62,
     T.university_affiliated_community: 1.0,
     T.community: 1.5,
     T.county_safety_net: 0.9,
 }
-#: the type-mix average of IMG_TYPE_MULT per specialty, so multipliers keep the national base
-_MIX_NORM: dict[Specialty, float] = {
-    s: sum(w * IMG_TYPE_MULT[t] for t, w in zip(TYPES_ORDER, TYPE_WEIGHTS[s], strict=True)) for s in Specialty
-}
-#: IM ranges per program type (D2, APDIM: community 55-70%, university 22-30%; the other two assumption)
-IM_IMG_RANGE: dict[ProgramType, tuple[float, float]] = {
-    T.university: (0.22, 0.30),
-    T.university_affiliated_community: (0.32, 0.55),
-    T.community: (0.55, 0.70),
-    T.county_safety_net: (0.25, 0.45),
-}
-#: California factor on img_share (E2)
-CA_IMG_FACTOR: dict[Specialty, float] = {S.internal_medicine: 0.5, S.family_medicine: 0.8, S.pathology: 0.8}
-CA_IMG_FACTOR_OTHER = 0.6
+FLAGSHIP_IMG_FACTOR = 0.6  # assumption: big-name centres take fewer IMGs than other university programs
 HIGH_IMG_STATES = frozenset({"NY", "PA", "MI", "TX", "FL", "NJ"})  # E2 top states by matched IMGs, 2024
-
-#: Step 2 CK minimum: centre by program type, plus specialty offset (assumption around D1/D2 anchors)
-STEP2_CENTRE: dict[ProgramType, float] = {
-    T.community: 220,
-    T.county_safety_net: 222,
-    T.university_affiliated_community: 225,
-    T.university: 230,
+HIGH_IMG_STATE_FACTOR = 1.1  # assumption for the size
+#: California, share of PGY-1 positions filled by IMGs (E2: IM ~20%, FM 25%, pathology 33%, "most
+#: other specialties <10%"; pediatrics, psychiatry, EM and neurology from E2's counts of IMGs matched
+#: in CA divided by the catalog's CA positions, rounded down to keep under 10-11%)
+CA_IMG_TARGET: dict[Specialty, float] = {
+    S.internal_medicine: 0.20,
+    S.family_medicine: 0.25,
+    S.pathology: 0.33,
+    S.pediatrics: 0.10,
+    S.psychiatry: 0.07,
+    S.emergency_medicine: 0.10,
+    S.neurology: 0.10,
 }
-FLAGSHIP_STEP2_CENTRE = 235.0
+CA_IMG_OTHER_FACTOR = 0.6  # other specialties: national x0.6 (E2 "<10%"; the factor is an assumption)
+#: in California the shortfall falls most on university programs (assumption; calibration §5: IMGs
+#: get 15% of interview slots at university IM programs vs 45% at community ones, nationally)
+CA_TYPE_RELATIVE: dict[ProgramType, float] = {
+    T.university: 0.7,
+    T.university_affiliated_community: 1.0,
+    T.community: 1.25,
+    T.county_safety_net: 1.0,
+}
+IMG_SHARE_MAX = 0.9
+
+# --- score screens -----------------------------------------------------------------------------
+
+#: the IMG Step 2 CK screen by type, in IM (D2: APDIM 2017 mean IMG interview cutoff 228; the type
+#: spread is an assumption; the mix average is ~228)
+STEP2_CENTRE: dict[ProgramType, float] = {
+    T.community: 224,
+    T.county_safety_net: 226,
+    T.university_affiliated_community: 228,
+    T.university: 232,
+}
+FLAGSHIP_STEP2_CENTRE = 238.0  # assumption
+#: specialty offset from IM (assumption: about half the gap between matched non-US IMG means in B1
+#: 2013, FM/psychiatry 219, peds 231, pathology 228, neurology 236 vs IM 236; surgical and
+#: competitive specialties by the guide's tolerance list)
 STEP2_OFFSET: dict[Specialty, float] = {
     S.internal_medicine: 0,
-    S.family_medicine: -3,
-    S.pediatrics: 0,
-    S.psychiatry: -2,
+    S.family_medicine: -6,
+    S.pediatrics: -2,
+    S.psychiatry: -5,
     S.transitional_year: 3,
     S.preliminary_medicine: 0,
     S.preliminary_surgery: 2,
-    S.neurology: 2,
-    S.pathology: 0,
+    S.neurology: 0,
+    S.pathology: -3,
     S.obstetrics_gynecology: 6,
     S.general_surgery: 8,
     S.emergency_medicine: 6,
@@ -398,8 +379,32 @@ STEP2_OFFSET: dict[Specialty, float] = {
     S.ophthalmology: 12,
     S.urology: 12,
 }
+#: points the screen rises per unit of IMG share below the program's specialty-and-type peers
+#: (assumption: 2 points per 10 percentage points; a California community IM program at ~40% IMGs
+#: screens ~5 points above a national one at ~63%)
+SCREEN_IMG_SLOPE = 20.0
+SCREEN_NOISE_SD = 4.0
+SCREEN_RANGE = (215, 255)  # 214 was the Step 2 CK pass mark until July 2025 (calibration §1)
+#: share of programs that publish their Step 2 CK screen as a minimum (D2: ">50%" of pediatrics
+#: programs state none in FREIDA, 2021; the per-specialty values are assumptions, see docs)
+PUBLISH_SHARE: dict[Specialty, float] = {
+    S.internal_medicine: 0.40,
+    S.pediatrics: 0.40,
+    S.family_medicine: 0.35,
+    S.psychiatry: 0.35,
+    S.neurology: 0.35,
+    S.pathology: 0.35,
+    S.transitional_year: 0.35,
+    S.preliminary_medicine: 0.35,
+    **{s: 0.30 for s in MID},
+    **{s: 0.20 for s in COMPETITIVE},
+}
+STEP1_SHARE = 0.5  # of programs publishing Step 2 CK, also a Step 1 minimum (assumption: Step 1 P/F since 2022)
+STEP1_BELOW_STEP2 = 5  # D2: APDIM mean IMG cutoffs Step 1 224 vs Step 2 CK 228
 
-#: share with max_attempts = 1 (D2 ~2010 NRMP PD survey; assumption where marked)
+# --- attempts, graduation year --------------------------------------------------------------------
+
+#: share with max_attempts = 1 (D2 "programs refusing >1 Step 1 attempt", ~2010; others assumption)
 ONE_ATTEMPT: dict[Specialty, float] = {
     S.general_surgery: 0.45,
     S.anesthesiology: 0.28,
@@ -428,10 +433,20 @@ TWO_ATTEMPTS = 0.18  # assumption
 THREE_ATTEMPTS_LENIENT = 0.04  # assumption, FM / psychiatry / pediatrics only
 LENIENT_ATTEMPTS = frozenset({S.family_medicine, S.psychiatry, S.pediatrics})
 
-#: (J-1 share, H-1B share among J-1 acceptors); IM and radiology from D2, the rest assumption
+YOG_PUBLISHED = (0.45, 0.35)  # primary care, others (assumption: D2 national share not found)
+YOG_VALUES: dict[bool, tuple[tuple[str, float], ...]] = {
+    True: (("3", 0.35), ("5", 0.45), ("7", 0.15), ("10", 0.05)),  # university
+    False: (("3", 0.15), ("5", 0.45), ("7", 0.25), ("10", 0.15)),
+}
+
+# --- visas ---------------------------------------------------------------------------------------
+
+#: (share of programs accepting J-1, share of J-1 acceptors also sponsoring H-1B); IM and radiology
+#: from D2, the rest assumption (FM lower: D1 2024, 47% of FM programs weigh "can work in US without
+#: a visa"; EM and surgical specialties lower)
 VISA: dict[Specialty, tuple[float, float]] = {
-    S.internal_medicine: (0.637, 0.345),
-    S.diagnostic_radiology: (0.731, 0.317),
+    S.internal_medicine: (0.637, 0.345),  # D2 2022 JGME: 63.7% J-1, 22.0% H-1B
+    S.diagnostic_radiology: (0.731, 0.317),  # D2 2023 Acad Radiol: 73.1% / 23.2%
     S.family_medicine: (0.55, 0.28),
     S.pediatrics: (0.60, 0.30),
     S.psychiatry: (0.55, 0.28),
@@ -453,13 +468,25 @@ VISA: dict[Specialty, tuple[float, float]] = {
     S.ophthalmology: (0.35, 0.20),
     S.urology: (0.30, 0.20),
 }
+#: odds of accepting a J-1 relative to a university program (calibration §5, 2022 JGME, IM:
+#: community aOR 0.2, county-hospital affiliation aOR 0.22; university-affiliated assumption;
+#: carried to every specialty as an assumption). The intercept is solved per specialty so the
+#: specialty's J-1 share stays at VISA's figure.
+J1_TYPE_ODDS: dict[ProgramType, float] = {
+    T.university: 1.0,
+    T.university_affiliated_community: 0.5,
+    T.community: 0.2,
+    T.county_safety_net: 0.22,
+}
+
+# --- positions, USCE, health centres ---------------------------------------------------------------
 
 #: mean PGY-1 positions per program (A3-derived for IM, FM, peds, psych; others assumption)
 POSITIONS: dict[Specialty, float] = {
-    S.internal_medicine: 14.4,
-    S.family_medicine: 6.6,
-    S.pediatrics: 15.0,
-    S.psychiatry: 6.8,
+    S.internal_medicine: 14.4,  # A3 2025: 10,941 / 758
+    S.family_medicine: 6.6,  # A3 2025: 5,357 / 817
+    S.pediatrics: 15.0,  # A3 2025 3,193 / E1 211
+    S.psychiatry: 6.8,  # A3 2025 2,396 / E1 2022 352
     S.transitional_year: 10.0,
     S.preliminary_medicine: 8.0,
     S.preliminary_surgery: 6.0,
@@ -485,6 +512,7 @@ POSITIONS_TYPE_MULT: dict[ProgramType, float] = {
     T.community: 0.75,
     T.county_safety_net: 1.2,
 }
+FLAGSHIP_POSITIONS_MULT = 1.6
 
 USCE_REQUIRED: dict[ProgramType, float] = {
     T.university: 0.15,
@@ -492,6 +520,8 @@ USCE_REQUIRED: dict[ProgramType, float] = {
     T.county_safety_net: 0.30,
     T.community: 0.40,
 }
+USCE_THC = 0.35
+USCE_CA_EXTRA = 0.15  # the guide: LA programs weigh recent US clinical experience
 
 #: chance a community program in this specialty is a teaching health centre (assumption)
 THC_SHARE: dict[Specialty, float] = {
@@ -500,27 +530,36 @@ THC_SHARE: dict[Specialty, float] = {
     S.internal_medicine: 0.06,
     S.pediatrics: 0.06,
 }
+THC_FQHC = 0.85
+FM_FQHC = 0.20
+PRIMARY_UNDERSERVED = 0.15
 
 # --- places ------------------------------------------------------------------------------------
 
-#: California region -> (id code, weight for broad specialties, weight for academic ones)
+#: California region -> (id code, weight for BROAD specialties, weight for the others); assumption:
+#: the population split (LA County ~25% of Californians, the Bay Area and Sacramento ~28%, the
+#: Inland Empire ~12%, San Diego, Orange County and the Central Valley ~8-10% each, the Central
+#: Coast ~6%, Kern ~2%) tilted towards the university centres of LA and Northern California
 CA_REGIONS: dict[Region, tuple[str, float, float]] = {
-    R.la_county: ("la", 0.34, 0.36),
-    R.orange_county: ("oc", 0.14, 0.16),
-    R.inland_empire: ("ie", 0.13, 0.14),
-    R.san_diego: ("sd", 0.11, 0.12),
-    R.central_valley: ("cv", 0.10, 0.10),
-    R.northern_california: ("norcal", 0.09, 0.09),
-    R.kern: ("kern", 0.05, 0.02),
-    R.central_coast: ("cc", 0.04, 0.01),
+    R.la_county: ("la", 0.31, 0.34),
+    R.northern_california: ("norcal", 0.23, 0.30),
+    R.inland_empire: ("ie", 0.11, 0.08),
+    R.san_diego: ("sd", 0.10, 0.12),
+    R.central_valley: ("cv", 0.09, 0.05),
+    R.orange_county: ("oc", 0.08, 0.09),
+    R.central_coast: ("cc", 0.05, 0.02),
+    R.kern: ("kern", 0.03, 0.02),
 }
+#: more county safety-net programs in a place than TYPE_WEIGHTS gives (assumption: LA County's public
+#: hospital system runs three large teaching hospitals, the guide's safety-net anchor)
+PLACE_COUNTY_FACTOR: dict[str, float] = {"la": 3.0}
+#: big-name academic centres per California region (assumption)
 FLAGSHIPS_PER_REGION: dict[Region, int] = {
     R.la_county: 3,
     R.northern_california: 3,
-    R.san_diego: 2,
+    R.san_diego: 1,
     R.orange_county: 1,
     R.inland_empire: 1,
-    R.central_valley: 1,
 }
 SPANISH_CA: dict[Region, float] = {
     R.la_county: 0.75,
@@ -560,7 +599,8 @@ CA_CITIES: dict[Region, tuple[str, ...]] = {
                             "Walnut Creek", "Vallejo", "Redding*", "Chico", "Eureka*", "Yreka*"),
 }
 
-#: out-of-state: state -> (weight, Spanish-speaking probability, cities); weights are an assumption
+#: out-of-state: state -> (weight, Spanish-speaking probability, cities); weights an assumption
+#: (rough GME size, NY, PA, MI, TX, FL, NJ heavy: E2 "top states by matched IMGs, 2024")
 STATES: dict[str, tuple[float, float, tuple[str, ...]]] = {
     "NY": (12, 0.35, ("New York", "Brooklyn", "Bronx", "Buffalo", "Rochester", "Syracuse", "Albany",
                       "Jamaica", "Mineola", "Cooperstown*")),
@@ -622,9 +662,12 @@ STATES: dict[str, tuple[float, float, tuple[str, ...]]] = {
     "WY": (0.5, 0.05, ("Cheyenne", "Casper*")),
     "AK": (0.3, 0.03, ("Anchorage",)),
 }
-#: out-of-state flagship centres per state (assumption)
+#: out-of-state big-name academic centres per state (assumption; 35, about one per large
+#: academic medical centre city)
 FLAGSHIPS_PER_STATE: dict[str, int] = {
-    "NY": 2, "PA": 1, "TX": 1, "MA": 1, "MI": 1, "OH": 1, "IL": 1, "NC": 1, "MD": 1, "TN": 1,
+    "NY": 4, "MA": 3, "PA": 2, "TX": 2, "OH": 2, "IL": 2, "NC": 2, "MI": 1, "MD": 1, "FL": 1,
+    "TN": 1, "MO": 1, "MN": 1, "GA": 1, "WA": 1, "CT": 1, "CO": 1, "UT": 1, "WI": 1, "VA": 1,
+    "AL": 1, "IN": 1, "IA": 1, "OR": 1, "DC": 1,
 }
 
 # --- fictional institution names ---------------------------------------------------------------
@@ -636,10 +679,14 @@ PLACE_FIRST = (
     "Cindervale", "Dovetail", "Emberly", "Foxglove", "Goldcrest", "Hartwell", "Indigo", "Thistle",
     "Lupine", "Mossbank", "Nettlefield", "Oakhaven", "Plover", "Quillan", "Rosemere", "Starling",
     "Tanager", "Umber", "Verbena", "Whitlow", "Yarrow", "Zephyr", "Alder", "Bittern", "Chicory",
+    "Aspenwick", "Briarly", "Cressida", "Dunmore", "Elderberry", "Fallowmere", "Gannet", "Hazelton",
+    "Ivybridge", "Jessamine", "Kingfisher", "Linnet", "Mallowby", "Nightjar", "Osprey", "Pipit",
+    "Quince", "Redstart", "Sorrel", "Teasel", "Upland", "Vireo", "Willet", "Yellowhammer",
 )
 PLACE_SECOND = (
     "Verde", "Bluff", "Crossing", "Hollow", "Point", "Terrace", "Landing", "Glen", "Reach", "Knoll",
     "Meadows", "Canyon", "Heights", "Commons", "Vista", "Shores", "Gate", "Ridge", "Fields", "Mesa",
+    "Springs", "Cove", "Grove", "Park", "Valley", "Falls", "Bend", "Rise", "Ford", "Crest",
 )
 NAME_TEMPLATES: dict[str, tuple[str, ...]] = {
     "flagship": ("{p} University Medical Center",),
@@ -648,14 +695,6 @@ NAME_TEMPLATES: dict[str, tuple[str, ...]] = {
     "community": ("{p} Community Hospital", "{p} General Hospital"),
     "county": ("{p} County Medical Center", "{p} Public Hospital"),
     "health_center": ("{p} Family Health Center", "{p} Community Health Center"),
-}
-KIND_TYPE: dict[str, ProgramType] = {
-    "flagship": T.university,
-    "university": T.university,
-    "affiliated": T.university_affiliated_community,
-    "community": T.community,
-    "county": T.county_safety_net,
-    "health_center": T.community,
 }
 TYPE_KIND: dict[ProgramType, str] = {
     T.university: "university",
@@ -695,6 +734,22 @@ def _apportion(total: int, weights: Sequence[tuple[str, float]]) -> dict[str, in
     return counts
 
 
+def _logistic(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+def _j1_intercept(spec: Specialty) -> float:
+    """Log-odds for a university program such that the type mix averages to VISA's J-1 share."""
+    target = VISA[spec][0]
+    mix = list(zip(TYPES_ORDER, TYPE_WEIGHTS[spec], strict=True))
+    lo, hi = -10.0, 10.0
+    for _ in range(60):  # bisection: the mixed share rises monotonically with the intercept
+        mid = (lo + hi) / 2
+        share = sum(w * _logistic(mid + math.log(J1_TYPE_ODDS[t])) for t, w in mix) / sum(w for _, w in mix)
+        lo, hi = (mid, hi) if share < target else (lo, mid)
+    return (lo + hi) / 2
+
+
 @attrs.define
 class Institution:
     name: str
@@ -717,6 +772,10 @@ class Place:
     flagships: int
     institutions: list[Institution] = attrs.field(factory=list)
 
+    @property
+    def in_california(self) -> bool:
+        return self.region in CALIFORNIA_REGIONS
+
 
 class _Names:
     """Unique fictional names, drawn deterministically from the two word lists."""
@@ -725,8 +784,8 @@ class _Names:
         self.used: set[str] = set()
 
     def new(self, rng: random.Random) -> str:
-        start = rng.randrange(len(PLACE_FIRST) * len(PLACE_SECOND))
         n = len(PLACE_FIRST) * len(PLACE_SECOND)
+        start = rng.randrange(n)
         for step in range(n):
             i = (start + step * 7) % n
             first, second = PLACE_FIRST[i // len(PLACE_SECOND)], PLACE_SECOND[i % len(PLACE_SECOND)]
@@ -760,7 +819,7 @@ def _make_institution(place: Place, kind: str, names: _Names) -> Institution:
         tags.add("safety_net")
     if kind == "health_center":
         tags |= {"teaching_health_center", "underserved_focus"}
-        if rng.random() < 0.85:
+        if rng.random() < THC_FQHC:
             tags |= {"fqhc", "safety_net"}
     if rural:
         tags |= {"rural", "underserved_focus"}
@@ -811,39 +870,96 @@ def _clip(x: float, lo: float, hi: float) -> float:
     return max(lo, min(hi, x))
 
 
-def _program(
-    pid: str, spec: Specialty, place: Place, inst: Institution, ptype: ProgramType
-) -> Program:
-    rng = _rng("program", pid)
-    in_ca = place.region in CALIFORNIA_REGIONS
-    flagship = inst.kind == "flagship"
-    thc = inst.kind == "health_center"
+@attrs.define
+class _Draft:
+    """A program before its IMG share is scaled to the specialty's target (the second pass)."""
 
-    # img_share
+    pid: str
+    spec: Specialty
+    place: Place
+    inst: Institution
+    ptype: ProgramType
+    positions: int
+    raw_share: float
+    img_share: float = 0.0
+
+    @property
+    def flagship(self) -> bool:
+        return self.inst.kind == "flagship"
+
+
+def _draft(pid: str, spec: Specialty, place: Place, inst: Institution, ptype: ProgramType) -> _Draft:
+    rng = _rng("draft", pid)
+    flagship = inst.kind == "flagship"
+    mean = POSITIONS[spec] * (FLAGSHIP_POSITIONS_MULT if flagship else POSITIONS_TYPE_MULT[ptype])
+    positions = max(1, round(mean * (0.6 + 0.8 * rng.random())))
     if spec is S.internal_medicine:
         lo, hi = IM_IMG_RANGE[ptype]
         share = lo + (hi - lo) * rng.random()
     else:
-        # normalised so that the specialty's type mix averages to its national base
-        share = IMG_BASE[spec] * IMG_TYPE_MULT[ptype] / _MIX_NORM[spec] * (0.75 + 0.5 * rng.random())
+        share = IMG_TYPE_SHAPE[ptype] * (0.75 + 0.5 * rng.random())
     if flagship:
-        share *= 0.6
-    if in_ca:
-        share *= CA_IMG_FACTOR.get(spec, CA_IMG_FACTOR_OTHER)
+        share *= FLAGSHIP_IMG_FACTOR
+    if place.in_california:
+        share *= CA_TYPE_RELATIVE[ptype]
     elif place.state in HIGH_IMG_STATES:
-        share *= 1.1
-    img_share = round(_clip(share, 0.0, 0.9), 2)
+        share *= HIGH_IMG_STATE_FACTOR
+    return _Draft(pid, spec, place, inst, ptype, positions, share)
 
-    # published minimum scores
-    p_publish = 0.45 if spec in PRIMARY_CARE else 0.40 if spec in MID else 0.30
+
+def _weighted_share(drafts: Iterable[_Draft], value: Callable[[_Draft], float]) -> tuple[float, int]:
+    items = list(drafts)
+    positions = sum(d.positions for d in items)
+    return sum(d.positions * value(d) for d in items), positions
+
+
+def _calibrate_img_shares(spec: Specialty, drafts: list[_Draft]) -> None:
+    """Scale raw shares so IMGs fill the target share of positions, in California and nationally.
+
+    IM keeps D2's ranges outside California (its national share is reported, not forced).
+    """
+    ca = [d for d in drafts if d.place.in_california]
+    oos = [d for d in drafts if not d.place.in_california]
+    ca_target = CA_IMG_TARGET.get(spec, IMG_TARGET[spec] * CA_IMG_OTHER_FACTOR)
+    raw_ca, pos_ca = _weighted_share(ca, lambda d: d.raw_share)
+    ca_scale = ca_target * pos_ca / raw_ca if raw_ca else 0.0
+    for d in ca:
+        d.img_share = round(_clip(d.raw_share * ca_scale, 0.0, IMG_SHARE_MAX), 2)
+    if spec is S.internal_medicine:
+        oos_scale = 1.0
+    else:
+        got_ca, _ = _weighted_share(ca, lambda d: d.img_share)
+        raw_oos, pos_oos = _weighted_share(oos, lambda d: d.raw_share)
+        oos_scale = (IMG_TARGET[spec] * (pos_ca + pos_oos) - got_ca) / raw_oos
+    for d in oos:
+        d.img_share = round(_clip(d.raw_share * oos_scale, 0.0, IMG_SHARE_MAX), 2)
+
+
+def _peer_shares(drafts: list[_Draft]) -> dict[ProgramType, float]:
+    """Mean IMG share of the specialty's out-of-state programs by type: the screen's reference."""
+    out: dict[ProgramType, float] = {}
+    for t in TYPES_ORDER:
+        values = [d.img_share for d in drafts if d.ptype is t and not d.place.in_california and not d.flagship]
+        out[t] = statistics.fmean(values) if values else 0.0
+    return out
+
+
+def _program(d: _Draft, peers: Mapping[ProgramType, float], j1_intercept: float) -> Program:
+    rng = _rng("program", d.pid)
+    spec, ptype, place = d.spec, d.ptype, d.place
+    in_ca = place.in_california
+    thc = d.inst.kind == "health_center"
+
+    # the screen every program has; published by a minority
+    centre = FLAGSHIP_STEP2_CENTRE if d.flagship else STEP2_CENTRE[ptype]
+    screen = centre + STEP2_OFFSET[spec] + SCREEN_IMG_SLOPE * (peers[ptype] - d.img_share)
+    screen += rng.gauss(0, SCREEN_NOISE_SD)
     min_step1: int | None = None
     min_step2: int | None = None
-    if rng.random() < p_publish:
-        centre = FLAGSHIP_STEP2_CENTRE if flagship else STEP2_CENTRE[ptype]
-        centre += STEP2_OFFSET[spec] + (3 if in_ca else 0)
-        min_step2 = int(_clip(_round5(rng.gauss(centre, 4)), 205, 250))
-        if rng.random() < 0.6:
-            min_step1 = int(_clip(_round5(min_step2 - 5), 200, 245))
+    if rng.random() < PUBLISH_SHARE[spec]:
+        min_step2 = int(_clip(_round5(screen), *SCREEN_RANGE))
+        if rng.random() < STEP1_SHARE:
+            min_step1 = min_step2 - STEP1_BELOW_STEP2
 
     # attempts
     x = rng.random()
@@ -857,73 +973,69 @@ def _program(
 
     # years since graduation
     max_yog: int | None = None
-    if rng.random() < (0.45 if spec in PRIMARY_CARE else 0.35):
-        weights = (
-            (("3", 0.35), ("5", 0.45), ("7", 0.15), ("10", 0.05))
-            if ptype is T.university
-            else (("3", 0.15), ("5", 0.45), ("7", 0.25), ("10", 0.15))
-        )
-        max_yog = int(_pick(rng, weights))
+    if rng.random() < YOG_PUBLISHED[0 if spec in PRIMARY_CARE else 1]:
+        max_yog = int(_pick(rng, YOG_VALUES[ptype is T.university]))
 
-    # visas
-    p_j1, p_h1b = VISA[spec]
+    # visas: the type's odds of a J-1, then H-1B among J-1 acceptors
+    p_j1 = _logistic(j1_intercept + math.log(J1_TYPE_ODDS[ptype]))
     sponsors_j1 = rng.random() < p_j1
-    sponsors_h1b = sponsors_j1 and rng.random() < p_h1b
-
-    # positions
-    mean = POSITIONS[spec] * (1.6 if flagship else POSITIONS_TYPE_MULT[ptype])
-    positions = max(1, round(mean * (0.6 + 0.8 * rng.random())))
+    sponsors_h1b = sponsors_j1 and rng.random() < VISA[spec][1]
 
     # USCE
-    p_usce = 0.35 if thc else USCE_REQUIRED[ptype]
-    p_usce += 0.15 if in_ca else 0.0
+    p_usce = USCE_THC if thc else USCE_REQUIRED[ptype]
+    p_usce += USCE_CA_EXTRA if in_ca else 0.0
     if spec in COMPETITIVE:
         p_usce /= 2
     usce_required = rng.random() < p_usce
 
-    tags = set(inst.tags)
-    if img_share >= IMG_FRIENDLY_THRESHOLD:
+    tags = set(d.inst.tags)
+    if d.img_share >= IMG_FRIENDLY_THRESHOLD:
         tags.add("img_friendly")
-    if (
-        spec is S.family_medicine
-        and not thc
-        and ptype in (T.community, T.university_affiliated_community)
-        and rng.random() < 0.20
-    ):
+    community_like = ptype in (T.community, T.university_affiliated_community)
+    if spec is S.family_medicine and not thc and community_like and rng.random() < FM_FQHC:
         tags |= {"fqhc", "underserved_focus"}
-    if (
-        spec in BROAD
-        and ptype in (T.community, T.university_affiliated_community)
-        and rng.random() < 0.15
-    ):
+    if spec in BROAD and community_like and rng.random() < PRIMARY_UNDERSERVED:
         tags.add("underserved_focus")
 
     return Program(
-        id=pid,
-        name=f"{inst.name} {DISPLAY[spec]}",
+        id=d.pid,
+        name=f"{d.inst.name} {DISPLAY[spec]}",
         specialty=spec,
         state=place.state,
         region=place.region,
         program_type=ptype,
-        city=inst.city,
-        positions=positions,
+        city=d.inst.city,
+        positions=d.positions,
         min_step1=min_step1,
         min_step2_ck=min_step2,
         max_attempts=max_attempts,
         max_years_since_graduation=max_yog,
         sponsors_j1=sponsors_j1,
         sponsors_h1b=sponsors_h1b,
-        img_share=img_share,
+        img_share=d.img_share,
         usce_required=usce_required,
         tags=tuple(t for t in TAG_VOCABULARY if t in tags),
     )
 
 
 def _types_for(spec: Specialty, place: Place, n: int) -> list[ProgramType]:
+    """``n`` program types for one specialty in one place, university first.
+
+    Each type gets the whole part of its quota; the places left are drawn by the fractional
+    parts, so a place's mix follows TYPE_WEIGHTS closely without every place looking the same.
+    """
     rng = _rng("types", spec.value, place.key)
-    weights = [(t.value, w) for t, w in zip(TYPES_ORDER, TYPE_WEIGHTS[spec], strict=True)]
-    drawn = [ProgramType(_pick(rng, weights)) for _ in range(n)]
-    return sorted(drawn, key=TYPES_ORDER.index)
+    weights = dict(zip(TYPES_ORDER, TYPE_WEIGHTS[spec], strict=True))
+    weights[T.county_safety_net] *= PLACE_COUNTY_FACTOR.get(place.key, 1.0)
+    total = sum(weights.values())
+    quotas = {t: n * w / total for t, w in weights.items()}
+    counts = {t: int(q) for t, q in quotas.items()}
+    fractions = {t.value: quotas[t] - counts[t] for t in TYPES_ORDER}
+    for _ in range(n - sum(counts.values())):
+        t = ProgramType(_pick(rng, fractions))
+        counts[t] += 1
+        fractions[t.value] = 0.0
+    return [t for t in TYPES_ORDER for _ in range(counts[t])]
 
 
 def _kind_for(spec: Specialty, ptype: ProgramType, place: Place, index: int) -> str:
@@ -936,37 +1048,45 @@ def _kind_for(spec: Specialty, ptype: ProgramType, place: Place, index: int) -> 
     return TYPE_KIND[ptype]
 
 
+def ca_count(spec: Specialty) -> int:
+    """California's programs in ``spec``."""
+    return round(NATIONAL_PROGRAMS[spec] * CA_SHARE)
+
+
 def generate() -> list[Program]:
     """The full synthetic catalog, in a fixed order (specialty, then place, then type)."""
     ca, oos = _places()
     names = _Names()
+    state_weights = [(p.key, STATES[p.state][0]) for p in oos]
     programs: list[Program] = []
     for spec in Specialty:
-        n = round(NATIONAL_PROGRAMS[spec] * SCALE)
-        n_ca = round(n * CA_SHARE)
-        broad = spec in BROAD
-        ca_weights = [(p.key, CA_REGIONS[p.region][1] if broad else CA_REGIONS[p.region][2]) for p in ca]
-        ca_counts = _apportion(n_ca, ca_weights)
+        n_ca = ca_count(spec)
+        column = 1 if spec in BROAD else 2
+        ca_counts = _apportion(n_ca, [(p.key, CA_REGIONS[p.region][column]) for p in ca])
         srng = _rng("states", spec.value)
-        state_weights = [(p.key, STATES[p.state][0]) for p in oos]
         oos_counts: dict[str, int] = {}
-        for _ in range(n - n_ca):
+        for _ in range(NATIONAL_PROGRAMS[spec] - n_ca):
             k = _pick(srng, state_weights)
             oos_counts[k] = oos_counts.get(k, 0) + 1
+        drafts: list[_Draft] = []
         for place in [*ca, *oos]:
-            count = ca_counts.get(place.key, 0) if place.region in CALIFORNIA_REGIONS else oos_counts.get(place.key, 0)
+            count = (ca_counts if place.in_california else oos_counts).get(place.key, 0)
             for i, ptype in enumerate(_types_for(spec, place, count), start=1):
                 inst = _institution_for(place, spec, _kind_for(spec, ptype, place, i), names)
-                pid = f"{ABBREV[spec]}-{place.key}-{i:03d}"
-                programs.append(_program(pid, spec, place, inst, ptype))
+                drafts.append(_draft(f"{ABBREV[spec]}-{place.key}-{i:03d}", spec, place, inst, ptype))
+        _calibrate_img_shares(spec, drafts)
+        peers = _peer_shares(drafts)
+        intercept = _j1_intercept(spec)
+        programs.extend(_program(d, peers, intercept) for d in drafts)
     return programs
 
 
 #: (specialty, place key, how many) for the small catalog; picked evenly from each group
 SMALL_PLAN: tuple[tuple[Specialty, str, int], ...] = (
     (S.internal_medicine, "la", 7),
-    (S.internal_medicine, "oc", 2),
+    (S.internal_medicine, "oc", 1),
     (S.internal_medicine, "ie", 2),
+    (S.internal_medicine, "sd", 1),
     (S.internal_medicine, "kern", 1),
     (S.internal_medicine, "cv", 1),
     (S.internal_medicine, "oos-ny", 2),
@@ -1031,18 +1151,235 @@ def render_csv(programs: Iterable[Program]) -> str:
     return buf.getvalue()
 
 
+def metadata_toml(csv_name: str, description: str) -> str:
+    """The ``<name>.meta.toml`` sidecar that marks a generated file as synthetic."""
+    return (
+        f"# Metadata for {csv_name}, written by examples/generate_catalog.py; read by load_catalog.\n"
+        "[catalog]\n"
+        "synthetic = true\n"
+        f'description = "{description}"\n'
+        'generator = "examples/generate_catalog.py"\n'
+        f"generator_version = {GENERATOR_VERSION}\n"
+        f"seed = {SEED}\n"
+    )
+
+
+# --- the docs' tables of what was generated --------------------------------------------------------
+
+DOC_BEGIN = "<!-- generated by examples/generate_catalog.py: begin -->"
+DOC_END = "<!-- generated by examples/generate_catalog.py: end -->"
+_SHORT = {
+    S.internal_medicine: "IM",
+    S.family_medicine: "FM",
+    S.pediatrics: "pediatrics",
+    S.psychiatry: "psychiatry",
+    S.transitional_year: "TY",
+    S.preliminary_medicine: "prelim medicine",
+    S.preliminary_surgery: "prelim surgery",
+    S.neurology: "neurology",
+    S.pathology: "pathology",
+    S.obstetrics_gynecology: "OB/GYN",
+    S.general_surgery: "general surgery",
+    S.emergency_medicine: "EM",
+    S.anesthesiology: "anesthesiology",
+    S.diagnostic_radiology: "radiology",
+    S.radiation_oncology: "radiation oncology",
+    S.dermatology: "dermatology",
+    S.orthopaedic_surgery: "orthopaedics",
+    S.neurosurgery: "neurosurgery",
+    S.plastic_surgery: "plastic surgery",
+    S.otolaryngology: "ENT",
+    S.ophthalmology: "ophthalmology",
+    S.urology: "urology",
+}
+#: figures the catalog's shares are compared with in the docs ("" where the value is an assumption)
+IMG_FIGURE: dict[Specialty, str] = {
+    S.internal_medicine: "40.0% (A2 2022) - 44.6% (A3 2025)",
+    S.family_medicine: "27.7% (A2) - 31.8% (A3 2024)",
+    S.pediatrics: "20.1% (A2) - 25.8% (A3 2024)",
+    S.psychiatry: "15.8% (A2) - 16.1% (A3 2024)",
+    S.neurology: "29.8% (A2) / 29.5% (A3 2024)",
+    S.pathology: "44.3% (A2) / 37.4% (A3 2024)",
+    S.emergency_medicine: "8.2% (A2) - 15.5% (A3 2024)",
+    S.general_surgery: "9.9% (A2)",
+    S.anesthesiology: "7.8% (A2)",
+    S.obstetrics_gynecology: "5.5% (A2)",
+    S.orthopaedic_surgery: "2.2% (A2)",
+    S.preliminary_surgery: "44.5% (calibration §8, 2023)",
+}
+CA_IMG_FIGURE: dict[Specialty, str] = {
+    S.internal_medicine: "~20% (E2)",
+    S.family_medicine: "25% (E2)",
+    S.pathology: "33% (E2)",
+    S.pediatrics: "29 IMGs matched (E2): ~10%",
+    S.psychiatry: "15 IMGs matched (E2): ~7%",
+    S.emergency_medicine: "30 IMGs matched (E2): ~10%",
+    S.neurology: "8 IMGs matched (E2): ~10%",
+}
+VISA_FIGURE: dict[Specialty, str] = {
+    S.internal_medicine: "63.7% / 22.0% (D2 2022)",
+    S.diagnostic_radiology: "73.1% / 23.2% (D2 2023)",
+}
+ATTEMPT_FIGURE: dict[Specialty, str] = {
+    S.general_surgery: "45%",
+    S.anesthesiology: "28%",
+    S.pathology: "24%",
+    S.obstetrics_gynecology: "21%",
+    S.internal_medicine: "16-21%",
+    S.neurology: "16-21%",
+    S.emergency_medicine: "16-21%",
+    S.family_medicine: "3-6%",
+    S.psychiatry: "3-6%",
+    S.pediatrics: "3-6%",
+}
+
+
+IMG_BANDS = ((0.0, 0.15), (0.15, 0.30), (0.30, 0.50), (0.50, 2.0))
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def _position_share(programs: Sequence[Program]) -> float:
+    positions = sum(p.positions for p in programs)
+    return sum(p.positions * (p.img_share or 0.0) for p in programs) / positions
+
+
+def summary_markdown(programs: Sequence[Program]) -> str:
+    """The tables of docs/sample-data.md that describe the generated catalog, next to the figures."""
+    by_spec = {s: [p for p in programs if p.specialty is s] for s in Specialty}
+    ca = [p for p in programs if p.region in CALIFORNIA_REGIONS]
+    out: list[str] = []
+    add = out.append
+    add(f"Generator version {GENERATOR_VERSION}, seed {SEED}: {len(programs):,} programs, "
+        f"{len(ca):,} in California ({_pct(len(ca) / len(programs))}), "
+        f"{len(programs) - len(ca):,} in other states.")
+    add("")
+    add("**Programs per specialty and place**")
+    add("")
+    add("| Specialty | National count | Source | California | LA County | San Diego | Other states |")
+    add("|---|---:|---|---:|---:|---:|---:|")
+    for s, ps in by_spec.items():
+        n_ca = sum(p.region in CALIFORNIA_REGIONS for p in ps)
+        la = sum(p.region is R.la_county for p in ps)
+        sd = sum(p.region is R.san_diego for p in ps)
+        add(f"| {_SHORT[s]} | {NATIONAL_PROGRAMS[s]} | {COUNT_SOURCE[s]} | {n_ca} | {la} | {sd} | {len(ps) - n_ca} |")
+    add("")
+    regions = {r: sum(p.region is r for p in ca) for r in CA_REGIONS}
+    add("California by region: " + ", ".join(f"{r.value} {n} ({_pct(n / len(ca))})" for r, n in regions.items()) + ".")
+    add("")
+    add("**IMG share of PGY-1 positions** (position-weighted `img_share`; the figure is the share of filled")
+    add("positions, so the two compare like for like)")
+    add("")
+    add("| Specialty | National figure | Catalog | California figure | Catalog, California | Programs with `img_friendly` |")
+    add("|---|---|---:|---|---:|---:|")
+    for s, ps in by_spec.items():
+        ca_ps = [p for p in ps if p.region in CALIFORNIA_REGIONS]
+        ca_fig = CA_IMG_FIGURE.get(s, "national x0.6 (E2: most others <10%)")
+        friendly = sum("img_friendly" in p.tags for p in ps) / len(ps)
+        add(f"| {_SHORT[s]} | {IMG_FIGURE.get(s, 'assumption')} | {_pct(_position_share(ps))} | {ca_fig} | "
+            f"{_pct(_position_share(ca_ps))} | {_pct(friendly)} |")
+    add("")
+    add("**Published policies** (share of the specialty's programs)")
+    add("")
+    add("| Specialty | Publish a Step 2 CK minimum | Median published minimum | Also a Step 1 minimum | "
+        "J-1 / H-1B figure | J-1 / H-1B | `max_attempts = 1` figure (D2) | `max_attempts = 1` |")
+    add("|---|---:|---:|---:|---|---:|---|---:|")
+    for s, ps in by_spec.items():
+        mins = [p.min_step2_ck for p in ps if p.min_step2_ck is not None]
+        published = len(mins) / len(ps)
+        step1 = sum(p.min_step1 is not None for p in ps) / len(ps)
+        j1 = sum(p.sponsors_j1 for p in ps) / len(ps)
+        h1b = sum(p.sponsors_h1b for p in ps) / len(ps)
+        one = sum(p.max_attempts == 1 for p in ps) / len(ps)
+        median = f"{statistics.median(mins):g}" if mins else "-"
+        add(f"| {_SHORT[s]} | {_pct(published)} | {median} | {_pct(step1)} | {VISA_FIGURE.get(s, 'assumption')} | "
+            f"{_pct(j1)} / {_pct(h1b)} | {ATTEMPT_FIGURE.get(s, 'assumption')} | {_pct(one)} |")
+    everyone_published = sum(p.min_step2_ck is not None for p in programs) / len(programs)
+    add("")
+    add(f"All specialties: {_pct(everyone_published)} of programs publish a Step 2 CK minimum, "
+        f"{_pct(1 - everyone_published)} publish none (D2: more than 50% state none).")
+    add("")
+    add("**Internal medicine by program type** (other states; big-name `academic_flagship` centres apart)")
+    add("")
+    add("| Type | Programs | Mean `img_share` | D2 figure | Accept J-1 | Median published minimum | Publish one |")
+    add("|---|---:|---:|---|---:|---:|---:|")
+    im = [p for p in by_spec[S.internal_medicine] if p.region is R.out_of_state]
+    d2 = {T.university: "22-30%", T.community: "55-70%"}
+    groups: list[tuple[str, list[Program], str]] = [
+        ("academic_flagship", [p for p in im if "academic_flagship" in p.tags], "assumption")
+    ]
+    groups += [
+        (t.value, [p for p in im if p.program_type is t and "academic_flagship" not in p.tags], d2.get(t, "assumption"))
+        for t in TYPES_ORDER
+    ]
+    for label, ps, fig in groups:
+        mins = [p.min_step2_ck for p in ps if p.min_step2_ck is not None]
+        add(f"| {label} | {len(ps)} | {statistics.fmean(p.img_share or 0.0 for p in ps):.2f} | {fig} | "
+            f"{_pct(sum(p.sponsors_j1 for p in ps) / len(ps))} | {statistics.median(mins):g} | {_pct(len(mins) / len(ps))} |")
+    add("")
+    add("**Published Step 2 CK minimums by IMG share** (IM and FM, every place): the screens rise as")
+    add("`img_share` falls, which is what an estimated bar can act on where nothing is published")
+    add("")
+    add("| Specialty | `img_share` | Programs | Publish a minimum | Median published minimum |")
+    add("|---|---|---:|---:|---:|")
+    for s in (S.internal_medicine, S.family_medicine):
+        for lo, hi in IMG_BANDS:
+            ps = [p for p in by_spec[s] if lo <= (p.img_share or 0.0) < hi]
+            mins = [p.min_step2_ck for p in ps if p.min_step2_ck is not None]
+            label = f"{lo:.2f}-{hi:.2f}" if hi <= 1 else f">= {lo:.2f}"
+            median = f"{statistics.median(mins):g}" if mins else "-"
+            add(f"| {_SHORT[s]} | {label} | {len(ps)} | {_pct(len(mins) / len(ps)) if ps else '-'} | {median} |")
+    dominated = sum((p.img_share or 0.0) > 0.5 for p in by_spec[S.internal_medicine]) / len(by_spec[S.internal_medicine])
+    add("")
+    add(f"IM programs with `img_share > 0.5` (IMG-dominated): {_pct(dominated)} (D2, 2019 JGIM: 42%).")
+    add("")
+    add("**Tags**: " + ", ".join(
+        f"`{t}` {sum(t in p.tags for p in programs):,}" for t in TAG_VOCABULARY
+    ) + ".")
+    return "\n".join(out) + "\n"
+
+
+def refresh_doc(doc: Path, programs: Sequence[Program]) -> bool:
+    """Replace the generated block of ``doc`` with the current tables; True if it changed."""
+    text = doc.read_text(encoding="utf-8")
+    start, end = text.find(DOC_BEGIN), text.find(DOC_END)
+    if start < 0 or end < start:
+        raise RuntimeError(f"{doc} has no {DOC_BEGIN} ... {DOC_END} block")
+    new = text[: start + len(DOC_BEGIN)] + "\n" + summary_markdown(programs) + text[end:]
+    if new != text:
+        doc.write_text(new, encoding="utf-8", newline="")
+    return new != text
+
+
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_FULL = REPO / "src" / "smartpick_rules" / "data" / "sample_catalog.csv"
 DEFAULT_SMALL = REPO / "examples" / "small_catalog.csv"
+DEFAULT_DOC = REPO / "docs" / "sample-data.md"
+_DESCRIPTIONS = {
+    "full": "Synthetic sample catalog: invented programs at national scale; not real program data",
+    "small": "Synthetic sample catalog, small subset: invented programs; not real program data",
+}
 
 
-def write_catalogs(full: Path, small: Path, log: Callable[[str], None] = print) -> tuple[int, int]:
+def _sidecar(path: Path) -> Path:
+    return path.with_name(path.stem + ".meta.toml")
+
+
+def write_catalogs(
+    full: Path, small: Path, log: Callable[[str], None] = print, doc: Path | None = None
+) -> tuple[int, int]:
+    """Write both catalogs and their metadata sidecars (and refresh ``doc``'s tables); return their sizes."""
     programs = generate()
     subset = small_subset(programs)
-    for path, rows in ((full, programs), (small, subset)):
+    for path, rows, kind in ((full, programs, "full"), (small, subset, "small")):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(render_csv(rows), encoding="utf-8", newline="")
-        log(f"wrote {len(rows)} programs to {path}")
+        _sidecar(path).write_text(metadata_toml(path.name, _DESCRIPTIONS[kind]), encoding="utf-8", newline="")
+        log(f"wrote {len(rows)} programs to {path} (and {_sidecar(path).name})")
+    if doc is not None and refresh_doc(doc, programs):
+        log(f"updated the tables in {doc}")
     return len(programs), len(subset)
 
 
@@ -1055,7 +1392,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         out = Path(args[0])
         write_catalogs(out / "sample_catalog.csv", out / "small_catalog.csv")
     else:
-        write_catalogs(DEFAULT_FULL, DEFAULT_SMALL)
+        write_catalogs(DEFAULT_FULL, DEFAULT_SMALL, doc=DEFAULT_DOC)
     return 0
 
 

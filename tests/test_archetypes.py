@@ -12,6 +12,7 @@ not break them; changing what the model means should.
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from functools import cache
 from pathlib import Path
@@ -129,7 +130,7 @@ def test_the_list_runs_from_la_county_outward(name: str) -> None:
     prefs = {r.value for r in profile(name).preferences.regions}
     chosen = [r for r in rec.chosen() if r.program.region.value not in prefs and r.priority < 15]
     rungs = [LADDER[r.program.region.value] for r in chosen if r.program.region.value != "out_of_state"]
-    assert all(b >= a - 1 for a, b in zip(rungs, rungs[1:], strict=False)), rungs
+    assert all(b >= a - 1 for a, b in itertools.pairwise(rungs)), rungs
     la = [r for r in rec.chosen() if r.program.region.value == "la_county"]
     if la and "la_county" in prefs:
         assert rec.chosen()[0].program.region.value == "la_county"

@@ -34,7 +34,7 @@ import pytest
 
 from test_cli_support import REPO
 
-DOCS = ["docs/cli.md", "docs/authoring.md", "docs/embedding.md"]
+DOCS = ["docs/cli.md", "docs/authoring.md", "docs/embedding.md", "docs/import.md"]
 UPDATE = os.environ.get("SMARTPICK_UPDATE_DOCS") == "1"
 
 _FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})(?P<info>[^\n`]*)$")

@@ -102,7 +102,7 @@ def test_shuffled_catalog_and_rules_give_identical_json(catalog: sr.Catalog, pro
         rnd.shuffle(groups)
         # a new RuleSet: it must not share the compiled plan cached on the original
         rs2 = sr.RuleSet(tuple(shuffled_rules), rules.rulesets, rules.chance, rules.estimates, tuple(groups), rules.levers)
-        got = sr.evaluate(profile, sr.Catalog.of(programs), rs2, as_of=2026).to_json()
+        got = sr.evaluate(profile, sr.Catalog.of(programs, synthetic=catalog.synthetic), rs2, as_of=2026).to_json()
         assert got == want
 
 

@@ -323,6 +323,22 @@ def test_hostile_report_runs_no_injected_script_and_fits(evil: tuple[Path, Path]
 
 
 @needs_chromium
+def test_print_stylesheet_keeps_the_list_and_drops_the_controls(tmp_path: Path) -> None:
+    page = tmp_path / "report.html"
+    assert run_cli("evaluate", DEFAULT_PROFILE, "--as-of", "2026", "--format", "html", "--output", page).code == 0
+    shown = "(s) => getComputedStyle(document.querySelector(s)).display"
+    with browser.browser(1400, 900) as b:
+        b.load(page.as_uri())
+        on_screen = [b.evaluate(f"({shown})({sel!r})") for sel in (".controls", "details.audit", "li.program", "#synthetic")]
+        b.send("Emulation.setEmulatedMedia", {"media": "print"})
+        printed = [b.evaluate(f"({shown})({sel!r})") for sel in (".controls", "details.audit", "li.program", "#synthetic")]
+        assert b.console() == []
+    assert on_screen[0] != "none" and on_screen[1] != "none"
+    assert printed[:2] == ["none", "none"]  # no buttons or audits on paper
+    assert printed[2] != "none" and printed[3] != "none"  # the list and the synthetic-data banner stay
+
+
+@needs_chromium
 def test_screenshots_in_the_docs(tmp_path: Path) -> None:
     """docs/img/ holds screenshots of the report at 390 and 1,400 px; SMARTPICK_UPDATE_DOCS=1 retakes them."""
     shots = {name: REPO / "docs" / "img" / name for name in SCREENSHOTS}

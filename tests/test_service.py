@@ -437,13 +437,34 @@ def test_a_worker_that_finishes_soon_after_the_deadline_is_kept(rules_dir: Path,
 
 def test_a_request_that_waits_past_its_deadline_is_503_and_never_runs(rules_dir: Path, tmp_path: Path) -> None:
     gate = _Gate(tmp_path)
-    with _app(_settings(rules_dir, workers=1, queue=1, deadline=0.5), worker_command=gate.command) as app, TestClient(app) as c, ThreadPoolExecutor(1) as ex:
+    with _app(_settings(rules_dir, workers=1, queue=1, deadline=3), worker_command=gate.command) as app, TestClient(app) as c, ThreadPoolExecutor(1) as ex:
         running = ex.submit(c.post, "/evaluate", json={"graduation_year": 2020})
         _until(lambda: gate.started() == 1)
         body = _error(c.post("/evaluate", json={"graduation_year": 2020}), 503)
         assert body["diagnostics"][0]["code"] == "deadline_exceeded"
         assert running.result().status_code == 503
         assert gate.started() == 1  # the waiting request never reached a worker
+
+
+def test_a_request_that_could_only_time_out_is_refused_at_once(rules_dir: Path, tmp_path: Path) -> None:
+    gate = _Gate(tmp_path)
+    with _app(_settings(rules_dir, workers=1, queue=4, deadline=1.5), worker_command=gate.command) as app, TestClient(app) as c, ThreadPoolExecutor(1) as ex:
+        pool = app.state.pool
+        pool._seconds = 1.0  # the measured pace: one evaluation a second
+        running = ex.submit(c.post, "/evaluate", json={"graduation_year": 2020})
+        _until(lambda: gate.started() == 1)
+        # a waiting place is free, but behind one evaluation of 1 s this one would end at 2 s
+        body = _error(c.post("/evaluate", json={"graduation_year": 2020}), 503)
+        assert body["diagnostics"][0]["code"] == "overloaded" and pool.admitted == 1
+        gate.open()
+        assert running.result().status_code == 200
+
+
+def test_an_app_run_twice_starts_its_workers_again(rules_dir: Path) -> None:
+    with _app(_settings(rules_dir, workers=1)) as app:
+        for _ in range(2):  # each `with` runs the lifespan: start-up, then shutdown
+            with TestClient(app) as c:
+                assert c.post("/evaluate", json={"graduation_year": 2020}).status_code == 200
 
 
 def test_a_worker_that_dies_is_replaced_and_the_request_gets_json(rules_dir: Path, tmp_path: Path) -> None:

@@ -313,7 +313,7 @@ def test_levers_command(tmp_path: Path) -> None:
     run = run_cli("levers", prof, "--rules", rules, "--as-of", "2026")
     assert run.code == 0, run.err
     lines = run.out.splitlines()
-    assert lines[0] == "Levers for Applicant without Step 2 CK, ranked by programs moved (of 1,769; as of 2026)"
+    assert lines[0] == "Levers for Applicant without Step 2 CK, ranked by programs moved (of 5,301; as of 2026)"
     first = next(line for line in lines if line.lstrip().startswith("1  "))
     assert "Speak Spanish" in first and "mini.spanish" in first
     assert any("Take Step 2 CK and score 220" in line and "mini.min_step2_ck" in line for line in lines)

@@ -688,6 +688,8 @@ class EvaluationPool:
         # one thread per busy worker waits on its pipe; two more start replacements
         self._threads = ThreadPoolExecutor(max_workers=self.workers + 2, thread_name_prefix="smartpick-pipe")
         self._admitted = 0
+        #: jobs still running whose callers were answered 503 at the deadline
+        self._abandoned = 0
         self._idle: list[Worker] = []
         self._waiting: collections.deque[asyncio.Future[Worker]] = collections.deque()
         self._seconds = 1.0  # running mean of one evaluation, for Retry-After
@@ -716,15 +718,26 @@ class EvaluationPool:
 
     def retry_after(self) -> int:
         """Seconds until a place is likely free: the requests ahead, at the measured pace."""
-        rounds = max(self._admitted, 1) / self.workers
+        rounds = max(self._admitted + self._abandoned, 1) / self.workers
         return max(1, min(60, math.ceil(self._seconds * rounds)))
 
     def admit(self) -> Ticket:
-        if self._admitted >= self.capacity:
+        """A place for one request, or :class:`Overloaded`.
+
+        Past ``workers + queue`` requests, or when the requests ahead (and abandoned jobs still
+        running) would keep this one from finishing within the deadline at the measured pace
+        of an evaluation, the answer is an immediate 503: admitting work that can only time
+        out would spend the workers on answers nobody gets (measured with clients retrying at
+        once on a busy machine: not one 200 in 60 s).
+        """
+        ahead = self._admitted + self._abandoned
+        rounds = ahead // self.workers + 1
+        late = ahead >= self.workers and rounds * self._seconds > self.settings.deadline
+        if self._admitted >= self.capacity or late:
             raise Overloaded(
                 "overloaded",
-                f"every worker is busy and every waiting place is taken ({self.workers} workers, "
-                f"{self.capacity - self.workers} places); try again later",
+                f"every worker is busy and the requests waiting would take them past the deadline "
+                f"({self.workers} workers, {ahead} requests ahead, about {self._seconds:.1f} s each); try again later",
                 self.retry_after(),
             )
         self._admitted += 1
@@ -768,15 +781,14 @@ class EvaluationPool:
         try:
             kind, payload = await asyncio.wait_for(asyncio.shield(call), max(0.0, deadline_at - time.monotonic()))
         except TimeoutError:
-            self._background(self._abandon(worker, call))
+            self._background(self._abandon(worker, call, start))
             raise self._deadline_exceeded() from None
         except (EOFError, OSError):
             status = worker.proc.poll()
             await self._replace(worker, call)
             log.error("an evaluation worker stopped (exit status %s)", status)
             raise Problem(500, "internal error", [sr.Diagnostic("internal_error", "the evaluation worker stopped; this is a bug", sr.Location())]) from None
-        seconds = time.monotonic() - start
-        self._seconds = 0.8 * self._seconds + 0.2 * seconds
+        self._observe(time.monotonic() - start)
         self._give_back(worker)
         if kind == RESULT:
             return payload
@@ -791,19 +803,27 @@ class EvaluationPool:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _abandon(self, worker: Worker, call: asyncio.Future[Any]) -> None:
+    def _observe(self, seconds: float) -> None:
+        self._seconds = 0.8 * self._seconds + 0.2 * seconds
+
+    async def _abandon(self, worker: Worker, call: asyncio.Future[Any], start: float) -> None:
         """A job past its deadline: its caller has had a 503. A worker slowed down by a busy
         machine is usually nearly done, and killing it would cost a new worker's start-up
         (seconds of CPU), so it gets as long again to finish; one still busy after that (a
         runaway evaluation) is killed and replaced."""
+        self._abandoned += 1
         try:
             await asyncio.wait_for(asyncio.shield(call), self.settings.deadline)
         except TimeoutError:
+            self._observe(time.monotonic() - start)  # at least this long: admission must know
             await self._replace(worker, call)
             return
         except (EOFError, OSError):
             await self._replace(worker, call)
             return
+        finally:
+            self._abandoned -= 1
+        self._observe(time.monotonic() - start)
         self._give_back(worker)  # its result is dropped
 
     async def _replace(self, worker: Worker, call: asyncio.Future[Any]) -> None:
@@ -840,6 +860,13 @@ class EvaluationPool:
         worker.wait_ready()
         return worker
 
+    def reopen(self) -> None:
+        """Start again after :meth:`shutdown` (an app whose lifespan runs more than once)."""
+        if self._closed:
+            self._closed = False
+            self._threads = ThreadPoolExecutor(max_workers=self.workers + 2, thread_name_prefix="smartpick-pipe")
+            self.start()
+
     def shutdown(self) -> None:
         self._closed = True
         for waiter in self._waiting:
@@ -853,6 +880,8 @@ class EvaluationPool:
 
 # --- HTTP ---------------------------------------------------------------------------------------
 
+#: seconds before a 503 for a full pool is sent
+REFUSAL_PAUSE = 1.0
 #: bytes of a result sent at a time; each waits for the client to take the previous one
 SEND_CHUNK = 256 * 1024
 _QUERY = ("as_of",)
@@ -1024,6 +1053,10 @@ def create_app(settings: Settings | None = None, *, worker_command: Sequence[str
         except Problem as problem:
             return problem.response()
         except Overloaded as exc:
+            # a client that retries at once is held to about one refusal a second, so that
+            # refusals cannot become a flood of their own; one that waits as Retry-After says
+            # (at least a second) loses nothing
+            await asyncio.sleep(REFUSAL_PAUSE)
             return _overloaded(exc)
         sent = False
         try:
@@ -1045,10 +1078,19 @@ def create_app(settings: Settings | None = None, *, worker_command: Sequence[str
     async def health(_request: Request) -> Response:
         return PlainTextResponse("ok")
 
+    openapi_text = json.dumps(openapi_document(settings))
+
+    async def openapi(_request: Request) -> Response:
+        return Response(openapi_text, media_type="application/json")
+
     async def http_error(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         what = {404: "no such resource", 405: "method not allowed"}.get(exc.status_code, exc.detail)
-        diag = sr.Diagnostic("input_error", f"{what}; the service answers POST /evaluate, GET /rulesets and GET /health", sr.Location("<request line>"))
+        diag = sr.Diagnostic(
+            "input_error",
+            f"{what}; the service answers POST /evaluate, GET /rulesets, GET /health and GET /openapi.json",
+            sr.Location("<request line>"),
+        )
         return Problem(exc.status_code, what, [diag], headers=dict(exc.headers or {})).response()
 
     async def server_error(_request: Request, exc: Exception) -> Response:
@@ -1059,6 +1101,7 @@ def create_app(settings: Settings | None = None, *, worker_command: Sequence[str
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        pool.reopen()  # started by create_app, so a rule set that fails is reported there
         yield
         pool.shutdown()
 
@@ -1067,6 +1110,7 @@ def create_app(settings: Settings | None = None, *, worker_command: Sequence[str
             Route("/evaluate", evaluate, methods=["POST"]),
             Route("/rulesets", rulesets, methods=["GET"]),
             Route("/health", health, methods=["GET"]),
+            Route("/openapi.json", openapi, methods=["GET"]),
         ],
         exception_handlers={HTTPException: http_error, Exception: server_error},
         lifespan=lifespan,
@@ -1074,6 +1118,89 @@ def create_app(settings: Settings | None = None, *, worker_command: Sequence[str
     app.state.service = service
     app.state.pool = pool
     return app
+
+
+def openapi_document(settings: Settings) -> dict[str, Any]:
+    """The service described in OpenAPI 3.1, the request body by the library's profile schema."""
+    from smartpick_rules.domain.schema import profile_file_schema
+
+    profile = profile_file_schema()
+    defs = profile.pop("$defs", {})
+    for key in ("$schema", "$id"):
+        profile.pop(key, None)
+    # the profile schema's own references point into its $defs; here they live in components
+    schemas: dict[str, Any] = json.loads(json.dumps({"Profile": profile, **defs}).replace('"#/$defs/', '"#/components/schemas/'))
+    schemas["Diagnostic"] = {
+        "type": "object",
+        "required": ["code", "severity", "message", "file", "line", "column"],
+        "properties": {
+            "code": {"type": "string", "description": "stable: match this, not the message"},
+            "severity": {"enum": ["error", "warning"]},
+            "message": {"type": "string"},
+            "file": {"type": "string", "description": "`<request body>`, `<request headers>`, `?as_of`, ..."},
+            "line": {"type": "integer", "minimum": 0, "description": "in the body; 0 when not known"},
+            "column": {"type": "integer", "minimum": 0},
+            "rule_id": {"type": ["string", "null"]},
+            "field_path": {"type": ["string", "null"], "description": "`$.step2_ck.score` notation"},
+            "help": {"type": ["string", "null"]},
+            "suggestion": {"type": ["string", "null"], "description": "the value most likely meant"},
+        },
+    }
+    schemas["Problem"] = {
+        "type": "object",
+        "required": ["error", "diagnostics"],
+        "properties": {"error": {"type": "string"}, "diagnostics": {"type": "array", "items": {"$ref": "#/components/schemas/Diagnostic"}, "minItems": 1}},
+    }
+
+    def problem(text: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+        out: dict[str, Any] = {"description": text, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+        if headers:
+            out["headers"] = headers
+        return out
+
+    retry_after = {"Retry-After": {"description": "seconds to wait before trying again", "schema": {"type": "integer", "minimum": 1}}}
+    json_object = {"type": "object"}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "smartpick_rules example service",
+            "version": sr.__version__,
+            "description": "Evaluates an applicant profile against the catalog with the rule sets in force (examples/service/README.md).",
+        },
+        "paths": {
+            "/evaluate": {
+                "post": {
+                    "summary": "The recommendation for one applicant",
+                    "parameters": [
+                        {
+                            "name": "as_of",
+                            "in": "query",
+                            "required": False,
+                            "description": "the year years_since() counts from",
+                            "schema": {"type": "integer", "minimum": 1900, "maximum": 2200},
+                        }
+                    ],
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Profile"}}}},
+                    "responses": {
+                        "200": {
+                            "description": "the Recommendation's JSON (docs/audit-trail.md)",
+                            "content": {"application/json": {"schema": {"type": "object", "required": ["schema_version", "programs", "provenance"]}}},
+                        },
+                        "400": problem("the body is empty, not UTF-8 or not JSON"),
+                        "408": problem("the body did not arrive in time"),
+                        "413": problem(f"the body is over {settings.max_body_bytes} bytes"),
+                        "415": problem("the content-type is not JSON in UTF-8"),
+                        "422": problem("not a valid profile, or a bad query parameter"),
+                        "503": problem("every worker is busy, or the deadline passed", retry_after),
+                    },
+                }
+            },
+            "/rulesets": {"get": {"summary": "The rule sets in force, the catalog, the limits", "responses": {"200": {"description": "", "content": {"application/json": {"schema": json_object}}}}}},
+            "/health": {"get": {"summary": "Liveness", "responses": {"200": {"description": "ok", "content": {"text/plain": {"schema": {"const": "ok"}}}}}}},
+            "/openapi.json": {"get": {"summary": "This description", "responses": {"200": {"description": "", "content": {"application/json": {"schema": json_object}}}}}},
+        },
+        "components": {"schemas": schemas},
+    }
 
 
 def _overloaded(exc: Overloaded) -> Response:

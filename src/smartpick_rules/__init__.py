@@ -7,6 +7,7 @@
 
 from .cohort import CohortResult, evaluate_many
 from .domain.examples import example_names, example_profile_path
+from .domain.importers import ColumnMap, import_catalog
 from .domain.inputs import (
     catalog_from_data,
     load_catalog,
@@ -37,6 +38,7 @@ __all__ = [
     "AuditEntry",
     "Catalog",
     "CohortResult",
+    "ColumnMap",
     "Diagnostic",
     "EngineUnavailable",
     "EvaluationError",
@@ -58,6 +60,7 @@ __all__ = [
     "evaluate_many",
     "example_names",
     "example_profile_path",
+    "import_catalog",
     "load_catalog",
     "load_profile",
     "load_rules",

@@ -275,7 +275,7 @@ def _rules_payload(ruleset: RuleSet, limits: Limits) -> bytes:
 
 
 def _catalog_payload(cat: Catalog) -> bytes:
-    return pickle.dumps((cat.programs, cat.source), protocol=pickle.HIGHEST_PROTOCOL)
+    return pickle.dumps((cat.programs, cat.source, cat.synthetic), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _key(payload: bytes) -> str:
@@ -318,8 +318,8 @@ def _load_rules_payload(payload: bytes) -> RuleSet:
 
 
 def _load_catalog_payload(payload: bytes) -> Catalog:
-    programs, source = pickle.loads(payload)  # safe: our own payload, made by evaluate_many
-    return Catalog(tuple(programs), source)
+    programs, source, synthetic = pickle.loads(payload)  # safe: our own payload, made by evaluate_many
+    return Catalog(tuple(programs), source, synthetic)
 
 
 #: one outcome sent back: (index, "ok", (header JSON, [program JSON, ...])) or (index, "error", (class, diagnostics))

@@ -67,6 +67,7 @@ CODES = frozenset(
         "never_true",
         "shadowed_rule",
         "template_unread",
+        "vocabulary",
     }
 )
 

@@ -24,6 +24,11 @@ severity ``warning`` and a stable code:
 ``template_unread``
     an ``explain`` template naming a value the rule's condition does not read, so the
     explanation shows a value that played no part in the decision.
+``vocabulary``
+    a word compared with a field whose values are kept in canonical form
+    (``applicant.languages``, ``program.tags``: lower case, see domain/vocabulary.py) that is
+    not in that form, so it never matches (``'Tagalog'``), or that is not in the field's
+    vocabulary (``'tagalg'``), with a "did you mean".
 """
 
 from __future__ import annotations
@@ -36,7 +41,8 @@ from typing import Any
 import attrs
 
 from ..domain.models import calendar_year, nonnegative, share, usmle_score
-from ..errors import Diagnostic, Location
+from ..domain.vocabulary import VOCABULARIES, Vocabulary
+from ..errors import Diagnostic, Location, did_you_mean
 from ..language.expr import (
     Arith,
     BoolOp,
@@ -58,7 +64,7 @@ from .check import RuleFacts, check_rules, tag_dependency_cycles
 
 __all__ = ["LINT_CODES", "field_range", "lint_rules"]
 
-LINT_CODES = ("never_true", "shadowed_rule", "unused_tag", "tag_cycle", "template_unread")
+LINT_CODES = ("never_true", "shadowed_rule", "unused_tag", "tag_cycle", "template_unread", "vocabulary")
 
 INF = math.inf
 
@@ -446,6 +452,108 @@ def _never_true(rule: Rule) -> list[Diagnostic]:
     return out
 
 
+#: dotted path -> the vocabulary its values are kept in
+_ROOTS = {"Profile": "applicant", "Program": "program"}
+_VOCAB_PATHS: dict[str, Vocabulary] = {f"{_ROOTS[owner]}.{name}": vocab for (owner, name), vocab in VOCABULARIES.items()}
+_COLLECTIONS = frozenset({"count", "total", "any", "all"})
+
+
+def _words_compared(e: Expr, item: str | None) -> list[tuple[Literal, str]]:
+    """(string literal, vocabulary path) for every literal compared with a vocabulary field in ``e``.
+
+    ``item`` is the path of the list ``item`` stands for inside count/any/all/total.
+    """
+    out: list[tuple[Literal, str]] = []
+
+    def vocab_path(x: Expr) -> tuple[str, bool] | None:
+        """(path, True if x is one element of the field) when x reads a vocabulary field."""
+        if isinstance(x, Path):
+            if x.dotted in _VOCAB_PATHS:
+                return x.dotted, False
+            if x.root == "item" and not x.parts and item in _VOCAB_PATHS:
+                assert item is not None
+                return item, True
+        return None
+
+    def words(x: Expr) -> list[Literal]:
+        if isinstance(x, Literal) and isinstance(x.value, str):
+            return [x]
+        if isinstance(x, ListLiteral):
+            return [i for i in x.items if isinstance(i, Literal) and isinstance(i.value, str)]
+        return []
+
+    if isinstance(e, Compare):
+        left, right = vocab_path(e.left), vocab_path(e.right)
+        if e.op in ("in", "not in"):
+            if right is not None and not right[1] and isinstance(e.left, Literal):
+                out += [(w, right[0]) for w in words(e.left)]
+            if left is not None and left[1]:
+                out += [(w, left[0]) for w in words(e.right)]
+        elif e.op in ("==", "!="):
+            if left is not None and left[1] and isinstance(e.right, Literal):
+                out += [(w, left[0]) for w in words(e.right)]
+            if right is not None and right[1] and isinstance(e.left, Literal):
+                out += [(w, right[0]) for w in words(e.left)]
+    if isinstance(e, Call) and e.func in _COLLECTIONS and e.args and isinstance(e.args[0], Path):
+        for a in e.args[1:]:
+            out += _words_compared(a, e.args[0].dotted)
+        return out
+    for child in _children(e):
+        out += _words_compared(child, item)
+    return out
+
+
+def _children(e: Expr) -> tuple[Expr, ...]:
+    if isinstance(e, Not | Neg):
+        return (e.operand,)
+    if isinstance(e, BoolOp):
+        return e.operands
+    if isinstance(e, Compare | Arith):
+        return (e.left, e.right)
+    if isinstance(e, Call):
+        return e.args
+    if isinstance(e, ListLiteral):
+        return e.items
+    return ()
+
+
+def _vocabulary(rule: Rule) -> list[Diagnostic]:
+    """Words compared with a vocabulary field that are not in canonical form, or not in the vocabulary."""
+    out: list[Diagnostic] = []
+    for w in rule.when:
+        found = _words_compared(w, None)
+        listed = {(str(lit.value), path) for lit, path in found}
+        seen: set[tuple[str, str]] = set()
+        for lit, path in found:
+            word = str(lit.value)
+            if (word, path) in seen:
+                continue
+            seen.add((word, path))
+            vocab = _VOCAB_PATHS[path]
+            canonical = vocab.normalise(word)
+            loc = lit.loc if lit.loc.line else _clause_loc(w, rule)
+            if canonical != word:
+                if (canonical, path) in listed:
+                    continue  # dead but harmless: the canonical word is compared as well
+                message = f"`{path}` is kept in canonical form ({vocab.label}), so {word!r} never matches"
+                out.append(Diagnostic("vocabulary", message, loc, rule.id, f"write {canonical!r}", severity="warning"))
+            elif word not in vocab:
+                hint = did_you_mean(word, vocab.words)
+                if vocab.closed or hint:
+                    out.append(
+                        Diagnostic(
+                            "vocabulary",
+                            f"{word!r} is not in the vocabulary of `{path}` ({vocab.label})",
+                            loc,
+                            rule.id,
+                            None if hint else "the words are listed in docs/profile.md and docs/catalog.md",
+                            suggestion=hint,
+                            severity="warning",
+                        )
+                    )
+    return out
+
+
 def _shadowed(rules: Sequence[Rule]) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     program = sorted((r for r in rules if r.stage == "program"), key=lambda r: r.order_key)
@@ -587,6 +695,7 @@ def lint_rules(ruleset: RuleSet | Sequence[Rule], *, files: Iterable[str] | None
         out.extend(_never_true(r))
         if r.id in facts:
             out.extend(_template_unread(r, facts[r.id]))
+        out.extend(_vocabulary(r))
     out.extend(_shadowed(rules))
     out.extend(_tags(rules, facts))
     if files is not None:

@@ -262,6 +262,21 @@ def cmd_init(args: argparse.Namespace, io: Io) -> int:
     return EXIT_OK
 
 
+def cmd_import_catalog(args: argparse.Namespace, io: Io) -> int:
+    from ..domain.converter import unstructure
+    from ..domain.importers import catalog_to_csv, import_catalog
+
+    with Progress(io, f"importing {args.source}"):
+        catalog = import_catalog(args.source, args.column_map, sheet=args.sheet)
+    as_json = bool(args.output) and args.output.lower().endswith(".json")
+    if as_json:
+        text = json.dumps({"programs": [unstructure(p) for p in catalog]}, indent=2, ensure_ascii=False) + "\n"
+    else:
+        text = catalog_to_csv(catalog)
+    write_output(io, text, args.output, f"{len(catalog):,} programs", json_text=as_json)
+    return EXIT_OK
+
+
 def _shell_word(text: str) -> str:
     import shlex
 
@@ -329,7 +344,12 @@ def _add_evaluation_options(p: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="use a shipped example profile instead of PROFILE (e.g. im_la_low_scores; `smartpick-rules init --list` lists them)",
     )
-    p.add_argument("--catalog", metavar="FILE", help="the program catalog (.csv, .json or .toml); default: the shipped sample catalog")
+    p.add_argument(
+        "--catalog",
+        metavar="FILE",
+        help="the program catalog (.csv, .json, .toml, or a spreadsheet .xlsx); default: the shipped sample catalog",
+    )
+    p.add_argument("--catalog-map", metavar="MAP", help="a column map (TOML) for a catalog whose columns are named otherwise (docs/import.md)")
     _add_rules_options(p)
     p.add_argument("--engine", default="native", metavar="NAME", help="the engine: native (default) or durable")
     p.add_argument(
@@ -426,6 +446,18 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--catalog", dest="schema", action="store_const", const="catalog", help="JSON and TOML catalogs")
     p.add_argument("--output", "-o", metavar="FILE")
     p.set_defaults(func=cmd_schema)
+
+    p = sub.add_parser(
+        "import-catalog",
+        help="turn a spreadsheet into a catalog",
+        description="Read a spreadsheet (.xlsx or .csv) with a column map and write a catalog (.csv or .json). "
+        "Every bad cell is reported with its sheet, row and column. See docs/import.md.",
+    )
+    p.add_argument("source", metavar="SHEET", help="the spreadsheet: .xlsx or .csv")
+    p.add_argument("--map", dest="column_map", metavar="MAP", help="the column map (TOML); without it, columns must be named like the fields")
+    p.add_argument("--sheet", metavar="NAME", help="the sheet of an .xlsx workbook (default: the map's, or the first)")
+    p.add_argument("--output", "-o", metavar="FILE", help="write the catalog to FILE (.csv or .json); default: CSV on standard output")
+    p.set_defaults(func=cmd_import_catalog)
 
     p = sub.add_parser("compile", help="show what a rule set compiles to", description="Show what a rule set compiles to for an engine, for auditors.")
     p.add_argument("paths", nargs="*", metavar="PATH", help="rule-set files or folders (default: the shipped rule sets)")

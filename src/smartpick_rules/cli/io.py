@@ -143,9 +143,15 @@ def rules_from(paths: Sequence[str], with_shipped: bool) -> Any:
     return load_rules(*paths)
 
 
-def catalog_from(path: str | None) -> Any:
+def catalog_from(path: str | None, column_map: str | None = None) -> Any:
     from ..domain.inputs import load_catalog, sample_catalog_path
 
+    if path and (column_map or Path(path).suffix.lower() in (".xlsx", ".xlsm")):
+        from ..domain.importers import import_catalog
+
+        return import_catalog(path, column_map)
+    if column_map:
+        raise UsageError("smartpick-rules: --catalog-map needs --catalog (the spreadsheet it maps)")
     return load_catalog(path or sample_catalog_path())
 
 
@@ -221,7 +227,7 @@ def evaluation_inputs(args: argparse.Namespace, progress: Progress) -> tuple[Any
     progress.update("loading rule sets")
     rules = rules_from(args.rules or [], args.with_shipped)
     progress.update("loading the catalog")
-    catalog = catalog_from(args.catalog)
+    catalog = catalog_from(args.catalog, getattr(args, "catalog_map", None))
     return profile, catalog, rules
 
 

@@ -33,7 +33,14 @@ from ..sourcemap import (
 from .converter import _StructureFailure, structure_mapping
 from .models import Catalog, Profile, Program
 
-__all__ = ["catalog_from_data", "load_catalog", "load_profile", "profile_from_data", "sample_catalog_path"]
+__all__ = [
+    "catalog_from_data",
+    "catalog_metadata_path",
+    "load_catalog",
+    "load_profile",
+    "profile_from_data",
+    "sample_catalog_path",
+]
 
 
 def sample_catalog_path() -> Path:
@@ -214,7 +221,7 @@ def _program_types() -> dict[str, Any]:
     return {name: hints[name] for name in _PROGRAM_FIELDS}
 
 
-def _catalog_from_csv(text: str, file: str, limits: Limits) -> Catalog:
+def _catalog_from_csv(text: str, file: str, limits: Limits, synthetic: bool = False) -> Catalog:
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)
@@ -319,7 +326,7 @@ def _catalog_from_csv(text: str, file: str, limits: Limits) -> Catalog:
         diags.append(Diagnostic("parse_error", f"invalid CSV: {exc}", Location(file, reader.line_num)))
     if diags:
         raise InputError(diags)
-    return Catalog(tuple(programs), file)
+    return Catalog(tuple(programs), file, synthetic)
 
 
 def catalog_from_data(data: Any, *, source: str = "<catalog>", limits: Limits = DEFAULT_LIMITS, _smap: SourceMap | None = None) -> Catalog:
@@ -327,7 +334,10 @@ def catalog_from_data(data: Any, *, source: str = "<catalog>", limits: Limits = 
     if isinstance(data, Catalog):
         return data
     prefix: list[str | int] = []
+    synthetic = False
     if isinstance(data, Mapping):
+        if "catalog" in data:
+            synthetic = _catalog_metadata(data["catalog"], source, _smap)
         if "program" in data:
             key = "program"
         elif "programs" in data:
@@ -377,19 +387,104 @@ def catalog_from_data(data: Any, *, source: str = "<catalog>", limits: Limits = 
         programs.append(program)
     if diags:
         raise InputError(diags)
-    return Catalog(tuple(programs), source)
+    return Catalog(tuple(programs), source, synthetic)
+
+
+#: what a catalog's metadata (a ``[catalog]`` table) may hold, and the type of each entry
+_METADATA_KEYS: dict[str, type] = {
+    "synthetic": bool,
+    "description": str,
+    "generator": str,
+    "generator_version": int,
+    "seed": int,
+}
+_METADATA_TYPE_NAMES: dict[type, str] = {bool: "true or false", str: "a string", int: "an integer"}
+
+
+def _catalog_metadata(meta: Any, file: str, smap: SourceMap | None) -> bool:
+    """Check a catalog's ``[catalog]`` metadata table; return its ``synthetic`` flag."""
+
+    def where(*path: str) -> Location:
+        line, col = smap.position(["catalog", *path]) if smap is not None else (0, 0)
+        return Location(file, line, col)
+
+    if not isinstance(meta, Mapping):
+        raise InputError(
+            Diagnostic("input_error", "`catalog` must be a table of metadata", where(), field_path="catalog")
+        )
+    diags: list[Diagnostic] = []
+    for key, value in meta.items():
+        expected = _METADATA_KEYS.get(key)
+        if expected is None:
+            diags.append(
+                Diagnostic(
+                    "input_error",
+                    f"unknown catalog metadata key `{key}`",
+                    where(str(key)),
+                    field_path=f"catalog.{key}",
+                    suggestion=did_you_mean(str(key), list(_METADATA_KEYS)),
+                    help=f"known keys: {', '.join(_METADATA_KEYS)}",
+                )
+            )
+        elif type(value) is not expected:  # exact: a bool is not an int here
+            diags.append(
+                Diagnostic(
+                    "input_error",
+                    f"catalog metadata `{key}` must be {_METADATA_TYPE_NAMES[expected]}, got {value!r}",
+                    where(key),
+                    field_path=f"catalog.{key}",
+                )
+            )
+    if diags:
+        raise InputError(diags)
+    return bool(meta.get("synthetic", False))
+
+
+def catalog_metadata_path(path: str | Path) -> Path | None:
+    """The metadata sidecar of a CSV catalog, ``<name>.meta.toml`` beside it, if there is one.
+
+    A symbolic link's own folder is searched first, then its target's, so a link to the shipped
+    sample catalog is labelled synthetic like the file itself.
+    """
+    p = Path(path)
+    candidates = [p.with_name(p.stem + ".meta.toml")]
+    if p.is_symlink():
+        real = p.resolve()
+        candidates.append(real.with_name(real.stem + ".meta.toml"))
+    return next((c for c in candidates if c.is_file()), None)
+
+
+def _csv_sidecar_synthetic(path: Path, limits: Limits) -> bool:
+    meta_path = catalog_metadata_path(path)
+    if meta_path is None:
+        return False
+    data, smap = _parse_document(_read_text(meta_path, limits), str(meta_path), ".toml")
+    extra = sorted(set(data) - {"catalog"})
+    if extra:
+        raise InputError(
+            Diagnostic(
+                "input_error",
+                f"unknown top-level key `{extra[0]}` in catalog metadata",
+                Location(str(meta_path), *smap.position([extra[0]])),
+                help="the metadata file holds one [catalog] table",
+            )
+        )
+    return _catalog_metadata(data.get("catalog", {}), str(meta_path), smap)
 
 
 def load_catalog(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> Catalog:
     """Read a catalog of programs from ``.csv``, ``.json`` or ``.toml``.
 
     CSV has one column per [`Program`][smartpick_rules.Program] field; an empty cell is "not
-    published" for the optional score-policy columns, and ``tags`` are separated by ``;``.
+    published" for the optional score-policy columns, and ``tags`` are separated by ``;``. A CSV
+    file's metadata sits beside it in ``<name>.meta.toml`` (see ``catalog_metadata_path``); a
+    TOML or JSON catalog carries it in a top-level ``catalog`` table. Its ``synthetic = true``
+    sets ``Catalog.synthetic``.
     """
     p = Path(path)
     text = _read_text(p, limits)
     suffix = p.suffix.lower()
     if suffix == ".csv":
-        return _catalog_from_csv(text, str(p), limits)
+        return _catalog_from_csv(text, str(p), limits, _csv_sidecar_synthetic(p, limits))
     data, smap = _parse_document(text, str(p), suffix)
     return catalog_from_data(data, source=str(p), limits=limits, _smap=smap)

@@ -315,10 +315,16 @@ class Catalog(Sequence[Program]):
 
     Build one with [`load_catalog`][smartpick_rules.load_catalog] or ``Catalog.of(programs)``; both
     refuse duplicate ids.
+
+    ``synthetic`` is True when the programs are invented (the shipped sample catalog, or any file
+    whose metadata says ``synthetic = true``); results carry it as
+    ``Provenance.catalog_synthetic`` so that every output naming programs can say they are not real.
+    Like ``source``, it describes the catalog and is not part of equality.
     """
 
     programs: tuple[Program, ...]
     source: str = attrs.field(default="", eq=False)
+    synthetic: bool = attrs.field(default=False, eq=False)
     _by_id: Mapping[str, Program] = attrs.field(init=False, repr=False, eq=False)
     #: per-catalog cache of columns used by the vectorised engine (never part of equality)
     _columns: dict[str, object] = attrs.field(init=False, repr=False, eq=False, factory=dict)
@@ -336,8 +342,21 @@ class Catalog(Sequence[Program]):
         object.__setattr__(self, "_by_id", by_id)
 
     @classmethod
-    def of(cls, programs: Sequence[Program], source: str = "") -> Catalog:
-        return cls(tuple(programs), source)
+    def of(cls, programs: Sequence[Program], source: str = "", *, synthetic: bool = False) -> Catalog:
+        return cls(tuple(programs), source, synthetic)
+
+    @classmethod
+    def from_pandas(cls, df: Any, column_map: Any = None, *, source: str = "<DataFrame>") -> Catalog:
+        """A catalog from a pandas DataFrame, one program per row.
+
+        Columns named like `Program` fields (any case; spaces for underscores) are read as
+        those fields; ``column_map`` (a `ColumnMap` or the path of its TOML file, see
+        docs/import.md) maps other names. NaN, None and NaT are missing values: *not published*
+        for the optional fields. Every bad cell is an `InputError` naming its row and column.
+        """
+        from .importers import catalog_from_frame
+
+        return catalog_from_frame(df, column_map, source=source)
 
     def get(self, program_id: str) -> Program | None:
         return self._by_id.get(program_id)

@@ -42,7 +42,9 @@ class FactType:
         if self.kind == "list" and self.elem is not None:
             base = f"list of {self.elem.describe()}"
         elif self.kind == "record" and self.record is not None:
-            base = f"{self.record.__name__} record"
+            # its fields, not the model's class name, which a rule author never writes
+            names = list(record_fields(self.record))
+            base = "record (" + ", ".join(names[:4]) + (", ..." if len(names) > 4 else "") + ")"
         elif self.enum:
             base = "string (" + ", ".join(self.enum[:6]) + (", ..." if len(self.enum) > 6 else "") + ")"
         else:

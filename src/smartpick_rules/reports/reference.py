@@ -183,7 +183,8 @@ def catalog_page() -> str:
         _GENERATED,
         "",
         "A catalog lists the programs to choose from, one row (or table) per program. The package ships a "
-        "synthetic sample catalog (see [Sample data](sample-data.md)); bring your own as CSV, JSON or TOML. "
+        "synthetic sample catalog (see [Sample data](sample-data.md)); bring your own as CSV, JSON or TOML, "
+        "or import a spreadsheet or a pandas DataFrame with a column map (see [Importing your own catalog](import.md)). "
         "`smartpick-rules schema --catalog` writes the JSON Schema of JSON and TOML catalogs.",
         "",
         "**CSV**: a header row naming the columns below (any order; only the required ones must be there), "

@@ -157,6 +157,16 @@ class ProgramResult:
         """A university program or big-name academic centre: the guide's "reach programs"."""
         return "academic" in self.groups
 
+    def __repr__(self) -> str:
+        from .notebook import program_repr
+
+        return program_repr(self)
+
+    def _repr_html_(self) -> str:
+        from .notebook import program_repr_html
+
+        return program_repr_html(self)
+
     def top_movers(self, n: int = 3, *, include_profile: bool = True) -> list[AuditEntry]:
         """The entries that moved this program most: its exclusion, a tier or chance ceiling, then
         the largest odds factors either way.
@@ -241,7 +251,7 @@ class Provenance:
     catalog_size: int
     profile_sha256: str
     schema_version: int = SCHEMA_VERSION
-    #: the catalog is synthetic sample data, not real programs
+    #: the catalog's programs are invented (``Catalog.synthetic``): outputs naming them must say so
     catalog_synthetic: bool = False
 
 
@@ -365,6 +375,29 @@ class Recommendation:
     @classmethod
     def from_json(cls, text: str) -> Recommendation:
         return cls.from_dict(json.loads(text))
+
+    # -- notebooks -----------------------------------------------------------------------
+    def __repr__(self) -> str:
+        from .notebook import recommendation_repr
+
+        return recommendation_repr(self)
+
+    def _repr_html_(self) -> str:
+        from .notebook import recommendation_repr_html
+
+        return recommendation_repr_html(self)
+
+    def to_frame(self, *, chosen_only: bool = False) -> Any:
+        """The result as a pandas DataFrame, one row per program (``chosen_only``: the list alone).
+
+        Columns: ``rank`` (place in the list, empty when not chosen), the program's id, name,
+        specialty, city, state, region and type, its ``tier``, ``chance`` or ``score``,
+        ``priority``, ``chosen``, ``excluded_by`` and ``exclusion_reason``, and ``reasons`` (the
+        explanations of the rules that moved it most). Needs pandas (the ``pandas`` extra).
+        """
+        from .notebook import to_frame
+
+        return to_frame(self, chosen_only=chosen_only)
 
     # -- explanation -------------------------------------------------------------------
     def why_not(self, program_id: str) -> list[WhyNot]:

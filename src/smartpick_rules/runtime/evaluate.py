@@ -355,7 +355,7 @@ def _run(
         catalog_sha256=catalog_sha256(cat),
         catalog_size=n,
         profile_sha256=sha256_of(unstructure(prof)),
-        catalog_synthetic=bool(getattr(cat, "synthetic", False)),
+        catalog_synthetic=cat.synthetic,
     )
     return Recommendation(
         programs=LazyResults(order, build),
