@@ -10,7 +10,8 @@ The workload
     ``synthetic_rules_toml``, ``synthetic_profile``). The rule set's *program stage* is what every
     peer runs: for each program, which program rules fire (forward chaining over the tags the
     rules set, ``not has(...)`` read only after every rule setting that tag has run) and the sum
-    of the score deltas of the rules that fired. The profile stage (a handful of rules on the one
+    of the log2 of the odds factors of the rules that fired (``synthetic_rules_toml(...,
+    peers=True)`` writes odds that are powers of two, so these sums are exact in any order). The profile stage (a handful of rules on the one
     applicant) is evaluated once by the plain-Python translation and its tags handed to every peer;
     the list stage (three rules on the one list) is ours alone. ``evaluate()`` does all three
     stages plus ranking, tiers and the recommended list, so it does more than any peer here.
@@ -23,8 +24,8 @@ condition is true), so ``T(a < b) = known(a) and known(b) and a < b``, ``T(not x
 
 * **plain Python**: one generated function per rule, a loop over programs and rules;
 * **numpy**: the same conditions as array expressions over the catalog's columns, rules in
-  dependency order, then every firing materialised as a Python ``(rule id, program id, score
-  delta)`` tuple (the *numpy evaluator*, the yardstick of the issue's targets). Two cheaper
+  dependency order, then every firing materialised as a Python ``(rule id, program id, log2
+  odds)`` tuple (the *numpy evaluator*, the yardstick of the issue's targets). Two cheaper
   variants are timed in the same process for reference: masks only, and masks plus the firings
   as three arrays (the floor);
 * **rule-engine** (zeroSteiner's ``rule_engine``): one ``Rule`` per rule, ``matches()`` per program
@@ -42,8 +43,8 @@ condition is true), so ``T(a < b) = known(a) and known(b) and a < b``, ``T(not x
 * **ours**: ``smartpick_rules.evaluate(profile, catalog, rules, engine="native"|"durable")``.
 
 "Agree" means: the same set of (rule id, program id) firings in the program stage and, per
-program, exactly the same sum of score deltas (for ours: the program's score minus the profile
-stage's base), and our profile tags equal to the translation's. The check runs before anything
+program, exactly the same sum of log2 odds factors (for ours: of the program-stage entries of
+the program's audit trail), and our profile tags equal to the translation's. The check runs before anything
 is printed; a disagreement stops the benchmark with the first differing firings. Every peer
 expresses every program rule of the synthetic rule sets, so the compared subset is the whole
 program stage; a rule kind a translator cannot express is refused by name (``Unsupported``).
@@ -282,7 +283,11 @@ class Lowering:
 
 
 class PRule:
-    """One rule of the workload: its T condition, the tags it sets, its score delta."""
+    """One rule of the workload: its T condition, the tags it sets, the log2 of its odds factor.
+
+    What the peers add up per program is ``score``: log2 of a literal ``odds`` (a power of two in
+    the peer workload, so every sum is exact); a rule without odds adds nothing.
+    """
 
     def __init__(self, rid: str, stage: str, when: list[str], then: dict[str, Any], lowering: Lowering) -> None:
         self.id = rid
@@ -290,8 +295,12 @@ class PRule:
         self.when = when
         tag = then.get("tag", ())
         self.tags: tuple[str, ...] = (tag,) if isinstance(tag, str) else tuple(tag)
-        self.score: float = float(then["score"]) if "score" in then else 0.0
-        self.has_score = "score" in then
+        # profile-stage odds move every program alike: only the program stage's are compared
+        odds = then.get("odds") if stage == "program" else None
+        if odds is not None and (isinstance(odds, str) or not math.log2(odds).is_integer()):
+            raise Unsupported(f"rule {rid}: odds {odds!r} (the peer workload's odds are literal powers of two)")
+        self.score: float = math.log2(odds) if odds is not None else 0.0
+        self.has_score = odds is not None
         self.T = f_and(lowering.tf(ast.parse(w, mode="eval").body)[0] for w in when)
         self.reads: set[str] = set()
         _tags_read(self.T, self.reads)
@@ -385,7 +394,7 @@ class Workload:
         self.n = programs
         self.n_rules = n_rules
         self.seed = seed
-        self.rules_toml = synthetic_rules_toml(n_rules, seed)
+        self.rules_toml = synthetic_rules_toml(n_rules, seed, peers=True)
         self.catalog = synthetic_catalog(programs, seed)
         self.profile_data = synthetic_profile(seed)
         self.profile = sr.profile_from_data(self.profile_data)
@@ -395,7 +404,7 @@ class Workload:
         self.program_fields = [f.name for f in attrs.fields(sr.Program)]
         self.lowering = lowering = Lowering(nullable)
         data = tomllib.loads(self.rules_toml)
-        self.base_score = float(data.get("scoring", {}).get("base", 0))
+        self.base_score = 0.0  # log2 of the odds: the base chance does not enter the comparison
         # the list stage reads the ranked list, which only our evaluate() builds: not in the peer workload
         parsed = [
             PRule(r["id"], r.get("stage", "program"), list(r["when"]), r.get("then", {}), lowering)
@@ -1274,18 +1283,20 @@ class DurableRulesPeer:
 
 
 def ours_firings(w: Workload, rec: Any) -> tuple[list[tuple[int, int]], list[float], list[str]]:
-    """Program-stage firings and score deltas of one of our recommendations (reads the audit)."""
+    """Program-stage firings and log2 odds sums of one of our recommendations (reads the audit)."""
     index = {rid: i for i, rid in enumerate(w.rule_ids)}
     pindex = {pid: i for i, pid in enumerate(w.pids)}
-    base = w.base_score + sum(e.score_delta or 0.0 for e in rec.profile_audit)
     fired: list[tuple[int, int]] = []
     deltas = [0.0] * w.n
     for r in rec.programs:
         pi = pindex[r.program.id]
-        deltas[pi] = r.score - base + 0.0
+        d = 0.0
         for e in r.audit:
             if e.stage == "program":
                 fired.append((index[e.rule_id], pi))
+                if e.odds is not None:
+                    d += math.log2(e.odds)
+        deltas[pi] = d + 0.0
     return fired, deltas, list(rec.profile_tags)
 
 
@@ -1438,13 +1449,13 @@ def check_agreement(results: dict[str, dict[str, Any]]) -> str:
             )
         if r["deltas"] != ref["deltas"]:
             diff = [(i, x, y) for i, (x, y) in enumerate(zip(r["deltas"], ref["deltas"], strict=True)) if x != y][:5]
-            problems.append(f"{name}: score deltas differ from {ref_name}'s at (program, {name}, {ref_name}) {diff}")
+            problems.append(f"{name}: log2 odds sums differ from {ref_name}'s at (program, {name}, {ref_name}) {diff}")
     if problems:
         raise SystemExit("peers DISAGREE; nothing printed:\n  " + "\n  ".join(problems))
     total = len(ref_pairs)
     return (
         f"all {len(names)} agree: {total:,} program-stage firings over {ref['programs']:,} programs x "
-        f"{ref['program_rules']} program rules, identical per-program score deltas and profile tags"
+        f"{ref['program_rules']} program rules, identical per-program log2 odds sums and profile tags"
     )
 
 
@@ -1469,7 +1480,7 @@ def child_scaling(sizes: list[int], rule_counts: list[int], base_programs: int, 
     def ruleset(n: int) -> Any:
         with tempfile.TemporaryDirectory() as d:
             path = Path(d) / f"synthetic_{n}_{seed}.toml"
-            path.write_text(synthetic_rules_toml(n, seed), encoding="utf-8")
+            path.write_text(synthetic_rules_toml(n, seed, peers=True), encoding="utf-8")
             return sr.load_rules(path)
 
     def measure(catalog: Any, rules: Any) -> float:

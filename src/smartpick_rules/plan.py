@@ -324,7 +324,9 @@ def plan_ruleset(ruleset: RuleSet, limits: Limits = DEFAULT_LIMITS) -> Plan:
                     cost=max(1, sum(count_nodes(c) for c in clauses)),
                 )
             )
-            if st == "list" and any(p.dotted.startswith("list.programs") for c in clauses for p in iter_nodes(c) if isinstance(p, Path)):
+            # a template's placeholder is any expression, so it may walk list.programs too
+            read = [*clauses, *(f for t in (r.explain, r.then.advice) if t is not None for f in t.fields)]
+            if st == "list" and any(p.dotted.startswith("list.programs") for c in read for p in iter_nodes(c) if isinstance(p, Path)):
                 list_reads_programs = True
         by_stratum: dict[int, list[int]] = defaultdict(list)
         for cr in compiled:

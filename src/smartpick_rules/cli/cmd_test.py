@@ -73,12 +73,15 @@ def _coverage(rs: RuleSet, own: set[str] | None, fired: set[str], true_c: set[tu
     plan = plan_ruleset(rs)
     ids = [r.id for r in rs.rules if own is None or r.id in own]
     keep = set(ids)
+    from ..language.expr import Literal
+
     clauses = tuple(
         (cr.id, k, to_source(c))
         for st in ("profile", "program", "list")
         for cr in plan.stage(st).rules
         if cr.id in keep
         for k, c in enumerate(cr.clauses)
+        if not isinstance(c, Literal)  # a constant clause has no second outcome to cover
     )
     return CoverageReport(
         rules=tuple(sorted(ids)),

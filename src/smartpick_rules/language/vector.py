@@ -123,7 +123,9 @@ class ProgramColumns:
         key = f"len:{name}"
         col = self.cache.get(key)
         if col is None:
-            values = self.field(name)
+            # the catalog's own column, never a subclass's field of the same name: the cache
+            # is the catalog's, shared by every evaluation
+            values = ProgramColumns.field(self, name)
             raw = self.as_objects(values)
             k = np.array([x is not None for x in raw], dtype=np.bool_)
             v = np.array([0.0 if x is None else float(len(x)) for x in raw], dtype=np.float64)
@@ -143,7 +145,7 @@ class ProgramColumns:
         key = f"in:{name}:{value!r}"
         col = self.cache.get(key)
         if col is None:
-            lists = self.field(name)
+            lists = ProgramColumns.field(self, name)
             assert isinstance(lists, VObj)
             arr = np.fromiter((value in x for x in lists.values), dtype=np.bool_, count=self.n)
             col = VBool(arr, ~arr)

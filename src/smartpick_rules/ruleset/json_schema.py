@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from ..language.ir import DIRECTIONS, STAGES, TIERS
+from ..language.ir import DIRECTIONS, LEVER_KINDS, STAGES, TIERS
 from ..language.result_facts import OBSERVABLES
 from .load import (
     RawBreadth,
@@ -147,6 +147,16 @@ def rule_file_schema() -> dict[str, Any]:
         "additionalProperties": False,
         "oneOf": [{"required": [verb]} for verb in ("raise", "lower", "add", "remove", "set")],
     }
+    lever = _object(RawLever)
+    lever["properties"]["id"]["pattern"] = rule["properties"]["id"]["pattern"]
+    lever["properties"]["kind"] = {"enum": list(LEVER_KINDS), "description": "strengthen (raises chances) or widen (adds eligible programs)"}
+    lever["properties"]["set"] = {
+        "type": "array",
+        "items": {"type": "string"},
+        "minItems": 1,
+        "description": "Profile changes, FIELD=VALUE or FIELD+=VALUE; {specialty} and {as_of} are filled in",
+    }
+    lever["properties"]["when"]["description"] = "A condition on the applicant (and profile tags): the lever is offered when it holds"
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
@@ -161,7 +171,7 @@ def rule_file_schema() -> dict[str, Any]:
             },
             "estimate": {"type": "array", "items": _object(RawEstimate)},
             "group": {"type": "array", "items": _object(RawGroup)},
-            "lever": {"type": "array", "items": _object(RawLever)},
+            "lever": {"type": "array", "items": lever},
             "rule": {"type": "array", "items": rule},
             "property": {"type": "array", "items": prop},
         },

@@ -285,6 +285,9 @@ def _parse_file(text: str, file: str, limits: Limits, sha: str) -> tuple[_Loaded
             )
         )
         data = {k: v for k, v in data.items() if k != "scoring"}
+    #: rules whose only effect was `score`: the error above says so; "`then` has no effect" would
+    #: say it again, less helpfully
+    score_only: set[int] = set()
     for index, item in enumerate(rules_data if isinstance(rules_data, list) else []):
         then = item.get("then") if isinstance(item, dict) else None
         if isinstance(then, dict) and "score" in then:
@@ -303,6 +306,7 @@ def _parse_file(text: str, file: str, limits: Limits, sha: str) -> tuple[_Loaded
             then.pop("score")
             if not then:
                 then["tag"] = []
+                score_only.add(index)
     for key in data:
         if key not in known_top:
             line, col = smap.position([key])
@@ -391,6 +395,8 @@ def _parse_file(text: str, file: str, limits: Limits, sha: str) -> tuple[_Loaded
     rules: list[tuple[Rule, bool]] = []
     for index, rr in raw_rules:
         rule, rdiags = _build_rule(rr, index, header, smap, file, limits)
+        if index in score_only:
+            rdiags = [d for d in rdiags if not d.message.startswith("`then` has no effect")]
         diags.extend(rdiags)
         if rule is not None:
             rules.append(rule)

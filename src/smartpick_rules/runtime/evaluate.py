@@ -135,6 +135,7 @@ def _list_facts(
     tiers: list[str | None],
     items: Sequence[ListItem],
     columns: ListColumns | None,
+    ranked: Sequence[int],
 ) -> ListFacts:
     eligible = ~excluded
     regions = [p.region for p in cat.programs]
@@ -143,10 +144,11 @@ def _list_facts(
     for i, t in enumerate(tiers):
         if el[i] and t is not None:
             counts[t] += 1
+    # summed in list order (priority, chance, id), so the float does not depend on catalog order
+    chances = chance.tolist()
     pool = 0.0
-    for v, e in zip(chance.tolist(), el, strict=True):
-        if e:
-            pool = pool + v
+    for i in ranked:
+        pool = pool + chances[i]
     return ListFacts(
         programs=items,
         size=int(eligible.sum()),
@@ -224,7 +226,7 @@ def _run(
             },
             order,
         )
-    facts = _list_facts(cat, chance, excluded, tiers, items, columns)
+    facts = _list_facts(cat, chance, excluded, tiers, items, columns, ranked)
     decide_scope = attrs.evolve(profile_scope, list=facts)
     decided = [plan.list.rules[i] for i in sorted(eng.run_list(compiled, decide_scope, budget))]
     settings = list_settings([cr for cr in decided if not cr.reviews], decide_scope, facts.size)

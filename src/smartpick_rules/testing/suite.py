@@ -2,7 +2,8 @@
 
 A test file (``tests/<name>.test.toml`` beside the rule sets) holds cases: a partial applicant
 and one or more partial programs (defaults fill the rest), and what should happen — which
-rules fire or not, tags, exclusion and by which rule, tier, chance, odds, priority, advice, breadth. Tests
+rules fire or not, tags, exclusion and by which rule, tier, chance, odds, priority, advice, breadth,
+whether the program is in the list and why not. Tests
 check the *reasons*, not only the outcome. The same files run under ``smartpick-rules test``
 and under pytest (see ``smartpick_rules.testing.pytest_plugin``).
 
@@ -74,6 +75,8 @@ class Expect:
     breadth_min: int | None = None
     breadth_max: int | None = None
     chosen: bool | None = None
+    #: text the reason an eligible program is left off the list contains
+    left_off: str | None = None
 
 
 @attrs.frozen
@@ -257,6 +260,15 @@ def run_case(case: RuleTestCase, rules: RuleSet, as_of: int) -> tuple[CaseResult
     fired = {a.rule_id for a in rec.profile_audit} | {a.rule_id for a in rec.list_audit}
     fired |= {a.rule_id for a in target.audit}
     e = case.expect
+    # an expectation about a rule that does not exist can never fail: a renamed or removed rule
+    # would leave its tests passing silently
+    known = {r.id for r in (*rules.rules, *rules.disabled, *rules.overridden)}
+    named = [*e.fired, *e.not_fired, *e.advice_from, *e.no_advice_from, *e.odds]
+    if e.excluded_by is not None:
+        named.append(e.excluded_by)
+    for rid in dict.fromkeys(named):
+        if rid not in known:
+            failures.append(f"`{rid}` is not a rule of the rule sets under test")
     for rid in e.fired:
         if rid not in fired:
             failures.append(f"expected rule `{rid}` to fire; it did not")
@@ -307,7 +319,15 @@ def run_case(case: RuleTestCase, rules: RuleSet, as_of: int) -> tuple[CaseResult
         failures.append(f"expected breadth max {e.breadth_max}; it was {rec.breadth.max}")
     if e.chosen is not None and target.chosen != e.chosen:
         failures.append(f"expected chosen = {str(e.chosen).lower()}; it was {str(target.chosen).lower()}")
+    if e.left_off is not None and (target.left_off is None or e.left_off not in target.left_off):
+        failures.append(f"expected it left off the list because {e.left_off!r}; {_left_off(target.left_off, target.chosen)}")
     return CaseResult(case, tuple(failures), frozenset(fired)), rec
+
+
+def _left_off(reason: str | None, chosen: bool) -> str:
+    if reason is not None:
+        return f"it was left off because {reason!r}"
+    return "it is in the list" if chosen else "it is excluded"
 
 
 def _show(chance: float | None) -> str:
@@ -331,17 +351,26 @@ def run_suite(suite: TestSuite, rules: RuleSet | None = None) -> tuple[list[Case
 
 
 def coverage_of(rs: RuleSet, fired: set[str], true_c: set[tuple[str, int]], false_c: set[tuple[str, int]]) -> Coverage:
+    from ..language.expr import Literal
     from ..plan import plan_ruleset
 
     plan = plan_ruleset(rs)
-    all_clauses = [(cr.id, k, cr.clauses[k]) for st in ("profile", "program", "list") for cr in plan.stage(st).rules for k in range(len(cr.clauses))]
+    # a constant clause (`when = "true"`) has one outcome only: there is nothing for a test to cover
+    all_clauses = [
+        (cr.id, k, cr.clauses[k])
+        for st in ("profile", "program", "list")
+        for cr in plan.stage(st).rules
+        for k in range(len(cr.clauses))
+        if not isinstance(cr.clauses[k], Literal)
+    ]
     ids = [r.id for r in rs.rules]
+    counted = {(rid, k) for rid, k, _c in all_clauses}
     return Coverage(
         rules_total=len(ids),
         rules_fired=frozenset(fired & set(ids)),
         clauses_total=len(all_clauses),
-        clauses_true=frozenset(true_c),
-        clauses_false=frozenset(false_c),
+        clauses_true=frozenset(true_c & counted),
+        clauses_false=frozenset(false_c & counted),
         unfired=tuple(sorted(set(ids) - fired)),
         clauses_never_true=tuple(f"{rid}: {to_source(c)}" for rid, k, c in all_clauses if (rid, k) not in true_c),
         clauses_never_false=tuple(f"{rid}: {to_source(c)}" for rid, k, c in all_clauses if (rid, k) not in false_c),
