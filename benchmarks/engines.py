@@ -6,11 +6,12 @@
 Each engine runs in its own fresh process (so one's memory does not count against the other):
 the process builds the synthetic catalog and rule set (benchmarks/synthetic.py), evaluates once
 to compile and warm the caches, then times ``--runs`` evaluations and reports the median. Peak
-memory is measured two ways: the high-water RSS of the process above its level before the
-first evaluation (this includes durable_rules' C allocations, which tracemalloc cannot see), and
-tracemalloc's peak of Python allocations during one more evaluation. A last process runs
-``--rss-evaluations`` durable evaluations on a smaller catalog and prints its RSS as it goes: it
-must stay flat (each evaluation deletes its durable_rules state).
+memory is measured three ways: the high-water RSS of the process above its level before the
+first evaluation, the peak RSS of the durable engine's worker processes (where durable_rules'
+C allocations live; the engine runs out of process), and tracemalloc's peak of Python
+allocations during one more evaluation. A last process runs ``--rss-evaluations`` durable
+evaluations on a smaller catalog and prints its RSS and its workers' as it goes: it must stay
+flat (each evaluation deletes its durable_rules state).
 
 ``evaluate`` returns lazily built per-program results; the time measured is the engine's work
 plus ranking and the list stage, not rendering 6,000 audit trails (``to_json``), which is
@@ -49,6 +50,25 @@ def _max_rss_kib() -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)  # KiB on Linux
 
 
+def _workers_kib(ruleset: Any, engine: str, field: str = "VmRSS:") -> int:
+    """The durable engine's worker processes (where durable_rules keeps its memory): their RSS
+    (``VmRSS:``) or peak RSS (``VmHWM:``), summed; 0 for the native engine."""
+    if engine != "durable":
+        return 0
+    from smartpick_rules.engines import compile_ruleset
+
+    total = 0
+    for pid in compile_ruleset(ruleset, "durable").worker_pids():
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith(field):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
 def _inputs(programs: int, rules: int, seed: int) -> tuple[Any, Any, Any]:
     from synthetic import synthetic_catalog, synthetic_profile, synthetic_rules_toml
 
@@ -76,6 +96,7 @@ def child_time(engine: str, programs: int, rules: int, seed: int, runs: int) -> 
         sr.evaluate(profile, catalog, ruleset, engine=engine, as_of=2026)
         times.append(time.perf_counter() - t0)
     peak_rss = _max_rss_kib()
+    worker_peak = _workers_kib(ruleset, engine, "VmHWM:")
     tracemalloc.start()
     sr.evaluate(profile, catalog, ruleset, engine=engine, as_of=2026)
     _current, traced_peak = tracemalloc.get_traced_memory()
@@ -87,6 +108,8 @@ def child_time(engine: str, programs: int, rules: int, seed: int, runs: int) -> 
         "median_s": statistics.median(times),
         "rss_before_kib": base_rss,
         "peak_rss_above_kib": max(peak_rss - base_rss, 0),
+        #: the durable engine's worker processes, at their peak (their whole RSS: they start empty)
+        "worker_peak_rss_kib": worker_peak,
         "tracemalloc_peak_kib": traced_peak // 1024,
         "audit_entries": fired,
     }
@@ -97,13 +120,14 @@ def child_rss(programs: int, rules: int, seed: int, evaluations: int) -> dict[st
 
     profile, catalog, ruleset = _inputs(programs, rules, seed)
     sr.evaluate(profile, catalog, ruleset, engine="durable", as_of=2026)
-    samples = [(0, _rss_kib())]
+    # this process and the engine's workers together: durable_rules' states live in the workers
+    samples = [(0, _rss_kib() + _workers_kib(ruleset, "durable"))]
     step = max(evaluations // 4, 1)
     t0 = time.perf_counter()
     for k in range(1, evaluations + 1):
         sr.evaluate(profile, catalog, ruleset, engine="durable", as_of=2026)
         if k % step == 0 or k == evaluations:
-            samples.append((k, _rss_kib()))
+            samples.append((k, _rss_kib() + _workers_kib(ruleset, "durable")))
     return {"samples": samples, "seconds": time.perf_counter() - t0}
 
 
@@ -148,13 +172,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"evaluate(): {a.programs:,} programs x {a.rules} rules (synthetic, seed {a.seed}), median of {a.runs} runs")
     print(f"Python {sys.version.split()[0]}")
     print()
-    header = f"{'engine':8} {'median s':>9} {'min s':>7} {'max s':>7} {'first s':>8} {'peak RSS MiB':>13} {'py peak MiB':>12}"
+    header = f"{'engine':8} {'median s':>9} {'min s':>7} {'max s':>7} {'first s':>8} {'peak RSS MiB':>13} {'worker MiB':>11} {'py peak MiB':>12}"
     print(header)
     print("-" * len(header))
     for e, r in results.items():
         print(
             f"{e:8} {r['median_s']:9.3f} {min(r['times_s']):7.3f} {max(r['times_s']):7.3f} {r['first_s']:8.3f} "
-            f"{r['peak_rss_above_kib'] / 1024:13.1f} {r['tracemalloc_peak_kib'] / 1024:12.1f}"
+            f"{r['peak_rss_above_kib'] / 1024:13.1f} {r.get('worker_peak_rss_kib', 0) / 1024:11.1f} {r['tracemalloc_peak_kib'] / 1024:12.1f}"
         )
     if "native" in results and "durable" in results:
         ratio = results["durable"]["median_s"] / results["native"]["median_s"]

@@ -10,7 +10,8 @@ The workload
     ``synthetic_rules_toml``, ``synthetic_profile``). The rule set's *program stage* is what every
     peer runs: for each program, which program rules fire (forward chaining over the tags the
     rules set, ``not has(...)`` read only after every rule setting that tag has run) and the sum
-    of the odds factors and the sum of the priorities of the rules that fired. The profile stage (a handful of rules on the one
+    of the log2 of the odds factors of the rules that fired (``synthetic_rules_toml(...,
+    peers=True)`` writes odds that are powers of two, so these sums are exact in any order). The profile stage (a handful of rules on the one
     applicant) is evaluated once by the plain-Python translation and its tags handed to every peer;
     the list stage (three rules on the one list) is ours alone. ``evaluate()`` does all three
     stages plus ranking, tiers and the recommended list, so it does more than any peer here.
@@ -23,8 +24,8 @@ condition is true), so ``T(a < b) = known(a) and known(b) and a < b``, ``T(not x
 
 * **plain Python**: one generated function per rule, a loop over programs and rules;
 * **numpy**: the same conditions as array expressions over the catalog's columns, rules in
-  dependency order, then every firing materialised as a Python ``(rule id, program id, odds
-  factor)`` tuple (the *numpy evaluator*, the yardstick of the issue's targets). Two cheaper
+  dependency order, then every firing materialised as a Python ``(rule id, program id, log2
+  odds)`` tuple (the *numpy evaluator*, the yardstick of the issue's targets). Two cheaper
   variants are timed in the same process for reference: masks only, and masks plus the firings
   as three arrays (the floor);
 * **rule-engine** (zeroSteiner's ``rule_engine``): one ``Rule`` per rule, ``matches()`` per program
@@ -42,10 +43,8 @@ condition is true), so ``T(a < b) = known(a) and known(b) and a < b``, ``T(not x
 * **ours**: ``smartpick_rules.evaluate(profile, catalog, rules, engine="native"|"durable")``.
 
 "Agree" means: the same set of (rule id, program id) firings in the program stage and, per
-program, exactly the same product of odds factors and sum of priorities (for ours: read from
-``rec.firings()``), and our profile tags equal to the translation's. The synthetic rule sets use odds
-factors with few mantissa bits (0.5, 1.25, ...), so their product is exact whatever order an engine
-multiplies them in. The check runs before anything
+program, exactly the same sum of log2 odds factors (for ours: of the program-stage entries of
+the program's audit trail), and our profile tags equal to the translation's. The check runs before anything
 is printed; a disagreement stops the benchmark with the first differing firings. Every peer
 expresses every program rule of the synthetic rule sets, so the compared subset is the whole
 program stage; a rule kind a translator cannot express is refused by name (``Unsupported``).
@@ -284,7 +283,11 @@ class Lowering:
 
 
 class PRule:
-    """One rule of the workload: its T condition, the tags it sets, its odds factor and priority."""
+    """One rule of the workload: its T condition, the tags it sets, the log2 of its odds factor.
+
+    What the peers add up per program is ``score``: log2 of a literal ``odds`` (a power of two in
+    the peer workload, so every sum is exact); a rule without odds adds nothing.
+    """
 
     def __init__(self, rid: str, stage: str, when: list[str], then: dict[str, Any], lowering: Lowering) -> None:
         self.id = rid
@@ -292,10 +295,12 @@ class PRule:
         self.when = when
         tag = then.get("tag", ())
         self.tags: tuple[str, ...] = (tag,) if isinstance(tag, str) else tuple(tag)
-        self.odds: float = float(then["odds"]) if "odds" in then else 1.0
-        self.has_odds = "odds" in then
-        self.priority: float = float(then["priority"]) if "priority" in then else 0.0
-        self.has_priority = "priority" in then
+        # profile-stage odds move every program alike: only the program stage's are compared
+        odds = then.get("odds") if stage == "program" else None
+        if odds is not None and (isinstance(odds, str) or not math.log2(odds).is_integer()):
+            raise Unsupported(f"rule {rid}: odds {odds!r} (the peer workload's odds are literal powers of two)")
+        self.score: float = math.log2(odds) if odds is not None else 0.0
+        self.has_score = odds is not None
         self.T = f_and(lowering.tf(ast.parse(w, mode="eval").body)[0] for w in when)
         self.reads: set[str] = set()
         _tags_read(self.T, self.reads)
@@ -389,7 +394,7 @@ class Workload:
         self.n = programs
         self.n_rules = n_rules
         self.seed = seed
-        self.rules_toml = synthetic_rules_toml(n_rules, seed)
+        self.rules_toml = synthetic_rules_toml(n_rules, seed, peers=True)
         self.catalog = synthetic_catalog(programs, seed)
         self.profile_data = synthetic_profile(seed)
         self.profile = sr.profile_from_data(self.profile_data)
@@ -399,6 +404,7 @@ class Workload:
         self.program_fields = [f.name for f in attrs.fields(sr.Program)]
         self.lowering = lowering = Lowering(nullable)
         data = tomllib.loads(self.rules_toml)
+        self.base_score = 0.0  # log2 of the odds: the base chance does not enter the comparison
         # the list stage reads the ranked list, which only our evaluate() builds: not in the peer workload
         parsed = [
             PRule(r["id"], r.get("stage", "program"), list(r["when"]), r.get("then", {}), lowering)
@@ -408,8 +414,7 @@ class Workload:
         self.profile_rules = [r for r in parsed if r.stage == "profile"]
         self.rules = [r for r in parsed if r.stage == "program"]
         self.rule_ids = [r.id for r in self.rules]
-        self.odds = [r.odds for r in self.rules]
-        self.priorities = [r.priority for r in self.rules]
+        self.scores = [r.score for r in self.rules]
         self.pids = [p.id for p in self.catalog.programs]
         # the applicant's values the conditions read, by dotted path (profile and program stages)
         paths: set[str] = set()
@@ -420,20 +425,22 @@ class Workload:
                 if node[0] == "f" and node[1] == "a":
                     paths.add(node[2])
         self.applicant = {p: _read(self.profile, p) for p in sorted(paths)}
-        self.profile_tags = self._profile_stage()
+        self.profile_tags, self.profile_score = self._profile_stage()
         self.order, self.layers = order_rules(self.rules)
         self.n_layers = max(self.layers) + 1 if self.layers else 0
 
-    def _profile_stage(self) -> frozenset[str]:
-        """The profile stage's tags on the one applicant, by the plain-Python translation."""
+    def _profile_stage(self) -> tuple[frozenset[str], float]:
+        """The profile stage on the one applicant, by the plain-Python translation."""
         order, _layers = order_rules(self.profile_rules)
         tags: set[str] = set()
+        score = self.base_score
         for i in order:
             r = self.profile_rules[i]
             fn = eval(compile(f"lambda p, a, t: {py_form(r.T)}", r.id, "eval"), {"AS_OF": AS_OF})
             if fn({}, self.applicant, tags):
                 tags.update(r.tags)
-        return frozenset(tags)
+                score += r.score
+        return frozenset(tags), score
 
     def program_dicts(self) -> list[dict[str, Any]]:
         return [{f: _plain(getattr(p, f)) for f in self.program_fields} for p in self.catalog.programs]
@@ -510,25 +517,22 @@ class PythonPeer:
         src = ["def run(programs, a, profile_tags):", "    fired = []", "    deltas = []"]
         src.append("    for pi, p in enumerate(programs):")
         src.append("        t = set(profile_tags)")
-        src.append("        d = 1.0")
-        src.append("        pr = 0.0")
+        src.append("        d = 0.0")
         for r_index in w.order:
             r = w.rules[r_index]
             src.append(f"        if {py_form(r.T)}:")
             src.append(f"            fired.append(({r_index}, pi))")
             if r.tags:
                 src.append(f"            t.update({r.tags!r})")
-            if r.has_odds:
-                src.append(f"            d *= {r.odds!r}")
-            if r.has_priority:
-                src.append(f"            pr += {r.priority!r}")
-        src.append("        deltas.append([d, pr + 0.0])")
+            if r.has_score:
+                src.append(f"            d += {r.score!r}")
+        src.append("        deltas.append(d + 0.0)")
         src.append("    return fired, deltas")
         ns: dict[str, Any] = {"AS_OF": AS_OF}
         exec(compile("\n".join(src), "<plain-python-peer>", "exec"), ns)
         self._run = ns["run"]
 
-    def run(self) -> tuple[list[tuple[int, int]], list[list[float]]]:
+    def run(self) -> tuple[list[tuple[int, int]], list[float]]:
         fired, deltas = self._run(self.programs, self.w.applicant, self.w.profile_tags)
         return fired, deltas
 
@@ -576,8 +580,7 @@ class NumpyPeer:
         self.conds = [self._form(r.T) for r in w.rules]
         self.rule_ids = w.rule_ids
         self.pids = w.pids
-        self.odds = np.array(w.odds, dtype=np.float64)
-        self.priorities = np.array(w.priorities, dtype=np.float64)
+        self.scores = np.array(w.scores, dtype=np.float64)
 
     # each compiled piece is a function (env) -> value; env = (tags, item); applicant from self.w
     def _val(self, v: tuple[Any, ...]) -> Callable[[Any], Any]:
@@ -792,39 +795,34 @@ class NumpyPeer:
         return masks
 
     def deltas(self, masks: list[Any]) -> Any:
-        """Per program: the product of the odds factors and the sum of the priorities that fired."""
         np = self.np
-        d = np.ones(self.n, dtype=np.float64)
-        pr = np.zeros(self.n, dtype=np.float64)
+        d = np.zeros(self.n, dtype=np.float64)
         for i, m in enumerate(masks):
-            r = self.w.rules[i]
-            if r.has_odds:
-                d[m] *= self.odds[i]
-            if r.has_priority:
-                pr[m] += self.priorities[i]
-        return np.stack([d, pr + 0.0], axis=1)
+            if self.w.rules[i].has_score:
+                d[m] += self.scores[i]
+        return d + 0.0
 
     def run_masks(self) -> Any:
         return self.masks()
 
     def run_arrays(self) -> tuple[Any, Any, Any, Any]:
-        """Masks, then every firing as arrays (rule index, program index, odds factor): the floor."""
+        """Masks, then every firing as arrays (rule index, program index, score delta): the floor."""
         np = self.np
         masks = self.masks()
         idx = [np.flatnonzero(m) for m in masks]
         rule = np.repeat(np.arange(len(masks)), [len(x) for x in idx])
         prog = np.concatenate(idx) if idx else np.zeros(0, dtype=np.int64)
-        return rule, prog, self.odds[rule], self.deltas(masks)
+        return rule, prog, self.scores[rule], self.deltas(masks)
 
     def run(self) -> tuple[list[tuple[str, str, float]], Any]:
-        """The numpy evaluator: masks, then every firing as a ``(rule id, program id, odds factor)`` tuple."""
+        """The numpy evaluator: masks, then every firing as a ``(rule id, program id, delta)`` tuple."""
         np = self.np
         masks = self.masks()
         pids = self.pids
         firings: list[tuple[str, str, float]] = []
         for i, m in enumerate(masks):
             rid = self.rule_ids[i]
-            sc = self.odds[i].item()
+            sc = self.scores[i].item()
             firings.extend([(rid, pids[j], sc) for j in np.flatnonzero(m).tolist()])
         return firings, self.deltas(masks)
 
@@ -921,40 +919,30 @@ class RuleEnginePeer:
         self.texts = [re_form(r.T) for r in w.rules]
         compiled = [rule_engine.Rule(t, context=ctx) for t in self.texts]
         self.plan = [
-            (
-                i,
-                compiled[i].matches,
-                w.rules[i].gate,
-                w.rules[i].tags,
-                w.rules[i].odds if w.rules[i].has_odds else None,
-                w.rules[i].priority if w.rules[i].has_priority else None,
-            )
+            (i, compiled[i].matches, w.rules[i].gate, w.rules[i].tags, w.rules[i].score if w.rules[i].has_score else None)
             for i in w.order
         ]
         self.programs = [{"p_" + k: v for k, v in d.items()} for d in w.program_dicts()]
 
-    def run(self) -> tuple[list[tuple[int, int]], list[list[float]]]:
+    def run(self) -> tuple[list[tuple[int, int]], list[float]]:
         applicant = {_akey(k): v for k, v in self.w.applicant.items()}
         applicant["as_of"] = AS_OF
         fired: list[tuple[int, int]] = []
-        deltas: list[list[float]] = []
+        deltas: list[float] = []
         plan = self.plan
         for pi, prog in enumerate(self.programs):
             tags = set(self.w.profile_tags)
             thing = {**prog, **applicant, "tags": tags}
-            d = 1.0
-            pr = 0.0
-            for i, matches, gate, rtags, odds, priority in plan:
+            d = 0.0
+            for i, matches, gate, rtags, score in plan:
                 if gate and not gate <= tags:
                     continue  # a tag the rule requires is missing: no need to ask rule-engine
                 if matches(thing):
                     fired.append((i, pi))
                     tags.update(rtags)
-                    if odds is not None:
-                        d *= odds
-                    if priority is not None:
-                        pr += priority
-            deltas.append([d, pr + 0.0])
+                    if score is not None:
+                        d += score
+            deltas.append(d + 0.0)
         return fired, deltas
 
 
@@ -1075,31 +1063,26 @@ class ZenPeer:
         self.decision = self.engine.create_decision(json.dumps(self.jdm))
         self.programs = [{"p_" + k: v for k, v in d.items()} for d in w.program_dicts()]
         self.layer_keys = [f"f{k}" for k in range(w.n_layers)]
-        self.effect_of = {
-            f"r{i}": (i, r.odds if r.has_odds else None, r.priority if r.has_priority else None) for i, r in enumerate(w.rules)
-        }
+        self.score_of = {f"r{i}": (i, r.score if r.has_score else None) for i, r in enumerate(w.rules)}
 
-    def run(self) -> tuple[list[tuple[int, int]], list[list[float]]]:
+    def run(self) -> tuple[list[tuple[int, int]], list[float]]:
         applicant = {_akey(k): v for k, v in self.w.applicant.items()}
         applicant["as_of"] = AS_OF
         applicant["ptags"] = sorted(self.w.profile_tags)
         items = [{**p, **applicant} for p in self.programs]
         out = self.decision.evaluate({"programs": items})["result"]["programs"]
         fired: list[tuple[int, int]] = []
-        deltas: list[list[float]] = []
-        effect_of = self.effect_of
+        deltas: list[float] = []
+        score_of = self.score_of
         for pi, item in enumerate(out):
-            d = 1.0
-            pr = 0.0
+            d = 0.0
             for key in self.layer_keys:
                 for rid in item.get(key) or ():
-                    i, odds, priority = effect_of[rid]
+                    i, score = score_of[rid]
                     fired.append((i, pi))
-                    if odds is not None:
-                        d *= odds
-                    if priority is not None:
-                        pr += priority
-            deltas.append([d, pr + 0.0])
+                    if score is not None:
+                        d += score
+            deltas.append(d + 0.0)
         return fired, deltas
 
 
@@ -1287,14 +1270,11 @@ class DurableRulesPeer:
                 for t in rule_tags[i]:
                     tags[pi][f"t_{t}"] = True
         fired = sorted(self.fired)
-        d = [1.0] * w.n
-        pr = [0.0] * w.n
+        d = [0.0] * w.n
         for i, pi in fired:
-            if w.rules[i].has_odds:
-                d[pi] *= w.rules[i].odds
-            if w.rules[i].has_priority:
-                pr[pi] += w.rules[i].priority
-        return fired, [[x, y + 0.0] for x, y in zip(d, pr, strict=True)]
+            if w.rules[i].has_score:
+                d[pi] += w.rules[i].score
+        return fired, [x + 0.0 for x in d]
 
 
 # =============================================================================================
@@ -1302,40 +1282,37 @@ class DurableRulesPeer:
 # =============================================================================================
 
 
-def ours_firings(w: Workload, rec: Any) -> tuple[list[tuple[int, int]], list[list[float]], list[str]]:
-    """Program-stage firings, odds factors and priorities of one of our recommendations.
+def ours_firings(w: Workload, rec: Any) -> tuple[list[tuple[int, int]], list[float], list[str]]:
+    """Program-stage firings and log2 odds sums of one of our recommendations.
 
-    Read from ``rec.firings()`` (rule index, program index, odds factor, priority, as arrays) where
-    the recommendation has it, else from every program's audit trail.
+    Read from ``rec.firings()`` (the firings as arrays, with each one's odds factor) where the
+    recommendation has it, else from every program's audit trail: the same factors, in the same
+    order (a rule without ``odds`` has factor 1 there, and adding log2(1) = 0 changes no sum).
     """
     index = {rid: i for i, rid in enumerate(w.rule_ids)}
     pindex = {pid: i for i, pid in enumerate(w.pids)}
-    rules = {r.id: r for r in w.rules}
     fired: list[tuple[int, int]] = []
-    d = [1.0] * w.n
-    pr = [0.0] * w.n
+    deltas = [0.0] * w.n
     if hasattr(rec, "firings"):
         f = rec.firings()
         rule_ids, program_ids = f.rule_ids, f.program_ids
-        for ri, pi, odds, priority in zip(f.rule.tolist(), f.program.tolist(), f.odds.tolist(), f.priority.tolist(), strict=True):
-            rid = rule_ids[ri]
-            k = pindex[program_ids[pi]]
-            fired.append((index[rid], k))
-            if rules[rid].has_odds:
-                d[k] *= odds
-            if rules[rid].has_priority:
-                pr[k] += priority
-    else:
-        for r in rec.programs:
-            k = pindex[r.program.id]
-            for e in r.audit:
-                if e.stage == "program":
-                    fired.append((index[e.rule_id], k))
-                    if e.odds is not None:
-                        d[k] *= e.odds
-                    if rules[e.rule_id].has_priority:
-                        pr[k] += rules[e.rule_id].priority
-    return fired, [[x, y + 0.0] for x, y in zip(d, pr, strict=True)], list(rec.profile_tags)
+        order = sorted(range(len(f)), key=lambda j: (int(f.program[j]), int(f.rule[j])))
+        rules, programs, odds = f.rule.tolist(), f.program.tolist(), f.odds.tolist()
+        for j in order:
+            k = pindex[program_ids[programs[j]]]
+            fired.append((index[rule_ids[rules[j]]], k))
+            deltas[k] += math.log2(odds[j])
+        return fired, [d + 0.0 for d in deltas], list(rec.profile_tags)
+    for r in rec.programs:
+        pi = pindex[r.program.id]
+        d = 0.0
+        for e in r.audit:
+            if e.stage == "program":
+                fired.append((index[e.rule_id], pi))
+                if e.odds is not None:
+                    d += math.log2(e.odds)
+        deltas[pi] = d + 0.0
+    return fired, deltas, list(rec.profile_tags)
 
 
 # =============================================================================================
@@ -1487,13 +1464,13 @@ def check_agreement(results: dict[str, dict[str, Any]]) -> str:
             )
         if r["deltas"] != ref["deltas"]:
             diff = [(i, x, y) for i, (x, y) in enumerate(zip(r["deltas"], ref["deltas"], strict=True)) if x != y][:5]
-            problems.append(f"{name}: odds products or priorities differ from {ref_name}'s at (program, {name}, {ref_name}) {diff}")
+            problems.append(f"{name}: log2 odds sums differ from {ref_name}'s at (program, {name}, {ref_name}) {diff}")
     if problems:
         raise SystemExit("peers DISAGREE; nothing printed:\n  " + "\n  ".join(problems))
     total = len(ref_pairs)
     return (
         f"all {len(names)} agree: {total:,} program-stage firings over {ref['programs']:,} programs x "
-        f"{ref['program_rules']} program rules, identical per-program odds factors, priorities and profile tags"
+        f"{ref['program_rules']} program rules, identical per-program log2 odds sums and profile tags"
     )
 
 
@@ -1518,7 +1495,7 @@ def child_scaling(sizes: list[int], rule_counts: list[int], base_programs: int, 
     def ruleset(n: int) -> Any:
         with tempfile.TemporaryDirectory() as d:
             path = Path(d) / f"synthetic_{n}_{seed}.toml"
-            path.write_text(synthetic_rules_toml(n, seed), encoding="utf-8")
+            path.write_text(synthetic_rules_toml(n, seed, peers=True), encoding="utf-8")
             return sr.load_rules(path)
 
     def measure(catalog: Any, rules: Any) -> float:

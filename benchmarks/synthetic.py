@@ -3,12 +3,15 @@
 ``synthetic_catalog(n, seed)`` draws ``n`` programs with every field the models have, optional
 policy fields often unset (so conditions meet unknowns), and catalog tags.
 ``synthetic_rules_toml(n_rules, seed)`` writes one TOML rule set of ``n_rules`` rules: a few
-profile rules (tags and derived values), mostly program rules, a few list rules. Program rules
+profile rules (tags, derived values, odds), mostly program rules, a few list rules. Program rules
 form tag chains: rule k of a chain reads the tag rule k-1 sets, some read a tag negatively (so
 the stage has several strata), and conditions use every kind of expression the language has:
 comparisons with constants and with applicant fields, ``in`` / ``not in`` literal lists,
-``in program.tags``, ``known()``, arithmetic, ``count``/``any``/``all``/``total``/``len``/
-``min``/``max``/``abs``/``years_since``, ``and``/``or``/``not``.
+``in program.tags``, ``known()``, arithmetic, ``a if test else b``, ``count``/``any``/``all``/
+``total``/``len``/``min``/``max``/``abs``/``exp``/``years_since``, ``and``/``or``/``not``, and an
+``[[estimate]]`` read as ``estimate.screen``. Effects move odds (numbers and expressions), cap
+chances and tiers, set priorities, exclude and advise; the list stage sets the breadth, bounds a
+``[[group]]`` and reviews the chosen list.
 
 Nothing here describes a real program. Used by ``benchmarks/engines.py`` and the engine tests::
 
@@ -113,10 +116,16 @@ def _q(s: str) -> str:
     return '"' + s + '"'
 
 
-def synthetic_rules_toml(n_rules: int, seed: int = 0) -> str:
-    """One rule set of ``n_rules`` rules (at least 10) with tag chains across strata."""
-    if n_rules < 10:
-        raise ValueError("synthetic_rules_toml needs at least 10 rules")
+def synthetic_rules_toml(n_rules: int, seed: int = 0, *, peers: bool = False) -> str:
+    """One rule set of ``n_rules`` rules (at least 12) with tag chains across strata.
+
+    ``peers=True`` writes the workload other rule engines can run too (``benchmarks/peers.py``):
+    the same kinds of conditions without ``a if test else b``, ``exp()`` and estimates, and
+    program-stage odds that are powers of two, so that the sum of their log2 (what the peers
+    compare) is exact in any order.
+    """
+    if n_rules < 12:
+        raise ValueError("synthetic_rules_toml needs at least 12 rules")
     rnd = random.Random(seed)
     out = [
         "# Synthetic rule set (benchmarks/synthetic.py): generated, not advice.",
@@ -125,13 +134,17 @@ def synthetic_rules_toml(n_rules: int, seed: int = 0) -> str:
         'version = "1"',
         "",
         "[chance]",
-        "base = 0.1",
+        "base = 0.05",
         "target = 0.07",
         "likely = 0.2",
         "",
+        "[[estimate]]",
+        'name = "screen"',
+        "start = 225",
+        "",
         "[[group]]",
-        'name = "university"',
-        "programs = 'program.program_type == \"university\"'",
+        'name = "academic"',
+        "programs = \"program.program_type == 'university' or 'academic_flagship' in program.tags\"",
     ]
 
     def rule(rid: str, stage: str, when: list[str], then: str, salience: int = 0) -> None:
@@ -146,17 +159,23 @@ def synthetic_rules_toml(n_rules: int, seed: int = 0) -> str:
 
     # -- profile stage: a few tags and derived values the other stages read --------------------
     profile_rules = [
-        (["known(applicant.step2_ck.score)", "applicant.step2_ck.score < 225"], 'tag = "low_ck", odds = 0.5'),
+        (["known(applicant.step2_ck.score)", "applicant.step2_ck.score < 225"], 'tag = "low_ck", odds = 0.6'),
         (["not known(applicant.step1.score)"], 'tag = "step1_pf"'),
         (["count(applicant.usce, item.kind == \"hands_on\" or item.kind == \"sub_internship\") >= 1"], 'tag = "usce", odds = 1.5'),
         (["years_since(applicant.graduation_year) > 5"], 'tag = "old_grad", set = { grad_band = "old" }'),
-        (['has("low_ck") and not has("usce")'], 'tag = "weak", odds = 0.75'),
+        (['has("low_ck") and not has("usce")'], 'tag = "weak", odds = 0.8, tier_at_most = "target"'),
         (['"Spanish" in applicant.languages'], 'tag = "spanish"'),
     ]
     for k, (when, then) in enumerate(profile_rules):
         rule(f"syn.profile.p{k}", "profile", when, then)
-    n_list = 4
+    n_list = 3
     n_program = max(n_rules - len(profile_rules) - n_list, 1)
+
+    # -- program stage: the estimate's rules (they do nothing else) ---------------------------
+    if not peers:
+        rule("syn.program.screen_university", "program", ["program.program_type == \"university\""], "estimate = { screen = 6 }")
+        rule("syn.program.screen_share", "program", ["known(program.img_share)"], 'estimate = { screen = "-5 if program.img_share >= 0.3 else 2" }')
+        n_program -= 2
 
     # -- program stage: independent rules plus chains a -> b -> c over program-stage tags -------
     regions = [r.value for r in _CA_REGIONS]
@@ -181,15 +200,30 @@ def synthetic_rules_toml(n_rules: int, seed: int = 0) -> str:
         lambda: "program.max_attempts < applicant.step1.attempts",
         lambda: f"not (program.sponsors_h1b or program.img_share > {rnd.choice((0.3, 0.6))})",
     ]
-    # odds factors with few mantissa bits (0.5, 1.25, ...): their product is exact in any order, so
-    # engines that multiply them in different orders agree to the bit
+    if not peers:
+        simple += [
+            lambda: f"(5 if program.usce_required else 0) + program.positions > {rnd.randrange(5, 30)}",
+            lambda: f"exp(program.positions / 10) > {rnd.choice((1.5, 2, 3))}",
+            lambda: f"applicant.step2_ck.score < estimate.screen + {rnd.choice((-5, 0, 5))}",
+        ]
     effects = [
-        lambda k: f'odds = {rnd.choice((0.5, 0.625, 0.75, 1.25, 1.5, 2))}',
-        lambda k: f'odds = {rnd.choice((1.125, 1.75, 0.875))}, priority = {rnd.choice((5, 10, 20))}',
+        lambda k: f'odds = {rnd.choice((0.5, 0.7, 0.8, 1.1, 1.25, 1.5, 2))}',
+        lambda k: f'odds = {rnd.choice((1.5, 2.25, 0.6))}, priority = {rnd.choice((5, 10, 20))}',
         lambda k: f'exclude = "synthetic filter {k}: {{program.id}}"',
-        lambda k: f'advice = "synthetic advice {k} for {{program.name}}", odds = 1.25',
+        lambda k: f'advice = "synthetic advice {k} for {{program.name}}", odds = 1.1',
         lambda k: 'tier_at_most = "reach"',
+        lambda k: f'chance_cap = {rnd.choice((0.05, 0.1, 0.3))}',
+        lambda k: 'odds = "exp((program.positions - 20) / 20) if program.positions > 10 else 0.9"',
     ]
+    if peers:
+        effects = [
+            lambda k: f"odds = {rnd.choice((0.25, 0.5, 2, 4))}",
+            lambda k: f"odds = {rnd.choice((0.5, 2))}, priority = {rnd.choice((5, 10, 20))}",
+            lambda k: f'exclude = "synthetic filter {k}: {{program.id}}"',
+            lambda k: f'advice = "synthetic advice {k} for {{program.name}}", odds = 2',
+            lambda k: 'tier_at_most = "reach"',
+            lambda k: f"chance_cap = {rnd.choice((0.05, 0.1, 0.3))}",
+        ]
     chain_tags: list[str] = []
     k = 0
     chain = 0
@@ -212,7 +246,11 @@ def synthetic_rules_toml(n_rules: int, seed: int = 0) -> str:
 
     # -- list stage --------------------------------------------------------------------------
     rule("syn.list.small", "list", ["list.size < 80", "count(list.programs, item.tier == \"likely\") < 10"], "breadth = { min = 80, max = 120 }", 10)
-    rule("syn.list.large", "list", ["list.size >= 80"], "breadth = { min = 60, max = 150 }", 5)
-    rule("syn.list.reach", "list", ["list.reach_count > 20 or has(\"weak\")"], "set = { interview_target = 8 }, at_most = { university = 10 }")
-    rule("syn.list.ca", "list", ["total(list.programs, item.positions, item.region == \"la_county\") > 100"], 'advice = "many LA positions"')
+    rule("syn.list.reach", "list", ["list.reach_count > 20 or has(\"weak\")"], "at_most = { academic = 10 }, set = { interview_target = 8 }")
+    rule(
+        "syn.list.ca",
+        "list",
+        ["list.expected_interviews < 8", "total(list.programs, item.positions, item.region == \"la_county\") > 100"],
+        'advice = "many LA positions; {list.chosen_count} programs make {list.expected_interviews} expected interviews"',
+    )
     return "\n".join(out) + "\n"

@@ -33,7 +33,7 @@ name = "fi"
 id = "fi.low"
 stage = "profile"
 when = "known(applicant.step2_ck.score) and applicant.step2_ck.score < 230"
-then = { tag = "low", score = -3 }
+then = { tag = "low", odds = 0.75 }
 explain = "CK {applicant.step2_ck.score}"
 [[rule]]
 id = "fi.min"
@@ -44,7 +44,7 @@ then = { exclude = "below {program.min_step2_ck}" }
 id = "fi.share"
 stage = "program"
 when = "program.img_share * 100 + program.positions / 2 > years_since(applicant.graduation_year)"
-then = { score = 5, tag = "img_friendly" }
+then = { odds = 1.65, tag = "img_friendly" }
 explain = "share {program.img_share} positions {program.positions} in {program.city}"
 [[rule]]
 id = "fi.visa"
@@ -60,12 +60,12 @@ then = { priority = 10 }
 id = "fi.att"
 stage = "program"
 when = "known(program.max_attempts) and applicant.step1.attempts > program.max_attempts"
-then = { score = -20 }
+then = { odds = 0.15 }
 [[rule]]
 id = "fi.ties"
 stage = "profile"
 when = "total(applicant.ties, item.years, item.region == 'la_county') >= 1"
-then = { score = 2 }
+then = { odds = 1.2 }
 [[rule]]
 id = "fi.breadth"
 stage = "list"

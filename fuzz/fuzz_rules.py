@@ -59,13 +59,13 @@ name = "fuzz"
 id = "fuzz.p"
 stage = "program"
 when = {body}
-then = {{ tag = "hit", score = 1, priority = 2 }}
+then = {{ tag = "hit", odds = 1.1, priority = 2 }}
 explain = "fired"
 [[rule]]
 id = "fuzz.q"
 stage = "program"
 when = "has('hit')"
-then = {{ score = -1 }}
+then = {{ odds = 0.9 }}
 """,
     # a profile-stage condition that sets a derived value program rules read
     3: """[ruleset]
@@ -74,12 +74,12 @@ name = "fuzz"
 id = "fuzz.p"
 stage = "profile"
 when = {body}
-then = {{ tag = "hit", score = 1, set = {{ band = 2 }} }}
+then = {{ tag = "hit", odds = 1.1, set = {{ band = 2 }} }}
 [[rule]]
 id = "fuzz.q"
 stage = "program"
 when = "derived.band > 1 and has('hit')"
-then = {{ score = -1 }}
+then = {{ odds = 0.9 }}
 """,
     # a list-stage condition, and the same text as a breadth bound
     5: """[ruleset]

@@ -36,15 +36,15 @@ TOKENS = [
     "has(", "known(", "count(", "total(", "any(", "all(", "len(", "min(", "max(", "abs(", "years_since(",
     "==", "!=", "<=", ">=", "(", ")", "[", "]", ",", '"', "'", "true", "false", "none", "__class__",
     "step2_ck.score", "region", "la_county", "usce", "tags", "img_share", "positions", "graduation_year",
-    "[ruleset]", "[[rule]]", "[scoring]", "name = ", "id = ", "stage = ", "when = ", "then = ",
-    "salience = ", "requires = ", "disable = ", "override = true", "tag = ", "score = ", "priority = ",
+    "[ruleset]", "[[rule]]", "[chance]", "[[estimate]]", "[[group]]", "[[lever]]", "name = ", "id = ", "stage = ", "when = ", "then = ",
+    "salience = ", "requires = ", "disable = ", "override = true", "tag = ", "odds = ", "chance_cap = ", "tier_at_most = ", "priority = ", "at_most = ", "at_least = ", "estimate = ",
     "exclude = ", "advice = ", "set = ", "breadth = ", "explain = ", '"""', "'''", "{", "}", "\\u0000",
     "program", "profile", "list", "nan", "inf", "1e308", "-0", "\xef\xbb\xbf", "\r\n", ";", "id,name,",
 ]
 
 
 def _rule_texts() -> list[str]:
-    texts = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "src/smartpick_rules/rulesets").rglob("*.toml"))]
+    texts = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "rulesets").rglob("*.toml"))]
     for case in sorted((ROOT / "tests/cases").rglob("*.toml")):
         try:
             data = tomllib.loads(case.read_text(encoding="utf-8"))

@@ -175,10 +175,19 @@ def render(rs: RuleSet) -> str:
             lines.append(" ".join(info.description.split()))
             lines.append("")
         rules = by_set.get(info.name, [])
-        lines.append("| Rule | Stage | Salience | Effect | Source |")
-        lines.append("|---|---|---:|---|---|")
-        lines.extend(_rule_row(r) for r in rules)
-        lines.append("")
+        if rules:
+            lines.append("| Rule | Stage | Salience | Effect | Source |")
+            lines.append("|---|---|---:|---|---|")
+            lines.extend(_rule_row(r) for r in rules)
+            lines.append("")
+        props = [p for p in rs.properties if p.ruleset == info.name]
+        if props:
+            lines.append("| Property ([properties.md](properties.md)) | Claims | Source |")
+            lines.append("|---|---|---|")
+            lines.extend(
+                f"| `{p.id}` | {_cell(p.describe())} | {_cell(p.source)} |" for p in props
+            )
+            lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"
 
 

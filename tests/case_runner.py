@@ -43,6 +43,16 @@ def evaluate_case(case: dict[str, Any], engine: str = "native") -> sr.Recommenda
     return sr.evaluate(profile, catalog, case_rules(case), engine=engine, as_of=2026)
 
 
+def outcome(case: dict[str, Any], engine: str = "native") -> str:
+    """What a case produces on an engine, as one string to compare: the engine-blind JSON, or
+    the evaluation error's first line."""
+    try:
+        rec = evaluate_case(case, engine=engine)
+    except sr.EvaluationError as exc:
+        return "EvaluationError: " + exc.first_line()
+    return engine_blind_json(rec)
+
+
 def engine_blind_json(rec: sr.Recommendation) -> str:
     """The JSON with provenance.engine blanked: the one field that names the engine that ran."""
     import attrs

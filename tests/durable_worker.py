@@ -122,25 +122,28 @@ def _threads_job(job: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _rss_job(job: dict[str, Any]) -> dict[str, Any]:
-    """RSS before and after ``job["n"]`` evaluations (after a warm-up)."""
-    import resource
+    """RSS of the engine's worker processes (where durable_rules keeps its states) before and
+    after ``job["n"]`` evaluations (after a warm-up)."""
+    from smartpick_rules.engines import compile_ruleset
 
-    def rss_kib() -> int:
+    def rss_kib(pid: int) -> int:
         try:
-            with open("/proc/self/status") as f:
+            with open(f"/proc/{pid}/status") as f:
                 for line in f:
                     if line.startswith("VmRSS:"):
                         return int(line.split()[1])
         except OSError:
             pass
-        return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+        return 0
 
+    compiled = compile_ruleset(job_rules(job["rules"]), "durable")
     for _ in range(job.get("warmup", 20)):
         evaluate_job(job, "durable")
-    before = rss_kib()
+    pids = compiled.worker_pids()
+    before = sum(rss_kib(pid) for pid in pids)
     for _ in range(job["n"]):
         evaluate_job(job, "durable")
-    return {"before_kib": before, "after_kib": rss_kib()}
+    return {"before_kib": before, "after_kib": sum(rss_kib(pid) for pid in compiled.worker_pids()), "workers": len(pids)}
 
 
 def _serve() -> None:

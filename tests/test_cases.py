@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import smartpick_rules as sr
-from case_runner import CASES, all_case_files, case_rules, engine_blind_json, evaluate_case, read_case
+from case_runner import CASES, all_case_files, case_rules, evaluate_case, outcome, read_case
 from smartpick_rules.engines import available_engines
 
 FILES = all_case_files()
@@ -33,7 +33,18 @@ def test_case(path: Path) -> None:
             assert d.location.line == want["error_line"], d.render()
         if "error_suggestion" in want:
             assert d.suggestion == want["error_suggestion"], d.render()
+        if "error_message" in want:
+            assert want["error_message"] in d.message, d.render()
+        if "error_count" in want:
+            assert len(err.diagnostics) == want["error_count"], err
+        if "error_rule" in want:
+            assert d.rule_id == want["error_rule"], d.render()
         assert d.location.file, "every diagnostic names its file"
+        return
+    if "evaluation_error" in want:
+        with pytest.raises(sr.EvaluationError) as raised:
+            evaluate_case(case)
+        assert want["evaluation_error"] in str(raised.value), raised.value
         return
     rec = evaluate_case(case)
     results = {r.program.id: r for r in rec.programs}
@@ -41,8 +52,22 @@ def test_case(path: Path) -> None:
         assert sorted(rec.profile_tags) == sorted(want["profile_tags"])
     for pid, tags in want.get("tags", {}).items():
         assert sorted(results[pid].tags) == sorted(tags), pid
-    for pid, score in want.get("scores", {}).items():
-        assert results[pid].score == score, pid
+    for pid, chance in want.get("chances", {}).items():
+        got = results[pid].chance
+        assert got is not None and abs(got - chance) <= 1e-9, (pid, got)
+    for pid, factors in want.get("odds", {}).items():
+        shown = {a.rule_id: a.odds for a in results[pid].audit if a.odds is not None}
+        assert shown.keys() == factors.keys(), (pid, shown)
+        for rid, factor in factors.items():
+            assert abs(shown[rid] - factor) <= 1e-9, (pid, rid, shown[rid])
+    for pid, caps in want.get("caps", {}).items():
+        shown = {a.rule_id: a.chance_cap for a in results[pid].audit if a.chance_cap is not None}
+        assert shown == caps, (pid, shown)
+    for pid, after in want.get("chance_after", {}).items():
+        shown = {a.rule_id: a.chance_after for a in results[pid].audit if a.chance_after is not None}
+        assert shown.keys() == after.keys(), (pid, shown)
+        for rid, value in after.items():
+            assert abs(shown[rid] - value) <= 1e-9, (pid, rid, shown[rid])
     for pid, tier in want.get("tiers", {}).items():
         assert results[pid].tier == tier, pid
     for pid, prio in want.get("priorities", {}).items():
@@ -62,21 +87,54 @@ def test_case(path: Path) -> None:
         assert [a.message for a in rec.advice] == want["advice_text"]
     if "derived" in want:
         assert rec.derived == want["derived"]
+    for pid, texts in want.get("explanations", {}).items():
+        shown = {a.rule_id: a.explanation for a in results[pid].audit}
+        for rid, text in texts.items():
+            assert shown.get(rid) == text, (pid, rid, shown.get(rid))
+    for pid, values in want.get("values", {}).items():
+        shown = {a.rule_id: a.values for a in results[pid].audit}
+        for rid, read in values.items():
+            assert shown.get(rid) == read, (pid, rid, shown.get(rid))
+    if "list_fired" in want:
+        assert [a.rule_id for a in rec.list_audit] == want["list_fired"]
     if "breadth" in want:
         b = want["breadth"]
         assert (rec.breadth.min, rec.breadth.max) == (b["min"], b["max"])
-        if "max_reach" in b:
-            assert rec.breadth.max_reach == b["max_reach"]
+        for key in ("interview_target", "at_most", "at_least", "stopped", "rule_id", "eligible"):
+            if key in b:
+                assert getattr(rec.breadth, key) == b[key], key
     if "chosen" in want:
         assert list(rec.breadth.chosen) == want["chosen"]
+        assert [r.program.id for r in rec.chosen()] == want["chosen"]
+        assert all(r.chosen == (r.program.id in want["chosen"]) for r in rec.programs)
+    if "order" in want:
+        assert [r.program.id for r in rec.programs] == want["order"]
+    for pid, reason in want.get("left_off", {}).items():
+        assert results[pid].left_off == reason, (pid, results[pid].left_off)
+    for pid, groups in want.get("groups", {}).items():
+        assert list(results[pid].groups) == groups, pid
+    if "expected_interviews" in want:
+        assert abs(rec.expected_interviews - want["expected_interviews"]) <= 1e-9, rec.expected_interviews
+        assert abs(rec.expected_interviews - sum(r.chance or 0.0 for r in rec.chosen())) <= 1e-9
+    if "shortfall" in want:
+        s = want["shortfall"]
+        if s is False:
+            assert rec.shortfall is None, rec.shortfall
+        else:
+            assert rec.shortfall is not None
+            for key, value in s.items():
+                got = getattr(rec.shortfall, key)
+                if key == "wideners":
+                    got = [list(w) for w in got]
+                assert got == value, (key, got)
 
 
 RUN_DURABLE = """
 import sys
 sys.path.insert(0, {tests!r})
-from case_runner import evaluate_case, read_case, engine_blind_json
+from case_runner import outcome, read_case
 from pathlib import Path
-print(engine_blind_json(evaluate_case(read_case(Path({path!r})), engine="durable")))
+print(outcome(read_case(Path({path!r})), engine="durable"))
 """
 
 
@@ -86,9 +144,10 @@ print(engine_blind_json(evaluate_case(read_case(Path({path!r})), engine="durable
     "path", [p for p in FILES if "error_code" not in read_case(p)["want"]], ids=lambda p: _id(p)
 )
 def test_case_same_on_durable(path: Path) -> None:
-    """Each case gives byte-identical JSON on the durable engine (run in a subprocess: a crash
-    in durable_rules' C extension fails this test instead of killing pytest)."""
-    native = engine_blind_json(evaluate_case(read_case(path)))
+    """Each case gives byte-identical JSON (or the same evaluation error) on the durable engine
+    (run in a subprocess: a crash in durable_rules' C extension fails this test instead of
+    killing pytest)."""
+    native = outcome(read_case(path))
     code = RUN_DURABLE.format(tests=str(Path(__file__).parent), path=str(path))
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]

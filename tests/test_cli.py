@@ -46,7 +46,13 @@ def test_evaluate_table_fits_100_columns_and_shows_list_breadth_and_advice(mini:
     assert lines[0] == "Recommended programs for Default applicant (same as archetype A)"
     assert "as of 2026; engine native; 1 rule set: mini 1.2.0" in run.out
     flat = " ".join(run.out.split())
-    assert re.search(r"Apply to 20-30 programs\. This list has 30 \(\d+ likely, \d+ target, \d+ reach\)", flat)
+    assert re.search(
+        r"Apply to 20-30 programs, with at most 3 university programs and big-name academic centres\. "
+        r"This list has 30 \(\d+ likely, \d+ target, \d+ reach\)",
+        flat,
+    )
+    assert re.search(r"expect about \d+\.\d interview invitations \(the sum of the chances\)", flat)
+    assert "They are not the chance of matching" in flat
     assert "For and against you at every program (from your profile alone): - Step 2 CK 224 is below 225" in flat
     header = next(line for line in lines if line.lstrip().startswith("#  "))
     assert "tier" in header and "where" in header and "program" in header
@@ -54,7 +60,7 @@ def test_evaluate_table_fits_100_columns_and_shows_list_breadth_and_advice(mini:
     ranks = [int(m.group(1)) for line in lines if (m := re.match(r"\s*(\d+)\s+(likely|target|reach)\s", line))]
     assert ranks == list(range(1, 26))
     assert "... 5 more in the list (--top N shows more)" in run.out
-    assert "+ a community program is more flexible with scores" in run.out  # the rule's own words
+    assert "+ a community program weighs a low score less" in run.out  # the rule's own words
     assert "Excluded:" in run.out and "[mini.visa_j1]" in run.out and "[mini.min_step2_ck]" in run.out
     assert "Advice:" in run.out and "Apply broadly:" in run.out and "[mini.breadth_low]" in run.out
     assert "smartpick-rules explain " + str(DEFAULT_PROFILE) + " PROGRAM_ID" in flat  # the real profile, not PROFILE
@@ -84,7 +90,8 @@ def test_evaluate_markdown(mini: Path) -> None:
     run = run_cli(*_evaluate(mini, "--format", "markdown", "--top", "5"))
     assert run.code == 0, run.err
     assert run.out.startswith("# Recommended programs for Default applicant")
-    assert "| # | tier | score | program | where | why |" in run.out
+    assert "| # | tier | interview chance | program | where | why |" in run.out
+    assert "They are not the chance of matching" in run.out
     assert len([line for line in run.out.splitlines() if re.match(r"\| \d+ \| (?:likely|target|reach) \|", line)]) == 5
     assert "## Advice" in run.out and "## Excluded" in run.out
 
@@ -124,7 +131,7 @@ def test_explain_shows_fired_rules_with_values_and_why_not(mini: Path) -> None:
     run = run_cli("explain", DEFAULT_PROFILE, "im-la-004", "--rules", mini, "--as-of", "2026")
     assert run.code == 0, run.err
     rec = sr.evaluate(sr.load_profile(DEFAULT_PROFILE), sr.load_catalog(sr.sample_catalog_path()), sr.load_rules(mini), as_of=2026)
-    assert run.out == rec.explain("im-la-004") + "\n"
+    assert run.out == rec.explain("im-la-004") + "\n\n(Tiers estimate the chance of an interview invitation, not of matching.)\n"
     assert "Rules that fired, in order:" in run.out
     assert "mini.low_step2" in run.out and "read: applicant.step2_ck.score = 224" in run.out
     assert "Rules considered but not fired (why not):" in run.out
@@ -175,12 +182,32 @@ def test_broken_rule_file(tmp_path: Path) -> None:
     rules = tmp_path / "broken.toml"
     rules.write_text(
         '[ruleset]\nname = "broken"\n\n[[rule]]\nid = "broken.x"\nstage = "program"\n'
-        'when = "program.regoin == \'la_county\'"\nthen = { score = 1 }\n',
+        'when = "program.regoin == \'la_county\'"\nthen = { odds = 2 }\n',
         encoding="utf-8",
     )
     line = one_clear_line(run_cli("evaluate", DEFAULT_PROFILE, "--rules", rules))
     assert line.startswith(f"smartpick-rules: {rules}:7:")
     assert "unknown_field: broken.x:" in line and "did you mean `program.region`?" in line
+
+
+def test_rule_file_of_the_score_model_says_what_replaced_it(tmp_path: Path) -> None:
+    rules = tmp_path / "old.toml"
+    rules.write_text(
+        '[ruleset]\nname = "old"\n[scoring]\nbase = 50\n\n[[rule]]\nid = "old.x"\nstage = "program"\n'
+        'when = "program.region == \'la_county\'"\nthen = { score = 5 }\n',
+        encoding="utf-8",
+    )
+    run = run_cli("evaluate", DEFAULT_PROFILE, "--rules", rules)
+    assert run.code != 0 and run.out == "" and "Traceback" not in run.err
+    assert run.err.splitlines() == [
+        f"smartpick-rules: {rules}:3:1: schema_error: [scoring] is gone: programs no longer carry a score",
+        f"smartpick-rules: {rules}:10:1: schema_error: old.x: `score` is gone: a rule moves a program's chance of an "
+        "interview or its place in the list",
+    ]
+    run = run_cli("check", rules)
+    assert run.code != 0
+    assert "old.x: `score` is gone: a rule moves a program's chance of an interview or its place in the list" in run.err + run.out
+    assert "use `odds = 0.5` (halves the odds of an interview), `chance_cap = 0.05`, or `priority = 10`" in run.err + run.out
 
 
 def test_missing_rules_path() -> None:

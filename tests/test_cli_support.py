@@ -26,10 +26,14 @@ name = "mini"
 version = "1.2.0"
 description = "A small rule set for the command-line tests"
 
-[scoring]
-base = 50
-target = 45
-likely = 65
+[chance]
+base = 0.1
+target = 0.08
+likely = 0.2
+
+[[group]]
+name = "academic"
+programs = "program.program_type == 'university' or 'academic_flagship' in program.tags"
 
 [[rule]]
 id = "mini.min_step2_ck"
@@ -53,7 +57,7 @@ id = "mini.low_step2"
 stage = "profile"
 salience = 10
 when = "applicant.step2_ck.score < 225"
-then = { tag = "low_step2", score = -5 }
+then = { tag = "low_step2", odds = 0.5 }
 explain = "Step 2 CK {applicant.step2_ck.score} is below 225"
 source = "Guide"
 
@@ -62,8 +66,8 @@ id = "mini.community"
 stage = "program"
 salience = 5
 when = ["has('low_step2')", "program.program_type in ['community', 'county_safety_net']"]
-then = { score = 10 }
-explain = "a {program.program_type} program is more flexible with scores"
+then = { odds = 1.6 }
+explain = "a {program.program_type} program weighs a low score less"
 source = "Guide"
 
 [[rule]]
@@ -71,7 +75,7 @@ id = "mini.la_ties"
 stage = "program"
 salience = 4
 when = ["program.region == 'la_county'", "any(applicant.ties, item.region == 'la_county')"]
-then = { score = 8 }
+then = { odds = 1.5, priority = 8 }
 source = "Guide"
 
 [[rule]]
@@ -79,7 +83,7 @@ id = "mini.spanish"
 stage = "program"
 salience = 3
 when = ["'spanish' in applicant.languages", "program.state == 'CA'"]
-then = { score = 6 }
+then = { odds = 1.6 }
 source = "Guide"
 
 [[rule]]
@@ -87,7 +91,7 @@ id = "mini.flagship"
 stage = "program"
 salience = 3
 when = "'academic_flagship' in program.tags"
-then = { score = -15 }
+then = { chance_cap = 0.05, tier_at_most = "reach" }
 source = "Guide"
 
 [[rule]]
@@ -95,7 +99,7 @@ id = "mini.breadth_low"
 stage = "list"
 salience = 2
 when = "has('low_step2')"
-then = { breadth = { min = 20, max = 30 }, advice = "Apply broadly: {list.size} programs are open to you" }
+then = { breadth = { min = 20, max = 30 }, at_most = { academic = 3 }, advice = "Apply broadly: {list.size} programs are open to you" }
 source = "Guide"
 
 [[rule]]
@@ -105,6 +109,41 @@ salience = 1
 when = "not has('low_step2')"
 then = { breadth = { min = 10, max = 15 } }
 source = "Guide"
+
+[[lever]]
+id = "mini.step2_ck_220"
+title = "Take Step 2 CK and score 220"
+when = "not known(applicant.step2_ck.score)"
+set = ["step2_ck = { score = 220, passed = true, attempts = 1 }"]
+
+[[lever]]
+id = "mini.step2_ck_250"
+title = "Take Step 2 CK and score 250"
+when = "not known(applicant.step2_ck.score)"
+set = ["step2_ck = { score = 250, passed = true, attempts = 1 }"]
+
+[[lever]]
+id = "mini.language_spanish"
+title = "Speak Spanish"
+when = "not any(applicant.languages, item == 'Spanish')"
+set = ['languages += "Spanish"']
+
+[[lever]]
+id = "mini.usce_la"
+title = "+3 months of hands-on USCE in LA"
+set = ['usce += { kind = "hands_on", months = 3, specialty = "{specialty}", state = "CA", region = "la_county", end_year = {as_of} }']
+
+[[lever]]
+id = "mini.publication"
+title = "+1 publication"
+set = ["research.publications += 1"]
+
+[[lever]]
+id = "mini.j1"
+title = "Accept a J-1 instead of an H-1B"
+kind = "widen"
+when = "applicant.visa == 'h1b'"
+set = ['visa = "j1"']
 """
 
 MINI_TESTS = """\
@@ -123,10 +162,11 @@ program = { min_step2_ck = 230 }
 expect = { excluded_by = "mini.min_step2_ck" }
 
 [[case]]
-name = "a community program gets the bonus"
+name = "a community program weighs a low score less"
 applicant = { step2_ck = { score = 220 } }
 program = { program_type = "community" }
-expect = { fired = ["mini.community"], score = 55 }
+# base odds 1/9, halved for the low score, x1.6 at a community program: odds 4/45
+expect = { fired = ["mini.community"], odds = { "mini.low_step2" = 0.5, "mini.community" = 1.6 }, chance = 0.0816, tier = "target" }
 """
 
 FAILING_CASE = """

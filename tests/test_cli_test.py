@@ -21,7 +21,7 @@ def test_passing_suite_with_coverage(tmp_path: Path) -> None:
     assert lines[0] == str(folder / "tests" / "mini.test.toml")
     assert "  PASS  a low Step 2 CK is tagged" in lines
     assert "  PASS  below the published minimum excludes" in lines
-    assert "  PASS  a community program gets the bonus" in lines
+    assert "  PASS  a community program weighs a low score less" in lines
     cov = next(line for line in lines if line.startswith("coverage: "))
     assert cov.startswith("coverage: rules 4/9 fired (44.4%); clauses ")
     assert "rules no test fires: mini.breadth, mini.flagship, mini.la_ties, mini.spanish, mini.visa_j1" in run.out
@@ -36,6 +36,41 @@ def test_failing_case_exits_1_and_says_what_was_expected(tmp_path: Path) -> None
     assert "expected rule `mini.low_step2` to fire; it did not" in run.out
     assert f"{folder / 'tests' / 'mini.test.toml'}:" in run.out
     assert run.out.splitlines()[-1] == "1 suite: 3 passed, 1 failed"
+
+
+def test_a_case_naming_a_rule_that_does_not_exist_fails(tmp_path: Path) -> None:
+    """A renamed or removed rule must not leave its tests passing: `not_fired` of a rule that is
+    gone would otherwise always hold."""
+    folder = write_mini(tmp_path)
+    (folder / "tests" / "stale.test.toml").write_text(
+        '[suite]\nas_of = 2026\n\n[[case]]\nname = "a stale expectation"\n'
+        'expect = { not_fired = ["mini.low_score_bonus"], odds = { "mini.renamed" = 2 } }\n',
+        encoding="utf-8",
+    )
+    run = run_cli("test", folder / "tests" / "stale.test.toml")
+    assert run.code == 1
+    assert "`mini.low_score_bonus` is not a rule of the rule sets under test" in run.out
+    assert "`mini.renamed` is not a rule of the rule sets under test" in run.out
+
+
+def test_a_constant_clause_is_not_counted_as_a_clause_to_cover(tmp_path: Path) -> None:
+    """`when = "true"` has one outcome: full clause coverage must stay reachable."""
+    folder = tmp_path / "rules"
+    (folder / "tests").mkdir(parents=True)
+    (folder / "t.toml").write_text(
+        '[ruleset]\nname = "t"\n[[rule]]\nid = "t.always"\nstage = "list"\nwhen = "true"\nthen = { set = { interview_target = 8 } }\n'
+        '[[rule]]\nid = "t.low"\nstage = "profile"\nwhen = "applicant.step2_ck.score < 225"\nthen = { tag = "low" }\n'
+        '[[rule]]\nid = "t.read"\nstage = "profile"\nwhen = "has(\'low\')"\nthen = { advice = "low" }\n',
+        encoding="utf-8",
+    )
+    (folder / "tests" / "t.test.toml").write_text(
+        '[suite]\nas_of = 2026\n[[case]]\nname = "low"\napplicant = { step2_ck = { score = 220 } }\nexpect = { fired = ["t.always", "t.low", "t.read"] }\n'
+        '[[case]]\nname = "not low"\napplicant = { step2_ck = { score = 240 } }\nexpect = { not_fired = ["t.low", "t.read"] }\n',
+        encoding="utf-8",
+    )
+    run = run_cli("test", folder, "--fail-under", "100", "--fail-under-clauses", "100")
+    assert run.code == 0, run.out
+    assert "coverage: rules 3/3 fired (100.0%); clauses 4/4 outcomes (100.0%)" in run.out
 
 
 def test_fail_under(tmp_path: Path) -> None:
@@ -95,11 +130,11 @@ def test_a_suite_for_a_custom_rule_set_extending_the_shipped_ones(tmp_path: Path
     (folder / "extra.toml").write_text(
         '[ruleset]\nname = "extra"\nversion = "0.1"\nrequires = ["base"]\n\n'
         '[[rule]]\nid = "extra.kern_bonus"\nstage = "program"\nwhen = "program.region == \'kern\'"\n'
-        'then = { score = 3 }\nsource = "local knowledge"\n',
+        'then = { priority = 3 }\nsource = "local knowledge"\n',
         encoding="utf-8",
     )
     (folder / "tests" / "extra.test.toml").write_text(
-        '[suite]\nas_of = 2026\n\n[[case]]\nname = "Kern programs get a bonus"\n'
+        '[suite]\nas_of = 2026\n\n[[case]]\nname = "Kern programs come earlier"\n'
         'program = { region = "kern", state = "CA" }\nexpect = { fired = ["extra.kern_bonus"] }\n',
         encoding="utf-8",
     )
@@ -117,7 +152,8 @@ def test_the_shipped_rule_tests_by_default() -> None:
 
     if not list((shipped_rulesets_path() / "tests").glob("*.test.toml")):
         pytest.skip("no shipped rule tests yet")
-    run = run_cli("test", timeout=600)
+    # the shipped properties are checked by test_shipped_properties.py
+    run = run_cli("test", "--no-properties", timeout=600)
     assert "Traceback" not in run.err
     assert run.out.splitlines()[-1].endswith("0 failed"), run.out[-2000:]
     assert run.code == 0
@@ -143,7 +179,7 @@ def test_pytest_collects_each_case_as_an_item(tmp_path: Path) -> None:
     proc = _pytest(folder, "-v", "--rootdir", tmp_path, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "mini.test.toml::a low Step 2 CK is tagged PASSED" in proc.stdout
-    assert "mini.test.toml::a community program gets the bonus PASSED" in proc.stdout
+    assert "mini.test.toml::a community program weighs a low score less PASSED" in proc.stdout
     assert "3 passed" in proc.stdout
 
 

@@ -24,7 +24,7 @@ name = "cohort"
 id = "cohort.low_ck"
 stage = "profile"
 when = "applicant.step2_ck.score < 230"
-then = { tag = "low_ck", score = -5 }
+then = { tag = "low_ck", odds = 0.6 }
 explain = "CK {applicant.step2_ck.score}"
 [[rule]]
 id = "cohort.min_ck"
@@ -36,7 +36,7 @@ then = { exclude = "Step 2 CK below {program.min_step2_ck}" }
 id = "cohort.la"
 stage = "program"
 when = "program.region == 'la_county' and has('low_ck')"
-then = { score = 3, tag = "la" }
+then = { odds = 1.5, priority = 10, tag = "la" }
 [[rule]]
 id = "cohort.visa"
 stage = "program"
@@ -274,5 +274,7 @@ def test_detail_chosen_sends_only_the_recommended_list(rules: sr.RuleSet, catalo
         assert isinstance(full, sr.Recommendation) and isinstance(small, sr.Recommendation)
         assert [r.program.id for r in small.programs] == [r.program.id for r in full.programs if r.chosen]
         assert [r.program.id for r in small.chosen()] == [r.program.id for r in full.chosen()]
-        assert [r.score for r in small.chosen()] == [r.score for r in full.chosen()]
+        assert [(r.chance, r.tier, r.priority, r.audit) for r in small.chosen()] == [
+            (r.chance, r.tier, r.priority, r.audit) for r in full.chosen()
+        ]
         assert small.breadth == full.breadth and small.provenance == full.provenance and small.advice == full.advice

@@ -25,15 +25,34 @@ THREADS = 16
 RULES = """
 [ruleset]
 name = "conc"
-[scoring]
-base = 50
-target = 45
-likely = 60
+[chance]
+base = 0.08
+target = 0.06
+likely = 0.15
+[[estimate]]
+name = "screen"
+start = 226
+[[group]]
+name = "academic"
+programs = "program.program_type == 'university' or 'academic_flagship' in program.tags"
+[[group]]
+name = "away"
+programs = "program.region == 'out_of_state'"
+[[rule]]
+id = "conc.university_screen"
+stage = "program"
+when = "program.program_type == 'university'"
+then = { estimate = { screen = 6 } }
+[[rule]]
+id = "conc.below_screen"
+stage = "program"
+when = ["known(applicant.step2_ck.score)", "not known(program.min_step2_ck)", "applicant.step2_ck.score < estimate.screen"]
+then = { odds = "exp((applicant.step2_ck.score - estimate.screen) / 10)", chance_cap = "0.3 if has('low_ck') else 0.6" }
 [[rule]]
 id = "conc.low_ck"
 stage = "profile"
 when = "known(applicant.step2_ck.score) and applicant.step2_ck.score < 230"
-then = { tag = "low_ck", score = -4, set = { band = "low" } }
+then = { tag = "low_ck", odds = 0.67032, set = { band = "low" } }
 explain = "CK {applicant.step2_ck.score}"
 [[rule]]
 id = "conc.old_grad"
@@ -56,23 +75,23 @@ then = { exclude = "graduated too long ago" }
 id = "conc.la"
 stage = "program"
 when = "program.region in ['la_county', 'orange_county']"
-then = { tag = "socal", score = 6, priority = 5 }
+then = { tag = "socal", odds = 1.82212, priority = 5 }
 [[rule]]
 id = "conc.friendly"
 stage = "program"
 when = "has('socal') and known(program.img_share) and program.img_share > 0.2"
-then = { tag = "friendly", score = 5 }
+then = { tag = "friendly", odds = 1.64872 }
 [[rule]]
 id = "conc.community"
 stage = "program"
 when = "program.program_type != 'university' and not has('friendly')"
-then = { score = 2 }
+then = { odds = 1.2214 }
 [[rule]]
 id = "conc.flagship_reach"
 stage = "program"
 salience = 5
 when = "has('low_ck') and 'academic_flagship' in program.tags"
-then = { set = { tier = "reach" }, score = -8 }
+then = { tier_at_most = "reach", odds = 0.449329 }
 [[rule]]
 id = "conc.visa"
 stage = "program"
@@ -82,7 +101,12 @@ then = { exclude = "no J-1 sponsorship" }
 id = "conc.breadth"
 stage = "list"
 when = "list.size > 0"
-then = { breadth = { min = "min(list.size, 10)", max = "min(list.size, 25)" }, set = { max_reach = 3 } }
+then = { breadth = { min = "min(list.size, 10)", max = "min(list.size, 25)" }, at_most = { academic = 3 }, at_least = { away = 2 }, set = { interview_target = 2 } }
+[[rule]]
+id = "conc.review"
+stage = "list"
+when = "list.expected_interviews < list.interview_target"
+then = { advice = "{list.chosen_count} programs make {list.expected_interviews} expected interviews" }
 """
 
 
@@ -132,7 +156,7 @@ def test_sixteen_threads_give_the_serial_results(
     for run in runs:
         for i, text in run:
             assert text == serial[i], f"thread result for profile {i} differs from the serial run"
-    assert set(shared.compiled_cache()) == {"plan", f"engine:{engine}"}
+    assert set(shared.compiled_cache()) == {"analysis", "plan", f"engine:{engine}"}  # analysis: kept by the loader
 
 
 def test_one_recommendation_read_from_sixteen_threads(

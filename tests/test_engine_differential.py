@@ -4,7 +4,9 @@ native and the durable engine.
 Hypothesis writes small rule sets as TOML text (loaded by ``load_rules_from_text`` like any
 rule file): every stage, tags read positively and negatively (within and across stages), every
 comparison, ``in``/``not in``, arithmetic with division and ``%`` by values that may be zero,
-the functions, optional fields that are unknown, every effect. The native results are computed
+``a if test else b``, the functions (``exp`` included), optional fields that are unknown, an
+``[[estimate]]`` with its rules, ``[[group]]`` bounds, review rules reading the chosen list,
+every effect (odds as numbers and expressions, chance and tier ceilings, priority, exclude). The native results are computed
 here; the durable ones in one worker process for the whole test (tests/durable_worker.py), so a
 crash in durable_rules' C extension fails the test instead of killing pytest.
 """
@@ -59,6 +61,17 @@ NUM_LIST = [
     "list.reach_count",
     "list.la_county_count",
     "list.california_count",
+    "list.eligible_interviews",
+]
+#: list facts known once the list is chosen: read only by review rules, which only advise
+NUM_CHOSEN = [
+    "list.chosen_count",
+    "list.expected_interviews",
+    "list.chosen_la_county_count",
+    "list.chosen_out_of_state_count",
+    "list.breadth_min",
+    "list.breadth_max",
+    "list.interview_target",
 ]
 BOOL_PROGRAM = ["program.sponsors_j1", "program.sponsors_h1b", "program.usce_required"]
 BOOL_APPLICANT = ["applicant.step1.passed", "applicant.history.applied_before", "applicant.preferences.long_term_la_plan"]
@@ -78,22 +91,34 @@ def _q(s: str) -> str:
 
 
 @st.composite
-def number(draw: st.DrawFn, stage: str, depth: int = 0) -> str:
+def number(draw: st.DrawFn, stage: str, depth: int = 0, estimates: bool = False, chosen: bool = False) -> str:
+    """A number; ``estimates``: may read ``estimate.screen``; ``chosen``: may read chosen-list facts."""
     fields = NUM_APPLICANT + (NUM_PROGRAM if stage == "program" else []) + (NUM_LIST if stage == "list" else [])
-    choices = ["field", "field", "const", "arith", "func"] if depth < 2 else ["field", "const"]
+    if estimates and stage == "program":
+        fields = [*fields, "estimate.screen"]
+    if chosen and stage == "list":
+        fields = [*fields, *NUM_CHOSEN]
+    choices = ["field", "field", "const", "arith", "func", "if"] if depth < 2 else ["field", "const"]
     kind = draw(st.sampled_from(choices))
     if kind == "field":
         return draw(st.sampled_from(fields))
     if kind == "const":
         return repr(draw(CONSTANTS))
+    def sub() -> str:
+        return draw(number(stage, depth + 1, estimates, chosen))
+
     if kind == "arith":
         op = draw(st.sampled_from(["+", "-", "*", "/", "%"]))
-        return f"({draw(number(stage, depth + 1))} {op} {draw(number(stage, depth + 1))})"
+        return f"({sub()} {op} {sub()})"
+    if kind == "if":
+        test = draw(condition(stage, [], [], depth + 1, estimates, chosen))
+        return f"({sub()} if {test} else {sub()})"
     funcs = [
         lambda: f"-{draw(st.sampled_from(fields))}",
-        lambda: f"abs({draw(number(stage, depth + 1))})",
-        lambda: f"min({draw(number(stage, depth + 1))}, {draw(number(stage, depth + 1))})",
-        lambda: f"max({draw(number(stage, depth + 1))}, {draw(number(stage, depth + 1))}, 3)",
+        lambda: f"abs({sub()})",
+        lambda: f"min({sub()}, {sub()})",
+        lambda: f"max({sub()}, {sub()}, 3)",
+        lambda: f"exp({sub()} / 100)",
         lambda: "years_since(applicant.graduation_year)",
         lambda: f"count(applicant.usce, item.months >= {draw(st.sampled_from([1, 2, 3]))})",
         lambda: "total(applicant.usce, item.months)",
@@ -108,7 +133,9 @@ def number(draw: st.DrawFn, stage: str, depth: int = 0) -> str:
 
 
 @st.composite
-def condition(draw: st.DrawFn, stage: str, pos_tags: list[str], neg_tags: list[str], depth: int = 0) -> str:
+def condition(
+    draw: st.DrawFn, stage: str, pos_tags: list[str], neg_tags: list[str], depth: int = 0, estimates: bool = False, chosen: bool = False
+) -> str:
     atoms = ["cmp", "cmp", "str", "bool", "known"]
     if pos_tags:
         atoms += ["has", "has"]
@@ -122,7 +149,7 @@ def condition(draw: st.DrawFn, stage: str, pos_tags: list[str], neg_tags: list[s
     bools = BOOL_APPLICANT + (BOOL_PROGRAM if stage == "program" else [])
     if kind == "cmp":
         op = draw(st.sampled_from(["<", "<=", ">", ">=", "==", "!="]))
-        return f"{draw(number(stage))} {op} {draw(number(stage))}"
+        return f"{draw(number(stage, 0, estimates, chosen))} {op} {draw(number(stage, 0, estimates, chosen))}"
     if kind == "str":
         field = draw(st.sampled_from(sorted(strs)))
         values = strs[field]
@@ -147,8 +174,8 @@ def condition(draw: st.DrawFn, stage: str, pos_tags: list[str], neg_tags: list[s
         return draw(st.sampled_from(["any(applicant.ties, item.region == program.region)", "all(applicant.usce, item.letter)"]))
     if kind == "not":
         # under `not` a has() reads its tag negatively, and `not has()` positively
-        return f"not ({draw(condition(stage, neg_tags, pos_tags, depth + 1))})"
-    parts = draw(st.lists(condition(stage, pos_tags, neg_tags, depth + 1), min_size=2, max_size=3))
+        return f"not ({draw(condition(stage, neg_tags, pos_tags, depth + 1, estimates, chosen))})"
+    parts = draw(st.lists(condition(stage, pos_tags, neg_tags, depth + 1, estimates, chosen), min_size=2, max_size=3))
     return f" {kind} ".join(f"({p})" for p in parts)
 
 
@@ -161,7 +188,22 @@ def rule_set(draw: st.DrawFn) -> str:
     read layer-1 tags negatively. Tags of earlier stages are read either way. No cycle can pass
     through a negative read, so every generated rule set loads.
     """
-    out = ['[ruleset]', 'name = "gen"', 'version = "1"']
+    out = [
+        "[ruleset]",
+        'name = "gen"',
+        'version = "1"',
+        "[chance]",
+        f"base = {draw(st.sampled_from([0.05, 0.2, 0.5]))}",
+        "[[estimate]]",
+        'name = "screen"',
+        "start = 225",
+        "[[group]]",
+        'name = "academic"',
+        "programs = \"program.program_type == 'university' or 'academic_flagship' in program.tags\"",
+        "[[group]]",
+        'name = "away"',
+        "programs = \"program.region == 'out_of_state'\"",
+    ]
     vocabulary = {"profile": (["pa", "pb"], ["pc", "pd"]), "program": (["ga", "gb"], ["gc", "gd"]), "list": (["la"], ["lb"])}
     counts = {"profile": draw(st.integers(1, 4)), "program": draw(st.integers(1, 9)), "list": draw(st.integers(0, 3))}
     breadth_used = False
@@ -179,19 +221,21 @@ def rule_set(draw: st.DrawFn) -> str:
                 pos, neg = [*earlier, *set_in[0]], list(earlier)
             else:
                 pos, neg = [*earlier, *set_in[0], *set_in[1]], [*earlier, *set_in[0]]
-            clauses = draw(st.lists(condition(stage, pos, neg), min_size=1, max_size=3))
+            clauses = draw(st.lists(condition(stage, pos, neg, 0, stage == "program"), min_size=1, max_size=3))
             effects: list[str] = []
             if my_tags:
                 effects.append("tag = [" + ", ".join(_q(t) for t in my_tags) + "]")
             if stage != "list" and draw(st.booleans()):
-                effects.append(f"score = {draw(st.sampled_from([-5, -1.5, 0.25, 2, 7]))}")
+                effects.append(draw(st.sampled_from(ODDS[stage])))
+            if stage != "list" and draw(st.integers(0, 4)) == 0:
+                effects.append(draw(st.sampled_from(CAPS[stage])))
+            if stage != "list" and draw(st.integers(0, 4)) == 0:
+                effects.append(f"tier_at_most = {_q(draw(st.sampled_from(['reach', 'target', 'likely'])))}")
             if stage == "program":
                 if draw(st.booleans()):
                     effects.append(f"priority = {draw(st.sampled_from([-2, 1, 10]))}")
                 if draw(st.integers(0, 4)) == 0:
                     effects.append('exclude = "excluded: {program.id} {program.img_share}"')
-                if draw(st.integers(0, 4)) == 0:
-                    effects.append(f"set = {{ tier = {_q(draw(st.sampled_from(['reach', 'target', 'likely'])))} }}")
             if stage == "profile" and draw(st.booleans()):
                 value = draw(st.sampled_from(["1", "true", '"x"']))
                 effects.append(f"set = {{ d{k} = {value} }}")
@@ -200,11 +244,11 @@ def rule_set(draw: st.DrawFn) -> str:
                     breadth_used = True
                     effects.append('breadth = { min = "min(list.size, 5)", max = "list.size + 2" }')
                 elif draw(st.booleans()):
-                    effects.append("set = { max_reach = 3 }")
+                    effects.append(draw(st.sampled_from(LIST_BOUNDS)))
             if draw(st.integers(0, 3)) == 0:
                 effects.append('advice = "advice ' + f"{stage}{k}" + '"')
             if not effects:
-                effects.append('advice = "fired"' if stage == "list" else "score = 1")
+                effects.append('advice = "fired"' if stage == "list" else "odds = 1.5")
             out += [
                 "",
                 "[[rule]]",
@@ -214,7 +258,45 @@ def rule_set(draw: st.DrawFn) -> str:
                 "when = [" + ", ".join("'" + c + "'" for c in clauses) + "]",
                 "then = { " + ", ".join(effects) + " }",
             ]
+        if stage == "program":
+            # the estimate's rules: they read the applicant, the program and profile tags only
+            for k in range(draw(st.integers(0, 2))):
+                when = draw(condition("program", list(profile_tags), list(profile_tags)))
+                amount = draw(st.sampled_from(["3", "-4.5", "program.positions * 0.5", "2 if program.usce_required else -1"]))
+                out += ["", "[[rule]]", f'id = "gen.estimate.e{k}"', 'stage = "program"', f"when = '{when}'", f'then = {{ estimate = {{ screen = "{amount}" }} }}']
+        if stage == "list" and draw(st.booleans()):
+            # a review rule: reads the chosen list, advises
+            when = draw(condition("list", list(profile_tags), list(profile_tags), 0, False, True))
+            out += [
+                "",
+                "[[rule]]",
+                'id = "gen.list.review"',
+                'stage = "list"',
+                f"when = '{when}'",
+                'then = { advice = "{list.chosen_count} chosen, {list.expected_interviews} expected" }',
+            ]
     return "\n".join(out) + "\n"
+
+
+ODDS = {
+    "profile": ["odds = 0.5", "odds = 2", "odds = 1.25", "odds = \"1.5 if applicant.leadership_roles > 1 else 0.8\""],
+    "program": [
+        "odds = 0.25",
+        "odds = 7",
+        "odds = \"exp((applicant.step2_ck.score - estimate.screen) / 10) if known(applicant.step2_ck.score) else 0.9\"",
+        "odds = \"1 + program.positions / 4\"",
+    ],
+}
+CAPS = {
+    "profile": ["chance_cap = 0.3", "chance_cap = \"0.2 if applicant.visa == 'h1b' else 0.6\""],
+    "program": ["chance_cap = 0.1", "chance_cap = \"min(0.9, 0.05 + program.positions / 20)\""],
+}
+LIST_BOUNDS = [
+    "at_most = { academic = 2 }",
+    "at_least = { away = \"min(list.size, 2)\" }",
+    "set = { interview_target = 1.5 }",
+    "at_most = { away = 1 }, at_least = { academic = 1 }",
+]
 
 
 @st.composite

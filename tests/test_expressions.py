@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import keyword
 import string
 
 import pytest
@@ -15,6 +16,7 @@ from smartpick_rules.language.expr import (
     Call,
     Compare,
     ExpressionError,
+    IfElse,
     ListLiteral,
     Literal,
     Neg,
@@ -32,8 +34,9 @@ from smartpick_rules.limits import Limits
 names = st.text(alphabet=string.ascii_lowercase + "_", min_size=1, max_size=8).filter(lambda s: not s.startswith("_"))
 paths = st.builds(
     Path,
-    st.sampled_from(["applicant", "program", "list", "item", "derived"]),
-    st.lists(names.filter(lambda n: n not in {"and", "or", "not", "in", "is", "if", "else", "for", "true", "false", "none"}), min_size=1, max_size=3).map(tuple),
+    st.sampled_from(["applicant", "program", "list", "item", "derived", "estimate"]),
+    # a Python keyword (`as`, `if`, ...) can never be a field name; true/false/none are literals
+    st.lists(names.filter(lambda n: not keyword.iskeyword(n) and n not in {"true", "false", "none"}), min_size=1, max_size=3).map(tuple),
 )
 literals = st.one_of(
     st.integers(-(10**9), 10**9),
@@ -53,8 +56,9 @@ def exprs() -> st.SearchStrategy[object]:
             st.builds(BoolOp, st.sampled_from(["and", "or"]), st.lists(inner, min_size=2, max_size=3).map(tuple)),
             st.builds(Compare, st.sampled_from(["==", "!=", "<", "<=", ">", ">=", "in", "not in"]), inner, inner),
             st.builds(Arith, st.sampled_from(["+", "-", "*", "/", "%"]), inner, inner),
-            st.builds(Call, st.sampled_from(["has", "count", "min", "max", "known"]), st.lists(inner, max_size=3).map(tuple)),
+            st.builds(Call, st.sampled_from(["has", "count", "min", "max", "known", "exp"]), st.lists(inner, max_size=3).map(tuple)),
             st.builds(ListLiteral, st.lists(inner, max_size=3).map(tuple)),
+            st.builds(IfElse, inner, inner, inner),
         ),
         max_leaves=12,
     )
@@ -79,6 +83,11 @@ IDENTITY = [
     "(1 + 2) * 3 - -4 / 2 % 5",
     "not (a_b or true)".replace("a_b", "applicant.history.unmatched_before"),
     "years_since(applicant.graduation_year) > program.max_years_since_graduation",
+    "2 if applicant.step2_ck.score > 230 else 0.5",
+    '(2 if has("la") else 1) * exp((applicant.step2_ck.score - estimate.screen) / 10)',
+    "1 if program.positions > 5 else 2 if program.positions > 3 else 3",
+    "(1 if program.sponsors_j1 else 2) if program.positions > 3 else 3",
+    "-(1 if program.sponsors_j1 else 2) + (3 if not program.sponsors_h1b or program.positions < 2 else 4)",
 ]
 
 
@@ -100,7 +109,12 @@ REFUSED = {
     "eval('1')": "unknown_function",
     "2 ** 1000000": "parse_error",
     "'a' * 10000000000000000": "limit_exceeded",
-    "x if y else z": "parse_error",
+    "x if y else z": "unknown_field",
+    "'big' if program.sponsors_j1 else 1": "type_error",
+    "1 if program.positions else 2": "type_error",
+    "exp(1, 2)": "type_error",
+    "exp('e')": "type_error",
+    "estimate.screen > 1": "unknown_field",
     "(y := 1)": "parse_error",
     "f'{applicant}'": "parse_error",
     "{1: 2}": "parse_error",
@@ -168,6 +182,8 @@ def num_exprs() -> st.SearchStrategy[object]:
         lambda inner: st.one_of(
             st.builds(Arith, st.sampled_from(["+", "-", "*", "/", "%"]), inner, inner),
             st.builds(Neg, inner),
+            st.builds(IfElse, st.builds(Compare, st.sampled_from(["<", ">=", "=="]), leaf, leaf), inner, inner),
+            st.builds(lambda a: Call("exp", (Arith("/", a, Literal(50)),)), inner),
             st.builds(lambda a, b: Call("min", (a, b)), inner, inner),
             st.builds(lambda a: Call("abs", (a,)), inner),
             st.builds(lambda a: Call("years_since", (a,)), inner),
@@ -257,9 +273,11 @@ def test_vectorised_equals_scalar(e: object, programs: list[dict[str, object]], 
 LIST_PREDICATES = [
     'item.region == "la_county"',
     'item.tier == "reach" and not item.excluded',
-    "item.score >= 50 or item.priority > 0",
-    '"img_friendly" in item.tags',
-    "len(item.tags) >= 1 and known(item.min_step2_ck)",
+    "item.chance >= 0.05 or item.priority > 0",
+    '"img_friendly" in item.program_tags',
+    '"big" in item.tags and not ("safety_net" in item.program_tags)',
+    "len(item.program_tags) >= 1 and known(item.min_step2_ck)",
+    "len(item.tags) >= 1 and item.chance < 0.3",
     "item.min_step2_ck > applicant.step2_ck.score",
     'item.region in applicant.preferences.regions and item.tier != "likely"',
 ]
@@ -283,15 +301,15 @@ def test_list_columns_equal_item_by_item(programs: list[dict[str, object]], pred
     profile = sr.profile_from_data(
         {"graduation_year": 2019, "step2_ck": {"score": step2} if step2 is not None else None, "preferences": {"regions": ["kern"]}}
     )
-    call = f"total(list.programs, item.score, {pred})" if func == "total" else f"{func}(list.programs, {pred})"
+    call = f"total(list.programs, item.chance, {pred})" if func == "total" else f"{func}(list.programs, {pred})"
     rules = load_rules_from_text(
         [
             (
                 "l.toml",
                 "[ruleset]\nname = 'l'\n"
-                "[[rule]]\nid = 'l.f'\nstage = 'program'\nwhen = 'program.positions > 3'\nthen = { tag = 'big', score = 7.25 }\n"
+                "[[rule]]\nid = 'l.f'\nstage = 'program'\nwhen = 'program.positions > 3'\nthen = { tag = 'big', odds = 7.25 }\n"
                 "[[rule]]\nid = 'l.x'\nstage = 'program'\nwhen = 'program.min_step2_ck > 240'\nthen = { exclude = 'x' }\n"
-                "[[rule]]\nid = 'l.r'\nstage = 'program'\nwhen = 'program.img_share < 0.3'\nthen = { set = { tier = 'reach' } }\n"
+                "[[rule]]\nid = 'l.r'\nstage = 'program'\nwhen = 'program.img_share < 0.3'\nthen = { tier_at_most = 'reach' }\n"
                 "[[rule]]\nid = 'l.list'\nstage = 'list'\nwhen = '''known(" + call + ")'''\nthen = { advice = 'x' }\n",
             )
         ]

@@ -84,7 +84,7 @@ def evaluate_or_refuse(rules: sr.RuleSet | None, profile: Any = PROFILE, catalog
     except sr.SmartpickError:
         return
     text = rec.to_json()
-    assert json.loads(text)["schema_version"] == 1
+    assert json.loads(text)["schema_version"] == 2
     for r in list(rec.programs)[:3]:
         rec.why_not(r.program.id)
         rec.explain(r.program.id)
@@ -143,7 +143,9 @@ NUMERIC = {
                 "program.max_attempts", "program.max_years_since_graduation", "applicant.step2_ck.score",
                 "count(program.tags)", "years_since(applicant.graduation_year)"],
     "list": ["list.size", "list.excluded_count", "list.likely_count", "list.reach_count", "list.la_county_count",
-             "count(list.programs, item.score > 50)", "total(list.programs, item.priority)", "applicant.step2_ck.score"],
+             "count(list.programs, item.chance > 0.05)", "total(list.programs, item.priority)", "applicant.step2_ck.score",
+             "list.eligible_interviews", "total(list.programs, item.chance, 'x' in item.program_tags)",
+             "list.chosen_count", "list.expected_interviews", "list.interview_target"],
 }
 ENUMS = {
     "profile": [("applicant.visa", ["j1", "h1b", "none", "x"]), ("applicant.applicant_type", ["us_img", "non_us_img"])],
@@ -182,6 +184,13 @@ def numeric_expr(draw: st.DrawFn, stage: str, depth: int = 0) -> str:
         fn = draw(st.sampled_from(["min", "max"]))
         args = draw(st.lists(numeric_expr(stage, depth + 1), min_size=2 if draw(st.integers(0, 9)) else 1, max_size=3))
         return f"{fn}({', '.join(args)})"
+    kind = draw(st.integers(0, 3))
+    if kind == 0:
+        return f"({draw(numeric_expr(stage, depth + 1))} if {draw(bool_expr(stage, depth + 1))} else {draw(numeric_expr(stage, depth + 1))})"
+    if kind == 1:
+        return f"exp({draw(numeric_expr(stage, depth + 1))})"
+    if kind == 2 and stage == "program":
+        return "estimate.screen"
     return f"abs({draw(numeric_expr(stage, depth + 1))})"
 
 
@@ -209,13 +218,32 @@ def bool_expr(draw: st.DrawFn, stage: str, depth: int = 0) -> str:
     return op.join(f"({p})" for p in parts)
 
 
+def rare(draw: st.DrawFn) -> bool:
+    """About one draw in twenty, for the wrong values a rule file is refused for."""
+    return draw(st.integers(0, 19)) == 13
+
+
 @st.composite
 def effect(draw: st.DrawFn, stage: str) -> dict[str, Any]:
     eff: dict[str, Any] = {}
     if draw(st.booleans()):
         eff["tag"] = draw(st.sampled_from(TAGS)) if draw(st.booleans()) else draw(st.lists(st.sampled_from(TAGS), max_size=2))
+    # hypothesis draws 0 far more often than 1 in n: a wrong value is drawn on another number
     if stage in ("profile", "program") and draw(st.booleans()):
-        eff["score"] = draw(st.one_of(st.integers(-50, 50), st.sampled_from([1e6, -1e6, 1e7, 0.1])))
+        if rare(draw):
+            eff["odds"] = draw(st.sampled_from([-1, 0, 1e7, -1e6, 1e-300]))
+        else:
+            eff["odds"] = draw(st.one_of(st.integers(1, 50), st.sampled_from([0.1, 0.5, 2.5]), numeric_expr(stage)))
+    if stage != "list" and draw(st.integers(0, 4)) == 0:
+        bad = st.sampled_from([0, 1.5, -1]) if rare(draw) else st.sampled_from([0.05, 0.5, 1])
+        eff["chance_cap"] = draw(st.one_of(bad, numeric_expr(stage)))
+    if draw(st.integers(0, 5)) == 0:
+        eff["tier_at_most"] = "top" if rare(draw) else draw(st.sampled_from(["reach", "target", "likely"]))
+    if rare(draw):
+        eff["score"] = 1  # the score model's effect: refused, with what replaced it
+    if stage == "program" and draw(st.integers(0, 5)) == 0:
+        eff = {"estimate": {"scren" if rare(draw) else "screen": draw(st.one_of(st.integers(-10, 10), numeric_expr("program")))}}
+        return eff
     if stage == "program":
         if draw(st.booleans()):
             eff["priority"] = draw(st.integers(-100, 100))
@@ -223,8 +251,8 @@ def effect(draw: st.DrawFn, stage: str) -> dict[str, Any]:
             eff["exclude"] = draw(
                 st.sampled_from(["out", "below {program.min_step2_ck}", "{program.name} {{x}}", "{program.__class__}", "{x"])
             )
-        if draw(st.integers(0, 5)) == 0:
-            eff["set"] = {"tier": draw(st.sampled_from(["reach", "target", "likely", "top"]))}
+        if rare(draw):
+            eff["set"] = {"tier": "reach"}  # nothing to set in the program stage: refused
     if stage == "profile" and draw(st.integers(0, 4)) == 0:
         eff["set"] = {draw(st.sampled_from(["band", "level"])): draw(st.one_of(st.integers(0, 9), st.text(max_size=3)))}
     if stage == "list" and draw(st.booleans()):
@@ -233,7 +261,11 @@ def effect(draw: st.DrawFn, stage: str) -> dict[str, Any]:
             "max": draw(st.one_of(st.integers(0, 200), numeric_expr("list"))),
         }
     if stage == "list" and draw(st.integers(0, 3)) == 0:
-        eff["set"] = {"max_reach": draw(st.integers(-2, 20))}
+        eff["set"] = {"interview_target": -2 if rare(draw) else draw(st.sampled_from([0.5, 3, 8, 1e9]))}
+    if stage == "list" and draw(st.integers(0, 3)) == 0:
+        bound = draw(st.one_of(st.integers(0, 20), numeric_expr("list")))
+        group = "nope" if rare(draw) else draw(st.sampled_from(["academic", "away"]))
+        eff[draw(st.sampled_from(["at_most", "at_least"]))] = {group: bound}
     if draw(st.integers(0, 3)) == 0:
         eff["advice"] = draw(st.sampled_from(["do {applicant.step2_ck.score}", "plain", "{list.size}" if stage == "list" else "é"]))
     return eff or {"tag": draw(st.sampled_from(TAGS))}
@@ -265,9 +297,28 @@ def rule_file(draw: st.DrawFn) -> str:
         rules.append(dict(rules[0]))  # duplicate id
     text = toml_tables("ruleset", [header], array=False)
     if draw(st.integers(0, 4)) == 0:
-        lo, hi = sorted(draw(st.lists(st.integers(0, 100), min_size=2, max_size=2)))
-        scoring = {"base": draw(st.integers(-10, 100)), "target": lo, "likely": hi if draw(st.integers(0, 5)) else lo - 1}
-        text += toml_tables("scoring", [scoring], array=False)
+        floor, target, likely, ceiling = sorted(draw(st.lists(st.floats(0.001, 0.999), min_size=4, max_size=4)))
+        chance = {"floor": floor, "base": draw(st.floats(floor, ceiling)), "target": target, "likely": likely, "ceiling": ceiling}
+        chance = {k: v for k, v in chance.items() if draw(st.booleans())}
+        if rare(draw):
+            chance[draw(st.sampled_from(["base", "likely", "bsae"]))] = draw(st.sampled_from([0, 1, -0.5, 2]))
+        text += toml_tables("chance", [chance], array=False)
+    if rare(draw):
+        text += toml_tables("scoring", [{"base": 50}], array=False)  # the score model's table: refused
+    if draw(st.booleans()):
+        text += toml_tables("estimate", [{"name": "screen", "start": 1e9 if rare(draw) else draw(st.sampled_from([228, 0, -5]))}])
+    if draw(st.booleans()):
+        groups = [{"name": "academic", "programs": "program.program_type == 'university'"}]
+        groups.append({"name": "away", "programs": "program.positions" if rare(draw) else draw(bool_expr("program"))})
+        text += toml_tables("group", groups)
+    if draw(st.integers(0, 3)) == 0:
+        changes = [["scor = 1"], [], ["languages += x = y"]] if rare(draw) else [["step2_ck.score = 240"], ["languages += x"]]
+        lever = {"id": "f.lever", "title": "T", "set": draw(st.sampled_from(changes))}
+        if draw(st.booleans()):
+            lever["kind"] = "other" if rare(draw) else draw(st.sampled_from(["widen", "strengthen"]))
+        if draw(st.booleans()):
+            lever["when"] = draw(bool_expr("profile"))
+        text += toml_tables("lever", [lever])
     return text + toml_tables("rule", rules)
 
 
@@ -293,7 +344,7 @@ def mutated(draw: st.DrawFn, base: st.SearchStrategy[str]) -> str:
         elif kind == 4:
             text = text[:pos]
         else:
-            text = text.replace(draw(st.sampled_from(["program", "profile", "list", "true", "=", "score", "has"])),
+            text = text.replace(draw(st.sampled_from(["program", "profile", "list", "true", "=", "odds", "has", "estimate", "academic"])),
                                 draw(st.sampled_from(["", "x", "__class__", "program", "list", "1e999"])), 1)
     return text
 
@@ -330,7 +381,8 @@ def test_garbage_rule_files_are_refused(text: str) -> None:
 TOKENS = ["applicant", "program", "list", "item", "derived", ".", "step2_ck", "score", "region", "(", ")", "[", "]",
           ",", " and ", " or ", " not ", " in ", "<", "==", "+", "*", "/", "%", "-", "**", "1", "0", "1e999", "'x'",
           '"la_county"', "has", "count", "known", "min", "__class__", "_x", "lambda", ":", "if", "else", " ",
-          "\n", "\t", "\x00", "é", "🙂", "\u202e", "true", "none", "len", "years_since", "=", "!", "@", "~", "{", "}"]
+          "\n", "\t", "\x00", "é", "🙂", "\u202e", "true", "none", "len", "years_since", "=", "!", "@", "~", "{", "}",
+          "exp", "estimate", " if ", " else "]
 token_exprs = st.lists(st.sampled_from(TOKENS), max_size=30).map("".join)
 
 
@@ -350,7 +402,7 @@ def test_expression_parser_and_checker_refuse_or_accept(text: str) -> None:
 @given(st.sampled_from(["profile", "program", "list"]).flatmap(lambda s: st.tuples(st.just(s), st.one_of(bool_expr(s), token_exprs))))
 def test_any_condition_in_a_rule_loads_and_runs_or_is_refused(case: tuple[str, str]) -> None:
     stage, when = case
-    then = {"tag": "hit"} if stage != "program" else {"tag": "hit", "score": 1, "priority": 1}
+    then = {"tag": "hit"} if stage != "program" else {"tag": "hit", "odds": 2, "priority": 1}
     text = toml_tables("ruleset", [{"name": "f"}], array=False) + toml_tables(
         "rule", [{"id": "f.x", "stage": stage, "when": when, "then": then, "explain": "{applicant.step2_ck.score}"}]
     )

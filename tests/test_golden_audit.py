@@ -18,7 +18,10 @@ CASES = Path(__file__).parent / "cases"
 
 PROGRAMS = {
     "effects/exclude_and_reason": ["a", "b"],
-    "effects/score_tier_priority": ["flag"],
+    "effects/odds_tier_priority": ["flag", "comm"],
+    "effects/chance_cap": ["a"],
+    "estimates/estimate_rules": ["univ", "comm"],
+    "list_stage/at_least_swaps": ["la2", "oh_target"],
     "negation/stratified": ["x", "y"],
     "unknowns/three_valued": ["pub"],
 }

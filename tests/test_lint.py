@@ -38,7 +38,7 @@ def codes(diags: list[Diagnostic]) -> list[tuple[str, str | None]]:
 
 
 def test_score_above_the_maximum_is_never_true() -> None:
-    diags = lint(rule("x", "profile", "applicant.step2_ck.score > 300", "{ score = 1 }"))
+    diags = lint(rule("x", "profile", "applicant.step2_ck.score > 300", "{ odds = 2 }"))
     assert codes(diags) == [("never_true", "t.x")]
     d = diags[0]
     assert d.severity == "warning"
@@ -64,7 +64,7 @@ def test_score_above_the_maximum_is_never_true() -> None:
 )
 def test_never_true_conditions(when: str) -> None:
     stage = "program" if "program." in when else "profile"
-    assert codes(lint(rule("x", stage, when, "{ score = 1 }"))) == [("never_true", "t.x")]
+    assert codes(lint(rule("x", stage, when, "{ odds = 2 }"))) == [("never_true", "t.x")]
 
 
 @pytest.mark.parametrize(
@@ -81,11 +81,11 @@ def test_never_true_conditions(when: str) -> None:
 )
 def test_satisfiable_conditions_are_not_flagged(when: str) -> None:
     stage = "program" if "program." in when else "profile"
-    assert lint(rule("x", stage, when, "{ score = 1 }")) == []
+    assert lint(rule("x", stage, when, "{ odds = 2 }")) == []
 
 
 def test_contradictory_clauses_across_the_when_list() -> None:
-    diags = lint(rule("x", "program", ["program.region == 'la_county'", "program.region in ['kern', 'san_diego']"], "{ score = 1 }"))
+    diags = lint(rule("x", "program", ["program.region == 'la_county'", "program.region in ['kern', 'san_diego']"], "{ odds = 2 }"))
     assert codes(diags) == [("never_true", "t.x")]
     assert "cannot both hold" in diags[0].message
 
@@ -93,14 +93,14 @@ def test_contradictory_clauses_across_the_when_list() -> None:
 def test_a_tag_and_its_negation() -> None:
     diags = lint(
         rule("a", "profile", "applicant.step1.score < 215", '{ tag = "low" }'),
-        rule("b", "program", ["has('low')", "not has('low')"], "{ score = 1 }"),
+        rule("b", "program", ["has('low')", "not has('low')"], "{ odds = 2 }"),
     )
     assert ("never_true", "t.b") in codes(diags)
 
 
 def test_excluding_every_value_of_an_enumeration() -> None:
     when = "applicant.visa not in ['none', 'j1', 'h1b']"
-    assert codes(lint(rule("x", "profile", when, "{ score = 1 }"))) == [("never_true", "t.x")]
+    assert codes(lint(rule("x", "profile", when, "{ odds = 2 }"))) == [("never_true", "t.x")]
 
 
 def test_field_ranges_come_from_the_models() -> None:
@@ -127,7 +127,7 @@ def test_a_rule_implied_by_a_higher_exclusion_is_shadowed() -> None:
             "penalty",
             "program",
             ["known(program.min_step2_ck)", "applicant.step2_ck.score < program.min_step2_ck", "program.region == 'la_county'"],
-            "{ score = -5 }",
+            "{ odds = 0.5 }",
             salience=10,
         ),
     )
@@ -142,14 +142,14 @@ def test_a_narrower_range_implies_a_wider_one() -> None:
             "lower",
             "program",
             ["applicant.step1.score < 200", "program.program_type in ['university']", "program.positions > 3"],
-            "{ score = -2 }",
+            "{ odds = 0.8 }",
         ),
     )
     assert codes(diags) == [("shadowed_rule", "t.lower")]
 
 
 def test_not_shadowed_when_the_condition_is_wider_or_the_exclusion_comes_later() -> None:
-    assert lint(EXCLUDE, rule("wider", "program", "program.region == 'la_county'", "{ score = -5 }", salience=10)) == []
+    assert lint(EXCLUDE, rule("wider", "program", "program.region == 'la_county'", "{ odds = 0.5 }", salience=10)) == []
     later = rule(
         "later_excl",
         "program",
@@ -157,13 +157,13 @@ def test_not_shadowed_when_the_condition_is_wider_or_the_exclusion_comes_later()
         '{ exclude = "x" }',
         salience=1,
     )
-    first = rule("first", "program", ["program.region == 'la_county'", "program.positions > 3"], "{ score = 2 }", salience=5)
+    first = rule("first", "program", ["program.region == 'la_county'", "program.positions > 3"], "{ odds = 1.5 }", salience=5)
     assert lint(later, first) == []
     # a wider range does not imply a narrower one
     assert (
         lint(
             rule("low", "program", ["applicant.step1.score < 200", "program.positions > 1"], '{ exclude = "x" }', salience=50),
-            rule("lower", "program", ["applicant.step1.score < 210", "program.positions > 1"], "{ score = -2 }"),
+            rule("lower", "program", ["applicant.step1.score < 210", "program.positions > 1"], "{ odds = 0.8 }"),
         )
         == []
     )
@@ -205,23 +205,54 @@ def test_tag_cycles() -> None:
 
 
 def test_an_explanation_naming_a_value_the_condition_does_not_read() -> None:
-    diags = lint(rule("x", "program", "program.region == 'la_county'", "{ score = 1 }", explain="in {program.city} ({program.region})"))
+    diags = lint(rule("x", "program", "program.region == 'la_county'", "{ odds = 2 }", explain="in {program.city} ({program.region})"))
     assert codes(diags) == [("template_unread", "t.x")]
     assert "`{program.city}`" in diags[0].message
 
 
 def test_an_explanation_naming_what_the_condition_reads_is_fine() -> None:
-    assert lint(rule("x", "profile", "applicant.step2_ck.score < 225", "{ score = 1 }", explain="Step 2 CK {applicant.step2_ck.score}")) == []
+    assert lint(rule("x", "profile", "applicant.step2_ck.score < 225", "{ odds = 2 }", explain="Step 2 CK {applicant.step2_ck.score}")) == []
+
+
+def test_an_explanation_naming_what_the_effect_computes_from_is_fine() -> None:
+    """The odds are computed from the score: an explanation may show it."""
+    odds = '{ odds = "exp((applicant.step2_ck.score - program.min_step2_ck) / 10)" }'
+    assert lint(rule("x", "program", "known(program.min_step2_ck)", odds, explain="Step 2 CK {applicant.step2_ck.score}")) == []
+    diags = lint(rule("y", "program", "known(program.min_step2_ck)", odds, explain="in {program.city}"))
+    assert codes(diags) == [("template_unread", "t.y")]
+
+
+def test_a_computed_placeholder_is_not_a_value_to_read() -> None:
+    """`{years_since(applicant.graduation_year)}` computes what it shows; it names no field the condition must read."""
+    explain = "{years_since(applicant.graduation_year)} years since graduation"
+    assert lint(rule("x", "profile", "years_since(applicant.graduation_year) > 5", "{ odds = 0.8 }", explain=explain)) == []
+
+
+def test_estimates_and_groups_are_known_to_the_lints() -> None:
+    rs = load_rules_from_text(
+        [
+            (
+                "t.toml",
+                HEADER
+                + '[[estimate]]\nname = "screen"\nstart = 228\n'
+                + '[[group]]\nname = "academic"\nprograms = "program.program_type == \'university\'"\n'
+                + rule("univ", "program", "program.program_type == 'university'", "{ estimate = { screen = 6 } }")
+                + rule("below", "program", "applicant.step2_ck.score < estimate.screen", "{ odds = 0.5 }", explain="under {estimate.screen}")
+                + rule("cap", "list", "list.size > 10", "{ at_most = { academic = 3 } }"),
+            )
+        ]
+    )
+    assert lint_rules(rs) == []
 
 
 # --- the command ----------------------------------------------------------------------------------
 
-BAD = HEADER + rule("x", "profile", "applicant.step2_ck.score > 300", "{ score = 1 }")
+BAD = HEADER + rule("x", "profile", "applicant.step2_ck.score > 300", "{ odds = 2 }")
 
 
 def test_check_clean(tmp_path: Path) -> None:
     f = tmp_path / "clean.toml"
-    f.write_text(HEADER + rule("x", "profile", "applicant.step2_ck.score < 225", "{ score = 1 }"), encoding="utf-8")
+    f.write_text(HEADER + rule("x", "profile", "applicant.step2_ck.score < 225", "{ odds = 2 }"), encoding="utf-8")
     run = run_cli("check", f)
     assert run.code == 0 and run.err == ""
     assert run.out == "checked 1 file, 1 rule: 0 errors, 0 warnings\n"
@@ -242,9 +273,9 @@ def test_check_errors_exit_2_with_every_error_located(tmp_path: Path) -> None:
     f = tmp_path / "broken.toml"
     f.write_text(
         HEADER
-        + rule("a", "program", "program.regoin == 'la_county'", "{ score = 1 }")
-        + rule("c", "program", "program.region == 'la_conty'", "{ score = 1 }")
-        + rule("b", "profile", "lenn(applicant.languages) > 1", "{ score = 1 }"),
+        + rule("a", "program", "program.regoin == 'la_county'", "{ odds = 2 }")
+        + rule("c", "program", "program.region == 'la_conty'", "{ odds = 2 }")
+        + rule("b", "profile", "lenn(applicant.languages) > 1", "{ odds = 2 }"),
         encoding="utf-8",
     )
     run = run_cli("check", f)
@@ -260,7 +291,7 @@ def test_check_errors_exit_2_with_every_error_located(tmp_path: Path) -> None:
 
 def test_check_duplicate_ids(tmp_path: Path) -> None:
     f = tmp_path / "dup.toml"
-    f.write_text(HEADER + rule("a", "profile", "true", "{ score = 1 }") * 2, encoding="utf-8")
+    f.write_text(HEADER + rule("a", "profile", "true", "{ odds = 2 }") * 2, encoding="utf-8")
     run = run_cli("check", f)
     assert run.code == 2 and "duplicate_rule: t.a:" in run.out
 
@@ -288,7 +319,7 @@ def test_check_with_shipped_reports_only_your_files(tmp_path: Path) -> None:
     f = tmp_path / "mine.toml"
     f.write_text(
         '[ruleset]\nname = "mine"\nversion = "0.1"\nrequires = ["base"]\n'
-        + rule("x", "profile", "applicant.step2_ck.score > 300", "{ score = 1 }").replace("t.x", "mine.x"),
+        + rule("x", "profile", "applicant.step2_ck.score > 300", "{ odds = 2 }").replace("t.x", "mine.x"),
         encoding="utf-8",
     )
     run = run_cli("check", "--with-shipped", f)

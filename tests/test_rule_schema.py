@@ -56,9 +56,17 @@ BROKEN = {
     "unknown stage": '[ruleset]\nname = "t"\n[[rule]]\nid = "a.b"\nstage = "profil"\nwhen = "true"\nthen = { tag = "x" }\n',
     "misspelt key": '[ruleset]\nname = "t"\n[[rule]]\nid = "a.b"\nstage = "profile"\nwhen = "true"\nthn = { tag = "x" }\n',
     "empty then": '[ruleset]\nname = "t"\n[[rule]]\nid = "a.b"\nstage = "profile"\nwhen = "true"\nthen = {}\n',
-    "score as string": '[ruleset]\nname = "t"\n[[rule]]\nid = "a.b"\nstage = "program"\nwhen = "true"\nthen = { score = "5" }\n',
+    "score (gone)": '[ruleset]\nname = "t"\n[[rule]]\nid = "a.b"\nstage = "program"\nwhen = "true"\nthen = { score = 5 }\n',
+    "scoring table (gone)": '[ruleset]\nname = "t"\n[scoring]\nbase = 50\n',
+    "odds as boolean": '[ruleset]\nname = "t"\n[[rule]]\nid = "a.b"\nstage = "program"\nwhen = "true"\nthen = { odds = true }\n',
     "bad id": '[ruleset]\nname = "t"\n[[rule]]\nid = "A B"\nstage = "profile"\nwhen = "true"\nthen = { tag = "x" }\n',
-    "bad tier": '[ruleset]\nname = "t"\n[[rule]]\nid = "a.b"\nstage = "program"\nwhen = "true"\nthen = { set = { tier = "safe" } }\n',
+    "bad tier": '[ruleset]\nname = "t"\n[[rule]]\nid = "a.b"\nstage = "program"\nwhen = "true"\nthen = { tier_at_most = "safe" }\n',
+    "negative interview target": '[ruleset]\nname = "t"\n[[rule]]\nid = "a.b"\nstage = "list"\nwhen = "true"\nthen = { set = { interview_target = -2 } }\n',
+    "chance as text": '[ruleset]\nname = "t"\n[chance]\nbase = "low"\n',
+    "estimate without start": '[ruleset]\nname = "t"\n[[estimate]]\nname = "screen"\n',
+    "group without programs": '[ruleset]\nname = "t"\n[[group]]\nname = "academic"\n',
+    "lever of an unknown kind": '[ruleset]\nname = "t"\n[[lever]]\nid = "a.b"\ntitle = "T"\nkind = "widden"\nset = ["visa = \\"j1\\""]\n',
+    "lever without a change": '[ruleset]\nname = "t"\n[[lever]]\nid = "a.b"\ntitle = "T"\nset = []\n',
     "unknown table": '[ruleset]\nname = "t"\n[rules]\nx = 1\n',
 }
 
@@ -66,3 +74,9 @@ BROKEN = {
 @pytest.mark.parametrize("name", BROKEN)
 def test_broken_rule_files_are_refused(name: str) -> None:
     assert list(VALIDATOR.iter_errors(tomllib.loads(BROKEN[name]))), name
+
+
+def test_the_shipped_levers_are_described() -> None:
+    lever = SCHEMA["properties"]["lever"]["items"]
+    assert lever["properties"]["kind"]["enum"] == ["strengthen", "widen"]
+    assert set(lever["required"]) == {"id", "title", "set"}

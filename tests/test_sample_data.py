@@ -735,6 +735,14 @@ def test_all_archetypes_present() -> None:
     assert {p.stem for p in PROFILE_FILES} >= set(ARCHETYPES)
 
 
+#: archetypes defined by what they lack (issue 10's weakest applicants): the header says so, and
+#: the file leaves out the sections the applicant has nothing in
+LACKS: dict[str, frozenset[str]] = {
+    "weak_no_usce": frozenset({"usce", "letters", "ties", "research", "history", "application_budget"}),
+    "failed_low_step2": frozenset({"letters", "ties", "research", "history"}),
+}
+
+
 @pytest.mark.parametrize("path", PROFILE_FILES, ids=lambda p: p.stem)
 def test_profile_loads_and_is_documented(path: Path) -> None:
     profile = smartpick_rules.load_profile(path)
@@ -746,14 +754,19 @@ def test_profile_loads_and_is_documented(path: Path) -> None:
         header.append(line)
     assert len(header) >= 5, "each profile starts with a comment block"
     assert "guide" in " ".join(header).lower()
+    lacks = LACKS.get(path.stem, frozenset())
     assert profile.step2_ck is not None and profile.step2_ck.score is not None
     assert profile.preferences.specialties
-    assert profile.preferences.application_budget
-    assert profile.usce and profile.letters and profile.languages
+    assert profile.preferences.application_budget or "application_budget" in lacks
+    assert profile.languages
+    for key in ("usce", "letters"):
+        assert getattr(profile, key) or key in lacks, key
     # every section present in the file, not left to defaults
     data = tomllib.loads(text)
     for key in ("usce", "letters", "ties", "languages", "research", "preferences", "history"):
-        assert key in data, key
+        assert key in data or key in lacks, key
+    for key in lacks & {"usce", "letters", "ties"}:
+        assert not getattr(profile, key), f"{path.stem} is said to have no {key}"
 
 
 def test_profiles_match_their_archetype() -> None:

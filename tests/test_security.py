@@ -166,11 +166,69 @@ def test_run_time_arithmetic_extremes_give_results(when: str) -> None:
     "value", ["nan", "inf", "-inf", "1e300", "99999999999999999999"], ids=["nan", "inf", "-inf", "1e300", "20-digits"]
 )
 def test_effect_numbers_out_of_range_are_refused(value: str) -> None:
-    for then in (f"{{ score = {value} }}", f"{{ priority = {value} }}"):
+    for then in (f"{{ odds = {value} }}", f"{{ chance_cap = {value} }}", f"{{ priority = {value} }}"):
         err = refused(ruleset(f'stage = "program"\nwhen = "true"\nthen = {then}'))
         assert err.code in ("schema_error", "limit_exceeded")
-    err = refused(ruleset(f'stage = "list"\nwhen = "true"\nthen = {{ set = {{ max_reach = {value} }} }}'))
+    err = refused(ruleset(f'stage = "list"\nwhen = "true"\nthen = {{ set = {{ interview_target = {value} }} }}'))
     assert err.code in ("schema_error", "limit_exceeded", "type_error")
+    estimate = f'[ruleset]\nname = "s"\n[[estimate]]\nname = "screen"\nstart = {value}\n'
+    assert refused(estimate).code in ("schema_error", "limit_exceeded")
+    err = refused(
+        '[ruleset]\nname = "s"\n[[estimate]]\nname = "screen"\nstart = 220\n'
+        + ruleset(f'stage = "program"\nwhen = "true"\nthen = {{ estimate = {{ screen = {value} }} }}').split("\n", 2)[2]
+    )
+    assert err.code in ("schema_error", "limit_exceeded")
+    assert refused(f'[ruleset]\nname = "s"\n[chance]\nbase = {value}\n').code in ("schema_error", "limit_exceeded")
+
+
+@pytest.mark.parametrize(
+    ("effect", "message"),
+    [
+        ('odds = "(1 + program.positions) * 1e300 * 1e300"', "`odds` must be a positive number (program `a`), got inf"),
+        ('odds = "program.positions - 3"', "`odds` must be a positive number (program `a`), got -3.0"),
+        ('odds = "(1 + program.positions) * 1e300 * 1e300 - (1 + program.positions) * 1e300 * 1e300"', "`odds` must be a positive number (program `a`), got nan"),
+        ('chance_cap = "program.positions / 2"', "`chance_cap` must be between 0 and 1 (program `a`), got 0.0"),
+        # a's ceiling of 1 is allowed (no ceiling at all); b's 4 is not a chance
+        ('chance_cap = "1 + program.positions"', "`chance_cap` must be between 0 and 1 (program `b`), got 4.0"),
+        ('odds = "program.img_share"', "`odds` has no value for program `a` (it read something not set)"),
+    ],
+)
+def test_effect_values_out_of_range_at_run_time_are_evaluation_errors(effect: str, message: str) -> None:
+    rules = load_rules_from_text([("s.toml", ruleset(f'stage = "program"\nwhen = "true"\nthen = {{ {effect} }}'))])
+    with pytest.raises(sr.EvaluationError) as info:
+        sr.evaluate(PROFILE, CATALOG, rules, as_of=2026)
+    d = info.value.diagnostics[0]
+    assert d.rule_id == "s.r0" and d.location.file == "s.toml"
+    assert message in d.message, d.message
+
+
+def test_profile_odds_out_of_range_at_run_time_are_evaluation_errors() -> None:
+    rules = load_rules_from_text([("s.toml", ruleset('stage = "profile"\nwhen = "true"\nthen = { odds = "applicant.step2_ck.score - 224" }'))])
+    with pytest.raises(sr.EvaluationError, match=r"`odds` must be a positive number, got 0.0"):
+        sr.evaluate(PROFILE, CATALOG, rules, as_of=2026)
+
+
+def test_exp_of_anything_stays_finite() -> None:
+    rec = loads_and_runs(ruleset('stage = "program"\nwhen = "true"\nthen = { odds = "exp(program.positions * 1e300)" }'))
+    by_id = {r.program.id: r for r in rec.programs}
+    assert by_id["b"].audit[0].odds == pytest.approx(5.184705528587072e21)  # e**50, the bound
+    assert 0 < (by_id["b"].chance or 0) < 1
+
+
+@pytest.mark.parametrize("bound", ["list.size * 1e300 * 1e300", "0 - list.size * 1e300 * 1e300 + list.size * 1e300 * 1e300"])
+def test_an_infinite_or_nan_group_bound_is_an_evaluation_error(bound: str) -> None:
+    text = '[ruleset]\nname = "s"\n[[group]]\nname = "g"\nprograms = "program.positions > 1"\n' + ruleset(
+        f'stage = "list"\nwhen = "true"\nthen = {{ at_most = {{ g = "{bound}" }} }}'
+    ).split("\n", 2)[2]
+    rules = load_rules_from_text([("s.toml", text)])
+    with pytest.raises(sr.EvaluationError, match=r"`at_most\.g` is .*not a usable number of programs"):
+        sr.evaluate(PROFILE, CATALOG, rules, as_of=2026)
+
+
+def test_deeply_nested_conditional_expressions_are_refused() -> None:
+    deep = "1 if true else " * 300 + "0"
+    err = refused(ruleset(f'stage = "profile"\nwhen = "{deep} > 0"\nthen = {{ tag = "x" }}'))
+    assert err.code in ("limit_exceeded", "parse_error")
 
 
 @pytest.mark.parametrize("bound", ["list.size * 1e300 * 1e300", "list.size * 1e300 * 1e300 - list.size * 1e300 * 1e300"])
@@ -235,11 +293,14 @@ def test_deeply_nested_toml_inputs_are_refused(tmp_path: Path, kind: str) -> Non
 
 def test_a_long_positive_tag_cycle_reaches_a_fixpoint() -> None:
     n = 50
-    rules = [f'stage = "program"\nwhen = "has(\'t{(i + 1) % n}\') or program.positions > 2"\nthen = {{ tag = "t{i}", score = 1 }}' for i in range(n)]
+    rules = [f'stage = "program"\nwhen = "has(\'t{(i + 1) % n}\') or program.positions > 2"\nthen = {{ tag = "t{i}", odds = 1.01 }}' for i in range(n)]
     rec = loads_and_runs(ruleset(*rules))
     by_id = {r.program.id: r for r in rec.programs}
-    assert by_id["b"].score == 50 + n and len(by_id["b"].tags) == n
-    assert by_id["a"].score == 50 and by_id["a"].tags == ()
+    # each of the n rules fired once for b: its odds are the base odds times 1.01 ** n
+    odds = 0.05 / 0.95 * 1.01**n
+    assert by_id["b"].chance == pytest.approx(odds / (1 + odds), rel=1e-12) and len(by_id["b"].tags) == n
+    assert len([a for a in by_id["b"].audit if a.odds == 1.01]) == n
+    assert by_id["a"].chance == pytest.approx(0.05, rel=1e-12) and by_id["a"].tags == ()
 
 
 @pytest.mark.parametrize(
@@ -328,7 +389,7 @@ def test_a_named_pipe_in_a_rule_set_folder_does_not_hang(tmp_path: Path) -> None
     os.mkfifo(folder / "pipe.toml")
     code = f"import smartpick_rules as sr\ntry:\n    sr.load_rules({str(folder)!r})\nexcept sr.SmartpickError:\n    pass\n"
     try:
-        subprocess.run([sys.executable, "-c", code], timeout=3, check=True, capture_output=True)
+        subprocess.run([sys.executable, "-c", code], timeout=30, check=True, capture_output=True)  # a hang detector: generous on a loaded machine
     except subprocess.TimeoutExpired:
         pytest.fail("load_rules hung on a named pipe")
 
@@ -368,6 +429,10 @@ def _exceeds(limit: str, value: int, tmp_path: Path) -> sr.SmartpickError:
         if limit == "max_ruleset_bytes":
             (tmp_path / "r.toml").write_text(ruleset(rule))
             sr.load_rules(tmp_path / "r.toml", limits=limits)
+        elif limit == "max_ruleset_total_bytes":
+            for n in ("a", "b"):
+                (tmp_path / f"{n}.toml").write_text(ruleset(rule, header=f'name = "{n}"'))
+            sr.load_rules(tmp_path, limits=limits)
         elif limit == "max_rules":
             load_rules_from_text([("r.toml", ruleset(rule, rule.replace('"x"', '"y"'), rule.replace('"x"', '"z"')))], limits=limits)
         elif limit == "max_rulesets":
@@ -381,8 +446,17 @@ def _exceeds(limit: str, value: int, tmp_path: Path) -> sr.SmartpickError:
         elif limit == "max_tags":
             load_rules_from_text([("r.toml", ruleset(rule.replace('"x"', '["a", "b", "c"]')))], limits=limits)
         elif limit == "max_firings":
+            rules = load_rules_from_text([("r.toml", ruleset('stage = "program"\nwhen = "true"\nthen = { odds = 2 }'))])
+            sr.evaluate(PROFILE, CATALOG, rules, as_of=2026, limits=limits)
+        elif limit == "max_work":
+            rules = load_rules_from_text([("r.toml", ruleset('stage = "program"\nwhen = "program.positions > 1 and program.positions < 9"\nthen = { score = 1 }'))])
+            sr.evaluate(PROFILE, CATALOG, rules, as_of=2026, limits=limits)
+        elif limit == "max_audit_entries":
             rules = load_rules_from_text([("r.toml", ruleset('stage = "program"\nwhen = "true"\nthen = { score = 1 }'))])
             sr.evaluate(PROFILE, CATALOG, rules, as_of=2026, limits=limits)
+        elif limit == "max_result_bytes":
+            rules = load_rules_from_text([("r.toml", ruleset('stage = "program"\nwhen = "true"\nthen = { score = 1 }'))])
+            sr.evaluate(PROFILE, CATALOG, rules, as_of=2026, limits=limits).to_json()
         elif limit == "max_programs":
             (tmp_path / "c.csv").write_text(_csv(5))
             sr.load_catalog(tmp_path / "c.csv", limits=limits)
@@ -405,12 +479,16 @@ def _exceeds(limit: str, value: int, tmp_path: Path) -> sr.SmartpickError:
 
 TINY = {
     "max_ruleset_bytes": 20,
+    "max_ruleset_total_bytes": 150,
     "max_rules": 2,
     "max_rulesets": 2,
     "max_expression_length": 10,
     "max_expression_depth": 3,
     "max_tags": 2,
     "max_firings": 1,
+    "max_work": 3,
+    "max_audit_entries": 1,
+    "max_result_bytes": 100,
     "max_programs": 3,
     "max_string_length": 5,
     "max_list_items": 3,
@@ -420,13 +498,14 @@ TINY = {
 
 
 def test_every_limit_has_a_tiny_value_test() -> None:
-    assert set(TINY) == {a.name for a in attrs.fields(Limits)}
+    # max_engine_seconds needs the durable engine hanging for real: tests/test_durable_isolation.py
+    assert set(TINY) | {"max_engine_seconds"} == {a.name for a in attrs.fields(Limits)}
 
 
 @pytest.mark.parametrize("limit", sorted(TINY))
 def test_each_limit_configured_tiny_gives_a_clear_error(limit: str, tmp_path: Path) -> None:
     err = _exceeds(limit, TINY[limit], tmp_path)
-    assert err.code == ("budget_exceeded" if limit == "max_firings" else "limit_exceeded"), err
+    assert err.code == ("budget_exceeded" if limit in ("max_firings", "max_work") else "limit_exceeded"), err
     assert str(TINY[limit]) in err.diagnostics[0].message, err  # the configured value is named
     # and the default is not hit by the same input
     assert getattr(DEFAULT_LIMITS, limit) > TINY[limit]
@@ -457,7 +536,7 @@ def test_limits_travel_through_evaluate() -> None:
     with pytest.raises(sr.InputError) as info:
         sr.evaluate(PROFILE, CATALOG, None, as_of=2026, limits=Limits(max_programs=1))
     assert info.value.code == "limit_exceeded"
-    rules = load_rules_from_text([("r.toml", ruleset('stage = "program"\nwhen = "true"\nthen = { score = 1 }'))])
+    rules = load_rules_from_text([("r.toml", ruleset('stage = "program"\nwhen = "true"\nthen = { odds = 2 }'))])
     with pytest.raises(sr.EvaluationError) as info2:
         sr.evaluate(PROFILE, CATALOG, rules, as_of=2026, limits=Limits(max_firings=1))
     assert info2.value.code == "budget_exceeded" and "Limits.max_firings" in (info2.value.diagnostics[0].help or "")

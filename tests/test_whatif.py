@@ -122,7 +122,7 @@ def _assert_outcomes_match(ev: Evaluator, p: sr.Profile) -> None:
     for i, pid in enumerate(ev.ids):
         r = by_id[pid]
         assert o.tiers[i] == r.tier, pid
-        assert o.score[i] == r.score, pid
+        assert (None if o.excluded[i] else float(o.chance[i])) == r.chance, pid
         assert o.excluded_by(i) == (r.excluded.rule_id if r.excluded else None), pid
         fired = {a.rule_id for a in r.audit if a.stage == "program"}
         assert {cr.rule.id for cr in o.plan.program.rules if o.fired[cr.index][i]} == fired, pid
@@ -171,16 +171,46 @@ def test_whatif_with_no_change_moves_nothing(catalog: sr.Catalog, mini_rules: sr
 
 
 def test_candidate_levers_depend_on_the_profile(profile: sr.Profile) -> None:
+    """The shipped rule sets' [[lever]] tables, offered by their `when` on the profile."""
     keys = [lv.key for lv in candidate_levers(profile, 2026)]
-    assert not any(k.startswith("step2_ck") for k in keys)  # taken already
-    assert "language_spanish" in keys  # speaks English and Tagalog
-    assert "la_plan" not in keys  # already states it
-    fresh = sr.profile_from_data({"graduation_year": 2022, "languages": ["Spanish"]})
-    keys = [lv.key for lv in candidate_levers(fresh, 2026)]
-    assert keys[:4] == ["step2_ck_220", "step2_ck_230", "step2_ck_240", "step2_ck_250"]
-    assert "language_korean" in keys and "la_plan" in keys
-    for lv in candidate_levers(fresh, 2026):
-        apply_changes(fresh, list(lv.changes))  # every lever is a valid change
+    assert not any(k.startswith("levers.step2_ck") for k in keys)  # taken already
+    assert "levers.language_spanish" in keys  # speaks English and Tagalog
+    assert "levers.la_plan" not in keys  # already states it
+    assert "levers.j1_instead_of_h1b" not in keys  # a J-1 applicant
+    fresh = sr.profile_from_data({"graduation_year": 2022, "languages": ["Spanish"], "visa": "h1b"})
+    offered = candidate_levers(fresh, 2026)
+    keys = [lv.key for lv in offered]
+    assert keys[:4] == ["levers.step2_ck_220", "levers.step2_ck_230", "levers.step2_ck_240", "levers.step2_ck_250"]
+    assert "levers.language_spanish" not in keys and "levers.la_plan" in keys
+    assert "levers.j1_instead_of_h1b" in keys
+    # no preferred specialty: no backup specialty to add to it
+    assert not any(k.startswith("levers.backup_") for k in keys)
+    by_key = {lv.key: lv for lv in offered}
+    assert by_key["levers.j1_instead_of_h1b"].kind == "widen" and by_key["levers.step3"].kind == "strengthen"
+    # {specialty} is the first preferred specialty (internal medicine when none), {as_of} the year
+    assert 'specialty = "internal_medicine"' in by_key["levers.usce_la_3m"].changes[0]
+    assert "end_year = 2026" in by_key["levers.usce_la_3m"].changes[0]
+    peds = sr.profile_from_data({"graduation_year": 2022, "preferences": {"specialties": ["pediatrics"]}})
+    peds_levers = {lv.key: lv for lv in candidate_levers(peds, 2027)}
+    assert 'specialty = "pediatrics"' in peds_levers["levers.usce_la_3m"].changes[0]
+    assert "end_year = 2027" in peds_levers["levers.usce_la_3m"].changes[0]
+    assert "levers.backup_internal_medicine" in peds_levers and "levers.backup_pediatrics" not in peds_levers
+    for p in (fresh, peds):
+        for lv in candidate_levers(p, 2026):
+            apply_changes(p, list(lv.changes))  # every lever is a valid change
+
+
+def test_candidate_levers_come_from_the_rule_sets_given(mini_rules: sr.RuleSet) -> None:
+    p = sr.profile_from_data({"graduation_year": 2021, "visa": "h1b"})
+    keys = [lv.key for lv in candidate_levers(p, 2026, mini_rules)]
+    assert keys == [
+        "mini.step2_ck_220",
+        "mini.step2_ck_250",
+        "mini.language_spanish",
+        "mini.usce_la",
+        "mini.publication",
+        "mini.j1",
+    ]
 
 
 def test_levers_rank_by_programs_moved(catalog: sr.Catalog, mini_rules: sr.RuleSet) -> None:
@@ -190,19 +220,28 @@ def test_levers_rank_by_programs_moved(catalog: sr.Catalog, mini_rules: sr.RuleS
     ev = Evaluator(catalog, mini_rules, as_of=2026)
     results = levers(ev, p)
     keys = [r.lever.key for r in results]
-    assert keys[0] == "language_spanish"
+    assert keys[0] == "mini.language_spanish"
     improved = [r.improved for r in results]
     assert improved == sorted(improved, reverse=True)
     # with no Step 2 CK yet, no Step 2 CK minimum applies (an absent score is never below one);
-    # a score of 220 makes the programs that publish a higher minimum exclude the applicant
-    ck220 = next(r for r in results if r.lever.key == "step2_ck_220")
-    assert ck220.worsened == ck220.comparison.count("newly_excluded") > 0
-    assert keys.index("step2_ck_250") < keys.index("step2_ck_220")
+    # a score of 220 makes the programs that publish a higher minimum exclude the applicant, and
+    # the low score halves the odds everywhere else (down a tier where that crosses a band)
+    ck220 = next(r for r in results if r.lever.key == "mini.step2_ck_220")
+    c220 = ck220.comparison
+    assert ck220.worsened == c220.count("newly_excluded") + c220.count("tier_down")
+    assert c220.count("newly_excluded") > 0 and c220.count("tier_down") > 0
+    assert c220.count("chance_down") > 0 and c220.chance_gain < 0 and c220.count("chance_up") == 0
+    assert keys.index("mini.step2_ck_250") < keys.index("mini.step2_ck_220")
     spanish = results[0]
-    assert spanish.comparison.count("tier_up") > 0 and spanish.comparison.count("score_up") > 0
-    assert ("mini.spanish", spanish.comparison.count("score_up") + spanish.comparison.count("tier_up")) in spanish.comparison.responsible()
-    none = next(r for r in results if r.lever.key == "publication")
+    cs = spanish.comparison
+    assert cs.count("tier_up") > 0 and cs.count("chance_up") > 0 and cs.chance_gain > 0
+    assert cs.worsened == 0 and cs.count("chance_down") == 0
+    assert ("mini.spanish", cs.count("chance_up") + cs.count("tier_up")) in cs.responsible()
+    none = next(r for r in results if r.lever.key == "mini.publication")
     assert none.comparison.changes == ()
+    data = spanish.to_dict()
+    assert (data["key"], data["tier_up"], data["chance_up"]) == ("mini.language_spanish", cs.count("tier_up"), cs.count("chance_up"))
+    assert data["chance_gain"] == pytest.approx(sum(c.after_chance - c.before_chance for c in cs.changes))
 
 
 def _timed_levers(ev: Evaluator, p: sr.Profile) -> float:
@@ -282,7 +321,7 @@ def test_levers_command(tmp_path: Path) -> None:
     assert lines[-1] == f"  smartpick-rules whatif {prof} --set 'languages+=\"Spanish\"'"  # the real profile path
     assert all(len(line) <= 100 for line in lines[:-1])  # the command is left whole, to copy
     data = json.loads(run_cli("levers", prof, "--rules", rules, "--as-of", "2026", "--format", "json").out)
-    assert data["levers"][0]["key"] == "language_spanish"
+    assert data["levers"][0]["key"] == "mini.language_spanish"
     assert data["levers"][0]["tier_up"] > 0
     # the suggested command runs as printed
     import shlex

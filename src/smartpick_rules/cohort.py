@@ -119,7 +119,7 @@ def evaluate_many(
     pending: list[tuple[int, Profile]] = []
     for i, p in enumerate(profiles):
         try:
-            prof = p if isinstance(p, Profile) else profile_from_data(p, source=f"<profile #{i}>")
+            prof = p if isinstance(p, Profile) else profile_from_data(p, source=f"<profile #{i}>", limits=limits)
         except SmartpickError as exc:
             results.append(exc)
             continue

@@ -16,7 +16,9 @@ keeps *what* went wrong (``message``), *where* (``location``) and *how to fix it
 
 from __future__ import annotations
 
+import bisect
 import difflib
+import functools
 from collections.abc import Iterable, Sequence
 
 import attrs
@@ -233,14 +235,29 @@ class EngineUnavailable(SmartpickError):
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
-    """The closest candidate to ``word``, if one is close enough to be a likely typo."""
-    pool = sorted(set(candidates))
+    """The closest candidate to ``word``, if one is close enough to be a likely typo.
+
+    Bounded work however many candidates there are: difflib compares every candidate, which
+    is fine for field names and enumerations; for large pools (tags, rule ids, program ids)
+    only the candidates within a couple of edits of ``word`` are compared, found through an
+    index of single-character deletions built once per pool. A file with two thousand unknown
+    tags then costs a fraction of a second, not minutes.
+    """
+    distinct = frozenset(candidates)
+    pool = _sorted_pool(distinct) if len(distinct) <= _CACHED_POOL else tuple(sorted(distinct))
     if not pool:
         return None
-    # a truncated name (`min_step2` for `min_step2_ck`) is the likeliest slip
-    prefixed = [c for c in pool if c.startswith(word) and c != word] if len(word) >= 4 else []
-    if prefixed:
-        return min(prefixed, key=len)
+    # a truncated name (`min_step2` for `min_step2_ck`) is the likeliest slip; in sorted order
+    # the names starting with `word` are one run, found by bisection
+    if len(word) >= 4:
+        at = bisect.bisect_right(pool, word)
+        end = at
+        while end < len(pool) and pool[end].startswith(word):
+            end += 1
+        if end > at:
+            return min(pool[at:end], key=len)
+    if len(pool) > _SMALL_POOL:
+        return _close_in_large_pool(word, pool)
     matches = difflib.get_close_matches(word, pool, n=1, cutoff=0.6)
     if matches:
         return matches[0]
@@ -252,3 +269,50 @@ def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
         if m:
             return tails[m[0]]
     return None
+
+
+#: pools up to this size are compared whole with difflib
+_SMALL_POOL = 200
+#: larger pools (a catalog's program ids) are neither cached nor indexed: one lookup scans them
+_CACHED_POOL = 20_000
+#: longest word looked up in a large pool (its deletions are enumerated)
+_LONGEST_WORD = 64
+
+
+@functools.lru_cache(maxsize=16)
+def _sorted_pool(candidates: frozenset[str]) -> tuple[str, ...]:
+    return tuple(sorted(candidates))
+
+
+def _deletions(word: str) -> set[str]:
+    return {word[:i] + word[i + 1 :] for i in range(len(word))} | {word}
+
+
+@functools.lru_cache(maxsize=8)
+def _deletion_index(pool: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    index: dict[str, list[str]] = {}
+    for c in pool:
+        if len(c) <= _LONGEST_WORD:
+            for d in _deletions(c):
+                index.setdefault(d, []).append(c)
+    return {k: tuple(v) for k, v in index.items()}
+
+
+def _close_in_large_pool(word: str, pool: tuple[str, ...]) -> str | None:
+    if len(word) > _LONGEST_WORD:
+        return None
+    # candidates sharing a single-character deletion with the word: at most two edits away
+    # (a substitution, an insertion or deletion, an adjacent swap, or one of each)
+    near: set[str] = set()
+    if len(pool) <= _CACHED_POOL:
+        index = _deletion_index(pool)
+        for d in _deletions(word):
+            near.update(index.get(d, ()))
+    else:
+        mine = _deletions(word)
+        near = {c for c in pool if abs(len(c) - len(word)) <= 2 and not mine.isdisjoint(_deletions(c))}
+    near.discard(word)
+    if not near:
+        return None
+    matches = difflib.get_close_matches(word, sorted(near), n=1, cutoff=0.6)
+    return matches[0] if matches else None

@@ -20,12 +20,15 @@ class Limits:
     """Bounds on untrusted rule files, profiles and catalogs; each field is one limit.
 
     The defaults leave ample room for the shipped rule sets and catalogs. Exceeding a limit is a
-    ``limit_exceeded`` diagnostic (``budget_exceeded`` for ``max_firings`` at run time) naming
+    ``limit_exceeded`` diagnostic (``budget_exceeded`` for ``max_firings`` and ``max_work`` at run time) naming
     the field; ``attrs.evolve(DEFAULT_LIMITS, max_rules=50)`` changes one.
     """
 
     max_ruleset_bytes: int = 1_000_000
     """Bytes in one rule-set file."""
+    max_ruleset_total_bytes: int = 1_000_000
+    """Bytes in all the rule-set files loaded together (the shipped ones are about 150 KB):
+    what loading, checking and planning cost grows with."""
     max_rules: int = 2_000
     """Rules across all loaded rule sets."""
     max_rulesets: int = 200
@@ -38,13 +41,25 @@ class Limits:
     """Distinct tags rules may set."""
     max_firings: int = 5_000_000
     """Rule firings in one evaluation, all stages together."""
-    max_programs: int = 200_000
+    max_work: int = 1_000_000
+    """Elements visited in one evaluation: a condition node evaluated for one program or list
+    item is one (the vectorised program stage: one per node per 512 programs); nested
+    collection functions multiply."""
+    max_audit_entries: int = 2_000_000
+    """Audit entries one result holds, every program's trail included: what a report or
+    ``to_json`` materialises."""
+    max_result_bytes: int = 100_000_000
+    """Bytes of JSON ``to_json`` writes for one result."""
+    max_engine_seconds: int = 30
+    """Seconds the durable engine's worker process may take for one call (compiling a rule set,
+    one stratum of one stage) before it is stopped; fixed when the rule set is compiled."""
+    max_programs: int = 50_000
     """Programs in one catalog."""
     max_string_length: int = 10_000
     """Characters in one string field or CSV cell."""
     max_list_items: int = 1_000
     """Items in one list of a profile or program (rotations, letters, languages, tags, ...)."""
-    max_input_bytes: int = 200_000_000
+    max_input_bytes: int = 20_000_000
     """Bytes in one profile or catalog file."""
     max_message_length: int = 2_000
     """Characters in a rendered explanation or advice message."""

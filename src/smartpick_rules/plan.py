@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from .analysis.check import RuleFacts, check_rules, stratify
+from .analysis.check import RuleAnalysis, RuleFacts, analyse_rules
 from .errors import RulesetError
 from .language.expr import (
     Arith,
@@ -30,6 +30,7 @@ from .language.expr import (
     Path,
     children,
     conjuncts,
+    count_nodes,
     iter_nodes,
     program_nodes,
 )
@@ -72,6 +73,8 @@ class CompiledRule:
     #: a list rule that reads the chosen list (``list.chosen_count``, ...): it reviews the list
     #: once chosen and only advises
     reviews: bool = False
+    #: nodes in the clauses: what evaluating the condition once costs (Limits.max_work)
+    cost: int = 1
 
     @property
     def id(self) -> str:
@@ -275,7 +278,12 @@ def _reads(rule: Rule, program_tags: frozenset[str], estimates: dict[str, Expr])
                 if e.dotted not in seen:
                     seen[e.dotted] = (e.dotted, estimates[e.parts[0]], True)
                 return
+            if e.root == "list" and e.parts[:1] == ("programs",):
+                return  # the whole list of programs is never an audit value
             add(e.dotted, e)
+            return
+        if isinstance(e, Call) and e.func == "len" and isinstance(e.args[0], Path) and e.args[0].root == "list":
+            add(to_source(e), e)  # `len(list.programs)`: its value, 412, not the programs
             return
         if isinstance(e, Call) and e.func in COLLECTION_FUNCS:
             # report the call's value unless its collection itself depends on an outer item
@@ -326,13 +334,15 @@ def plan_ruleset(ruleset: RuleSet, limits: Limits = DEFAULT_LIMITS) -> Plan:
     cached = cache.get("plan")
     if cached is not None:
         return cached  # type: ignore[no-any-return]
-    diags, facts = check_rules(
-        ruleset.rules, limits, estimates=ruleset.estimates, groups=ruleset.groups, levers=ruleset.levers
-    )
-    errors = [d for d in diags if d.severity == "error"]
+    analysis = cache.get("analysis")
+    if not isinstance(analysis, RuleAnalysis):
+        analysis = analyse_rules(
+            ruleset.rules, limits, estimates=ruleset.estimates, groups=ruleset.groups, levers=ruleset.levers
+        )
+    errors = [d for d in analysis.diagnostics if d.severity == "error"]
     if errors:
         raise RulesetError(errors)
-    _, strata = stratify(ruleset.rules, facts)
+    facts, strata = analysis.facts, analysis.strata
     stage_tags: dict[str, frozenset[str]] = {
         st: frozenset(t for r in ruleset.rules if r.stage == st for t in r.then.tags) for st in STAGES
     }
@@ -376,9 +386,12 @@ def plan_ruleset(ruleset: RuleSet, limits: Limits = DEFAULT_LIMITS) -> Plan:
                     chance_cap=cap,
                     written_clauses=written,
                     reviews=st == "list" and _reads_chosen(r),
+                    cost=max(1, sum(count_nodes(c) for c in clauses)),
                 )
             )
-            if st == "list" and any(p.dotted.startswith("list.programs") for c in clauses for p in iter_nodes(c) if isinstance(p, Path)):
+            # a template's placeholder is any expression, so it may walk list.programs too
+            read = [*clauses, *(f for t in (r.explain, r.then.advice) if t is not None for f in t.fields)]
+            if st == "list" and any(p.dotted.startswith("list.programs") for c in read for p in iter_nodes(c) if isinstance(p, Path)):
                 list_reads_programs = True
         by_stratum: dict[int, list[int]] = defaultdict(list)
         for cr in compiled:

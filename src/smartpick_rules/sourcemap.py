@@ -8,12 +8,18 @@ tables, dotted and quoted keys, and skips multi-line strings; it never evaluates
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
+import tomllib
 from collections.abc import Sequence
+from typing import Any
 
 import attrs
 
-__all__ = ["SourceMap", "json_source_map", "toml_source_map"]
+from .errors import Diagnostic, Location
+
+__all__ = ["DocumentError", "SourceMap", "json_source_map", "parse_json", "parse_toml", "toml_source_map"]
 
 PathKey = tuple[str | int, ...]
 
@@ -50,12 +56,18 @@ class SourceMap:
             key = key[:-1]
         return (0, 0)
 
-    def find_text(self, text: str, start_line: int) -> tuple[int, int]:
-        """Where ``text`` first appears at or after ``start_line`` (1-based); (0, 0) if absent."""
+    def locate(self, paths: Sequence[Sequence[str | int]]) -> list[tuple[int, int]]:
+        """`position` of each path; one pass over the text where that is cheaper."""
+        return [self.position(p) for p in paths]
+
+    def find_text(self, text: str, start_line: int, end_line: int = 0) -> tuple[int, int]:
+        """Where ``text`` first appears at or after ``start_line`` and before ``end_line`` (1-based,
+        0 for the end of the file); (0, 0) if absent."""
         if not text:
             return (0, 0)
         probe = text.strip().splitlines()[0] if text.strip() else text
-        for i in range(max(start_line - 1, 0), len(self.lines)):
+        stop = min(end_line - 1, len(self.lines)) if end_line > 0 else len(self.lines)
+        for i in range(max(start_line - 1, 0), stop):
             col = self.lines[i].find(probe)
             if col >= 0:
                 return (i + 1, col + 1)
@@ -101,24 +113,110 @@ def toml_source_map(text: str, file: str = "") -> SourceMap:
 
 
 def json_source_map(text: str, file: str = "") -> SourceMap:
-    """A rough map for JSON: each key path to the first line, after its parent's, naming the key."""
-    lines = tuple(text.splitlines())
-    return _JsonMap(file, {}, lines)
+    """A map for JSON: a key path to where its key (or, in an array, its element) is written.
+
+    Nothing is scanned until a position is asked for; `SourceMap.locate` then finds
+    every path asked for in one pass over the text, so locating the errors of a large document
+    costs one scan, not one per error.
+    """
+    return _JsonMap(file, {}, (), text)
+
+
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\],]')
+_NON_SPACE = re.compile(r"\S")
 
 
 @attrs.frozen
 class _JsonMap(SourceMap):
+    text: str = ""
+
     def position(self, path: Sequence[str | int]) -> tuple[int, int]:
-        line = 1
-        col = 1
-        for part in path:
-            if isinstance(part, int):
+        return self.locate([path])[0]
+
+    def locate(self, paths: Sequence[Sequence[str | int]]) -> list[tuple[int, int]]:
+        wanted: set[tuple[str | int, ...]] = set()
+        for p in paths:
+            for k in range(1, len(p) + 1):
+                wanted.add(tuple(p[:k]))
+        found = _scan_json(self.text, wanted)
+        out = []
+        for p in paths:
+            key = tuple(p)
+            while key and key not in found:
+                key = key[:-1]
+            out.append(found[key] if key else (0, 0))
+        return out
+
+
+def _scan_json(text: str, wanted: set[tuple[str | int, ...]]) -> dict[tuple[str | int, ...], tuple[int, int]]:
+    """Where each wanted path's key or array element starts: one pass, no recursion."""
+    found: dict[tuple[str | int, ...], tuple[int, int]] = {}
+    if not wanted:
+        return found
+    deepest = max(len(w) for w in wanted)
+    path: list[str | int] = []
+    #: per open container: True for an object waiting for a key
+    expect_key: list[bool] = []
+    line, line_start, counted = 1, 0, 0
+
+    def where(pos: int) -> tuple[int, int]:
+        nonlocal line, line_start, counted
+        newlines = text.count("\n", counted, pos)
+        if newlines:
+            line += newlines
+            line_start = text.rfind("\n", counted, pos) + 1
+        counted = pos
+        return (line, pos - line_start + 1)
+
+    def element(after: int) -> None:
+        # an array element starts at the next non-space character (numbers are not tokens)
+        key = tuple(path)
+        if key in wanted and key not in found:
+            m = _NON_SPACE.search(text, after)
+            if m is not None and m.group() not in "]":
+                found[key] = where(m.start())
+
+    for m in _JSON_TOKEN.finditer(text):
+        tok = m.group()
+        c = tok[0]
+        if c == '"':
+            if expect_key and expect_key[-1]:
+                expect_key[-1] = False
+                name = tok[1:-1]
+                if "\\" in name:
+                    with contextlib.suppress(ValueError):
+                        name = json.loads(tok)
+                path[-1] = name
+                if len(path) <= deepest:
+                    key = tuple(path)
+                    if key in wanted and key not in found:
+                        found[key] = where(m.start())
+            continue
+        if c == "{":
+            path.append("")  # the key comes next
+            expect_key.append(True)
+        elif c == "[":
+            path.append(0)
+            expect_key.append(False)
+            if len(path) <= deepest:
+                element(m.end())
+        elif c == ",":
+            if not path:
                 continue
-            found = self.find_text(f'"{part}"', line)
-            if found == (0, 0):
-                break
-            line, col = found
-        return (line, col) if path else (0, 0)
+            last = path[-1]
+            if isinstance(last, int):  # in an array: the next element (object keys are strings)
+                path[-1] = last + 1
+                if len(path) <= deepest:
+                    element(m.end())
+            else:
+                expect_key[-1] = True
+        else:  # } or ]
+            if path:
+                path.pop()
+                expect_key.pop()
+        if len(found) == len(wanted):
+            break
+    return found
 
 
 def parse_error_position(message: str) -> tuple[int, int]:
@@ -141,3 +239,119 @@ def path_from_field_path(field_path: str) -> list[str | int]:
         else:
             out.append(int(m.group(2)))
     return out
+
+
+# --- parsing untrusted documents ------------------------------------------------------------
+
+
+class DocumentError(Exception):
+    """A document that does not parse; ``diagnostic`` says where and why (callers raise their own error type)."""
+
+    def __init__(self, diagnostic: Diagnostic) -> None:
+        super().__init__(diagnostic.message)
+        self.diagnostic = diagnostic
+
+
+_LONG_NUMBER = re.compile(r"[0-9][0-9_]{4000,}")
+
+
+def _too_many_digits(text: str, file: str, kind: str) -> DocumentError:
+    # Python refuses to convert integers of over 4,300 digits (a denial-of-service guard) with
+    # a ValueError that has no position; find the number for the message
+    m = _LONG_NUMBER.search(text)
+    line = text.count("\n", 0, m.start()) + 1 if m else 0
+    column = m.start() - text.rfind("\n", 0, m.start()) if m else 0
+    return DocumentError(
+        Diagnostic("parse_error", f"invalid {kind}: a number with thousands of digits", Location(file, line, column))
+    )
+
+
+def parse_toml(text: str, file: str) -> Any:
+    """``tomllib.loads`` with every failure as a located `DocumentError`."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line, col = parse_error_position(str(exc))
+        raise DocumentError(
+            Diagnostic("parse_error", f"invalid TOML: {str(exc).split(' (at')[0]}", Location(file, line, col))
+        ) from None
+    except RecursionError:
+        raise DocumentError(Diagnostic("parse_error", "invalid TOML: nested too deeply", Location(file))) from None
+    except ValueError:
+        raise _too_many_digits(text, file, "TOML") from None
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for k, _v in pairs:
+            if k in seen:
+                raise _DuplicateKey(k)
+            seen.add(k)
+    return out
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number this library accepts")
+
+
+def parse_json(text: str, file: str) -> Any:
+    """``json.loads``, strict: no ``NaN``/``Infinity``, no key twice in an object, every failure a
+    located `DocumentError`. (Python's json keeps the last of two equal keys, silently.)"""
+    try:
+        return json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_unique_keys)
+    except json.JSONDecodeError as exc:
+        raise DocumentError(Diagnostic("parse_error", f"invalid JSON: {exc.msg}", Location(file, exc.lineno, exc.colno))) from None
+    except _DuplicateKey as exc:
+        line, col = _duplicate_key_position(text, exc.key)
+        shown = exc.key if len(exc.key) <= 40 else exc.key[:37] + "..."
+        raise DocumentError(
+            Diagnostic("parse_error", f"invalid JSON: the key `{shown}` appears twice in one object", Location(file, line, col))
+        ) from None
+    except RecursionError:
+        raise DocumentError(Diagnostic("parse_error", "invalid JSON: nested too deeply", Location(file))) from None
+    except ValueError as exc:
+        if "digits" in str(exc):
+            raise _too_many_digits(text, file, "JSON") from None
+        raise DocumentError(Diagnostic("parse_error", f"invalid JSON: {exc}", Location(file))) from None
+
+
+def _duplicate_key_position(text: str, key: str) -> tuple[int, int]:
+    """Where ``key`` is written a second time in one object: one pass, no recursion."""
+    frames: list[set[str] | None] = []  # per open container: the keys seen, or None for an array
+    expect_key: list[bool] = []
+    for m in _JSON_TOKEN.finditer(text):
+        tok = m.group()
+        c = tok[0]
+        if c == '"':
+            if frames and frames[-1] is not None and expect_key[-1]:
+                expect_key[-1] = False
+                name = tok[1:-1]
+                if "\\" in name:
+                    with contextlib.suppress(ValueError):
+                        name = json.loads(tok)
+                keys = frames[-1]
+                if name in keys and name == key:
+                    line = text.count("\n", 0, m.start()) + 1
+                    return line, m.start() - text.rfind("\n", 0, m.start())
+                keys.add(name)
+        elif c == "{":
+            frames.append(set())
+            expect_key.append(True)
+        elif c == "[":
+            frames.append(None)
+            expect_key.append(False)
+        elif c == ",":
+            if frames and frames[-1] is not None:
+                expect_key[-1] = True
+        elif frames:
+            frames.pop()
+            expect_key.pop()
+    return (0, 0)

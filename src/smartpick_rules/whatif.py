@@ -20,7 +20,6 @@ valid TOML is taken as a string (``visa=h1b``).
 
 from __future__ import annotations
 
-import datetime as _dt
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -39,7 +38,7 @@ from .results.recommendation import Recommendation
 from .ruleset.load import load_rules
 from .runtime.evaluate import evaluate
 from .runtime.levers import offered_levers
-from .runtime.stages import assess_programs, run_profile_stage
+from .runtime.stages import as_of_year, assess_programs, run_profile_stage
 
 __all__ = [
     "Change",
@@ -112,7 +111,7 @@ class Evaluator:
         self.catalog = catalog
         self.rules = rules
         self.engine_name = engine
-        self.as_of = as_of if as_of is not None else _dt.date.today().year
+        self.as_of = as_of_year(as_of)  # None is this year; anything outside 1940-2100 is refused
         self.limits = limits
         self.plan = plan_ruleset(rules, limits)
         self.engine = get_engine(engine)

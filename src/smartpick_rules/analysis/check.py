@@ -16,12 +16,14 @@ five mistakes is reported with five lines. The checks:
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import attrs
 
+from ..domain.states import US_STATES, normalise_state
 from ..errors import Diagnostic, Location, did_you_mean
 from ..language.expr import (
     Arith,
@@ -41,7 +43,7 @@ from ..language.facts import ANY, BOOL, NULL, NUMBER, STRING, FactType, record_f
 from ..language.ir import STAGES, Estimate, Group, Lever, Rule, Template
 from ..limits import DEFAULT_LIMITS, Limits, limit_help
 
-__all__ = ["FUNCTIONS", "RuleFacts", "check_rules", "stratify"]
+__all__ = ["FUNCTIONS", "RuleAnalysis", "RuleFacts", "analyse_rules", "check_rules", "stratify"]
 
 #: function name -> (min args, max args or None, one-line signature for help)
 FUNCTIONS: dict[str, tuple[int, int | None, str]] = {
@@ -59,6 +61,7 @@ FUNCTIONS: dict[str, tuple[int, int | None, str]] = {
     "years_since": (1, 1, "years_since(year): the evaluation year minus the given year"),
 }
 
+_STATE_CODES = tuple(US_STATES)
 COLLECTION_FUNCS = frozenset({"count", "total", "any", "all"})
 SET_TARGETS: dict[str, dict[str, FactType]] = {
     "program": {},
@@ -84,8 +87,11 @@ class _ExprChecker:
         tags: dict[str, set[str]],
         derived: dict[str, FactType],
         estimates: frozenset[str] = frozenset(),
+        extra_roots: dict[str, FactType] | None = None,
     ) -> None:
         self.stage = stage
+        #: roots beyond the rule stages' (a property's ``result.``)
+        self.extra_roots = extra_roots or {}
         self.rule_id = rule_id
         self.tags = tags
         self.derived = derived
@@ -253,6 +259,16 @@ class _ExprChecker:
                 )
                 return ANY
             t = roots[root]
+        elif root in self.extra_roots:
+            t = self.extra_roots[root]
+        elif root not in roots:
+            self.error(
+                "stage_error",
+                f"`{root}.` is readable only in a property's `holds` condition, not in a rule",
+                e.loc,
+                help="see docs/properties.md",
+            )
+            return ANY
         else:
             t = roots[root]
         optional = t.optional
@@ -339,6 +355,9 @@ class _ExprChecker:
         for lit in lits:
             if isinstance(lit, Literal) and isinstance(lit.value, str) and lit.value not in t.enum:
                 hint = did_you_mean(lit.value, t.enum)
+                if t.enum == _STATE_CODES:
+                    with contextlib.suppress(ValueError):
+                        hint = normalise_state(lit.value)  # "Texas" or "tx": the code is TX
                 self.error(
                     "type_error",
                     f'"{lit.value}" is never a value of this field',
@@ -437,9 +456,13 @@ def check_expression(
     derived: dict[str, FactType] | None = None,
     want: str | None = "bool",
     estimates: frozenset[str] = frozenset(),
+    extra_roots: dict[str, FactType] | None = None,
 ) -> tuple[FactType, list[Diagnostic], _ExprChecker]:
-    """Type of ``e`` in ``stage``, with the diagnostics found."""
-    c = _ExprChecker(stage, rule_id, tags or {}, derived or {}, estimates)
+    """Type of ``e`` in ``stage``, with the diagnostics found.
+
+    ``extra_roots`` adds fact roots a rule cannot read (a property's ``result.``).
+    """
+    c = _ExprChecker(stage, rule_id, tags or {}, derived or {}, estimates, extra_roots)
     t = c.check(e, {})
     if want is not None and t.kind not in (want, "any") and not c.diags:
         c.want(t, want, e, "a `when` clause must be a condition" if want == "bool" else f"expected {want}")
@@ -454,6 +477,15 @@ def _literal_type(v: Any) -> FactType:
     return STRING
 
 
+@attrs.frozen(eq=False)
+class RuleAnalysis:
+    """Everything checking learned about a rule set: what it found, per-rule facts, strata."""
+
+    diagnostics: tuple[Diagnostic, ...]
+    facts: dict[str, RuleFacts]
+    strata: dict[str, int]
+
+
 def check_rules(
     rules: Sequence[Rule],
     limits: Limits = DEFAULT_LIMITS,
@@ -462,16 +494,46 @@ def check_rules(
     groups: Sequence[Group] = (),
     levers: Sequence[Lever] = (),
 ) -> tuple[list[Diagnostic], dict[str, RuleFacts]]:
-    """Type-check every rule of an effective rule set (and its estimates and groups); return
-    diagnostics and per-rule facts."""
+    """Type-check every rule of an effective rule set (and its estimates, groups and levers);
+    return diagnostics and per-rule facts."""
+    analysis = analyse_rules(rules, limits, estimates=estimates, groups=groups, levers=levers)
+    return list(analysis.diagnostics), analysis.facts
+
+
+def analyse_rules(
+    rules: Sequence[Rule],
+    limits: Limits = DEFAULT_LIMITS,
+    *,
+    estimates: Sequence[Estimate] = (),
+    groups: Sequence[Group] = (),
+    levers: Sequence[Lever] = (),
+) -> RuleAnalysis:
+    """`check_rules`, keeping the strata too: loading does it once and the planner reuses it."""
     diags: list[Diagnostic] = []
     tags: dict[str, set[str]] = defaultdict(set)
     derived: dict[str, FactType] = {}
+    first_setter: dict[str, Rule] = {}
     for r in rules:
         tags[r.stage].update(r.then.tags)
         if r.stage == "profile":
             for name, value in r.then.sets:
-                derived[name] = _literal_type(value)
+                t = _literal_type(value)
+                if name in derived and derived[name].kind != t.kind:
+                    # engines compare derived values as one type; a string in one rule and a
+                    # number in another would fail (or silently differ) at run time
+                    other = first_setter[name]
+                    diags.append(
+                        Diagnostic(
+                            "type_error",
+                            f"sets derived.{name} to a {t.kind}, but `{other.id}` sets it to a {derived[name].kind}",
+                            r.loc,
+                            r.id,
+                            help="a derived value has one type: use the same kind of value in every rule that sets it",
+                        )
+                    )
+                    continue
+                derived.setdefault(name, t)
+                first_setter.setdefault(name, r)
     all_tags = set().union(*tags.values()) if tags else set()
     if len(all_tags) > limits.max_tags:
         diags.append(
@@ -512,9 +574,9 @@ def check_rules(
                 checker.error("type_error", f"a lever's `when` is a condition, got {t.describe()}", clause.loc)
         diags.extend(checker.diags)
     diags.extend(_check_conflicts(rules))
-    strata_diags, _ = stratify(rules, facts)
+    strata_diags, strata = stratify(rules, facts)
     diags.extend(strata_diags)
-    return diags, facts
+    return RuleAnalysis(tuple(diags), facts, strata)
 
 
 #: effect -> stages it may appear in
@@ -703,6 +765,16 @@ def _check_template(
         if ft.kind == "record":
             shown = p.dotted if isinstance(p, Path) else "..."
             out.append(Diagnostic("template_error", f"`{{{shown}}}` is a whole record; name one of its fields", p.loc, r.id))
+        elif ft.kind == "list" and ft.elem is not None and ft.elem.kind == "record":
+            shown = p.dotted if isinstance(p, Path) else "..."
+            out.append(
+                Diagnostic(
+                    "template_error",
+                    f"`{{{shown}}}` is a whole list of records; name a number instead (like {{list.size}})",
+                    p.loc,
+                    r.id,
+                )
+            )
     return out
 
 
@@ -737,43 +809,52 @@ def stratify(rules: Sequence[Rule], facts: dict[str, RuleFacts]) -> tuple[list[D
     A rule reading tag ``t`` positively sits in a stratum at least that of every rule setting
     ``t``; reading it negatively, strictly above. A cycle through a negative read has no such
     assignment and is refused (``negative_cycle``).
+
+    Linear in rules plus tag reads: the dependency graph goes through one node per tag (a rule
+    setting ``t`` -> ``t`` -> a rule reading ``t``) rather than an edge per setter and reader, its
+    strongly connected components are found once (iteratively, so no chain is too long for
+    Python's stack), and a stratum is the longest path to a rule, counting negative edges.
     """
     diags: list[Diagnostic] = []
     strata: dict[str, int] = {}
     for stage in STAGES:
         stage_rules = [r for r in rules if r.stage == stage]
-        setters: dict[str, list[Rule]] = defaultdict(list)
-        for r in stage_rules:
-            for t in r.then.tags:
-                setters[t].append(r)
-        level = {r.id: 0 for r in stage_rules}
+        if not stage_rules:
+            continue
+        # nodes: rules 0..n-1, then tags; edges carry 1 for a negative read, else 0
         n = len(stage_rules)
-        changed = True
-        rounds = 0
-        bad: set[str] = set()
-        while changed:
-            changed = False
-            rounds += 1
-            for r in stage_rules:
-                f = facts.get(r.id)
-                if f is None:
-                    continue
-                for t in f.tags_read:
-                    for s in setters.get(t, ()):
-                        if level[r.id] < level[s.id]:
-                            level[r.id] = level[s.id]
-                            changed = True
-                for t in f.tags_read_negatively:
-                    for s in setters.get(t, ()):
-                        if level[r.id] < level[s.id] + 1:
-                            level[r.id] = level[s.id] + 1
-                            changed = True
-                if level[r.id] > n:
-                    bad.add(r.id)
-            if rounds > n + 1:
-                break
-        for rid in sorted(bad):
-            r = next(x for x in stage_rules if x.id == rid)
+        tag_node: dict[str, int] = {}
+        edges: list[list[tuple[int, int]]] = [[] for _ in range(n)]
+
+        for i, r in enumerate(stage_rules):
+            for t in r.then.tags:
+                k = tag_node.get(t)
+                if k is None:
+                    k = tag_node[t] = len(edges)
+                    edges.append([])
+                edges[i].append((k, 0))
+        for i, r in enumerate(stage_rules):
+            f = facts.get(r.id)
+            if f is None:
+                continue
+            for t in sorted(f.tags_read):
+                if t in tag_node:
+                    edges[tag_node[t]].append((i, 0))
+            for t in sorted(f.tags_read_negatively):
+                if t in tag_node:
+                    edges[tag_node[t]].append((i, 1))
+        component = _strongly_connected(edges)
+        # a negative edge inside a component is a cycle through negation; report the rules reading it
+        bad_components: set[int] = set()
+        bad: list[Rule] = []
+        for i, r in enumerate(stage_rules):
+            f = facts.get(r.id)
+            if f is not None and any(
+                t in tag_node and component[tag_node[t]] == component[i] for t in f.tags_read_negatively
+            ):
+                bad_components.add(component[i])
+                bad.append(r)
+        for r in sorted(bad, key=lambda r: r.id):
             diags.append(
                 Diagnostic(
                     "negative_cycle",
@@ -784,8 +865,84 @@ def stratify(rules: Sequence[Rule], facts: dict[str, RuleFacts]) -> tuple[list[D
                     help="break the cycle: test a fact instead of the tag, or split the rule",
                 )
             )
-        strata.update({rid: (0 if rid in bad else lvl) for rid, lvl in level.items()})
+        level = _longest_paths(edges, component)
+        for i, r in enumerate(stage_rules):
+            strata[r.id] = 0 if component[i] in bad_components else level[i]
     return diags, strata
+
+
+def _strongly_connected(edges: Sequence[Sequence[tuple[int, int]]]) -> list[int]:
+    """Tarjan's algorithm, without recursion: the strongly connected component of each node.
+
+    Components are numbered in reverse topological order: an edge ``u -> v`` always goes from
+    a component numbered higher than or equal to ``v``'s.
+    """
+    n = len(edges)
+    index = [-1] * n
+    low = [0] * n
+    on_stack = [False] * n
+    component = [-1] * n
+    stack: list[int] = []
+    counter = 0
+    components = 0
+    for root in range(n):
+        if index[root] != -1:
+            continue
+        work: list[tuple[int, int]] = [(root, 0)]
+        while work:
+            u, pos = work.pop()
+            if pos == 0:
+                index[u] = low[u] = counter
+                counter += 1
+                stack.append(u)
+                on_stack[u] = True
+            out = edges[u]
+            recursed = False
+            while pos < len(out):
+                v = out[pos][0]
+                pos += 1
+                if index[v] == -1:
+                    work.append((u, pos))
+                    work.append((v, 0))
+                    recursed = True
+                    break
+                if on_stack[v]:
+                    low[u] = min(low[u], index[v])
+            if recursed:
+                continue
+            if low[u] == index[u]:
+                while True:
+                    w = stack.pop()
+                    on_stack[w] = False
+                    component[w] = components
+                    if w == u:
+                        break
+                components += 1
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[u])
+    return component
+
+
+def _longest_paths(edges: Sequence[Sequence[tuple[int, int]]], component: Sequence[int]) -> list[int]:
+    """Per node, the longest path to it counting edge weights, taken over the components.
+
+    Tarjan numbers components so every edge goes from a higher number to a lower or equal one;
+    walking components from the highest number down visits every edge's source first. Edges
+    inside a component weigh 0 here (a component with a weighted edge inside is refused before).
+    """
+    count = max(component, default=-1) + 1
+    members: list[list[int]] = [[] for _ in range(count)]
+    for u, c in enumerate(component):
+        members[c].append(u)
+    level = [0] * count
+    for c in range(count - 1, -1, -1):
+        for u in members[c]:
+            for v, w in edges[u]:
+                cv = component[v]
+                if cv != c and level[cv] < level[c] + w:
+                    level[cv] = level[c] + w
+    return [level[component[u]] for u in range(len(component))]
 
 
 def tag_dependency_cycles(rules: Iterable[Rule], facts: dict[str, RuleFacts]) -> list[list[str]]:
@@ -801,19 +958,30 @@ def tag_dependency_cycles(rules: Iterable[Rule], facts: dict[str, RuleFacts]) ->
     cycles: list[list[str]] = []
     color: dict[str, int] = {}
     stack: list[str] = []
-
-    def visit(u: str) -> None:
-        color[u] = 1
-        stack.append(u)
-        for v in sorted(graph.get(u, ())):
-            if color.get(v, 0) == 0:
-                visit(v)
-            elif color.get(v) == 1:
-                cycles.append([*stack[stack.index(v):], v])
-        stack.pop()
-        color[u] = 2
-
+    position: dict[str, int] = {}
+    # depth-first search with an explicit stack of (node, its successors still to visit): a
+    # valid chain of thousands of tags must not exhaust Python's stack
     for node in sorted(graph):
-        if color.get(node, 0) == 0:
-            visit(node)
+        if color.get(node, 0) != 0:
+            continue
+        color[node] = 1
+        position[node] = len(stack)
+        stack.append(node)
+        work: list[tuple[str, Iterator[str]]] = [(node, iter(sorted(graph.get(node, ()))))]
+        while work:
+            u, successors = work[-1]
+            for v in successors:
+                state = color.get(v, 0)
+                if state == 0:
+                    color[v] = 1
+                    position[v] = len(stack)
+                    stack.append(v)
+                    work.append((v, iter(sorted(graph.get(v, ())))))
+                    break
+                if state == 1:
+                    cycles.append([*stack[position[v]:], v])
+            else:
+                work.pop()
+                stack.pop()
+                color[u] = 2
     return cycles

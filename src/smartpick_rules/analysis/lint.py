@@ -333,9 +333,13 @@ def atom_of(clause: Expr) -> _Atom | None:
 
 def _implies(a: Expr, b: Expr) -> bool:
     """Sound: True only if whenever ``a`` is (definitely) true, so is ``b``."""
+    return _implies_atoms(a, atom_of(a) if a != b else None, b, atom_of(b) if a != b else None)
+
+
+def _implies_atoms(a: Expr, x: _Atom | None, b: Expr, y: _Atom | None) -> bool:
+    """`_implies` with the clauses' atoms already computed."""
     if a == b:
         return True
-    x, y = atom_of(a), atom_of(b)
     if x is None or y is None or x.path != y.path:
         return False
     if x.interval is not None and y.interval is not None:
@@ -554,21 +558,50 @@ def _vocabulary(rule: Rule) -> list[Diagnostic]:
     return out
 
 
+#: rule pairs the shadowing lint compares at most; a rule set beyond it is not fully checked
+#: (2,000 exclusion rules over the same fields are two million pairs, minutes of work)
+SHADOW_PAIR_BUDGET = 200_000
+
+
 def _shadowed(rules: Sequence[Rule]) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     program = sorted((r for r in rules if r.stage == "program"), key=lambda r: r.order_key)
     exclusions = [r for r in program if r.then.exclude is not None]
     if not exclusions:
         return out
+    # every clause's atom once; a clause can be implied only by an equal clause or an atom on
+    # the same field, so an exclusion is a candidate for a rule only if every one of its
+    # clause keys is among the rule's
+    facts: dict[str, list[tuple[Expr, _Atom | None]]] = {}
+    keys: dict[str, frozenset[Any]] = {}
+    for r in program:
+        clauses = [(c, atom_of(c)) for w in r.when for c in conjuncts(w)]
+        facts[r.id] = clauses
+        keys[r.id] = frozenset(("atom", a.path) if a is not None else ("expr", c) for c, a in clauses)
+    position = {e.id: k for k, e in enumerate(exclusions)}
+    index: dict[Any, list[Rule]] = defaultdict(list)
+    for e in exclusions:
+        for key in keys[e.id]:
+            index[key].append(e)
+    budget = SHADOW_PAIR_BUDGET
     for r in program:
         if r.then.advice is not None:
             continue  # advice is shown even for excluded programs
-        mine = [c for w in r.when for c in conjuncts(w)]
-        for e in exclusions:
+        hits: dict[str, int] = defaultdict(int)
+        for key in keys[r.id]:
+            bucket = index.get(key, ())
+            budget -= len(bucket)
+            for e in bucket:
+                hits[e.id] += 1
+        if budget < 0:
+            break
+        mine = facts[r.id]
+        for eid in sorted((e for e, n in hits.items() if n == len(keys[e])), key=position.__getitem__):
+            e = exclusions[position[eid]]
             if e.id == r.id or e.order_key >= r.order_key:
                 continue
-            theirs = [c for w in e.when for c in conjuncts(w)]
-            if all(any(_implies(m, t) for m in mine) for t in theirs):
+            budget -= 1
+            if all(any(_implies_atoms(m, ma, t, ta) for m, ma in mine) for t, ta in facts[e.id]):
                 out.append(
                     _warn(
                         "shadowed_rule",

@@ -16,6 +16,7 @@ import contextvars
 import datetime as _dt
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import suppress
@@ -82,6 +83,9 @@ class _CommandParser(_Parser):
 
 
 # --- commands ---------------------------------------------------------------------------------
+# (The handlers of `test`, `whatif` and `compile` are not named cmd_test & co.: importing the
+# submodule of that name rebinds the package attribute, and a second main() in one process would
+# find a module where the handler was.)
 
 
 def cmd_evaluate(args: argparse.Namespace, io: Io) -> int:
@@ -141,7 +145,8 @@ def cmd_explain(args: argparse.Namespace, io: Io) -> int:
         }
         write_output(io, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", args.output, "the explanation", json_text=True)
     else:
-        write_output(io, rec.explain(args.program_id) + "\n", args.output, "the explanation")
+        note = "\n(Tiers estimate the chance of an interview invitation, not of matching.)\n"
+        write_output(io, rec.explain(args.program_id) + "\n" + note, args.output, "the explanation")
     return EXIT_OK
 
 
@@ -168,33 +173,42 @@ def cmd_check(args: argparse.Namespace, io: Io) -> int:
             diags = lint_rules(rs, files=own if args.with_shipped else None)
     errors = [d for d in diags if d.severity == "error"]
     warnings = [d for d in diags if d.severity != "error"]
+    own_props = [] if errors else [p for p in rs.properties if not args.with_shipped or p.loc.file in set(own)]
+    report = None
+    if args.properties and not errors:
+        from .cmd_properties import run_property_check
+
+        report = run_property_check(args, io, rs, own_props)
     if args.format == "json":
-        io.print(
-            json.dumps(
-                {
-                    "files": files,
-                    "rules": n_rules,
-                    "errors": len(errors),
-                    "warnings": len(warnings),
-                    "diagnostics": [d.to_dict() for d in diags],
-                },
-                indent=2,
-                ensure_ascii=False,
-            ),
-            raw=True,
-        )
+        data: dict[str, Any] = {
+            "files": files,
+            "rules": n_rules,
+            "errors": len(errors),
+            "warnings": len(warnings),
+            "diagnostics": [d.to_dict() for d in diags],
+        }
+        if own_props:
+            data["property_count"] = len(own_props)
+        if report is not None:
+            data["properties"] = report.to_dict()
+        io.print(json.dumps(data, indent=2, ensure_ascii=False, default=str), raw=True)
     else:
         for d in diags:
             io.print(d.render())
         if errors:
             io.print(f"{_plural(len(errors), 'error')}, {_plural(len(warnings), 'warning')}: the rule sets do not load")
         else:
+            props = f", {len(own_props):,} propert{'y' if len(own_props) == 1 else 'ies'}" if own_props else ""
             io.print(
-                f"checked {_plural(len(files), 'file')}, {_plural(n_rules, 'rule')}: "
+                f"checked {_plural(len(files), 'file')}, {_plural(n_rules, 'rule')}{props}: "
                 f"{_plural(len(errors), 'error')}, {_plural(len(warnings), 'warning')}"
             )
+        if report is not None:
+            io.print(report.render())
     if errors:
         return EXIT_ERROR
+    if report is not None and not report.ok:
+        return EXIT_FAIL
     if warnings and args.strict:
         return EXIT_FAIL
     return EXIT_OK
@@ -204,13 +218,16 @@ def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}" + ("" if n == 1 else "s")
 
 
-def cmd_test(args: argparse.Namespace, io: Io) -> int:
+# Not named cmd_test, cmd_whatif, cmd_compile: importing the submodules of those names sets the
+# package attribute, which replaced such a function by the module for every later main() call
+# in the same process (exit 70, "'module' object is not callable").
+def run_test_command(args: argparse.Namespace, io: Io) -> int:
     from .cmd_test import run_tests
 
     return run_tests(args, io)
 
 
-def cmd_whatif(args: argparse.Namespace, io: Io) -> int:
+def run_whatif_command(args: argparse.Namespace, io: Io) -> int:
     from .cmd_whatif import whatif_command
 
     return whatif_command(args, io)
@@ -283,7 +300,7 @@ def _shell_word(text: str) -> str:
     return shlex.quote(text)
 
 
-def cmd_compile(args: argparse.Namespace, io: Io) -> int:
+def run_compile_command(args: argparse.Namespace, io: Io) -> int:
     from .cmd_compile import compile_command
 
     return compile_command(args, io)
@@ -309,6 +326,13 @@ def _positive(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if n < 0:
         raise argparse.ArgumentTypeError(f"expected 0 or more, got {n}")
+    return n
+
+
+def _width(text: str) -> int:
+    n = _positive(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a width of 1 column or more, got {n}")
     return n
 
 
@@ -374,7 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluation_options(p)
     p.add_argument("--format", choices=("table", "json", "markdown", "html"), default="table", help="output format (default: table)")
     p.add_argument("--top", type=_positive, default=25, metavar="N", help="programs shown in table and markdown (default: 25)")
-    p.add_argument("--width", type=_positive, default=100, metavar="COLUMNS", help="table width (default: 100)")
+    p.add_argument("--width", type=_width, default=100, metavar="COLUMNS", help="table width (default: 100)")
     p.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of standard output")
     p.set_defaults(func=cmd_evaluate)
 
@@ -402,6 +426,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_rules_options(p, positional=True)
     p.add_argument("--strict", action="store_true", help="exit with status 1 when there are warnings")
     p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument(
+        "--properties",
+        action="store_true",
+        help="also search for counterexamples to the rule sets' declared properties (exit status 1 when one is found)",
+    )
+    from .cmd_properties import add_property_options
+
+    add_property_options(p)
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("test", help="run the rule tests kept beside rule sets", description="Run *.test.toml rule-test suites: pass/fail per case, and the coverage of rules and clauses.")
@@ -411,7 +443,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fail-under-clauses", type=_percent, default=None, metavar="PERCENT", help="fail when clause coverage is below PERCENT")
     p.add_argument("--verbose", "-v", action="store_true", help="also list the clauses no test makes true or false")
     p.add_argument("--format", choices=("text", "json"), default="text")
-    p.set_defaults(func=cmd_test)
+    p.add_argument("--no-properties", dest="properties", action="store_false", help="run the rule tests only, not the rule sets' properties")
+    add_property_options(p)
+    p.set_defaults(func=run_test_command)
 
     p = sub.add_parser("whatif", help="re-evaluate with changes and show what moves", description="Re-evaluate a profile with changes and show the programs that change tier or exclusion, with the rules responsible.")
     _add_evaluation_options(p)
@@ -427,7 +461,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("table", "json", "markdown"), default="table")
     p.add_argument("--top", type=_positive, default=25, metavar="N", help="programs shown (default: 25)")
     p.add_argument("--output", "-o", metavar="FILE")
-    p.set_defaults(func=cmd_whatif)
+    p.set_defaults(func=run_whatif_command)
 
     p = sub.add_parser("levers", help="which change to the profile moves the most programs", description="Try the parts of a profile an applicant can still change and rank them by how many programs they move.")
     _add_evaluation_options(p)
@@ -465,7 +499,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", default="native", metavar="NAME", help="native (default) or durable")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--output", "-o", metavar="FILE")
-    p.set_defaults(func=cmd_compile)
+    p.set_defaults(func=run_compile_command)
     return parser
 
 
@@ -482,7 +516,7 @@ def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None, stder
     try:
         args = parser.parse_args(list(argv) if argv is not None else None)
     except UsageError as exc:
-        io.eprint(str(exc))
+        io.eprint(one_line(str(exc)))
         return EXIT_ERROR
     except SystemExit as exc:  # --help and --version
         return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_ERROR
@@ -505,14 +539,14 @@ def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None, stder
             io.eprint(f"{PROG}: {line}")
         return EXIT_ERROR
     except UsageError as exc:
-        io.eprint(str(exc))
+        io.eprint(one_line(str(exc)))
         return EXIT_ERROR
     except OSError as exc:
         if isinstance(exc, BrokenPipeError):
             _silence_stdout()
             return 141
-        where = exc.filename or ""
-        io.eprint(f"{PROG}: {where}{': ' if where else ''}{exc.strerror or exc}")
+        where = str(exc.filename or "")
+        io.eprint(one_line(f"{PROG}: {where}{': ' if where else ''}{exc.strerror or exc}"))
         return EXIT_ERROR
     except KeyboardInterrupt:
         io.eprint(f"{PROG}: interrupted")
@@ -524,8 +558,10 @@ def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None, stder
         if os.environ.get("SMARTPICK_TRACEBACK"):
             raise
         io.eprint(
-            f"{PROG}: internal error: {type(exc).__name__}: {exc} "
-            "(please report it; set SMARTPICK_TRACEBACK=1 to see the traceback)"
+            one_line(
+                f"{PROG}: internal error: {type(exc).__name__}: {exc} "
+                "(please report it; set SMARTPICK_TRACEBACK=1 to see the traceback)"
+            )
         )
         return EXIT_INTERNAL
 
@@ -535,8 +571,20 @@ MAX_ERROR_LINES = 20
 
 
 def error_line(exc: SmartpickError) -> str:
-    """One line for stderr: ``exc.first_line()``, which names the field when the message does not."""
-    return exc.first_line()
+    """One line for stderr: ``exc.first_line()``, which names the field when the message does not.
+
+    Text from the input (an id, a key, a file name) may carry newlines or terminal escapes;
+    they are shown escaped, so the error stays one line and cannot rewrite the terminal.
+    """
+    return one_line(exc.first_line())
+
+
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def one_line(text: str) -> str:
+    """``text`` with control characters (newlines, ESC, ...) written as escapes."""
+    return _CONTROLS.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def error_lines(exc: SmartpickError, limit: int = MAX_ERROR_LINES) -> list[str]:

@@ -18,7 +18,7 @@ import attrs
 
 from ..errors import Diagnostic, InputError, Location, SmartpickError
 from ..language.expr import to_source
-from ..language.ir import RuleSet
+from ..language.ir import Property, RuleSet
 from ..ruleset.load import load_rules, shipped_rulesets_path
 from ..testing.suite import CaseResult, TestSuite, discover, load_suite, run_suite
 
@@ -73,12 +73,15 @@ def _coverage(rs: RuleSet, own: set[str] | None, fired: set[str], true_c: set[tu
     plan = plan_ruleset(rs)
     ids = [r.id for r in rs.rules if own is None or r.id in own]
     keep = set(ids)
+    from ..language.expr import Literal
+
     clauses = tuple(
         (cr.id, k, to_source(c))
         for st in ("profile", "program", "list")
         for cr in plan.stage(st).rules
         if cr.id in keep
         for k, c in enumerate(cr.clauses)
+        if not isinstance(c, Literal)  # a constant clause has no second outcome to cover
     )
     return CoverageReport(
         rules=tuple(sorted(ids)),
@@ -89,8 +92,14 @@ def _coverage(rs: RuleSet, own: set[str] | None, fired: set[str], true_c: set[tu
     )
 
 
-def run_suites(paths: Sequence[str | Path], *, with_shipped: bool = False) -> tuple[list[SuiteRun], list[CoverageReport]]:
-    """Discover and run suites; one coverage report per distinct rule set under test."""
+def run_suites(
+    paths: Sequence[str | Path], *, with_shipped: bool = False, loaded: list[tuple[RuleSet, list[Property]]] | None = None
+) -> tuple[list[SuiteRun], list[CoverageReport]]:
+    """Discover and run suites; one coverage report per distinct rule set under test.
+
+    ``loaded`` receives each rule set under test with its own properties (those of the suites'
+    rule paths, not of the shipped rule sets added by ``with_shipped``).
+    """
     files = discover(paths)
     missing = [str(p) for p in paths if not Path(p).exists()]
     if missing:
@@ -122,10 +131,14 @@ def run_suites(paths: Sequence[str | Path], *, with_shipped: bool = False) -> tu
                 runs.append(SuiteRun(suite, str(f), (), error=f"the rule sets under test do not load: {exc.first_line()}"))
                 continue
             own: set[str] | None = None
+            props = list(rs.properties)
             if with_shipped:
                 roots = [Path(p).resolve() for p in key]
                 own = {r.id for r in rs.rules if _under(Path(r.loc.file).resolve(), roots)}
+                props = [p for p in props if _under(Path(p.loc.file).resolve(), roots)]
             groups[key] = (rs, own)
+            if loaded is not None:
+                loaded.append((rs, props))
             acc[key] = (set(), set(), set())
         rs, _own = groups[key]
         fired, true_c, false_c = acc[key]
@@ -164,8 +177,14 @@ def run_tests(args: argparse.Namespace, io: Io) -> int:
     from .io import EXIT_FAIL, EXIT_OK, Progress, shipped_path
 
     paths = args.paths or [str(shipped_path() / "tests")]
+    loaded: list[tuple[RuleSet, list[Property]]] = []
     with Progress(io, "running rule tests"):
-        runs, reports = run_suites(paths, with_shipped=args.with_shipped)
+        runs, reports = run_suites(paths, with_shipped=args.with_shipped, loaded=loaded)
+    property_reports = _check_properties(args, io, loaded)
+    if any(not r.ok for r in property_reports):
+        problems_from_properties = [f"{len(r.failed)} of {len(r.results)} properties have a counterexample" for r in property_reports if not r.ok]
+    else:
+        problems_from_properties = []
     passed = sum(1 for r in runs for c in r.results if c.passed)
     failed = sum(1 for r in runs for c in r.results if not c.passed)
     broken = [r for r in runs if r.error]
@@ -180,8 +199,13 @@ def run_tests(args: argparse.Namespace, io: Io) -> int:
     if total is not None and args.fail_under_clauses is not None and total.clause_percent < args.fail_under_clauses:
         status = EXIT_FAIL
         problems.append(f"clause coverage {total.clause_percent:.1f}% is below --fail-under-clauses {args.fail_under_clauses:g}%")
+    if problems_from_properties:
+        status = EXIT_FAIL
+        problems.extend(problems_from_properties)
     if args.format == "json":
-        io.print(json.dumps(_json(runs, reports, total, passed, failed, problems), indent=2, ensure_ascii=False), raw=True)
+        data = _json(runs, reports, total, passed, failed, problems)
+        data["properties"] = [r.to_dict() for r in property_reports]
+        io.print(json.dumps(data, indent=2, ensure_ascii=False, default=str), raw=True)
         return status
     for run in runs:
         io.print(run.path)
@@ -214,12 +238,37 @@ def run_tests(args: argparse.Namespace, io: Io) -> int:
             io.print(
                 f"  clauses no test makes true: {len(never_true)}; false: {len(never_false)} (--verbose lists them)"
             )
+    for rep in property_reports:
+        io.print(rep.render())
     for p in problems:
         io.print(p)
     suites = sum(1 for r in runs if not r.error)
     tail = f", {len(broken)} suite{'s' if len(broken) != 1 else ''} could not run" if broken else ""
     io.print(f"{suites} suite{'s' if suites != 1 else ''}: {passed} passed, {failed} failed{tail}")
     return status
+
+
+def _check_properties(args: argparse.Namespace, io: Io, loaded: Sequence[tuple[RuleSet, list[Property]]]) -> list[Any]:
+    """The properties of each rule set under test, checked (``--no-properties`` skips them)."""
+    if not getattr(args, "properties", True):
+        return []
+    todo = [(rs, props) for rs, props in loaded if props]
+    if not todo:
+        return []
+    from ..testing.properties import hypothesis_available
+
+    if not hypothesis_available():
+        io.eprint("properties not checked: they need the hypothesis package (pip install 'smartpick-rules[properties]')")
+        return []
+    from .cmd_properties import run_property_check
+
+    out = []
+    for rs, props in todo:
+        wanted = props if not args.property_ids else [p for p in props if p.id in set(args.property_ids)]
+        if wanted:
+            ns = argparse.Namespace(**{**vars(args), "property_ids": None})
+            out.append(run_property_check(ns, io, rs, wanted))
+    return out
 
 
 def _json(

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 __all__ = ["levers_command", "render_levers", "render_whatif", "whatif_command"]
 
 WIDTH = 100
+#: every output that speaks of tiers says what they are
+TIER_NOTE = "Tiers estimate the chance of an interview invitation, not of matching."
 
 
 def _state(tier: str | None, excluded_by: str | None) -> str:
@@ -84,6 +86,7 @@ def render_whatif(res: WhatIfResult, fmt: str = "table", top: int = 25, width: i
             lines.append(f"- advice now reads: {md(a.message)} ({md(a.rule_id)})")
         for a in removed:
             lines.append(f"- advice no longer given: {md(a.message)} ({md(a.rule_id)})")
+        lines += ["", f"*{TIER_NOTE}*"]
         return "\n".join(lines) + "\n"
     lines = [*_wrap_list("", [f"What if: {clean(changes)}"], width), _counts(c) + ".", breadth]
     for text in _profile_rules(c):
@@ -111,6 +114,8 @@ def render_whatif(res: WhatIfResult, fmt: str = "table", top: int = 25, width: i
     lines += render_rich_table(["program", "region", "before", "after", "rules that changed"], rows, width)
     if len(moved) > top:
         lines.append(f"... {len(moved) - top:,} more (--top N shows more)")
+    lines.append("")
+    lines += _wrap_list("", [TIER_NOTE], width)
     return "\n".join(lines) + "\n"
 
 
@@ -160,6 +165,8 @@ def render_levers(
                 )
         else:
             lines.append("No lever moves any program.")
+        if moving:
+            lines += ["", f"*{TIER_NOTE}*"]
         if still:
             lines += ["", "No effect: " + "; ".join(md(r.lever.title) for r in still)]
         if moving:
@@ -199,6 +206,7 @@ def render_levers(
             ],
             width,
         )
+        lines += _wrap_list("", [TIER_NOTE], width)
     else:
         lines.append("No lever moves any program.")
     if still:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import re
-import tomllib
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -21,6 +20,7 @@ from typing import Any
 import attrs
 
 from ..errors import Diagnostic, InputError, Location, did_you_mean
+from ..sourcemap import DocumentError, parse_toml
 from .converter import unstructure
 from .inputs import profile_from_data
 from .models import Profile
@@ -76,8 +76,8 @@ def parse_change(text: str) -> Change:
     if not raw:
         raise InputError(Diagnostic("input_error", f"no value after `{op}`", _where(text), help='write a TOML value: 240, true, "text"'))
     try:
-        value = tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
+        value = parse_toml(f"v = {raw}", "<change>")["v"]
+    except DocumentError:
         if not _BARE.match(raw):
             raise InputError(
                 Diagnostic(

@@ -10,6 +10,7 @@ field path (``$.step2_ck.score``) so loaders can point at a line.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from contextvars import ContextVar
 from enum import Enum
@@ -86,13 +87,16 @@ def _enum(value: Any, type_: type[Enum]) -> Enum:
     if isinstance(value, type_):
         return value
     if isinstance(value, str):
-        try:
-            return type_(value)  # the common case first: a catalog has thousands of these
-        except ValueError:
-            pass
+        member = type_._value2member_map_.get(value)  # the common case, without building messages
+        if member is not None:
+            return member
     allowed = [str(m.value) for m in type_]
     if not isinstance(value, str):
         raise StrictValueError(f"expected one of {', '.join(allowed)}; got {_describe(value)}")
+    try:
+        return type_(value)
+    except ValueError:
+        pass
     # vocabulary forgives case and separators: "J1", "J-1" and "Internal Medicine" are j1 and
     # internal_medicine; the key drops what cannot tell two members apart
     key = _enum_key(value)
@@ -290,25 +294,103 @@ def _message(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def structure_mapping(data: Any, cls: type[T], root: str = "$", limits: Limits | None = None) -> T:
+def structure_mapping(data: Any, cls: type[T], root: str = "$", limits: Limits | None = None, *, plain_checked: bool = False) -> T:
     """Structure ``data`` into ``cls``, or raise diagnostics ready for an
-    [`InputError`][smartpick_rules.InputError]."""
+    [`InputError`][smartpick_rules.InputError].
+
+    ``plain_checked``: the caller knows ``data`` holds only string keys and valid text (a CSV
+    row), so `plain_data_problems` is skipped.
+    """
     if limits is not None:
         token = _max_string_length.set(limits.max_string_length)
         list_token = _max_list_items.set(limits.max_list_items)
         try:
-            return structure_mapping(data, cls, root)
+            return structure_mapping(data, cls, root, plain_checked=plain_checked)
         finally:
             _max_list_items.reset(list_token)
             _max_string_length.reset(token)
     if not isinstance(data, Mapping):
         raise _StructureFailure([Diagnostic("input_error", f"expected a table, got {_describe(data)}", field_path=root)])
+    if not plain_checked:
+        problems = plain_data_problems(data, root)
+        if problems:
+            raise _StructureFailure(problems)
     try:
         return converter.structure(data, cls)
     except (ClassValidationError, IterableValidationError, ForbiddenExtraKeysError) as exc:
         raise _StructureFailure(structure_diagnostics(exc, root)) from None
     except (ValueError, TypeError, AttributeError, KeyError, RecursionError) as exc:
         raise _StructureFailure(structure_diagnostics(exc, root)) from None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+#: plain data is walked this deep at most (JSON and TOML parsers stop far earlier)
+_MAX_DEPTH = 100
+
+
+def plain_data_problems(data: Any, root: str = "$") -> list[Diagnostic]:
+    """What in plain data (a dict from JSON, TOML or an app) no model can hold, by field path.
+
+    Keys that are not strings (``{1: 2}`` from an app) and strings with a lone surrogate (text
+    decoded with ``surrogateescape``, or a JSON ``\\ud800`` escape, which no output can
+    encode) would otherwise fail deep inside structuring, hashing or writing JSON as
+    ``TypeError`` or ``UnicodeEncodeError``. Iterative, so no nesting exhausts Python's stack;
+    field paths are worked out only when something is wrong.
+    """
+    if _clean(data):
+        return []
+    out: list[Diagnostic] = []
+    stack: list[tuple[Any, str, int]] = [(data, root, 0)]
+    while stack and len(out) < 100:
+        value, path, depth = stack.pop()
+        if isinstance(value, str):
+            bad = _SURROGATE.search(value)
+            if bad:
+                out.append(
+                    Diagnostic("input_error", f"not valid Unicode text (a lone surrogate at character {bad.start()})", field_path=path)
+                )
+            continue
+        if depth >= _MAX_DEPTH and isinstance(value, Mapping | list | tuple):
+            out.append(Diagnostic("input_error", "nested too deeply", field_path=path))
+            continue
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    out.append(Diagnostic("input_error", f"key {key!r} is not a string", field_path=path))
+                    continue
+                if _SURROGATE.search(key):
+                    out.append(Diagnostic("input_error", "a key is not valid Unicode text (a lone surrogate)", field_path=path))
+                    continue
+                stack.append((item, f"{path}.{key}", depth + 1))
+        elif isinstance(value, list | tuple):
+            for i, item in enumerate(value):
+                stack.append((item, f"{path}[{i}]", depth + 1))
+    return out
+
+
+def _clean(data: Any) -> bool:
+    """True when `plain_data_problems` would find nothing: one quick pass, no paths."""
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    search = _SURROGATE.search
+    while stack:
+        value, depth = stack.pop()
+        kind = type(value)
+        if kind is str:
+            if search(value):
+                return False
+        elif kind is dict or isinstance(value, Mapping):
+            if depth >= _MAX_DEPTH:
+                return False
+            for key, item in value.items():
+                if type(key) is not str or search(key):
+                    return False
+                if type(item) is not str or search(item):
+                    stack.append((item, depth + 1))
+        elif kind is list or kind is tuple or isinstance(value, list | tuple):
+            if depth >= _MAX_DEPTH:
+                return False
+            stack.extend((item, depth + 1) for item in value)
+    return True
 
 
 class _StructureFailure(Exception):

@@ -10,13 +10,12 @@ from __future__ import annotations
 import csv
 import functools
 import io
-import json
 import math
+import re
 import stat
-import tomllib
 import types
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,9 +24,11 @@ import attrs
 from ..errors import Diagnostic, InputError, Location, did_you_mean
 from ..limits import DEFAULT_LIMITS, Limits, limit_help
 from ..sourcemap import (
+    DocumentError,
     SourceMap,
     json_source_map,
-    parse_error_position,
+    parse_json,
+    parse_toml,
     path_from_field_path,
     toml_source_map,
 )
@@ -53,7 +54,9 @@ def sample_catalog_path() -> Path:
 T = TypeVar("T")
 
 
-def _read_text(path: Path, limits: Limits) -> str:
+def read_input_text(path: Path, limits: Limits) -> str:
+    """The text of an input file: a regular file (a named pipe would block), within
+    ``Limits.max_input_bytes`` (checked before reading), UTF-8 with or without a BOM."""
     try:
         st = path.stat()
         if not stat.S_ISREG(st.st_mode):
@@ -85,27 +88,13 @@ def _read_text(path: Path, limits: Limits) -> str:
 
 
 def _parse_document(text: str, file: str, suffix: str) -> tuple[Any, SourceMap]:
-    if suffix == ".toml":
-        try:
-            return tomllib.loads(text), toml_source_map(text, file)
-        except tomllib.TOMLDecodeError as exc:
-            line, col = parse_error_position(str(exc))
-            raise InputError(
-                Diagnostic("parse_error", f"invalid TOML: {str(exc).split(' (at')[0]}", Location(file, line, col))
-            ) from None
-        except RecursionError:
-            raise InputError(Diagnostic("parse_error", "invalid TOML: nested too deeply", Location(file))) from None
-    if suffix == ".json":
-        try:
-            return json.loads(text, parse_constant=_refuse_constant), json_source_map(text, file)
-        except json.JSONDecodeError as exc:
-            raise InputError(
-                Diagnostic("parse_error", f"invalid JSON: {exc.msg}", Location(file, exc.lineno, exc.colno))
-            ) from None
-        except ValueError as exc:
-            raise InputError(Diagnostic("parse_error", f"invalid JSON: {exc}", Location(file))) from None
-        except RecursionError:
-            raise InputError(Diagnostic("parse_error", "invalid JSON: nested too deeply", Location(file))) from None
+    try:
+        if suffix == ".toml":
+            return parse_toml(text, file), toml_source_map(text, file)
+        if suffix == ".json":
+            return parse_json(text, file), json_source_map(text, file)
+    except DocumentError as exc:
+        raise InputError(exc.diagnostic) from None
     raise InputError(
         Diagnostic(
             "input_error",
@@ -116,18 +105,16 @@ def _parse_document(text: str, file: str, suffix: str) -> tuple[Any, SourceMap]:
     )
 
 
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number this library accepts")
-
-
 def _locate(diags: Iterable[Diagnostic], smap: SourceMap | None, file: str, prefix: Iterable[str | int] = ()) -> list[Diagnostic]:
-    out = []
-    for d in diags:
-        line = col = 0
-        if smap is not None and d.field_path:
-            line, col = smap.position([*prefix, *path_from_field_path(d.field_path)])
-        out.append(attrs.evolve(d, location=Location(file, line, col)))
-    return out
+    diags = list(diags)
+    head = list(prefix)
+    paths = [[*head, *path_from_field_path(d.field_path)] if d.field_path else [] for d in diags]
+    # every position in one pass over the document (a JSON map scans the text once per call)
+    where = smap.locate(paths) if smap is not None else [(0, 0)] * len(diags)
+    return [
+        attrs.evolve(d, location=Location(file, *(pos if d.field_path else (0, 0))))
+        for d, pos in zip(diags, where, strict=True)
+    ]
 
 
 def _structure(
@@ -160,7 +147,7 @@ def profile_from_data(
 def load_profile(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> Profile:
     """Read one applicant profile from a ``.toml`` or ``.json`` file."""
     p = Path(path)
-    text = _read_text(p, limits)
+    text = read_input_text(p, limits)
     data, smap = _parse_document(text, str(p), p.suffix.lower())
     if isinstance(data, dict):
         data.pop("$schema", None)
@@ -174,6 +161,9 @@ def load_profile(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> Profil
 # --- catalogs -----------------------------------------------------------------------------
 
 _PROGRAM_FIELDS = {a.name: a for a in attrs.fields(Program)}
+#: numbers in CSV cells: ASCII digits, an optional sign, fraction and exponent; nothing else
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?", re.ASCII)
+_INTEGER = re.compile(r"[+-]?[0-9]+(?:\.0*)?", re.ASCII)
 _TRUE = {"true", "yes", "y", "1"}
 _FALSE = {"false", "no", "n", "0"}
 
@@ -184,23 +174,27 @@ def _csv_cell(value: str, type_: Any) -> Any:
 
 
 @functools.cache
-def _cell_reader(type_: Any) -> Any:
-    """``_csv_cell`` for one column's type, with the type looked at once per type, not per cell."""
+def _cell_reader(type_: Any) -> Callable[[str], Any]:
+    """`_csv_cell` for one column type, its type inspected once rather than for every cell."""
     origin = typing.get_origin(type_)
     args = typing.get_args(type_)
     optional = (origin is typing.Union or origin is types.UnionType) and type(None) in args
     inner = next(a for a in args if a is not type(None)) if optional else type_
     inner_origin = typing.get_origin(inner)
+    if inner is str:
+        if optional:
+            return lambda value: None if value.strip() == "" else value
+        return lambda value: value
 
     def read(value: str) -> Any:
         if optional and value.strip() == "":
             return None
-        return _cell(value, inner, inner_origin)
+        return _convert_cell(value, inner, inner_origin)
 
     return read
 
 
-def _cell(value: str, type_: Any, origin: Any) -> Any:
+def _convert_cell(value: str, type_: Any, origin: Any) -> Any:
     text = value.strip()
     if origin is tuple:
         return [t.strip() for t in text.split(";") if t.strip()] if text else []
@@ -208,26 +202,35 @@ def _cell(value: str, type_: Any, origin: Any) -> Any:
         low = text.lower()
         if low in _TRUE:
             return True
-        if low in _FALSE or low == "":
+        if low in _FALSE:
             return False
+        if low == "":
+            # unknown is not false: a program that did not say whether it sponsors visas must not
+            # silently read as "does not"
+            raise ValueError("empty; write true or false (or leave the column out for its default, false)")
         raise ValueError(f"expected true or false, got {value!r}")
     if type_ is int:
-        try:
-            f = float(text)
-        except ValueError:
-            raise ValueError(f"expected an integer, got {value!r}") from None
+        # ASCII decimal only: Python's float() also takes `2_20`, Arabic-Indic and full-width digits
+        if not _INTEGER.fullmatch(text):
+            raise ValueError(f"expected an integer written with the digits 0-9, got {value!r}")
+        f = float(text)
         if not math.isfinite(f) or not f.is_integer():
             raise ValueError(f"expected an integer, got {value!r}")
         return int(f)
     if type_ is float:
-        try:
-            f = float(text)
-        except ValueError:
-            raise ValueError(f"expected a number, got {value!r}") from None
+        if not _DECIMAL.fullmatch(text):
+            raise ValueError(f"expected a finite number written with the digits 0-9, got {value!r}")
+        f = float(text)
         if not math.isfinite(f):
             raise ValueError(f"expected a finite number, got {value!r}")
         return f
     return value
+
+
+def _duplicate_message(pid: str, first: str, where: str) -> str:
+    if pid == first:
+        return f"program id `{pid}` already used {where}"
+    return f"program id `{pid}` differs only by case from `{first}`, already used {where}"
 
 
 def _program_types() -> dict[str, Any]:
@@ -268,9 +271,10 @@ def _catalog_from_csv(text: str, file: str, limits: Limits, synthetic: bool = Fa
             diags.append(Diagnostic("input_error", f"required column `{name}` is missing", Location(file, 1)))
     if diags:
         raise InputError(diags)
+    readers = [_cell_reader(hints[name]) for name in header]
     programs: list[Program] = []
-    ids: dict[str, int] = {}
-    readers = {name: _cell_reader(hints[name]) for name in header}
+    #: case-folded id -> (line, id as written): `p1` and `P1` are one program written twice
+    ids: dict[str, tuple[int, str]] = {}
     try:
         for row in reader:
             line = reader.line_num
@@ -305,7 +309,7 @@ def _catalog_from_csv(text: str, file: str, limits: Limits, synthetic: bool = Fa
                     row_ok = False
                     continue
                 try:
-                    value = readers[name](cell)
+                    value = readers[col - 1](cell)
                 except ValueError as exc:
                     diags.append(Diagnostic("input_error", f"column `{name}`: {exc}", Location(file, line, col)))
                     row_ok = False
@@ -316,7 +320,8 @@ def _catalog_from_csv(text: str, file: str, limits: Limits, synthetic: bool = Fa
             if not row_ok:
                 continue
             try:
-                program = structure_mapping(record, Program, "$", limits)
+                # a CSV row holds only header names and decoded text: nothing for the plain-data check
+                program = structure_mapping(record, Program, "$", limits, plain_checked=True)
             except _StructureFailure as fail:
                 for d in fail.diagnostics:
                     column = path_from_field_path(d.field_path or "")
@@ -326,16 +331,18 @@ def _catalog_from_csv(text: str, file: str, limits: Limits, synthetic: bool = Fa
                         attrs.evolve(d, message=f"column `{colname}`: {d.message}" if colname else d.message, location=Location(file, line, colno))
                     )
                 continue
-            if program.id in ids:
+            folded = program.id.casefold()
+            if folded in ids:
+                first_line, first_id = ids[folded]
                 diags.append(
                     Diagnostic(
                         "duplicate_id",
-                        f"program id `{program.id}` already used on line {ids[program.id]}",
+                        _duplicate_message(program.id, first_id, f"on line {first_line}"),
                         Location(file, line, header.index("id") + 1),
                     )
                 )
                 continue
-            ids[program.id] = line
+            ids[folded] = (line, program.id)
             programs.append(program)
     except csv.Error as exc:
         diags.append(Diagnostic("parse_error", f"invalid CSV: {exc}", Location(file, reader.line_num)))
@@ -379,7 +386,8 @@ def catalog_from_data(data: Any, *, source: str = "<catalog>", limits: Limits = 
         )
     programs: list[Program] = []
     diags: list[Diagnostic] = []
-    ids: dict[str, int] = {}
+    #: case-folded id -> (index, id as written)
+    ids: dict[str, tuple[int, str]] = {}
     for i, item in enumerate(data):
         if isinstance(item, Program):
             programs.append(item)
@@ -387,21 +395,19 @@ def catalog_from_data(data: Any, *, source: str = "<catalog>", limits: Limits = 
         try:
             program = structure_mapping(item, Program, f"$[{i}]", limits)
         except _StructureFailure as fail:
-            for d in fail.diagnostics:
-                loc_path = [*prefix, *path_from_field_path(d.field_path or "")]
-                line, col = _smap.position(loc_path) if _smap else (0, 0)
-                diags.append(attrs.evolve(d, location=Location(source, line, col)))
+            diags.extend(fail.diagnostics)
             continue
-        if program.id in ids:
-            line, col = _smap.position([*prefix, i, "id"]) if _smap else (0, 0)
+        folded = program.id.casefold()
+        if folded in ids:
+            first, first_id = ids[folded]
             diags.append(
-                Diagnostic("duplicate_id", f"program id `{program.id}` already used by program #{ids[program.id] + 1}", Location(source, line, col), field_path=f"$[{i}].id")
+                Diagnostic("duplicate_id", _duplicate_message(program.id, first_id, f"by program #{first + 1}"), field_path=f"$[{i}].id")
             )
             continue
-        ids[program.id] = i
+        ids[folded] = (i, program.id)
         programs.append(program)
     if diags:
-        raise InputError(diags)
+        raise InputError(_locate(diags, _smap, source, prefix))
     return Catalog(tuple(programs), source, synthetic)
 
 
@@ -473,7 +479,7 @@ def _csv_sidecar_synthetic(path: Path, limits: Limits) -> bool:
     meta_path = catalog_metadata_path(path)
     if meta_path is None:
         return False
-    data, smap = _parse_document(_read_text(meta_path, limits), str(meta_path), ".toml")
+    data, smap = _parse_document(read_input_text(meta_path, limits), str(meta_path), ".toml")
     extra = sorted(set(data) - {"catalog"})
     if extra:
         raise InputError(
@@ -497,7 +503,7 @@ def load_catalog(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> Catalo
     sets ``Catalog.synthetic``.
     """
     p = Path(path)
-    text = _read_text(p, limits)
+    text = read_input_text(p, limits)
     suffix = p.suffix.lower()
     if suffix == ".csv":
         return _catalog_from_csv(text, str(p), limits, _csv_sidecar_synthetic(p, limits))

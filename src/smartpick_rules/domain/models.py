@@ -9,12 +9,14 @@ Enumerations are string enums: their values are what a rule compares against
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from enum import StrEnum
 from typing import Any
 
 import attrs
 
+from .states import US_STATES, normalise_state
 from .vocabulary import normalise_languages, normalise_tags
 
 __all__ = [
@@ -145,6 +147,41 @@ class FieldValueError(ValueError):
         self.field = field
 
 
+def state_code(value: Any) -> str:
+    """Converter of a ``state`` field: the USPS code (``Texas``, ``tx``, `` TX`` -> ``TX``)."""
+    if not isinstance(value, str):
+        raise FieldValueError("state", f"expected a US state code or name, got {value!r}")
+    try:
+        return normalise_state(value)
+    except ValueError as exc:
+        raise FieldValueError("state", str(exc)) from None
+
+
+def optional_state_code(value: Any) -> str | None:
+    return None if value is None else state_code(value)
+
+
+#: a ``state`` field holds one of these codes: rules' literals are checked against them
+STATE_VALUES = {"values": tuple(US_STATES)}
+
+
+#: characters an id may not contain: controls (a newline forges a line in every report), and
+#: the invisible bidirectional controls that make two different ids look the same
+_ID_REFUSED = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def identifier(_inst: Any, attribute: Any, value: Any) -> None:
+    if not isinstance(value, str):
+        raise FieldValueError(attribute.name, f"expected a string, got {value!r}")
+    if not value.strip():
+        raise FieldValueError(attribute.name, "must not be empty")
+    if value != value.strip():
+        raise FieldValueError(attribute.name, f"{value!r} starts or ends with spaces")
+    bad = _ID_REFUSED.search(value)
+    if bad:
+        raise FieldValueError(attribute.name, f"contains the control character U+{ord(bad.group()):04X}")
+
+
 def nonnegative(_inst: Any, attribute: Any, value: Any) -> None:
     if value is not None and value < 0:
         raise FieldValueError(attribute.name, f"must be 0 or more, got {value}")
@@ -190,7 +227,7 @@ class ClinicalExperience:
     kind: ExperienceKind
     months: float = attrs.field(default=1.0, validator=nonnegative)
     specialty: Specialty | None = None
-    state: str | None = None
+    state: str | None = attrs.field(default=None, converter=optional_state_code, metadata=STATE_VALUES)
     region: Region | None = None
     end_year: int | None = attrs.field(default=None, validator=calendar_year)
     letter: bool = False
@@ -204,7 +241,7 @@ class Letter:
 
     specialty: Specialty | None = None
     us: bool = True
-    state: str | None = None
+    state: str | None = attrs.field(default=None, converter=optional_state_code, metadata=STATE_VALUES)
     region: Region | None = None
     residency_faculty: bool = False
     knows_applicant_well: bool = True
@@ -216,7 +253,7 @@ class Tie:
     """A geographic tie: somewhere the applicant lived, studied, worked or has family."""
 
     kind: TieKind
-    state: str | None = None
+    state: str | None = attrs.field(default=None, converter=optional_state_code, metadata=STATE_VALUES)
     region: Region | None = None
     years: float = attrs.field(default=0.0, validator=nonnegative)
 
@@ -264,7 +301,7 @@ class Profile:
     """One applicant."""
 
     graduation_year: int = attrs.field(validator=calendar_year)
-    id: str = "applicant"
+    id: str = attrs.field(default="applicant", validator=identifier)
     name: str | None = None
     applicant_type: ApplicantType = ApplicantType.non_us_img
     medical_school_country: str | None = None
@@ -289,10 +326,10 @@ class Profile:
 class Program:
     """One residency program in a catalog. Score policy fields are None where unpublished."""
 
-    id: str
+    id: str = attrs.field(validator=identifier)
     name: str
     specialty: Specialty
-    state: str
+    state: str = attrs.field(converter=state_code, metadata=STATE_VALUES)
     region: Region
     program_type: ProgramType
     city: str = ""
@@ -331,14 +368,16 @@ class Catalog(Sequence[Program]):
 
     def __attrs_post_init__(self) -> None:
         by_id: dict[str, Program] = {}
+        folded: dict[str, str] = {}
         for p in self.programs:
-            if p.id in by_id:
+            other = folded.get(p.id.casefold())
+            if other is not None:
                 from ..errors import Diagnostic, InputError, Location
 
-                raise InputError(
-                    Diagnostic("duplicate_id", f"program id `{p.id}` appears twice", Location(self.source))
-                )
+                message = f"program id `{p.id}` appears twice" if other == p.id else f"program ids `{other}` and `{p.id}` differ only by case"
+                raise InputError(Diagnostic("duplicate_id", message, Location(self.source)))
             by_id[p.id] = p
+            folded[p.id.casefold()] = p.id
         object.__setattr__(self, "_by_id", by_id)
 
     @classmethod

@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from ..domain.models import Catalog
 from ..errors import Diagnostic, EngineUnavailable, EvaluationError, Location
-from ..language.interp import ScalarCompiler, Scope
+from ..language.interp import ScalarCompiler, Scope, current_meter
 from ..language.ir import RuleSet
 from ..limits import DEFAULT_LIMITS, Limits
 from ..plan import Plan, StagePlan, plan_ruleset
@@ -48,7 +48,7 @@ class Budget:
 class Engine(Protocol):
     name: str
 
-    def compile(self, plan: Plan) -> Any: ...
+    def compile(self, plan: Plan, limits: Limits = DEFAULT_LIMITS) -> Any: ...
 
     def run_profile(self, compiled: Any, scope: Scope, budget: Budget) -> frozenset[int]: ...
 
@@ -79,6 +79,7 @@ def scalar_fixpoint(
     tests = [compiler.all_true(cr.clauses) for cr in stage.rules]
     fired: set[int] = set()
     tags = set(scope.tags)
+    meter = current_meter()
     for stratum in stage.strata:
         changed = True
         while changed:
@@ -88,6 +89,8 @@ def scalar_fixpoint(
                 if i in fired:
                     continue
                 cr = stage.rules[i]
+                if meter is not None:
+                    meter.spend(cr.cost)
                 if tests[i](current):
                     budget.spend(1, stage.stage, cr.id)
                     fired.add(i)
@@ -143,6 +146,6 @@ def compile_ruleset(ruleset: RuleSet, engine: str = "native", limits: Limits = D
     key = f"engine:{engine}"
     cache = ruleset.compiled_cache()
     if key not in cache:
-        cache[key] = eng.compile(plan_ruleset(ruleset, limits))
+        cache[key] = eng.compile(plan_ruleset(ruleset, limits), limits)
     return cache[key]
 

@@ -26,6 +26,7 @@ from ..domain.models import Catalog
 from ..language.expr import Call, Expr, Literal, iter_nodes
 from ..language.interp import Scope
 from ..language.vector import ProgramColumns, ProgramContext
+from ..limits import DEFAULT_LIMITS, Limits
 from ..plan import Plan, StagePlan
 from . import Budget, scalar_fixpoint
 
@@ -131,7 +132,7 @@ class NativeProgram:
 class NativeEngine:
     name = "native"
 
-    def compile(self, plan: Plan) -> Plan:
+    def compile(self, plan: Plan, limits: Limits = DEFAULT_LIMITS) -> Plan:
         # The plan is what this engine runs; its compiled closures are kept on it.
         NativeProgram.of(plan)
         return plan

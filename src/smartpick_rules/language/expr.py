@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import ast
 import math
+import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import attrs
 
@@ -33,6 +35,7 @@ __all__ = [
     "Neg",
     "Not",
     "Path",
+    "count_nodes",
     "iter_nodes",
     "parse_expression",
     "program_nodes",
@@ -41,7 +44,7 @@ __all__ = [
 
 LiteralValue = int | float | str | bool | None
 
-ROOTS = ("applicant", "program", "list", "item", "derived", "estimate")
+ROOTS = ("applicant", "program", "list", "item", "derived", "estimate", "result")
 COMPARE_OPS = ("==", "!=", "<", "<=", ">", ">=", "in", "not in")
 ARITH_OPS = ("+", "-", "*", "/", "%")
 
@@ -200,6 +203,19 @@ def parse_expression(source: str, limits: Limits = DEFAULT_LIMITS, origin: Locat
         raise ExpressionError(Diagnostic("parse_error", "empty condition", origin))
     if "\x00" in source:
         raise ExpressionError(Diagnostic("parse_error", "condition contains a NUL character", origin))
+    invisible = _INVISIBLE.search(source)
+    if invisible:
+        # "Trojan source": bidirectional controls reorder what a reviewer sees, inside string
+        # literals too, so the condition that runs is not the one that was read
+        raise ExpressionError(
+            Diagnostic(
+                "parse_error",
+                f"condition contains the invisible control character U+{ord(invisible.group()):04X}",
+                _at(origin, 1 + source.count("\n", 0, invisible.start()), invisible.start() - source.rfind("\n", 0, invisible.start())),
+                help="remove it; write the text it was hiding plainly",
+            )
+        )
+    _check_lexically(source, origin, limits)
     # Rule authors write conditions on several lines in TOML multi-line strings; ast's "eval"
     # mode accepts newlines only inside brackets, so wrap once.
     text = "(" + source.strip() + "\n)"
@@ -225,6 +241,52 @@ def parse_expression(source: str, limits: Limits = DEFAULT_LIMITS, origin: Locat
     return translator.visit(tree.body, 1)
 
 
+#: bidirectional and zero-width controls: invisible, and able to make text read other than it runs
+_INVISIBLE = re.compile("[\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
+#: what matters lexically: string literals (skipped), brackets and comments
+_LEXEMES = re.compile(
+    r'''"""(?:[^\\]|\\.)*?"""|\'\'\'(?:[^\\]|\\.)*?\'\'\'|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|[()\[\]#]'''
+)
+
+
+def _check_lexically(source: str, origin: Location, limits: Limits) -> None:
+    """Refuse comments and bracket nesting deeper than ``max_expression_depth``.
+
+    Python drops both before the syntax tree is built: a ``#`` inside a multi-line condition
+    silently cuts off the rest of its line, and redundant parentheses would not count toward
+    the nesting limit.
+    """
+    if "#" not in source and source.count("(") + source.count("[") <= limits.max_expression_depth:
+        return
+    depth = 0
+    for m in _LEXEMES.finditer(source):
+        tok = m.group()
+        if tok == "#":
+            line = 1 + source.count("\n", 0, m.start())
+            raise ExpressionError(
+                Diagnostic(
+                    "parse_error",
+                    "`#` starts a comment, which would hide the rest of the line from the condition",
+                    _at(origin, line, m.start() - source.rfind("\n", 0, m.start())),
+                    help="put comments on TOML lines of their own, outside the string; write \"#\" inside quotes for the character",
+                )
+            )
+        if tok in "([":
+            depth += 1
+            if depth > limits.max_expression_depth:
+                line = 1 + source.count("\n", 0, m.start())
+                raise ExpressionError(
+                    Diagnostic(
+                        "limit_exceeded",
+                        f"brackets nested more than {limits.max_expression_depth} levels deep",
+                        _at(origin, line, m.start() - source.rfind("\n", 0, m.start())),
+                        help=limit_help("max_expression_depth"),
+                    )
+                )
+        elif tok in ")]":
+            depth = max(depth - 1, 0)
+
+
 def _at(origin: Location, line: int, col: int) -> Location:
     if line <= 1:
         return Location(origin.file, origin.line, origin.column + max(col - 1, 0) if origin.column else col)
@@ -236,14 +298,18 @@ class _Translator:
         self.origin = origin
         self.lead = lead
         self.limits = limits
+        #: nodes starting at one place share a Location (a comparison, its left side, its root name)
+        self.locs: dict[tuple[int, int], Location] = {}
 
     def loc(self, node: ast.AST) -> Location:
         line = getattr(node, "lineno", 1)
         col = getattr(node, "col_offset", 0)
-        # the wrapping "(" shifts the first line by one column
-        if line == 1:
-            col = col - 1 + self.lead
-        return _at(self.origin, line, col + 1)
+        key = (line, col)
+        found = self.locs.get(key)
+        if found is None:
+            # the wrapping "(" shifts the first line by one column
+            found = self.locs[key] = _at(self.origin, line, (col - 1 + self.lead if line == 1 else col) + 1)
+        return found
 
     def fail(self, node: ast.AST, message: str, help: str | None = None, code: str = "parse_error") -> ExpressionError:
         return ExpressionError(Diagnostic(code, message, self.loc(node), help=help))
@@ -315,7 +381,7 @@ class _Translator:
                     "unknown_field",
                     f"unknown name `{node.id}`",
                     loc,
-                    help="a path starts with applicant., program., list., item., derived. or estimate.",
+                    help="a path starts with applicant., program., list., item., derived. or estimate. (result. in a property)",
                     suggestion=hint,
                 )
             )
@@ -432,19 +498,35 @@ def to_source(e: Expr) -> str:
 
 
 def children(e: Expr) -> tuple[Expr, ...]:
-    if isinstance(e, ListLiteral):
-        return e.items
-    if isinstance(e, Not | Neg):
-        return (e.operand,)
-    if isinstance(e, BoolOp):
-        return e.operands
-    if isinstance(e, Compare | Arith):
-        return (e.left, e.right)
-    if isinstance(e, Call):
-        return e.args
-    if isinstance(e, IfElse):
-        return (e.test, e.then, e.orelse)
-    return ()
+    return _CHILDREN[type(e)](e)
+
+
+# one lookup by type instead of a chain of isinstance tests: the planner and the checkers walk
+# every node of every condition, millions at the limits
+_CHILDREN: dict[type, Callable[[Any], tuple[Expr, ...]]] = {
+    Literal: lambda e: (),
+    Path: lambda e: (),
+    ListLiteral: lambda e: e.items,
+    Not: lambda e: (e.operand,),
+    Neg: lambda e: (e.operand,),
+    BoolOp: lambda e: e.operands,
+    Compare: lambda e: (e.left, e.right),
+    Arith: lambda e: (e.left, e.right),
+    Call: lambda e: e.args,
+    IfElse: lambda e: (e.test, e.then, e.orelse),
+}
+
+
+def count_nodes(e: Expr) -> int:
+    """How many nodes ``e`` has."""
+    n = 0
+    stack = [e]
+    table = _CHILDREN
+    while stack:
+        node = stack.pop()
+        n += 1
+        stack.extend(table[type(node)](node))
+    return n
 
 
 def iter_nodes(e: Expr) -> Iterator[Expr]:

@@ -9,6 +9,7 @@ listed here), so adding a model field makes it readable by rules with no other c
 from __future__ import annotations
 
 import collections.abc
+import functools
 import types
 import typing
 from collections.abc import Sequence
@@ -181,13 +182,21 @@ def record_fields(cls: type) -> dict[str, FactType]:
         for a in attrs.fields(cls):
             if a.name.startswith("_"):
                 continue
-            out[a.name] = type_of_class(hints[a.name])
+            ft = type_of_class(hints[a.name])
+            values = a.metadata.get("values")
+            if values and ft.kind == "string":
+                # a string field with a closed set of values (US state codes): literals compared
+                # with it are checked like an enumeration's
+                ft = attrs.evolve(ft, enum=tuple(values))
+            out[a.name] = ft
         out.update(COMPUTED.get(cls, {}))
     _FIELDS_CACHE[cls] = out
     return out
 
 
+@functools.cache
 def root_types() -> dict[str, FactType]:
+    """The roots' types (one dict, built once: the checker asks for it at every path)."""
     return {
         "applicant": FactType("record", record=Profile),
         "program": FactType("record", record=Program),

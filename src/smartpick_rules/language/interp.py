@@ -10,17 +10,91 @@ unknown, and a rule fires only when its condition is definitely true.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from enum import Enum
 from typing import Any
 
 import attrs
 import numpy as np
 
-from .expr import Arith, BoolOp, Call, Compare, Expr, IfElse, ListLiteral, Literal, Neg, Not, Path
+from ..errors import Diagnostic, EvaluationError, Location
+from ..limits import DEFAULT_LIMITS, limit_help
+from .expr import Arith, BoolOp, Call, Compare, Expr, IfElse, ListLiteral, Literal, Neg, Not, Path, iter_nodes
 from .facts import get_field
 
-__all__ = ["EXP_BOUND", "ScalarCompiler", "ScalarFn", "Scope", "evaluate_expr", "exp", "read_path"]
+__all__ = [
+    "EXP_BOUND",
+    "ScalarCompiler",
+    "ScalarFn",
+    "Scope",
+    "WorkMeter",
+    "current_meter",
+    "evaluate_expr",
+    "exp",
+    "metered",
+    "read_path",
+    "spend_work",
+]
+
+
+class WorkMeter:
+    """Counts the work of one evaluation against ``Limits.max_work``.
+
+    The firing budget counts rules that fire; this counts what conditions cost whether they
+    fire or not, in elements visited: one unit is one condition node evaluated for one fact
+    (a program, an item of a list). Every item a collection function walks costs the nodes of
+    its condition, so ``count(list.programs, count(list.programs, ...) > 0)`` costs catalog x
+    catalog; every rule condition a stage's fixpoint evaluates costs its nodes; the vectorised
+    program stage, one array operation per node over the whole catalog, costs a unit per
+    ``VECTOR_WIDTH`` programs (the measured speed ratio). Exceeding the limit is an
+    ``EvaluationError`` (``budget_exceeded``) naming the field.
+    """
+
+    __slots__ = ("limit", "used")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+
+    def spend(self, n: int) -> None:
+        self.used += n
+        if self.used > self.limit:
+            raise EvaluationError(
+                Diagnostic(
+                    "budget_exceeded",
+                    f"more than {self.limit:,} elements visited in one evaluation (nested collections, "
+                    "or many rules over a large catalog)",
+                    Location(),
+                    help=limit_help("max_work"),
+                )
+            )
+
+
+_METER: ContextVar[WorkMeter | None] = ContextVar("smartpick_work_meter", default=None)
+
+
+def current_meter() -> WorkMeter | None:
+    """The meter of the evaluation running in this context, if any."""
+    return _METER.get()
+
+
+def spend_work(n: int) -> None:
+    meter = _METER.get()
+    if meter is not None:
+        meter.spend(n)
+
+
+@contextmanager
+def metered(limit: int) -> Iterator[WorkMeter]:
+    """Count the work done inside the block against ``limit`` (one evaluation's budget)."""
+    meter = WorkMeter(limit)
+    token = _METER.set(meter)
+    try:
+        yield meter
+    finally:
+        _METER.reset(token)
 
 
 @attrs.frozen
@@ -34,10 +108,12 @@ class Scope:
     tags: frozenset[str] | set[str] = frozenset()
     as_of_year: int = 2026
     item: Any = None
+    #: what a property's `holds` condition reads as ``result.`` (see testing/properties.py)
+    result: Any = None
 
     def with_item(self, item: Any) -> Scope:
         # called once per element of every collection a condition walks: skip evolve's overhead
-        return Scope(self.applicant, self.program, self.list, self.derived, self.tags, self.as_of_year, item)
+        return Scope(self.applicant, self.program, self.list, self.derived, self.tags, self.as_of_year, item, self.result)
 
 
 def plain(value: Any) -> Any:
@@ -173,44 +249,62 @@ def call(e: Call, scope: Scope) -> Any:
     if f == "known":
         return evaluate_expr(e.args[0], scope) is not None
     if f in ("count", "total", "any", "all"):
-        first = e.args[0]
-        if isinstance(first, Path) and first.root == "list" and first.parts == ("programs",) and scope.item is None:
-            columns = getattr(scope.list, "_columns", None)
-            if columns is not None:
-                # the whole list, thousands of programs: computed over columns, same answer
-                result = columns.collection(e, scope)
-                if result is not NotImplemented:
-                    return result
-        coll = evaluate_expr(first, scope)
-        if coll is None:
-            return None
-        items = coll if isinstance(coll, tuple | list) else tuple(coll)
-        if f == "count":
-            if len(e.args) == 1:
-                return len(items)
-            pred = e.args[1]
-            return sum(1 for it in items if truth(evaluate_expr(pred, scope.with_item(it))) is True)
-        if f == "total":
-            value_expr = e.args[1]
-            pred_expr = e.args[2] if len(e.args) > 2 else None
-            acc = 0.0  # always a float, however the values are typed, so every evaluator agrees
-            for it in items:
-                inner = scope.with_item(it)
-                if pred_expr is not None and truth(evaluate_expr(pred_expr, inner)) is not True:
-                    continue
-                v = evaluate_expr(value_expr, inner)
-                if v is not None:
-                    acc = acc + v
-            return acc
+        if _METER.get() is None:
+            # outside an evaluation (rendering an audit entry, why-not, a what-if step) a
+            # collection function still has a budget: the default, per outermost call
+            with metered(DEFAULT_LIMITS.max_work):
+                return _collection(e, scope)
+        return _collection(e, scope)
+    return _scalar_call(e, scope)
+
+
+def _collection(e: Call, scope: Scope) -> Any:
+    f = e.func
+    first = e.args[0]
+    if isinstance(first, Path) and first.root == "list" and first.parts == ("programs",) and scope.item is None:
+        columns = getattr(scope.list, "_columns", None)
+        if columns is not None:
+            # the whole list, thousands of programs: computed over columns, same answer
+            result = columns.collection(e, scope)
+            if result is not NotImplemented:
+                return result
+    coll = evaluate_expr(first, scope)
+    if coll is None:
+        return None
+    items = coll if isinstance(coll, tuple | list) else tuple(coll)
+    if items:
+        # each item costs the nodes of the condition (and value) evaluated for it
+        spend_work(len(items) * sum(1 for a in e.args[1:] for _n in iter_nodes(a)) if len(e.args) > 1 else len(items))
+    if f == "count":
+        if len(e.args) == 1:
+            return len(items)
         pred = e.args[1]
-        results = [truth(evaluate_expr(pred, scope.with_item(it))) for it in items]
-        if f == "any":
-            if any(r is True for r in results):
-                return True
-            return None if any(r is None for r in results) else False
-        if any(r is False for r in results):
-            return False
-        return None if any(r is None for r in results) else True
+        return sum(1 for it in items if truth(evaluate_expr(pred, scope.with_item(it))) is True)
+    if f == "total":
+        value_expr = e.args[1]
+        pred_expr = e.args[2] if len(e.args) > 2 else None
+        acc = 0.0  # always a float, however the values are typed, so every evaluator agrees
+        for it in items:
+            inner = scope.with_item(it)
+            if pred_expr is not None and truth(evaluate_expr(pred_expr, inner)) is not True:
+                continue
+            v = evaluate_expr(value_expr, inner)
+            if v is not None:
+                acc = acc + v
+        return acc
+    pred = e.args[1]
+    results = [truth(evaluate_expr(pred, scope.with_item(it))) for it in items]
+    if f == "any":
+        if any(r is True for r in results):
+            return True
+        return None if any(r is None for r in results) else False
+    if any(r is False for r in results):
+        return False
+    return None if any(r is None for r in results) else True
+
+
+def _scalar_call(e: Call, scope: Scope) -> Any:
+    f = e.func
     args = [evaluate_expr(a, scope) for a in e.args]
     if any(a is None for a in args):
         return None
@@ -361,7 +455,7 @@ class ScalarCompiler:
             inner = self(e.args[0])
             return lambda scope: inner(scope) is not None
         if f in ("count", "total", "any", "all"):
-            return self._collection(e)
+            return self._metered(self._collection(e))
         args = tuple(self(a) for a in e.args)
 
         def fn(scope: Scope) -> Any:
@@ -380,6 +474,8 @@ class ScalarCompiler:
         coll_fn = self(first)
         whole_list = isinstance(first, Path) and first.root == "list" and first.parts == ("programs",)
         rest = tuple(self(a) for a in e.args[1:])
+        # the work meter's price of one item: the nodes evaluated for it (as ``call`` counts)
+        per_item = sum(1 for a in e.args[1:] for _n in iter_nodes(a)) if len(e.args) > 1 else 1
 
         def items_of(scope: Scope) -> Any:
             if whole_list and scope.item is None:
@@ -392,7 +488,10 @@ class ScalarCompiler:
             coll = coll_fn(scope)
             if coll is None:
                 return True, None
-            return False, coll if isinstance(coll, tuple | list) else tuple(coll)
+            items = coll if isinstance(coll, tuple | list) else tuple(coll)
+            if items:
+                spend_work(len(items) * per_item)
+            return False, items
 
         if f == "count":
             if not rest:
@@ -454,6 +553,17 @@ class ScalarCompiler:
             return None if unknown else not want_any
 
         return any_all
+
+    def _metered(self, fn: ScalarFn) -> ScalarFn:
+        def with_budget(scope: Scope) -> Any:
+            if _METER.get() is None:
+                # outside an evaluation (an audit entry, why-not, a what-if step) a collection
+                # function still has a budget: the default, per outermost call
+                with metered(DEFAULT_LIMITS.max_work):
+                    return fn(scope)
+            return fn(scope)
+
+        return with_budget
 
 
 def _apply(f: str, args: list[Any], scope: Scope) -> Any:

@@ -13,9 +13,23 @@ from typing import Any
 import attrs
 
 from ..errors import Location
-from .expr import Expr, to_source
+from .expr import Expr, Path, to_source
 
-__all__ = ["LEVER_KINDS", "Breadth", "ChanceModel", "Effect", "Estimate", "Group", "Lever", "Rule", "RuleSet", "RuleSetInfo", "Template"]
+__all__ = [
+    "LEVER_KINDS",
+    "Breadth",
+    "ChanceModel",
+    "Change",
+    "Effect",
+    "Estimate",
+    "Group",
+    "Lever",
+    "Property",
+    "Rule",
+    "RuleSet",
+    "RuleSetInfo",
+    "Template",
+]
 
 STAGES = ("profile", "program", "list")
 TIERS = ("reach", "target", "likely")
@@ -209,6 +223,89 @@ class Rule:
         return (-self.salience, self.id)
 
 
+#: what a property's ``change`` may do to a generated profile
+CHANGE_KINDS = ("raise", "lower", "add", "remove", "set")
+#: which way a monotone property's observables may not move
+DIRECTIONS = ("lower", "raise")
+
+
+@attrs.frozen
+class Change:
+    """A change a monotone property applies to each generated profile.
+
+    ``raise``/``lower`` move a number by an amount drawn from ``by``; ``add`` appends an item to
+    a list, its ``fixed`` fields as given and the rest generated; ``remove`` drops one item (one
+    matching ``where``, if given); ``set`` sets a field to ``to``.
+    """
+
+    kind: str
+    #: the profile field, ``applicant.step2_ck.score``
+    path: Path
+    by: tuple[float, float] | None = None
+    #: draw whole numbers (the field is an integer)
+    integer: bool = True
+    fixed: tuple[tuple[str, Any], ...] = ()
+    to: Any = None
+    where: Expr | None = None
+    where_text: str = attrs.field(default="", eq=False)
+
+    def describe(self) -> str:
+        target = self.path.dotted
+        if self.kind in ("raise", "lower"):
+            assert self.by is not None
+            lo, hi = self.by
+            amount = format_value(lo) if lo == hi else f"{format_value(lo)} to {format_value(hi)}"
+            return f"{self.kind} {target} by {amount}"
+        if self.kind == "add":
+            fixed = ", ".join(f"{k} = {format_value(v)}" for k, v in self.fixed)
+            return f"add to {target} an item" + (f" with {fixed}" if fixed else "") + " (other fields generated)"
+        if self.kind == "remove":
+            return f"remove from {target} one item" + (f" where {self.where_text}" if self.where is not None else "")
+        return f"set {target} to {format_value(self.to)}"
+
+
+@attrs.frozen
+class Property:
+    """A claim a rule set makes about every result, checked by search over generated profiles.
+
+    A *monotone* property has a ``change`` and ``observe``: applying the change to any profile
+    never moves an observable the ``never`` way (per program, optionally only for programs
+    matching ``where``). An *invariant* has ``holds``: conditions over ``result.`` (and
+    ``applicant.``) true for every profile. ``given`` restricts the profiles either kind is
+    checked on. See docs/properties.md.
+    """
+
+    id: str
+    given: tuple[Expr, ...] = ()
+    change: Change | None = None
+    observe: tuple[str, ...] = ()
+    never: str = "lower"
+    where: Expr | None = None
+    holds: tuple[Expr, ...] = ()
+    description: str = ""
+    source: str = ""
+    enabled: bool = True
+    ruleset: str = ""
+    ruleset_version: str = ""
+    given_text: tuple[str, ...] = attrs.field(default=(), eq=False)
+    where_text: str = attrs.field(default="", eq=False)
+    holds_text: tuple[str, ...] = attrs.field(default=(), eq=False)
+    loc: Location = attrs.field(factory=Location, eq=False)
+
+    @property
+    def kind(self) -> str:
+        """``monotone`` or ``invariant``."""
+        return "monotone" if self.change is not None else "invariant"
+
+    def describe(self) -> str:
+        """One line: what the property claims."""
+        if self.change is not None:
+            what = ", ".join(self.observe)
+            scope = f" (programs where {self.where_text})" if self.where is not None else ""
+            return f"{self.change.describe()} never {self.never}s {what}{scope}"
+        return "always " + " and ".join(self.holds_text)
+
+
 @attrs.frozen
 class ChanceModel:
     """How chances become tiers.
@@ -318,6 +415,10 @@ class RuleSet:
     """Rules present in a file but disabled (by ``enabled = false`` or a later ``disable``)."""
     overridden: tuple[Rule, ...] = ()
     """Rules replaced by a later rule set's override, for ``--effective`` listings."""
+    properties: tuple[Property, ...] = ()
+    """The enabled properties the loaded rule sets declare (docs/properties.md)."""
+    disabled_properties: tuple[Property, ...] = ()
+    """Properties declared but disabled (``enabled = false`` or a later ``disable``)."""
     _compiled: dict[str, Any] = attrs.field(factory=dict, eq=False, repr=False, alias="_compiled")
 
     def __iter__(self) -> Iterator[Rule]:
@@ -340,6 +441,8 @@ class RuleSet:
                 self.levers,
                 self.disabled,
                 self.overridden,
+                self.properties,
+                self.disabled_properties,
             ),
         )
 
@@ -347,6 +450,12 @@ class RuleSet:
         for r in self.rules:
             if r.id == rule_id:
                 return r
+        return None
+
+    def get_property(self, property_id: str) -> Property | None:
+        for p in self.properties:
+            if p.id == property_id:
+                return p
         return None
 
     def stage(self, stage: str) -> tuple[Rule, ...]:

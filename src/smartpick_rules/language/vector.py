@@ -39,12 +39,16 @@ from .expr import (
 )
 from .facts import LIST_ITEM_RENAMED as _LIST_ITEM_RENAMED
 from .facts import FactType, record_fields
-from .interp import EXP_BOUND, ScalarCompiler, Scope, plain, truth
+from .interp import EXP_BOUND, ScalarCompiler, Scope, current_meter, plain, truth
 
-__all__ = ["ProgramColumns", "ProgramContext", "VectorCompiler", "VectorEvaluator"]
+__all__ = ["VECTOR_WIDTH", "ProgramColumns", "ProgramContext", "VectorCompiler", "VectorEvaluator"]
 
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
+
+#: programs per unit of work in vectorised evaluation: measured, one node over a catalog costs
+#: 2-10 ns a program in numpy against 1.5-3.5 µs for the interpreter's node on one fact
+VECTOR_WIDTH = 512
 
 
 class Const:
@@ -204,6 +208,10 @@ class ProgramContext:
         self._row_tags = row_tags
         self.scalar = scalar if scalar is not None else ScalarCompiler()
         self.memo: dict[int, Value] = {}
+        #: the evaluation's work meter (Limits.max_work); a node over the catalog is one array
+        #: operation, about as costly as the interpreter's node for one fact per VECTOR_WIDTH programs
+        self.meter = current_meter()
+        self.node_cost = max(1, -(-self.n // VECTOR_WIDTH))
 
     def with_scope(self, scope: Scope) -> ProgramContext:
         """The same columns, tags and memo with other facts (an ``item`` bound): a copy, so a
@@ -292,6 +300,17 @@ class VectorCompiler:
         if hit is not None:
             return hit[1]
         fn = self._build(e, program_nodes)
+        if id(e) in program_nodes:
+            # each program node evaluated costs a unit of work per VECTOR_WIDTH programs
+            uncharged = fn
+
+            def charged(ctx: ProgramContext) -> Value:
+                meter = ctx.meter
+                if meter is not None:
+                    meter.spend(ctx.node_cost)
+                return uncharged(ctx)
+
+            fn = charged
         if (id(e) not in program_nodes or id(e) in self.shared) and not _reads_tag_or_item(e):
             key = id(e)
             inner = fn
@@ -538,13 +557,16 @@ class VectorCompiler:
 
         def rowwise(ctx: ProgramContext) -> Value:
             if not compiled:
-                compiled.extend((self.scalar(e), any(isinstance(n, Call) and n.func == "has" for n in iter_nodes(e))))
-            sfn, reads_tags = compiled
+                nodes = list(iter_nodes(e))
+                compiled.extend((self.scalar(e), any(isinstance(n, Call) and n.func == "has" for n in nodes), len(nodes)))
+            sfn, reads_tags, size = compiled
+            if ctx.meter is not None:
+                ctx.meter.spend(ctx.n * size)
             base = ctx.scope
             out = []
             for i, p in enumerate(ctx.cols.catalog.programs):
                 tags = ctx.row_tags(i) if reads_tags else base.tags
-                out.append(sfn(Scope(base.applicant, p, base.list, base.derived, tags, base.as_of_year, base.item)))
+                out.append(sfn(Scope(base.applicant, p, base.list, base.derived, tags, base.as_of_year, base.item, base.result)))
             return VObj(out)
 
         return rowwise

@@ -20,7 +20,7 @@ import attrs
 
 from ..domain.models import Program, ProgramType, Region
 from ..language.ir import format_value
-from ..results.recommendation import AuditEntry, LazyResults, ProgramResult, Recommendation
+from ..results.recommendation import AuditEntry, LazyResults, ProgramResult, Recommendation, percent
 
 __all__ = [
     "REGION_LABELS",
@@ -101,7 +101,8 @@ def chance_of(result: Any) -> float | None:
 
 
 def chance_text(chance: float) -> str:
-    return f"interview chance {round(chance * 100):.0f}%"
+    # the table's and Markdown's formatter: a 0.4% chance reads 0.4%, never 0%
+    return f"interview chance {percent(chance)}"
 
 
 @attrs.frozen

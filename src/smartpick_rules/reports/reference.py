@@ -255,14 +255,24 @@ _LIST_DOCS = {
     "la_county_count": "Eligible programs in LA County.",
     "california_count": "Eligible programs in California.",
     "out_of_state_count": "Eligible programs in other states.",
+    "eligible_interviews": "The sum of every eligible program's chance: the interviews applying everywhere eligible would yield.",
+    "chosen_count": "Programs in the chosen list (known once the list is chosen: a rule reading it only advises).",
+    "expected_interviews": "The sum of the chosen programs' chances: the expected interviews (known once the list is chosen).",
+    "chosen_la_county_count": "Chosen programs in LA County (known once the list is chosen).",
+    "chosen_california_count": "Chosen programs in California (known once the list is chosen).",
+    "chosen_out_of_state_count": "Chosen programs in other states (known once the list is chosen).",
+    "breadth_min": "The breadth the list rules set, fewest programs (known once the list is chosen).",
+    "breadth_max": "The breadth the list rules set, most programs (known once the list is chosen).",
+    "interview_target": "The expected interviews the list aims at, if a list rule set one (known once the list is chosen).",
 }
 
 _ITEM_DOCS = {
-    "score": "The program's score after the program stage.",
+    "chance": "The program's estimated chance of an interview (0 when excluded); not a match probability.",
     "tier": "The program's tier; unknown when it is excluded.",
     "excluded": "true when a rule excluded the program.",
     "priority": "The program's priority (its place in the list).",
-    "tags": "The program's tags and the profile's.",
+    "tags": "The tags rules set: the program stage's for this program and the profile's.",
+    "program_tags": "The catalog's tags for the program (`program.tags` in the program stage).",
 }
 
 

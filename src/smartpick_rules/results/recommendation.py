@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import secrets
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, overload
 
@@ -23,7 +24,9 @@ import attrs
 
 from ..domain.converter import converter
 from ..domain.models import Program
+from ..errors import Diagnostic, EvaluationError, Location
 from ..language.ir import format_value
+from ..limits import DEFAULT_LIMITS, limit_help
 
 __all__ = [
     "NOTICE",
@@ -367,6 +370,25 @@ class LazyResults(Sequence[ProgramResult]):
         for i in range(len(self)):
             yield self[i]
 
+    def iter_uncached(self, chunk: int = 256) -> Iterator[ProgramResult]:
+        """Every result, in order, without keeping those not already built (for serialising).
+
+        With ``build_many``, results are built ``chunk`` at a time (sharing the work across
+        programs), so memory holds one chunk of trails rather than all of them.
+        """
+        if self._build_many is None:
+            for i, k in enumerate(self._order):
+                r = self._cache.get(i)
+                yield r if r is not None else self._build(k)
+            return
+        for start in range(0, len(self._order), chunk):
+            stop = min(start + chunk, len(self._order))
+            missing = [i for i in range(start, stop) if i not in self._cache]
+            built = dict(zip(missing, self._build_many([self._order[i] for i in missing]), strict=True)) if missing else {}
+            for i in range(start, stop):
+                r = self._cache.get(i)
+                yield r if r is not None else built[i]
+
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Sequence):
             return list(self) == list(other)
@@ -393,6 +415,8 @@ class Recommendation:
     #: the evaluation's columns (firings, chances, what each rule read), from which per-program
     #: results, ``firings()`` and ``why_not()`` are built on demand; None when read from JSON
     _outcome: Any = attrs.field(default=None, eq=False, repr=False, alias="_outcome")
+    #: Limits.max_result_bytes of the evaluation: the most JSON ``to_json`` writes
+    _max_json_bytes: int | None = attrs.field(default=None, eq=False, repr=False, alias="_max_json_bytes")
 
     # -- lookups ---------------------------------------------------------------------
     def get(self, program_id: str) -> ProgramResult | None:
@@ -480,10 +504,67 @@ class Recommendation:
         data.pop("_why_not", None)
         data.pop("_list_scope", None)
         data.pop("_outcome", None)
+        data.pop("_max_json_bytes", None)
         return {"schema_version": SCHEMA_VERSION, "notice": NOTICE, **data}
 
     def to_json(self, indent: int | None = None) -> str:
-        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, sort_keys=False)
+        """The result as JSON text (the schema of docs/audit-trail.md), the same as ``json.dumps(to_dict())``.
+
+        Written a program at a time, each built, written and let go, so memory stays that of one
+        program's trail plus the text; the text is bounded by ``Limits.max_result_bytes`` (an
+        ``EvaluationError``, code ``limit_exceeded``, when it would be longer). ``NaN`` and
+        ``Infinity`` are never written: they are not JSON.
+        """
+        limit = self._max_json_bytes if self._max_json_bytes is not None else DEFAULT_LIMITS.max_result_bytes
+        token = secrets.token_hex(8)  # markers no input string can spell
+        marker, audit_marker = f"programs:{token}", f"audit:{token}"
+        head: dict[str, Any] = converter.unstructure(attrs.evolve(self, programs=()))
+        for private in ("_why_not", "_list_scope", "_max_json_bytes", "_outcome"):
+            head.pop(private, None)
+        head["programs"] = marker
+        frame = _dumps({"schema_version": SCHEMA_VERSION, **head}, indent)
+        used = len(frame.encode("utf-8"))
+        chunks: list[str] = []
+        pad = "\n" + " " * (2 * indent) if indent is not None else ""
+        # the profile-stage entries open every program's trail and are the same objects in each:
+        # written once, their text reused (kept with the entry, so its id is not reused)
+        shared: dict[int, tuple[AuditEntry, str]] = {}
+
+        def entry_text(entry: AuditEntry) -> str:
+            if entry.stage != "profile":
+                return _dumps(converter.unstructure(entry), indent)
+            known = shared.get(id(entry))
+            if known is None:
+                known = shared[id(entry)] = (entry, _dumps(converter.unstructure(entry), indent))
+            return known[1]
+
+        programs = self.programs
+        results = programs.iter_uncached() if isinstance(programs, LazyResults) else iter(programs)
+        for result in results:
+            data = converter.unstructure(attrs.evolve(result, audit=()))
+            data["audit"] = audit_marker
+            text = _dumps(data, indent).replace(json.dumps(audit_marker), _json_list([entry_text(e) for e in result.audit], indent, 1), 1)
+            if indent is not None:
+                text = pad + text.replace("\n", pad)
+            used += len(text.encode("utf-8")) + 2
+            if used > limit:
+                raise EvaluationError(
+                    Diagnostic(
+                        "limit_exceeded",
+                        f"the JSON of this result would be longer than the limit of {limit:,} bytes "
+                        f"({len(self.programs):,} programs)",
+                        Location(),
+                        help=limit_help("max_result_bytes") + "; or serialise only what is read (rec.chosen())",
+                    )
+                )
+            chunks.append(text)
+        # one join: the text is built once (the chunks and the result are the peak, not three copies)
+        before, after = frame.split(json.dumps(marker), 1)
+        if not chunks:
+            return before + "[]" + after
+        if indent is None:
+            return "".join([before, "[", ", ".join(chunks), "]", after])
+        return "".join([before, "[", ",".join(chunks), "\n", " " * indent, "]", after])
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Recommendation:
@@ -533,6 +614,21 @@ class Recommendation:
         from .explain import explain_program
 
         return explain_program(self, program_id)
+
+
+def _json_list(items: list[str], indent: int | None, depth: int) -> str:
+    """A JSON array of already written items, as ``json.dumps`` would lay it out at ``depth``."""
+    if indent is None:
+        return "[" + ", ".join(items) + "]"
+    if not items:
+        return "[]"
+    inner = "\n" + " " * (indent * (depth + 1))
+    return "[" + ",".join(inner + item.replace("\n", inner) for item in items) + "\n" + " " * (indent * depth) + "]"
+
+
+def _dumps(data: Any, indent: int | None) -> str:
+    # allow_nan=False: `Infinity` and `NaN` are not JSON; every value here is finite or null
+    return json.dumps(data, indent=indent, ensure_ascii=False, sort_keys=False, allow_nan=False)
 
 
 def _structure_programs(value: Any, _t: Any) -> Sequence[ProgramResult]:

@@ -14,8 +14,19 @@ from typing import Any
 
 import attrs
 
-from ..language.ir import STAGES, TIERS
-from .load import RawBreadth, RawChance, RawEffect, RawEstimate, RawGroup, RawHeader, RawRule
+from ..language.ir import DIRECTIONS, LEVER_KINDS, STAGES, TIERS
+from ..language.result_facts import OBSERVABLES
+from .load import (
+    RawBreadth,
+    RawChance,
+    RawEffect,
+    RawEstimate,
+    RawGroup,
+    RawHeader,
+    RawLever,
+    RawProperty,
+    RawRule,
+)
 
 __all__ = ["rule_file_schema"]
 
@@ -48,7 +59,13 @@ _DESCRIPTIONS = {
     "unit": "What the estimate counts, for explanations (e.g. Step 2 CK points)",
     "breadth": "Recommended number of applications (list stage); numbers or expressions",
     "requires": "Rule sets that must be loaded and applied first",
-    "disable": "Ids of earlier rules to turn off",
+    "disable": "Ids of earlier rules or properties to turn off",
+    "given": "Property: conditions on the generated applicant (applicant.) that select the profiles checked",
+    "change": "Monotone property: the change applied to each generated profile",
+    "observe": "Monotone property: what the change must never move the wrong way",
+    "never": "Monotone property: lower (default) or raise",
+    "where": "Monotone property: only programs matching this condition on program. fields",
+    "holds": "Invariant: conditions over result. and applicant. true for every generated profile",
 }
 
 
@@ -64,6 +81,8 @@ def _schema_for(tp: Any, name: str = "") -> dict[str, Any]:
         return {"type": "array", "items": _schema_for(args[0])}
     if origin is dict:
         return {"type": "object", "additionalProperties": _schema_for(args[1])}
+    if tp is Any:
+        return {}
     if tp is str:
         return {"type": "string"}
     if tp is bool:
@@ -105,6 +124,39 @@ def rule_file_schema() -> dict[str, Any]:
     effect["properties"]["tier_at_most"] = {"enum": list(TIERS), "description": _DESCRIPTIONS["tier_at_most"]}
     effect["properties"]["breadth"] = {**_object(RawBreadth), "description": _DESCRIPTIONS["breadth"]}
     rule["properties"]["then"] = {**effect, "description": _DESCRIPTIONS["then"]}
+    prop = _object(RawProperty)
+    prop["properties"]["id"]["pattern"] = r"^[a-z0-9_]+(\.[a-z0-9_-]+)*$"
+    observable = {"enum": list(OBSERVABLES)}
+    prop["properties"]["observe"] = {"anyOf": [observable, {"type": "array", "items": observable}], "description": _DESCRIPTIONS["observe"]}
+    prop["properties"]["never"] = {"enum": list(DIRECTIONS), "description": _DESCRIPTIONS["never"]}
+    amount = {"type": "number", "exclusiveMinimum": 0}
+    prop["properties"]["change"] = {
+        "type": "object",
+        "description": _DESCRIPTIONS["change"],
+        "properties": {
+            "raise": {"type": "string", "description": "a number in the profile, raised by `by`"},
+            "lower": {"type": "string", "description": "a number in the profile, lowered by `by`"},
+            "add": {"type": "string", "description": "a list of records in the profile; one item is added"},
+            "remove": {"type": "string", "description": "a list of records in the profile; one item is removed"},
+            "set": {"type": "string", "description": "a field of the profile, set to `to`"},
+            "by": {"anyOf": [amount, {"type": "array", "items": amount, "minItems": 2, "maxItems": 2}]},
+            "with": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}},
+            "to": {"type": ["string", "number", "boolean"]},
+            "where": {"type": "string"},
+        },
+        "additionalProperties": False,
+        "oneOf": [{"required": [verb]} for verb in ("raise", "lower", "add", "remove", "set")],
+    }
+    lever = _object(RawLever)
+    lever["properties"]["id"]["pattern"] = rule["properties"]["id"]["pattern"]
+    lever["properties"]["kind"] = {"enum": list(LEVER_KINDS), "description": "strengthen (raises chances) or widen (adds eligible programs)"}
+    lever["properties"]["set"] = {
+        "type": "array",
+        "items": {"type": "string"},
+        "minItems": 1,
+        "description": "Profile changes, FIELD=VALUE or FIELD+=VALUE; {specialty} and {as_of} are filled in",
+    }
+    lever["properties"]["when"]["description"] = "A condition on the applicant (and profile tags): the lever is offered when it holds"
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
@@ -119,7 +171,9 @@ def rule_file_schema() -> dict[str, Any]:
             },
             "estimate": {"type": "array", "items": _object(RawEstimate)},
             "group": {"type": "array", "items": _object(RawGroup)},
+            "lever": {"type": "array", "items": lever},
             "rule": {"type": "array", "items": rule},
+            "property": {"type": "array", "items": prop},
         },
         "required": ["ruleset"],
         "additionalProperties": False,

@@ -10,42 +10,59 @@ from __future__ import annotations
 
 import hashlib
 import re
-import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from importlib import resources
 from pathlib import Path as FsPath
 from typing import Any
 
 import attrs
 
-from ..analysis.check import check_rules
+from ..analysis.check import analyse_rules, check_expression
 from ..domain.changes import check_change, expand_change, parse_change
 from ..domain.converter import _StructureFailure, converter, structure_mapping
 from ..errors import Diagnostic, InputError, Location, RulesetError, did_you_mean
-from ..language.expr import Expr, ExpressionError, Literal, Path, parse_expression, to_source
+from ..language.expr import (
+    Call,
+    Expr,
+    ExpressionError,
+    Literal,
+    Path,
+    iter_nodes,
+    parse_expression,
+    to_source,
+)
+from ..language.facts import FactType, record_fields
 from ..language.ir import (
+    CHANGE_KINDS,
+    DIRECTIONS,
     LEVER_KINDS,
     STAGES,
     TIERS,
     Breadth,
     ChanceModel,
+    Change,
     Effect,
     Estimate,
     Group,
     Lever,
+    Property,
     Rule,
     RuleSet,
     RuleSetInfo,
     Template,
 )
+from ..language.result_facts import OBSERVABLES, result_root
 from ..limits import DEFAULT_LIMITS, Limits, limit_help
-from ..sourcemap import SourceMap, parse_error_position, path_from_field_path, toml_source_map
+from ..sourcemap import DocumentError, SourceMap, parse_toml, path_from_field_path, toml_source_map
 
 __all__ = ["SHIPPED_PREFIX", "load_rules", "load_rules_from_text", "shipped_file", "shipped_rulesets_path"]
 
-_RULE_ID = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_-]+)*$")
-_TAG = re.compile(r"^[a-z][a-z0-9_]*$")
-_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+# used with fullmatch: `$` alone also matches before a trailing newline, so "a\n" passed
+_RULE_ID = re.compile(r"[a-z0-9_]+(\.[a-z0-9_-]+)*")
+_TAG = re.compile(r"[a-z][a-z0-9_]*")
+_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+#: salience orders rules; a bound keeps it a small, meaningful number (like score and priority)
+MAX_SALIENCE = 1_000_000
 
 SetValue = int | float | str | bool
 Bound = int | str
@@ -139,6 +156,21 @@ class RawLever:
 
 
 @attrs.frozen
+class RawProperty:
+    id: str
+    description: str = ""
+    source: str | None = None
+    given: str | list[str] | None = None
+    #: checked by hand (its keys depend on the verb): raise/lower/add/remove/set, by, with, to, where
+    change: dict[str, Any] | None = None
+    observe: str | list[str] | None = None
+    never: str | None = None
+    where: str | None = None
+    holds: str | list[str] | None = None
+    enabled: bool = True
+
+
+@attrs.frozen
 class RawRuleFile:
     ruleset: RawHeader
     rule: list[RawRule] = attrs.field(factory=list)
@@ -146,6 +178,7 @@ class RawRuleFile:
     estimate: list[RawEstimate] = attrs.field(factory=list)
     group: list[RawGroup] = attrs.field(factory=list)
     lever: list[RawLever] = attrs.field(factory=list)
+    property: list[RawProperty] = attrs.field(factory=list)
 
 
 def _union_hook(options: tuple[type, ...]) -> Any:
@@ -190,6 +223,7 @@ class _LoadedFile:
     groups: tuple[Group, ...]
     levers: tuple[Lever, ...]
     loc: Location
+    properties: tuple[Property, ...] = ()
 
 
 # --- one file ------------------------------------------------------------------------------
@@ -198,12 +232,9 @@ class _LoadedFile:
 def _parse_file(text: str, file: str, limits: Limits, sha: str) -> tuple[_LoadedFile | None, list[Diagnostic]]:
     diags: list[Diagnostic] = []
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        line, col = parse_error_position(str(exc))
-        return None, [Diagnostic("parse_error", f"invalid TOML: {str(exc).split(' (at')[0]}", Location(file, line, col))]
-    except RecursionError:
-        return None, [Diagnostic("parse_error", "invalid TOML: nested too deeply", Location(file))]
+        data = parse_toml(text, file)
+    except DocumentError as exc:
+        return None, [exc.diagnostic]
     smap = toml_source_map(text, file)
     data.pop("$schema", None)
     if "ruleset" not in data:
@@ -254,6 +285,9 @@ def _parse_file(text: str, file: str, limits: Limits, sha: str) -> tuple[_Loaded
             )
         )
         data = {k: v for k, v in data.items() if k != "scoring"}
+    #: rules whose only effect was `score`: the error above says so; "`then` has no effect" would
+    #: say it again, less helpfully
+    score_only: set[int] = set()
     for index, item in enumerate(rules_data if isinstance(rules_data, list) else []):
         then = item.get("then") if isinstance(item, dict) else None
         if isinstance(then, dict) and "score" in then:
@@ -272,6 +306,7 @@ def _parse_file(text: str, file: str, limits: Limits, sha: str) -> tuple[_Loaded
             then.pop("score")
             if not then:
                 then["tag"] = []
+                score_only.add(index)
     for key in data:
         if key not in known_top:
             line, col = smap.position([key])
@@ -281,7 +316,7 @@ def _parse_file(text: str, file: str, limits: Limits, sha: str) -> tuple[_Loaded
                     f"unknown table `{key}`",
                     Location(file, line, col),
                     suggestion=did_you_mean(key, known_top),
-                    help="a rule file has [ruleset], optional [chance], [[estimate]], [[group]], [[lever]] and [[rule]] tables",
+                    help="a rule file has [ruleset], optional [chance], [[estimate]], [[group]], [[lever]], [[rule]] and [[property]] tables",
                 )
             )
     header = structured(data["ruleset"], RawHeader, ["ruleset"])
@@ -333,18 +368,44 @@ def _parse_file(text: str, file: str, limits: Limits, sha: str) -> tuple[_Loaded
         rr = structured(item, RawRule, ["rule", index])
         if rr is not None:
             raw_rules.append((index, rr))
+    props_data = data.get("property")
+    raw_props: list[tuple[int, RawProperty]] = []
+    if props_data is not None and not isinstance(props_data, list):
+        diags.append(Diagnostic("schema_error", "`property` must be [[property]] tables", Location(file, *smap.position(["property"]))))
+    elif isinstance(props_data, list) and len(props_data) > limits.max_rules:
+        diags.append(
+            Diagnostic(
+                "limit_exceeded",
+                f"{len(props_data)} properties, more than the limit of {limits.max_rules}",
+                Location(file, *smap.position(["property"])),
+                help=limit_help("max_rules"),
+            )
+        )
+        props_data = []
+    for index, item in enumerate(props_data or []):
+        rp = structured(item, RawProperty, ["property", index])
+        if rp is not None:
+            raw_props.append((index, rp))
     if header is None:
         return None, diags
     hline, hcol = smap.position(["ruleset"])
     hloc = Location(file, hline, hcol)
-    if not _NAME.match(header.name):
+    if not _NAME.fullmatch(header.name):
         diags.append(Diagnostic("schema_error", f"rule set name `{header.name}` may only use letters, digits, `_`, `-` and `.`", hloc))
     rules: list[tuple[Rule, bool]] = []
     for index, rr in raw_rules:
         rule, rdiags = _build_rule(rr, index, header, smap, file, limits)
+        if index in score_only:
+            rdiags = [d for d in rdiags if not d.message.startswith("`then` has no effect")]
         diags.extend(rdiags)
         if rule is not None:
             rules.append(rule)
+    properties: list[Property] = []
+    for index, rp in raw_props:
+        prop, pdiags = _build_property(rp, index, header, smap, file, limits)
+        diags.extend(pdiags)
+        if prop is not None:
+            properties.append(prop)
     info = RuleSetInfo(
         name=header.name,
         version=header.version,
@@ -357,7 +418,7 @@ def _parse_file(text: str, file: str, limits: Limits, sha: str) -> tuple[_Loaded
     estimates = [attrs.evolve(e, ruleset=header.name) for e in estimates]
     groups = [attrs.evolve(g, ruleset=header.name) for g in groups]
     levers = [attrs.evolve(lv, ruleset=header.name) for lv in levers]
-    return _LoadedFile(info, tuple(rules), chance, tuple(estimates), tuple(groups), tuple(levers), hloc), diags
+    return _LoadedFile(info, tuple(rules), chance, tuple(estimates), tuple(groups), tuple(levers), hloc, tuple(properties)), diags
 
 
 def _build_lever(rl: RawLever, index: int, smap: SourceMap, file: str, limits: Limits, diags: list[Diagnostic]) -> Lever | None:
@@ -409,8 +470,8 @@ def _pretty_path(path: Sequence[str | int]) -> str:
 
 
 def _rule_id_at(data: Any, path: Sequence[str | int]) -> str | None:
-    if len(path) >= 2 and path[0] == "rule" and isinstance(path[1], int):
-        rules = data.get("rule")
+    if len(path) >= 2 and path[0] in ("rule", "property") and isinstance(path[1], int):
+        rules = data.get(path[0])
         if isinstance(rules, list) and path[1] < len(rules) and isinstance(rules[path[1]], dict):
             rid = rules[path[1]].get("id")
             return rid if isinstance(rid, str) else None
@@ -419,7 +480,11 @@ def _rule_id_at(data: Any, path: Sequence[str | int]) -> str | None:
 
 def _expr_origin(smap: SourceMap, key_path: list[str | int], text: str, file: str) -> Location:
     line, _col = smap.position(key_path)
-    found = smap.find_text(text, line or 1)
+    # search only up to the next rule's table, so locating every rule's text is one pass over the file
+    end = 0
+    if len(key_path) >= 2 and key_path[0] == "rule" and isinstance(key_path[1], int):
+        end = smap.positions.get(("rule", key_path[1] + 1), (0, 0))[0]
+    found = smap.find_text(text, line or 1, end)
     if found != (0, 0):
         return Location(file, found[0], found[1])
     return Location(file, line, 1)
@@ -442,7 +507,7 @@ def _build_rule(
         kl, kc = smap.position([*base, *keys])
         return Location(file, kl, kc)
 
-    if not _RULE_ID.match(rid):
+    if not _RULE_ID.fullmatch(rid):
         err("schema_error", f"rule id `{rid}` must be lower-case words joined by dots, like `red_flags.failed_step1`", key_loc("id"))
     if rr.stage not in STAGES:
         err("schema_error", f"unknown stage `{rr.stage}`; expected profile, program or list", key_loc("stage"), suggestion=did_you_mean(rr.stage, STAGES))
@@ -463,7 +528,7 @@ def _build_rule(
     if eff.tag is not None:
         tags = (eff.tag,) if isinstance(eff.tag, str) else tuple(eff.tag)
         for t in tags:
-            if not _TAG.match(t):
+            if not _TAG.fullmatch(t):
                 err("schema_error", f"tag `{t}` must be a lower-case identifier like `low_step2`", key_loc("then", "tag"))
     templates: dict[str, Template | None] = {}
     for name in ("exclude", "advice"):
@@ -487,6 +552,8 @@ def _build_rule(
                     diags.append(attrs.evolve(exc.diagnostic, rule_id=rid))
                     bounds.append(Literal(0, bl))
         breadth = Breadth(bounds[0], bounds[1])
+    if abs(rr.salience) > MAX_SALIENCE:
+        err("limit_exceeded", f"salience {rr.salience} is out of range (at most {MAX_SALIENCE:,} either way)", key_loc("salience"))
     if eff.priority is not None and not abs(eff.priority) <= 1e6:
         err("limit_exceeded", f"`priority` {eff.priority} is out of range (at most 1,000,000 either way)", key_loc("then", "priority"))
 
@@ -526,7 +593,7 @@ def _build_rule(
         named[fname] = tuple(items)
     sets = tuple(sorted((eff.set or {}).items()))
     for name, v in sets:
-        if not _TAG.match(name):
+        if not _TAG.fullmatch(name):
             err("schema_error", f"`set` target `{name}` must be a lower-case identifier", key_loc("then", "set"))
         if isinstance(v, int | float) and not isinstance(v, bool) and not abs(v) <= 1e6:
             err("limit_exceeded", f"`set {name}` {v} is out of range (at most 1,000,000 either way)", key_loc("then", "set"))
@@ -570,6 +637,303 @@ def _build_rule(
         when_locs=tuple(when_locs),
     )
     return (rule, rr.override), diags
+
+
+# --- properties ------------------------------------------------------------------------------
+
+#: what each part of a property may read, and how to say so when it reads something else
+_PROPERTY_READS: dict[str, tuple[frozenset[str], str]] = {
+    "given": (frozenset({"applicant", "item"}), "a property's `given` reads only the generated applicant (applicant.)"),
+    "where": (frozenset({"program", "item"}), "a property's `where` reads only the program's catalog fields (program.)"),
+    "holds": (
+        frozenset({"result", "applicant", "item"}),
+        "a property's `holds` reads the result (result.) and the applicant (applicant.)",
+    ),
+    "change.where": (frozenset({"item"}), "the `where` of a `remove` change reads only the item (item.)"),
+}
+_CHANGE_KEYS = (*CHANGE_KINDS, "by", "with", "to", "where")
+_CHANGE_OPTIONS = {"raise": ("by",), "lower": ("by",), "add": ("with",), "remove": ("where",), "set": ("to",)}
+
+
+def _build_property(
+    rp: RawProperty, index: int, header: RawHeader, smap: SourceMap, file: str, limits: Limits
+) -> tuple[Property | None, list[Diagnostic]]:
+    diags: list[Diagnostic] = []
+    base: list[str | int] = ["property", index]
+    line, col = smap.position(base)
+    loc = Location(file, line, col)
+    pid = rp.id
+
+    def key_loc(*keys: str | int) -> Location:
+        kl, kc = smap.position([*base, *keys])
+        return Location(file, kl, kc)
+
+    def err(code: str, msg: str, where: Location | None = None, help: str | None = None, suggestion: str | None = None) -> None:
+        diags.append(Diagnostic(code, msg, where or loc, pid, help, suggestion))
+
+    def condition(text: str, key: str, part: str, stage: str, extra: dict[str, FactType] | None = None, scope_list: Path | None = None) -> Expr | None:
+        origin = _expr_origin(smap, [*base, *key.split(".")], text, file)
+        try:
+            e = parse_expression(text, limits, origin)
+        except ExpressionError as exc:
+            diags.append(attrs.evolve(exc.diagnostic, rule_id=pid))
+            return None
+        allowed, why = _PROPERTY_READS[part]
+        bad = False
+        for node in iter_nodes(e):
+            if isinstance(node, Path) and node.root not in allowed:
+                err("stage_error", f"`{node.dotted}`: {why}", node.loc)
+                bad = True
+            elif isinstance(node, Call) and node.func == "has":
+                err("stage_error", f"has() reads rule tags, which a property cannot: {why}", node.loc, help="test the facts the tag stands for")
+                bad = True
+        if bad:
+            return None
+        checked: Expr = e if scope_list is None else Call("any", (scope_list, e), e.loc)
+        _t, cdiags, _c = check_expression(checked, stage, rule_id=pid, extra_roots=extra)
+        diags.extend(cdiags)
+        return None if cdiags else e
+
+    if not _RULE_ID.match(pid):
+        err("schema_error", f"property id `{pid}` must be lower-case words joined by dots, like `invariants.step2_never_lowers_tier`", key_loc("id"))
+    given_text = [] if rp.given is None else [rp.given] if isinstance(rp.given, str) else list(rp.given)
+    given = [condition(t, "given", "given", "profile") for t in given_text]
+    change: Change | None = None
+    observe: tuple[str, ...] = ()
+    never = rp.never or "lower"
+    where: Expr | None = None
+    holds_text = [] if rp.holds is None else [rp.holds] if isinstance(rp.holds, str) else list(rp.holds)
+    holds: list[Expr | None] = []
+    if (rp.change is None) == (rp.holds is None):
+        err(
+            "schema_error",
+            "a property has either `change` (a monotone property) or `holds` (an invariant)"
+            + (", not both" if rp.change is not None else ""),
+            help='monotone: change = { raise = "applicant.step2_ck.score", by = [1, 20] }, observe = ["program.tier"]; '
+            'invariant: holds = "len(result.chosen) >= min(result.breadth.min, result.breadth.eligible)"',
+        )
+    if rp.change is not None:
+        change = _build_change(rp.change, base, smap, file, pid, diags, condition)
+        observe_list = [] if rp.observe is None else [rp.observe] if isinstance(rp.observe, str) else list(rp.observe)
+        if not observe_list:
+            err("schema_error", "a `change` needs `observe`: what it must never move the wrong way", help="observables: " + ", ".join(OBSERVABLES))
+        for name in observe_list:
+            if name not in OBSERVABLES:
+                err(
+                    "unknown_field",
+                    f"unknown observable `{name}`",
+                    key_loc("observe"),
+                    suggestion=did_you_mean(name, OBSERVABLES),
+                    help="observables: " + ", ".join(OBSERVABLES),
+                )
+        observe = tuple(observe_list)
+        if never not in DIRECTIONS:
+            err("schema_error", f'`never` must be "lower" or "raise", got "{never}"', key_loc("never"), suggestion=did_you_mean(never, DIRECTIONS))
+        if rp.where is not None:
+            if observe and not any(OBSERVABLES[o].per_program for o in observe if o in OBSERVABLES):
+                err("schema_error", "`where` picks programs, but every observable here is about the whole list", key_loc("where"))
+            where = condition(rp.where, "where", "where", "program")
+    else:
+        for key in ("observe", "never", "where"):
+            if getattr(rp, key) is not None and rp.holds is not None:
+                err("schema_error", f"`{key}` belongs to a monotone property (one with `change`); an invariant has only `holds`", key_loc(key))
+    if rp.holds is not None:
+        if not holds_text:
+            err("schema_error", "`holds` is an empty list", key_loc("holds"))
+        holds = [condition(t, "holds", "holds", "profile", result_root()) for t in holds_text]
+    if diags:
+        return None, diags
+    return (
+        Property(
+            id=pid,
+            given=tuple(g for g in given if g is not None),
+            change=change,
+            observe=observe,
+            never=never,
+            where=where,
+            holds=tuple(h for h in holds if h is not None),
+            description=rp.description,
+            source=rp.source or "",
+            enabled=rp.enabled,
+            ruleset=header.name,
+            ruleset_version=header.version,
+            given_text=tuple(t.strip() for t in given_text),
+            where_text=(rp.where or "").strip(),
+            holds_text=tuple(t.strip() for t in holds_text),
+            loc=loc,
+        ),
+        diags,
+    )
+
+
+def _profile_field(parts: Sequence[str]) -> tuple[type, str] | None:
+    """The record class holding the last part of an ``applicant.`` path, and the field's name.
+
+    None when the last part is a computed value (``failed_attempts``), which cannot be changed.
+    """
+    import typing
+
+    from ..domain.models import Profile
+
+    cls: type = Profile
+    for part in parts[:-1]:
+        hint = typing.get_type_hints(cls)[part]
+        args = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
+        cls = args[0]
+    names = {a.name for a in attrs.fields(cls)}
+    return (cls, parts[-1]) if parts[-1] in names else None
+
+
+def _field_is_int(cls: type, name: str) -> bool:
+    import typing
+
+    hint = typing.get_type_hints(cls)[name]
+    return int in (typing.get_args(hint) or (hint,))
+
+
+def _value_fits(value: Any, t: FactType) -> str | None:
+    """Why ``value`` (from TOML) is not a value of type ``t``, or None when it is."""
+    if t.kind == "bool":
+        return None if isinstance(value, bool) else "true or false"
+    if t.kind == "number":
+        return None if isinstance(value, int | float) and not isinstance(value, bool) else "a number"
+    if t.kind == "string":
+        if not isinstance(value, str):
+            return "a string"
+        if t.enum and value not in t.enum:
+            return "one of " + ", ".join(t.enum)
+        return None
+    return f"a {t.describe()}, which a change cannot write"
+
+
+def _build_change(
+    raw: dict[str, Any], base: list[str | int], smap: SourceMap, file: str, pid: str, diags: list[Diagnostic], condition: Any
+) -> Change | None:
+    def key_loc(*keys: str) -> Location:
+        kl, kc = smap.position([*base, "change", *keys])
+        return Location(file, kl, kc)
+
+    def err(code: str, msg: str, where: Location, help: str | None = None, suggestion: str | None = None) -> None:
+        diags.append(Diagnostic(code, msg, where, pid, help, suggestion))
+
+    before = len(diags)
+    for key in raw:
+        if key not in _CHANGE_KEYS:
+            err("schema_error", f"unknown key `change.{key}`", key_loc(key), suggestion=did_you_mean(key, _CHANGE_KEYS), help="keys: " + ", ".join(_CHANGE_KEYS))
+    verbs = [k for k in CHANGE_KINDS if k in raw]
+    if len(verbs) != 1:
+        err(
+            "schema_error",
+            "`change` needs exactly one of raise, lower, add, remove or set" + (f"; it has {', '.join(verbs)}" if verbs else ""),
+            key_loc(),
+            help='e.g. change = { raise = "applicant.step2_ck.score", by = [1, 20] }',
+        )
+        return None
+    kind = verbs[0]
+    for key in ("by", "with", "to", "where"):
+        if key in raw and key not in _CHANGE_OPTIONS[kind]:
+            err("schema_error", f"`{key}` does not go with `{kind}`", key_loc(key), help=f"`{kind}` takes " + (", ".join(_CHANGE_OPTIONS[kind]) or "nothing else"))
+    text = raw[kind]
+    if not isinstance(text, str):
+        err("schema_error", f"`{kind}` names a profile field, like \"applicant.step2_ck.score\"", key_loc(kind))
+        return None
+    origin = _expr_origin(smap, [*base, "change"], text, file)
+    try:
+        path = parse_expression(text, DEFAULT_LIMITS, origin)
+    except ExpressionError as exc:
+        diags.append(attrs.evolve(exc.diagnostic, rule_id=pid))
+        return None
+    if not isinstance(path, Path) or path.root != "applicant" or not path.parts:
+        err("schema_error", f"`{kind}` names a profile field, like \"applicant.step2_ck.score\", not `{text}`", origin)
+        return None
+    t, cdiags, _c = check_expression(path, "profile", rule_id=pid, want=None)
+    if cdiags:
+        diags.extend(cdiags)
+        return None
+    field = _profile_field(path.parts)
+    if field is None:
+        err("schema_error", f"`{path.dotted}` is computed from other fields; change those instead", origin, help="e.g. lower applicant.step1.attempts rather than failed_attempts")
+        return None
+    cls, name = field
+    by: tuple[float, float] | None = None
+    integer = True
+    fixed: list[tuple[str, Any]] = []
+    to: Any = None
+    where: Expr | None = None
+    if kind in ("raise", "lower"):
+        if t.kind != "number":
+            err("type_error", f"`{kind}` moves a number; `{path.dotted}` is a {t.describe()}", origin, help="use `set` for other fields")
+        integer = _field_is_int(cls, name)
+        amount = raw.get("by")
+        bounds = [amount, amount] if isinstance(amount, int | float) else amount
+        if amount is None:
+            err("schema_error", f"`{kind}` needs `by`: an amount, or [least, most] to draw it from", key_loc())
+        elif (
+            not isinstance(bounds, list)
+            or len(bounds) != 2
+            or not all(isinstance(b, int | float) and not isinstance(b, bool) for b in bounds)
+        ):
+            err("schema_error", "`by` is a number or [least, most]", key_loc("by"))
+        else:
+            lo, hi = float(bounds[0]), float(bounds[1])
+            if not (0 < lo <= hi <= 1e6):
+                err("schema_error", f"`by` must be more than 0 with least <= most, got {amount}", key_loc("by"))
+            elif integer and not (lo.is_integer() and hi.is_integer()):
+                err("type_error", f"`{path.dotted}` is a whole number; `by` must be whole numbers", key_loc("by"))
+            by = (lo, hi)
+    elif kind in ("add", "remove"):
+        elem = t.elem
+        if t.kind != "list" or elem is None or elem.kind != "record" or elem.record is None:
+            err("type_error", f"`{kind}` works on a list of records (letters, usce, ties, community_work); `{path.dotted}` is a {t.describe()}", origin)
+            return None
+        fields = {a.name for a in attrs.fields(elem.record)}
+        types = record_fields(elem.record)
+        if kind == "add":
+            with_ = raw.get("with", {})
+            if not isinstance(with_, dict):
+                err("schema_error", "`with` is a table of the item's fields, like { us = true }", key_loc("with"))
+                with_ = {}
+            for k, v in with_.items():
+                if k not in fields:
+                    err(
+                        "unknown_field",
+                        f"`{elem.record.__name__}` has no field `{k}`",
+                        key_loc("with", k),
+                        suggestion=did_you_mean(k, fields),
+                        help=None if did_you_mean(k, fields) else "fields: " + ", ".join(sorted(fields)),
+                    )
+                    continue
+                why = _value_fits(v, types[k])
+                if why is not None:
+                    err("type_error", f"`with.{k}` must be {why}, got {v!r}", key_loc("with", k))
+                    continue
+                fixed.append((k, v))
+        elif "where" in raw:
+            wtext = raw["where"]
+            if not isinstance(wtext, str):
+                err("schema_error", "`where` is a condition on the item, like \"item.us\"", key_loc("where"))
+            else:
+                where = condition(wtext, "change", "change.where", "profile", None, path)
+    else:
+        if "to" not in raw:
+            err("schema_error", "`set` needs `to`: the value to set", key_loc())
+        else:
+            to = raw["to"]
+            why = _value_fits(to, t)
+            if why is not None:
+                err("type_error", f"`to` must be {why} for `{path.dotted}`, got {to!r}", key_loc("to"))
+    if len(diags) > before:
+        return None
+    return Change(
+        kind=kind,
+        path=path,
+        by=by,
+        integer=integer,
+        fixed=tuple(fixed),
+        to=to,
+        where=where,
+        where_text=str(raw.get("where", "")).strip(),
+    )
 
 
 def _template(text: str, smap: SourceMap, key_path: list[str | int], file: str, rid: str, diags: list[Diagnostic], limits: Limits) -> Template:
@@ -667,7 +1031,8 @@ def _expand(paths: Sequence[str | FsPath], diags: list[Diagnostic]) -> list[FsPa
                     diags.append(
                         Diagnostic(
                             "io_error",
-                            f"refused: resolves to {real}, outside the rule-set folder {root}",
+                            # where the link points is not said: the message may reach the uploader
+                            f"refused: a link to a file outside the rule-set folder {raw}",
                             Location(str(f)),
                             help="a rule-set folder may not link to files outside itself",
                         )
@@ -703,6 +1068,7 @@ def load_rules(*paths: str | FsPath, limits: Limits = DEFAULT_LIMITS) -> RuleSet
                 help=limit_help("max_rulesets"),
             )
         )
+    total = 0
     for f in files:
         try:
             size = f.stat().st_size
@@ -716,6 +1082,16 @@ def load_rules(*paths: str | FsPath, limits: Limits = DEFAULT_LIMITS) -> RuleSet
                     )
                 )
                 continue
+            total += size
+            if total > limits.max_ruleset_total_bytes:
+                raise RulesetError(
+                    Diagnostic(
+                        "limit_exceeded",
+                        f"the rule-set files are more than {limits.max_ruleset_total_bytes} bytes together",
+                        Location(str(f)),
+                        help=limit_help("max_ruleset_total_bytes"),
+                    )
+                )
             sources.append((_display_name(f), f.read_bytes().decode("utf-8-sig")))
         except UnicodeDecodeError as exc:
             diags.append(Diagnostic("parse_error", f"not UTF-8 text (byte {exc.start})", Location(str(f))))
@@ -731,6 +1107,7 @@ def load_rules_from_text(sources: Iterable[tuple[str, str]], *, limits: Limits =
     [`load_rules`][smartpick_rules.load_rules] does after reading."""
     diags: list[Diagnostic] = []
     loaded: list[_LoadedFile] = []
+    total = 0
     for file, text in sources:
         try:
             data = text.encode("utf-8")
@@ -747,6 +1124,16 @@ def load_rules_from_text(sources: Iterable[tuple[str, str]], *, limits: Limits =
                 )
             )
             continue
+        total += len(data)
+        if total > limits.max_ruleset_total_bytes:
+            raise RulesetError(
+                Diagnostic(
+                    "limit_exceeded",
+                    f"the rule-set texts are more than {limits.max_ruleset_total_bytes} bytes together",
+                    Location(file),
+                    help=limit_help("max_ruleset_total_bytes"),
+                )
+            )
         sha = hashlib.sha256(data).hexdigest()
         lf, d = _parse_file(text, file, limits, sha)
         diags.extend(d)
@@ -760,12 +1147,13 @@ def load_rules_from_text(sources: Iterable[tuple[str, str]], *, limits: Limits =
     ruleset, compose_diags = _compose(ordered, limits)
     if compose_diags:
         raise RulesetError(compose_diags)
-    check_diags, _facts = check_rules(
+    analysis = analyse_rules(
         ruleset.rules, limits, estimates=ruleset.estimates, groups=ruleset.groups, levers=ruleset.levers
     )
-    errors = [d for d in check_diags if d.severity == "error"]
+    errors = [d for d in analysis.diagnostics if d.severity == "error"]
     if errors:
         raise RulesetError(errors)
+    ruleset.compiled_cache()["analysis"] = analysis  # the planner reuses it rather than check again
     return ruleset
 
 
@@ -801,23 +1189,35 @@ def _order(loaded: list[_LoadedFile]) -> tuple[list[_LoadedFile], list[Diagnosti
         return [], diags
     ordered: list[_LoadedFile] = []
     state: dict[str, int] = {}
-
-    def visit(lf: _LoadedFile, chain: list[str]) -> None:
-        name = lf.info.name
-        if state.get(name) == 2:
-            return
-        if state.get(name) == 1:
-            cycle = " -> ".join([*chain[chain.index(name):], name])
-            diags.append(Diagnostic("dependency_cycle", f"rule sets require each other: {cycle}", lf.loc))
-            return
-        state[name] = 1
-        for req in lf.info.requires:
-            visit(by_name[req], [*chain, name])
-        state[name] = 2
-        ordered.append(lf)
-
-    for lf in loaded:
-        visit(lf, [])
+    # depth-first, post-order, with an explicit stack: a chain of thousands of `requires` must
+    # not exhaust Python's stack
+    for start in loaded:
+        if state.get(start.info.name):
+            continue
+        state[start.info.name] = 1
+        chain: list[str] = [start.info.name]
+        work: list[tuple[_LoadedFile, Iterator[str]]] = [(start, iter(start.info.requires))]
+        while work:
+            lf, requires = work[-1]
+            for req in requires:
+                dep = by_name[req]
+                seen = state.get(req)
+                if seen == 1:
+                    names = [*chain[chain.index(req):], req]
+                    if len(names) > 12:  # one line, however long the cycle
+                        names = [*names[:6], f"... {len(names) - 9} more ...", *names[-3:]]
+                    cycle = " -> ".join(names)
+                    diags.append(Diagnostic("dependency_cycle", f"rule sets require each other: {cycle}", dep.loc))
+                elif seen is None:
+                    state[req] = 1
+                    chain.append(req)
+                    work.append((dep, iter(dep.info.requires)))
+                    break
+            else:
+                work.pop()
+                chain.pop()
+                state[lf.info.name] = 2
+                ordered.append(lf)
     return ordered, diags
 
 
@@ -831,6 +1231,8 @@ def _compose(ordered: list[_LoadedFile], limits: Limits) -> tuple[RuleSet, list[
     estimates: dict[str, Estimate] = {}
     groups: dict[str, Group] = {}
     levers: dict[str, Lever] = {}
+    props: dict[str, Property] = {}
+    props_off: dict[str, Property] = {}
     for lf in ordered:
         for r, override in lf.rules:
             if override:
@@ -859,12 +1261,45 @@ def _compose(ordered: list[_LoadedFile], limits: Limits) -> tuple[RuleSet, list[
                     )
                 )
                 continue
+            if r.id in props or r.id in props_off:
+                diags.append(
+                    Diagnostic(
+                        "duplicate_rule",
+                        f"id already used by a property at {(props.get(r.id) or props_off[r.id]).loc}",
+                        r.loc,
+                        r.id,
+                        help="rules and properties share one namespace of ids",
+                    )
+                )
+                continue
             if r.enabled:
                 active[r.id] = r
             else:
                 disabled[r.id] = r
+        for prop in lf.properties:
+            clash = props.get(prop.id) or props_off.get(prop.id)
+            if clash is not None or prop.id in active or prop.id in disabled:
+                where = clash.loc if clash is not None else (active.get(prop.id) or disabled[prop.id]).loc
+                diags.append(
+                    Diagnostic(
+                        "duplicate_rule",
+                        f"id already used at {where}",
+                        prop.loc,
+                        prop.id,
+                        help="rules and properties share one namespace of ids; give this property a new id",
+                    )
+                )
+                continue
+            if prop.enabled:
+                props[prop.id] = prop
+            else:
+                props_off[prop.id] = prop
         for rid in lf.info.disables:
-            if rid in active:
+            if rid in props:
+                props_off[rid] = attrs.evolve(props.pop(rid), enabled=False)
+            elif rid in props_off:
+                pass
+            elif rid in active:
                 disabled[rid] = attrs.evolve(active.pop(rid), enabled=False)
             elif rid not in disabled:
                 diags.append(
@@ -872,7 +1307,7 @@ def _compose(ordered: list[_LoadedFile], limits: Limits) -> tuple[RuleSet, list[
                         "unknown_rule",
                         f"`disable` names rule `{rid}`, which no loaded rule set defines",
                         lf.loc,
-                        suggestion=did_you_mean(rid, active),
+                        suggestion=did_you_mean(rid, [*active, *props]),
                     )
                 )
         if lf.chance is not None:
@@ -918,5 +1353,7 @@ def _compose(ordered: list[_LoadedFile], limits: Limits) -> tuple[RuleSet, list[
         levers=tuple(levers.values()),
         disabled=tuple(disabled.values()),
         overridden=tuple(overridden),
+        properties=tuple(props.values()),
+        disabled_properties=tuple(props_off.values()),
     )
     return rs, diags

@@ -22,6 +22,7 @@ from ..domain.models import CALIFORNIA_REGIONS, Catalog, Profile, Program, Regio
 from ..engines import Budget, compile_ruleset, get_engine
 from ..errors import Diagnostic, EvaluationError, InputError, Location
 from ..language.facts import ListFacts, ListItem
+from ..language.interp import metered
 from ..language.ir import TIERS, RuleSet
 from ..language.vector import ListColumns, ProgramColumns, ProgramContext, VBool, VNum, VObj, VStr
 from ..limits import DEFAULT_LIMITS, Limits
@@ -36,7 +37,7 @@ from ..results.recommendation import (
     Shortfall,
 )
 from ..version import __version__ as _version
-from .audit import EntryMaker, catalog_sha256, json_value, sha256_of
+from .audit import EntryMaker, catalog_sha256, check_audit_size, json_value, sha256_of
 from .levers import pool_wideners
 from .list_stage import LazyItems, choose_list, group_masks, id_order, list_settings, priority_order
 from .outcome import Outcome, catalog_ids
@@ -78,7 +79,8 @@ def evaluate(
     eng = get_engine(engine)
     compiled = compile_ruleset(ruleset, engine, limits)
     try:
-        return _run(prof, cat, plan, eng, compiled, engine, year, limits)
+        with metered(limits.max_work):
+            return _run(prof, cat, plan, eng, compiled, engine, year, limits)
     except (EvaluationError, InputError):
         raise
     except RecursionError:
@@ -172,6 +174,10 @@ def _run(
     columns = ProgramColumns(cat)
     context = ProgramContext(columns, profile_scope, scalar=scalar)
     fired = eng.run_program(compiled, profile_scope, cat, budget, context=context)
+    per_program = sum(
+        1 for cr in p_rules if cr.odds is not None or cr.chance_cap is not None or cr.rule.then.tier_at_most is not None
+    )
+    check_audit_size(limits, n, per_program, fired, len(p_rules) + len(plan.list.rules))
     fired_matrix = np.stack(fired) if fired else np.zeros((0, n), dtype=np.bool_)
     tag_masks = program_tag_masks(plan, fired, n)
     context.tags = tag_masks
@@ -305,4 +311,5 @@ def _run(
         _why_not=outcome.why_not,
         _list_scope=list_scope,
         _outcome=outcome,
+        _max_json_bytes=limits.max_result_bytes,
     )

@@ -30,6 +30,7 @@ computed them, so one outcome may be read from many threads.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -38,7 +39,7 @@ import numpy.typing as npt
 
 from ..domain.models import Catalog, Profile
 from ..language.expr import Arith, BoolOp, Call, Compare, Expr, Not, Path, program_nodes
-from ..language.interp import Scope, plain
+from ..language.interp import Scope, metered, plain
 from ..language.ir import TIERS, Template
 from ..language.vector import Const, ProgramContext, Value, VBool, VNum, VObj, VStr
 from ..limits import Limits
@@ -142,7 +143,10 @@ class ReadColumn:
             return True if self.t[i] else (False if self.f[i] else None)
         if not self.k[i]:
             return None
-        return float(self.v[i]) if kind == "float" else int(self.v[i])
+        x = float(self.v[i])
+        if not math.isfinite(x):
+            return None  # as json_value records an overflow: JSON has no infinity
+        return x if kind == "float" else int(x)
 
 
 def _static_kind(e: Expr) -> str:
@@ -298,7 +302,11 @@ class Outcome:
         kind = _static_kind(e)
         if kind != "mixed" and self.context is not None:
             nodes = program_nodes(e, plan.program.tags)
-            value: Value = plan.vector()(e, frozenset(nodes))(self.context)
+            # read after the evaluation, on a budget of its own (as the interpreter's reads are)
+            ctx = self.context.with_scope(self.context.scope)
+            with metered(self.limits.max_work) as meter:
+                ctx.meter = meter
+                value: Value = plan.vector()(e, frozenset(nodes))(ctx)
             col = self._typed(value, kind)
             if col is not None:
                 return col

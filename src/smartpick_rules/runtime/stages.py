@@ -53,7 +53,7 @@ def as_of_year(as_of: int | _dt.date | None) -> int:
     if as_of is None:
         return _dt.date.today().year
     if isinstance(as_of, _dt.date):
-        return as_of.year
+        as_of = as_of.year  # a date is checked like a year: date(1, 1, 1) is no evaluation year
     if isinstance(as_of, bool) or not isinstance(as_of, int) or not 1940 <= as_of <= 2100:
         raise InputError(Diagnostic("input_error", f"as_of must be a year between 1940 and 2100, got {as_of!r}", Location()))
     return as_of

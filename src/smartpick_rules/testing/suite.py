@@ -2,7 +2,8 @@
 
 A test file (``tests/<name>.test.toml`` beside the rule sets) holds cases: a partial applicant
 and one or more partial programs (defaults fill the rest), and what should happen — which
-rules fire or not, tags, exclusion and by which rule, tier, chance, odds, priority, advice, breadth. Tests
+rules fire or not, tags, exclusion and by which rule, tier, chance, odds, priority, advice, breadth,
+whether the program is in the list and why not. Tests
 check the *reasons*, not only the outcome. The same files run under ``smartpick-rules test``
 and under pytest (see ``smartpick_rules.testing.pytest_plugin``).
 
@@ -21,7 +22,7 @@ expect = { fired = ["red_flags.failed_attempt"], tags = ["failed_attempt"], excl
 
 from __future__ import annotations
 
-import tomllib
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -29,15 +30,16 @@ from typing import Any
 import attrs
 
 from ..domain.converter import _StructureFailure, structure_mapping
-from ..domain.inputs import catalog_from_data, profile_from_data
-from ..errors import Diagnostic, InputError, Location
+from ..domain.inputs import catalog_from_data, profile_from_data, read_input_text
+from ..errors import Diagnostic, InputError, Location, SmartpickError
 from ..language.expr import to_source
 from ..language.interp import Scope, evaluate_expr, truth
 from ..language.ir import RuleSet
+from ..limits import DEFAULT_LIMITS, Limits
 from ..results.recommendation import Recommendation
-from ..ruleset.load import load_rules
+from ..ruleset.load import load_rules, shipped_rulesets_path
 from ..runtime.evaluate import evaluate
-from ..sourcemap import toml_source_map
+from ..sourcemap import DocumentError, parse_toml, toml_source_map
 
 __all__ = ["CaseResult", "Coverage", "RuleTestCase", "TestSuite", "load_suite", "run_suite"]
 
@@ -73,6 +75,8 @@ class Expect:
     breadth_min: int | None = None
     breadth_max: int | None = None
     chosen: bool | None = None
+    #: text the reason an eligible program is left off the list contains
+    left_off: str | None = None
 
 
 @attrs.frozen
@@ -148,19 +152,20 @@ class Coverage:
         return 100.0 * (len(self.clauses_true) + len(self.clauses_false)) / (2 * self.clauses_total)
 
 
-def load_suite(path: str | Path) -> TestSuite:
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise InputError(Diagnostic("io_error", f"cannot read: {exc.strerror}", Location(str(p)))) from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        from ..sourcemap import parse_error_position
+def load_suite(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> TestSuite:
+    """Read one ``*.test.toml`` file.
 
-        line, col = parse_error_position(str(exc))
-        raise InputError(Diagnostic("parse_error", f"invalid TOML: {str(exc).split(' (at')[0]}", Location(str(p), line, col))) from None
+    A suite may name rule paths (``[suite] rules = [...]``, relative to the file) only inside
+    its own rule-set folder (the folder its ``tests/`` folder is in, or its own folder) or the
+    shipped rule sets: a test file shared with others must not make ``test`` read files
+    elsewhere on the machine.
+    """
+    p = Path(path)
+    text = read_input_text(p, limits)
+    try:
+        data = parse_toml(text, str(p))
+    except DocumentError as exc:
+        raise InputError(exc.diagnostic) from None
     smap = toml_source_map(text, str(p))
     diags: list[Diagnostic] = []
     header = RawSuiteHeader()
@@ -197,10 +202,48 @@ def load_suite(path: str | Path) -> TestSuite:
                 location=loc,
             )
         )
+    if "suite" in data and not 1940 <= header.as_of <= 2100:
+        line, col = smap.position(["suite", "as_of"])
+        diags.append(Diagnostic("input_error", f"as_of must be a year between 1940 and 2100, got {header.as_of}", Location(str(p), line, col)))
+    home = _suite_home(p)
+    rules: list[str] = []
+    for r in header.rules:
+        # named as the user would write it (`rulesets/tests/../x.toml` -> `rulesets/x.toml`), checked where it really is
+        shown = os.path.normpath(p.parent / r)
+        if not _confined(Path(shown), home):
+            line, col = smap.position(["suite", "rules"])
+            diags.append(
+                Diagnostic(
+                    "io_error",
+                    f"refused: rule path `{r}` is outside this suite's rule-set folder",
+                    Location(str(p), line, col),
+                    help=f"a suite may load rules from {os.path.normpath(home)} or the shipped rule sets",
+                )
+            )
+        rules.append(shown)
     if diags:
         raise InputError(diags)
-    rules = tuple(str((p.parent / r).resolve()) for r in header.rules) or (str(p.parent.parent.resolve()),)
-    return TestSuite(str(p), rules, header.as_of, tuple(cases), header.name or p.name.removesuffix(".test.toml"))
+    paths = tuple(rules) or (os.path.normpath(p.parent.parent),)
+    return TestSuite(str(p), paths, header.as_of, tuple(cases), header.name or p.name.removesuffix(".test.toml"))
+
+
+def _suite_home(p: Path) -> Path:
+    """The folder a suite's rules may come from: the rule-set folder beside its ``tests/``."""
+    return p.parent.parent if p.parent.name == "tests" else p.parent
+
+
+def _confined(target: Path, home: Path) -> bool:
+    try:
+        real = target.resolve()
+    except (OSError, RuntimeError):  # a symlink loop
+        return False
+    for root in (home, shipped_rulesets_path()):
+        try:
+            if real.is_relative_to(root.resolve()):
+                return True
+        except (OSError, RuntimeError):
+            continue
+    return False
 
 
 def run_case(case: RuleTestCase, rules: RuleSet, as_of: int) -> tuple[CaseResult, Recommendation | None]:
@@ -208,7 +251,7 @@ def run_case(case: RuleTestCase, rules: RuleSet, as_of: int) -> tuple[CaseResult
         profile = profile_from_data(case.applicant, source=f"{case.location}: applicant")
         catalog = catalog_from_data(list(case.programs), source=f"{case.location}: program")
         rec = evaluate(profile, catalog, rules, as_of=as_of)
-    except InputError as exc:
+    except SmartpickError as exc:  # a case that does not structure, or runs out of budget: that case fails
         return CaseResult(case, (), frozenset(), error=exc.first_line()), None
     target = rec.get(case.check_program)
     failures: list[str] = []
@@ -217,6 +260,15 @@ def run_case(case: RuleTestCase, rules: RuleSet, as_of: int) -> tuple[CaseResult
     fired = {a.rule_id for a in rec.profile_audit} | {a.rule_id for a in rec.list_audit}
     fired |= {a.rule_id for a in target.audit}
     e = case.expect
+    # an expectation about a rule that does not exist can never fail: a renamed or removed rule
+    # would leave its tests passing silently
+    known = {r.id for r in (*rules.rules, *rules.disabled, *rules.overridden)}
+    named = [*e.fired, *e.not_fired, *e.advice_from, *e.no_advice_from, *e.odds]
+    if e.excluded_by is not None:
+        named.append(e.excluded_by)
+    for rid in dict.fromkeys(named):
+        if rid not in known:
+            failures.append(f"`{rid}` is not a rule of the rule sets under test")
     for rid in e.fired:
         if rid not in fired:
             failures.append(f"expected rule `{rid}` to fire; it did not")
@@ -267,7 +319,15 @@ def run_case(case: RuleTestCase, rules: RuleSet, as_of: int) -> tuple[CaseResult
         failures.append(f"expected breadth max {e.breadth_max}; it was {rec.breadth.max}")
     if e.chosen is not None and target.chosen != e.chosen:
         failures.append(f"expected chosen = {str(e.chosen).lower()}; it was {str(target.chosen).lower()}")
+    if e.left_off is not None and (target.left_off is None or e.left_off not in target.left_off):
+        failures.append(f"expected it left off the list because {e.left_off!r}; {_left_off(target.left_off, target.chosen)}")
     return CaseResult(case, tuple(failures), frozenset(fired)), rec
+
+
+def _left_off(reason: str | None, chosen: bool) -> str:
+    if reason is not None:
+        return f"it was left off because {reason!r}"
+    return "it is in the list" if chosen else "it is excluded"
 
 
 def _show(chance: float | None) -> str:
@@ -291,17 +351,26 @@ def run_suite(suite: TestSuite, rules: RuleSet | None = None) -> tuple[list[Case
 
 
 def coverage_of(rs: RuleSet, fired: set[str], true_c: set[tuple[str, int]], false_c: set[tuple[str, int]]) -> Coverage:
+    from ..language.expr import Literal
     from ..plan import plan_ruleset
 
     plan = plan_ruleset(rs)
-    all_clauses = [(cr.id, k, cr.clauses[k]) for st in ("profile", "program", "list") for cr in plan.stage(st).rules for k in range(len(cr.clauses))]
+    # a constant clause (`when = "true"`) has one outcome only: there is nothing for a test to cover
+    all_clauses = [
+        (cr.id, k, cr.clauses[k])
+        for st in ("profile", "program", "list")
+        for cr in plan.stage(st).rules
+        for k in range(len(cr.clauses))
+        if not isinstance(cr.clauses[k], Literal)
+    ]
     ids = [r.id for r in rs.rules]
+    counted = {(rid, k) for rid, k, _c in all_clauses}
     return Coverage(
         rules_total=len(ids),
         rules_fired=frozenset(fired & set(ids)),
         clauses_total=len(all_clauses),
-        clauses_true=frozenset(true_c),
-        clauses_false=frozenset(false_c),
+        clauses_true=frozenset(true_c & counted),
+        clauses_false=frozenset(false_c & counted),
         unfired=tuple(sorted(set(ids) - fired)),
         clauses_never_true=tuple(f"{rid}: {to_source(c)}" for rid, k, c in all_clauses if (rid, k) not in true_c),
         clauses_never_false=tuple(f"{rid}: {to_source(c)}" for rid, k, c in all_clauses if (rid, k) not in false_c),
@@ -351,12 +420,16 @@ def _clause_coverage(
 
 
 def discover(paths: Sequence[str | Path]) -> list[Path]:
-    """Test files under ``paths`` (files, or folders searched for ``*.test.toml``)."""
+    """Test files under ``paths`` (files, or folders searched for ``*.test.toml``).
+
+    What is found is not read here: `load_suite` refuses anything but a regular file
+    (a named pipe called ``x.test.toml`` would block the reader forever).
+    """
     out: list[Path] = []
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            out.extend(sorted(p.rglob("*.test.toml")))
-        elif p.is_file():
+            out.extend(f for f in sorted(p.rglob("*.test.toml")) if not any(part.startswith(".") for part in f.relative_to(p).parts))
+        elif p.exists():
             out.append(p)
     return out

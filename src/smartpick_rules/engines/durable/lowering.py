@@ -1,11 +1,7 @@
-"""The durable_rules engine: every rule compiled to a single-fact Rete pattern.
+"""Lowering a plan to durable_rules: rule sets as JSON, and each candidate fact as JSON text.
 
-`durable_rules <https://github.com/jruizgit/rules>`_ 2.0.28 is a Rete implementation with a C
-core. This module compiles a ``Plan`` into durable_rules rule
-sets (plain JSON, printed by ``DurableCompiled.rulesets_json``) and runs them on a
-private ``durable.engine.Host``. The engine only decides which rules fire; scores, tiers
-and the audit trail are built by shared code, so agreeing fired sets mean byte-identical
-results (see ``docs/engines.md``).
+Pure Python, no durable_rules call: everything here runs in the evaluating process, and the
+worker process (``worker.py``) only asserts the texts built here and reports which rules fired.
 
 How a stage runs
     One *fact* per candidate: one per program in the program stage (the applicant and the
@@ -19,9 +15,9 @@ How a stage runs
     Every rule is a single-fact pattern that starts with ``{"candidate": true}`` and ends with
     ``{"$nex": {"fired.RULE_ID": 1}}``: a rule fires at most once per fact *by its pattern*.
     Strata run in order, each as its own durable_rules rule sets ("chunks"). Candidates are
-    asserted in batches; the actions are drained at once, in the evaluating thread; the batch
-    is retracted. Forward chaining re-asserts the candidates that gained a tag some rule of
-    the stratum reads, with their fired flags; the loop ends when no candidate gains a tag.
+    asserted in batches; the actions are drained at once; the batch is retracted. Forward
+    chaining re-asserts the candidates that gained a tag some rule of the stratum reads, with
+    their fired flags; the loop ends when no candidate gains a tag.
 
 What durable_rules decides, and what is precomputed
     Conditions use three-valued logic (a comparison with an absent value is unknown, ``not``
@@ -41,12 +37,18 @@ What durable_rules decides, and what is precomputed
     function counts as a negative read, so the stratifier puts the rule above every rule
     setting that tag), so it is fixed for the whole stratum.
 
-Limits and defects of durable_rules 2.0.28 this engine works around (docs/engines.md)
+Limits and defects of durable_rules 2.0.28 worked around here (docs/engines.md)
     * 255 properties per fact (a ``unsigned char`` count: at 255 the assertion returns a
       garbage handle and the next call segfaults): chunks carry at most 240;
     * 15 ``$and``/``$or`` nodes per rule (error 113): a rule needing more is refused;
     * a 64-entry stack walks the alpha network: too many rules matching one fact in one rule
       set overflow it (error 303): rules are packed into chunks of bounded "stack width";
+    * an alpha node keeps its children in an open-addressing table of 512 slots probed until
+      an empty one: the 512th child makes every match loop forever, the 513th makes compiling
+      loop forever, with the GIL held (measured: ``program.positions in [...]`` with 511
+      values runs, 512 hangs evaluating, 513 hangs compiling; children add up across the rules
+      of one rule set). Chunks keep every node at 511 children at most; a rule that alone
+      needs more is refused at compile time (``unsupported``);
     * correlated joins segfault from 17 rules on: never generated;
     * deleting a state in which no fact ever matched segfaults: every state gets a sentinel
       fact that a sentinel rule matches;
@@ -57,38 +59,26 @@ Limits and defects of durable_rules 2.0.28 this engine works around (docs/engine
     A rule the compiler cannot fit is refused at compile time (``RulesetError``, code
     ``unsupported``, naming the rule); a value durable_rules cannot compare exactly (an integer
     beyond 2**53, NaN) is an ``EvaluationError`` of code ``unsupported``: never a silent
-    difference.
-
-Threads
-    The C extension never releases the GIL, so each call into it is atomic, but an
-    evaluation is a sequence of calls (assert, start and complete each action, retract,
-    delete the state) and ``durable.engine.Host`` starts two timer threads that pick up *any*
-    pending action of *any* state every 0.2 s. The private host here starts no timers, and a
-    lock per compiled rule set serialises evaluations on it. Every evaluation uses its own
-    state id and deletes its states when it ends.
+    difference. Whatever else the C core does (a hang or a crash nobody has found yet) happens
+    in the worker process, under a deadline (``host.py``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import math
 import re
-import sys
-import threading
-import weakref
-from collections.abc import Callable, Iterable, Sequence
-from functools import cache
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import attrs
 import numpy as np
 import numpy.typing as npt
 
-from ..domain.models import Catalog
-from ..errors import Diagnostic, EvaluationError, Location, RulesetError
-from ..language.expr import (
+from ...domain.models import Catalog
+from ...errors import Diagnostic, EvaluationError, Location, RulesetError
+from ...language.expr import (
     BoolOp,
     Call,
     Compare,
@@ -100,12 +90,24 @@ from ..language.expr import (
     iter_nodes,
     to_source,
 )
-from ..language.facts import FactType, record_fields, root_types
-from ..language.interp import Scope, compare, evaluate_expr, read_path, truth
-from ..plan import CompiledRule, Plan, StagePlan
-from . import Budget
+from ...language.facts import FactType, record_fields, root_types
+from ...language.interp import Scope, compare, evaluate_expr, read_path, truth
+from ...plan import CompiledRule, StagePlan
 
-__all__ = ["DurableCompiled", "DurableEngine", "durable_unavailable_reason"]
+__all__ = [
+    "BATCH",
+    "MAX_ALPHA_CHILDREN",
+    "SENTINEL",
+    "AlphaNetwork",
+    "Calc",
+    "Chunk",
+    "Encoder",
+    "Rows",
+    "StageCode",
+    "base_fragments",
+    "compile_stage",
+    "fix_exponents",
+]
 
 BoolArray = npt.NDArray[np.bool_]
 
@@ -125,28 +127,6 @@ BATCH = 500
 MAX_EXACT_INT = 2**53
 
 _SIDS = itertools.count(1)
-
-
-# --- availability -------------------------------------------------------------------------
-
-
-@cache
-def durable_unavailable_reason() -> str | None:
-    """Why ``engine="durable"`` cannot run here, or None when durable_rules imports."""
-    try:
-        import durable.engine  # noqa: F401
-    except Exception as exc:  # ImportError, or an error raised while loading the C extension
-        if sys.version_info >= (3, 13):
-            return (
-                "durable_rules 2.0.28 does not import on Python "
-                f"{sys.version_info[0]}.{sys.version_info[1]} (PyEval_CallObject was removed "
-                'from CPython); use engine="native"'
-            )
-        return (
-            f"durable_rules does not import ({type(exc).__name__}: {exc}); install "
-            'durable-rules==2.0.28 (Python 3.11 or 3.12), or use engine="native"'
-        )
-    return None
 
 
 # --- the compiled patterns ------------------------------------------------------------------
@@ -275,7 +255,7 @@ def _fields_of(c: Cond) -> set[str]:
 
 
 @attrs.frozen
-class _Calc:
+class Calc:
     """A value computed in Python and carried on the fact: ``calc.N``."""
 
     name: str
@@ -333,7 +313,7 @@ class _RuleCompiler:
         self.stage = stage
         #: derived value name -> is every value profile rules set it to a bool?
         self.derived = derived
-        self.calcs: dict[tuple[str, str], _Calc] = {}
+        self.calcs: dict[tuple[str, str], Calc] = {}
         #: scalar path fields: name -> path
         self.paths: dict[str, Path] = {}
 
@@ -359,7 +339,7 @@ class _RuleCompiler:
                     arg = n.args[0] if n.args else None
                     if n.func == "has" and isinstance(arg, Literal) and arg.value in self.stage.tags:
                         reads_stage_tags = True
-            c = _Calc(f"calc.{len(self.calcs)}", e, role, reads_program, reads_scope, reads_stage_tags)
+            c = Calc(f"calc.{len(self.calcs)}", e, role, reads_program, reads_scope, reads_stage_tags)
             self.calcs[key] = c
         return c.name
 
@@ -482,7 +462,7 @@ class _RuleCompiler:
 
 
 @attrs.frozen(eq=False)
-class _Chunk:
+class Chunk:
     """One durable_rules rule set: some rules of one stratum and what their facts carry."""
 
     name: str
@@ -493,7 +473,7 @@ class _Chunk:
     definition: dict[str, Any]
     #: scalar path fields read, by name
     paths: tuple[tuple[str, Path], ...]
-    calcs: tuple[_Calc, ...]
+    calcs: tuple[Calc, ...]
     #: tags read (has()), any stage
     tags: frozenset[str]
     #: tags set in this stage that the chunk reads -> ``,"tag.NAME":true``
@@ -505,90 +485,84 @@ class _Chunk:
 
 
 @attrs.frozen(eq=False)
-class _StageCode:
+class StageCode:
     stage: str
-    strata: tuple[tuple[_Chunk, ...], ...]
+    strata: tuple[tuple[Chunk, ...], ...]
     #: rules whose condition is false whatever the facts (never asserted)
     never: tuple[str, ...]
-    calcs: tuple[_Calc, ...]
+    calcs: tuple[Calc, ...]
 
 
-def _private_host() -> Any:
-    """A ``durable.engine.Host`` of our own: no timer threads, no global registry."""
-    from durable import engine as durable_engine
-
-    class Host(durable_engine.Host):  # type: ignore[misc]
-        def _run(self) -> None:
-            # The stock Host starts two timer threads that dispatch *any* pending action of *any*
-            # state every 0.2 s. Here the evaluation that asserted the facts runs their actions
-            # itself, at once, so nothing may run behind its back.
-            return None
-
-        def get_action(self, action_name: str) -> Callable[[Any], None]:
-            # Actions are drained by _drain at the C level (see there); the Python closures
-            # durable_rules would build are never called.
-            return _ignore
-
-    return Host()
+#: children one alpha node may have: its table has 512 slots and a probe stops only at an empty one
+MAX_ALPHA_CHILDREN = 511
 
 
-def _ignore(c: Any) -> None:
-    return None
+class AlphaNetwork:
+    """The alpha network durable_rules builds for one rule set, as far as its limits go.
 
-
-class DurableCompiled:
-    """A rule set compiled for durable_rules: the generated rule sets and the host running them.
-
-    ``rulesets_json()`` is what ``smartpick-rules compile --engine durable`` prints. One
-    evaluation at a time runs on the host (``lock``); see the module docstring.
+    Tests are nodes; a rule's ``$and`` is a chain of them from the root, shared with every rule
+    that starts with the same tests; an ``$or`` hangs each branch from the current node and
+    continues from a join node of its own. Each node keeps its children (all but ``$nex``
+    tests, which live in a separate list) in a 512-slot table: measured with durable_rules
+    2.0.28, the 512th child makes matching loop forever and the 513th makes compiling loop
+    forever. ``add`` keeps every node at ``MAX_ALPHA_CHILDREN`` or fewer.
     """
 
-    def __init__(self, plan: Plan, stages: dict[str, _StageCode]) -> None:
-        self.plan = plan
-        self.stages = stages
-        self.lock = threading.Lock()
-        self._host = _private_host()
-        definitions = {
-            chunk.name: json.loads(json.dumps(chunk.definition))  # durable_rules mutates what it is given
-            for code in stages.values()
-            for stratum in code.strata
-            for chunk in stratum
-        }
-        if definitions:
-            self._host.set_rulesets(definitions)
-        self._rulesets = {name: self._host.get_ruleset(name) for name in definitions}
-        weakref.finalize(self, _delete_rulesets, [rs._handle for rs in self._rulesets.values()])
+    def __init__(self) -> None:
+        self.children: dict[tuple[int, str, str, str], int] = {}
+        self.counts: dict[int, int] = {}
+        self.nodes = 1  # the root
+        #: when ``add`` refuses: the children the fullest node would have needed
+        self.needed = 0
+        self.add(_Test("$eq", "sentinel", True))  # the sentinel rule of every chunk
 
-    def definitions(self) -> dict[str, Any]:
-        """Per stage: the durable_rules rule sets (by name, strata in order) and the calc fields."""
-        out: dict[str, Any] = {}
-        for name, code in self.stages.items():
-            out[name] = {
-                "strata": [[chunk.name for chunk in stratum] for stratum in code.strata],
-                "rulesets": {chunk.name: chunk.definition for stratum in code.strata for chunk in stratum},
-                "calc": {c.name: c.source for c in code.calcs},
-                "never_fire": list(code.never),
-            }
-        return out
+    def add(self, pattern: Cond) -> bool:
+        """Add one rule's pattern; False (and nothing added) if a node would overflow."""
+        created: list[tuple[int, str, str, str]] = []
+        try:
+            self._walk(pattern, 0, created)
+        except _Overflow as exc:
+            for key in reversed(created):
+                del self.children[key]
+                if key[1] != "$nex":
+                    self.counts[key[0]] -= 1
+            self.needed = exc.args[0]
+            return False
+        return True
 
-    def rulesets_json(self, indent: int | None = 2) -> str:
-        """The generated durable_rules rule sets, as ``smartpick-rules compile --engine durable`` shows them."""
-        return json.dumps(
-            {"engine": "durable_rules 2.0.28", "stages": self.definitions()},
-            indent=indent,
-            ensure_ascii=False,
-        )
+    def _walk(self, c: Cond, parent: int, created: list[tuple[int, str, str, str]]) -> int:
+        if isinstance(c, _Test):
+            value = c.value
+            shown = f"ref:{value.field}" if isinstance(value, _Ref) else f"{type(value).__name__}:{value!r}"
+            key = (parent, c.op, c.field, shown)
+            child = self.children.get(key)
+            if child is None:
+                child = self.nodes
+                self.nodes += 1
+                self.children[key] = child
+                created.append(key)
+                if c.op != "$nex":
+                    n = self.counts.get(parent, 0) + 1
+                    self.counts[parent] = n
+                    if n > MAX_ALPHA_CHILDREN:
+                        raise _Overflow(n)
+            return child
+        if isinstance(c, _All):
+            node = parent
+            for part in c.parts:
+                node = self._walk(part, node, created)
+            return node
+        if isinstance(c, _AnyOf):
+            for part in c.parts:
+                self._walk(part, parent, created)
+            join = self.nodes  # a join node of this $or alone
+            self.nodes += 1
+            return join
+        return parent
 
 
-def _delete_rulesets(handles: list[int]) -> None:
-    """Free the C rule sets (durable.engine.Ruleset never does; each holds one of 131,072 handles)."""
-    try:
-        from durable import engine as durable_engine
-    except Exception:  # pragma: no cover - interpreter shutting down
-        return
-    for h in handles:
-        with contextlib.suppress(Exception):
-            durable_engine.durable_rules_engine.delete_ruleset(h)
+class _Overflow(Exception):
+    pass
 
 
 def _unsupported(cr: CompiledRule, construct: str) -> RulesetError:
@@ -603,7 +577,7 @@ def _unsupported(cr: CompiledRule, construct: str) -> RulesetError:
     )
 
 
-def _compile_stage(stage: StagePlan, derived: dict[str, bool]) -> _StageCode:
+def compile_stage(stage: StagePlan, derived: dict[str, bool]) -> StageCode:
     rc = _RuleCompiler(stage, derived)
     patterns: dict[int, Cond] = {}
     never: list[str] = []
@@ -633,21 +607,33 @@ def _compile_stage(stage: StagePlan, derived: dict[str, bool]) -> _StageCode:
         patterns[cr.index] = pattern
 
     calc_by_name = {c.name: c for c in rc.calcs.values()}
-    strata: list[tuple[_Chunk, ...]] = []
+    strata: list[tuple[Chunk, ...]] = []
     for k, stratum in enumerate(stage.strata):
         groups: list[list[int]] = []
         fields: set[str] = set()
         width = 0
+        network = AlphaNetwork()
         for i in stratum:
             if i not in patterns:
                 continue
             f = _fields_of(patterns[i])
             w = _width(patterns[i])
             if (
-                not groups or width + w > MAX_STACK_WIDTH or len(fields | f) + 2 > MAX_FACT_PROPERTIES
-            ):  # + sid, id
+                not groups
+                or width + w > MAX_STACK_WIDTH
+                or len(fields | f) + 2 > MAX_FACT_PROPERTIES  # + sid, id
+                or not network.add(patterns[i])
+            ):
                 groups.append([])
                 fields, width = set(), 0
+                network = AlphaNetwork()
+                if not network.add(patterns[i]):
+                    cr = stage.rules[i]
+                    raise _unsupported(
+                        cr,
+                        f"its condition needs {network.needed} alternatives after one test; durable_rules "
+                        f"hangs beyond {MAX_ALPHA_CHILDREN}",
+                    )
             groups[-1].append(i)
             fields |= f
             width += w
@@ -657,7 +643,7 @@ def _compile_stage(stage: StagePlan, derived: dict[str, bool]) -> _StageCode:
                 for j, group in enumerate(groups)
             )
         )
-    return _StageCode(stage.stage, tuple(strata), tuple(never), tuple(rc.calcs.values()))
+    return StageCode(stage.stage, tuple(strata), tuple(never), tuple(rc.calcs.values()))
 
 
 def _chunk(
@@ -666,8 +652,8 @@ def _chunk(
     rules: list[int],
     patterns: dict[int, Cond],
     paths: dict[str, Path],
-    calcs: dict[str, _Calc],
-) -> _Chunk:
+    calcs: dict[str, Calc],
+) -> Chunk:
     fields = set().union(*(_fields_of(patterns[i]) for i in rules))
     definition: dict[str, Any] = {
         stage.rules[i].id: {
@@ -680,7 +666,7 @@ def _chunk(
     definition[SENTINEL] = SENTINEL_RULE
     tags = frozenset(n[4:] for n in fields if n.startswith("tag."))
     fired_order = tuple(f'"fired.{stage.rules[i].id}":1' for i in rules)
-    return _Chunk(
+    return Chunk(
         name=name,
         rules=tuple(rules),
         keys=tuple(stage.rules[i].id for i in rules),
@@ -704,12 +690,12 @@ def _natural(name: str) -> tuple[str, int]:
 _EXPONENT = re.compile(r'"(?:[^"\\]|\\.)*"|(?<![\d.])(-?\d+)([eE][-+]?\d+)')
 
 
-def _fix_exponents(text: str) -> str:
+def fix_exponents(text: str) -> str:
     """``1e-05`` -> ``1.0e-05``: durable_rules reads an exponent only after a fraction."""
     return _EXPONENT.sub(lambda m: m.group(0) if m.group(1) is None else f"{m.group(1)}.0{m.group(2)}", text)
 
 
-class _Encoder:
+class Encoder:
     """JSON text of fact properties, in the dialect durable_rules' C reader takes."""
 
     def __init__(self) -> None:
@@ -735,7 +721,7 @@ class _Encoder:
             else:
                 text = repr(v)
                 if "e" in text:
-                    text = _fix_exponents(text)
+                    text = fix_exponents(text)
         elif isinstance(v, str):
             cached = self.strings.get(v)
             if cached is None:
@@ -759,7 +745,7 @@ def _value_error(name: str, message: str) -> EvaluationError:
 # --- running ---------------------------------------------------------------------------------
 
 
-class _Rows:
+class Rows:
     """The candidates of one stage run and the tags each has gained in this stage."""
 
     def __init__(self, base: Scope, n: int, programs: Sequence[Any] | None) -> None:
@@ -798,182 +784,7 @@ class _Rows:
         )
 
 
-class DurableEngine:
-    name = "durable"
-
-    def compile(self, plan: Plan) -> DurableCompiled:
-        reason = durable_unavailable_reason()
-        if reason:
-            from ..errors import EngineUnavailable
-
-            raise EngineUnavailable(Diagnostic("engine_unavailable", reason, Location()))
-        derived: dict[str, bool] = {}
-        for r in plan.ruleset.rules:
-            if r.stage == "profile":
-                for name, value in r.then.sets:
-                    derived[name] = derived.get(name, True) and isinstance(value, bool)
-        stages = {st.stage: _compile_stage(st, derived) for st in (plan.profile, plan.program, plan.list)}
-        try:
-            return DurableCompiled(plan, stages)
-        except Exception as exc:
-            raise RulesetError(
-                Diagnostic(
-                    "unsupported",
-                    f"durable_rules refused the generated rule sets: {exc}",
-                    Location(),
-                    help='use engine="native"',
-                )
-            ) from exc
-
-    # -- the three stages ----------------------------------------------------------------
-    def run_profile(self, compiled: DurableCompiled, scope: Scope, budget: Budget) -> frozenset[int]:
-        fired = _run(
-            compiled, compiled.stages["profile"], compiled.plan.profile, _Rows(scope, 1, None), None, budget
-        )
-        return frozenset(i for i, rows in fired.items() if rows)
-
-    def run_list(self, compiled: DurableCompiled, scope: Scope, budget: Budget) -> frozenset[int]:
-        fired = _run(
-            compiled, compiled.stages["list"], compiled.plan.list, _Rows(scope, 1, None), None, budget
-        )
-        return frozenset(i for i, rows in fired.items() if rows)
-
-    def run_program(
-        self, compiled: DurableCompiled, scope: Scope, catalog: Catalog, budget: Budget, context: Any = None, only: Any = None
-    ) -> list[BoolArray]:
-        stage = compiled.plan.program
-        n = len(catalog)
-        out: list[BoolArray] = [np.zeros(n, dtype=np.bool_) for _ in stage.rules]
-        if n == 0 or not stage.rules:
-            return out
-        rows = _Rows(scope, n, catalog.programs)
-        fired = _run(compiled, compiled.stages["program"], stage, rows, catalog, budget)
-        for i, hit in fired.items():
-            if hit:
-                out[i][np.fromiter(hit, dtype=np.intp, count=len(hit))] = True
-        return out
-
-
-def _run(
-    compiled: DurableCompiled,
-    code: _StageCode,
-    stage: StagePlan,
-    rows: _Rows,
-    catalog: Catalog | None,
-    budget: Budget,
-) -> dict[int, set[int]]:
-    """Run one stage to its fixpoint; return, per rule index, the candidates it fired on."""
-    fired: dict[int, set[int]] = {i: set() for i in range(len(stage.rules))}
-    if not any(code.strata):
-        return fired
-    from durable import engine as durable_engine
-
-    c_api = durable_engine.durable_rules_engine
-    sid = f"e{next(_SIDS)}"
-    head = [f'{{"sid":"{sid}","id":{i},"candidate":true' for i in range(rows.n)]
-    #: per candidate, the "fired.RULE":1 properties of the rules that fired on it
-    fired_props: list[list[str]] = [[] for _ in range(rows.n)]
-    enc = _Encoder()
-    base_tags = rows.base.tags
-    with compiled.lock:
-        touched: dict[str, Any] = {}
-        try:
-            for stratum in code.strata:
-                if not stratum:
-                    continue
-                base = {chunk.name: _base_fragments(chunk, rows, catalog, enc) for chunk in stratum}
-                todo = {chunk.name: list(range(rows.n)) for chunk in stratum}
-                #: tags each candidate gained in this stratum (those from before are in ``base``)
-                gained: dict[int, list[str]] = {}
-                first = True
-                while True:
-                    collect: dict[str, set[int]] = {}
-                    for chunk in stratum:
-                        rs = compiled._rulesets[chunk.name]
-                        chunk_base = base[chunk.name]
-                        stage_tags = chunk.stage_tags
-                        keys = chunk.fired_props
-                        facts = []
-                        for i in todo[chunk.name]:
-                            text = chunk_base[i]
-                            for t in gained.get(i, ()):
-                                if t in stage_tags:
-                                    text += stage_tags[t]
-                            if not first and fired_props[i]:
-                                for f in fired_props[i]:
-                                    if f in keys:
-                                        text += "," + f
-                            facts.append((i, head[i] + text + "}"))
-                        if facts:
-                            sentinel = chunk.name not in touched
-                            touched[chunk.name] = rs
-                            _assert_and_drain(c_api, rs._handle, sid, facts, sentinel, collect)
-                    # new firings, counted against the budget in audit order as native counts them
-                    changed: dict[int, set[str]] = {}
-                    for chunk in stratum:
-                        for i, key, prop in zip(chunk.rules, chunk.keys, chunk.fired_order, strict=True):
-                            new = collect.get(key, set()) - fired[i]
-                            if not new:
-                                continue
-                            budget.spend(len(new), stage.stage, key)
-                            fired[i] |= new
-                            for r in new:
-                                fired_props[r].append(prop)
-                            for t in stage.rules[i].rule.then.tags:
-                                for r in new:
-                                    if t not in rows.tags[r]:
-                                        rows.gained(r, t)
-                                        if t not in base_tags:  # else has(t) was true all along
-                                            gained.setdefault(r, []).append(t)
-                                            changed.setdefault(r, set()).add(t)
-                    # forward chaining: retract and re-assert the candidates that gained a tag a rule reads
-                    first = False
-                    for chunk in stratum:
-                        todo[chunk.name] = sorted(
-                            r for r, ts in changed.items() if not ts.isdisjoint(chunk.stage_tags)
-                        )
-                    if not any(todo.values()):
-                        break
-                # the stratum is done: free its states now rather than at the end of the stage
-                for chunk in stratum:
-                    done = touched.pop(chunk.name, None)
-                    if done is not None:
-                        done.delete_state(sid)
-        finally:
-            for rs in touched.values():
-                with contextlib.suppress(Exception):  # never hide the error that stopped the run
-                    rs.delete_state(sid)
-    return fired
-
-
-def _assert_and_drain(
-    c_api: Any,
-    handle: int,
-    sid: str,
-    facts: list[tuple[int, str]],
-    sentinel: bool,
-    collect: dict[str, set[int]],
-) -> None:
-    """Assert candidates' facts in batches; after each, run its actions and retract it."""
-    for at in range(0, len(facts), BATCH):
-        batch = facts[at : at + BATCH]
-        texts = [text for _i, text in batch]
-        if sentinel and at == 0:
-            texts.insert(0, f'{{"sid":"{sid}","id":"sentinel","sentinel":true}}')
-        result, state = _call(c_api.assert_facts, handle, "[" + ",".join(texts) + "]")
-        # 1: some candidate matched no rule (durable's Python API raises MessageNotHandledException,
-        # and the Host would then skip the other candidates' actions): not an error
-        if result == 2:  # pragma: no cover - every candidate is retracted before it is re-asserted
-            raise _engine_error("durable_rules saw a candidate twice")
-        _drain(c_api, handle, state, collect)
-        # The batch's actions have run: retract it. A single-fact pattern never needs a fact
-        # again, durable_rules keeps each stored fact in ~7 KB (255 property slots) until its
-        # state is deleted, and a candidate that gains a tag is re-asserted anyway.
-        retract = ",".join(f'{{"sid":"{sid}","id":{i}}}' for i, _text in batch)
-        _call(c_api.retract_facts, handle, "[" + retract + "]")
-
-
-def _base_fragments(chunk: _Chunk, rows: _Rows, catalog: Catalog | None, enc: _Encoder) -> list[str]:
+def base_fragments(chunk: Chunk, rows: Rows, catalog: Catalog | None, enc: Encoder) -> list[str]:
     """Per candidate, the JSON of everything but the tags and flags gained in this stratum.
 
     Starts with a comma (it follows the candidate's ``sid``/``id``/``candidate`` properties).
@@ -1021,12 +832,12 @@ def _base_fragments(chunk: _Chunk, rows: _Rows, catalog: Catalog | None, enc: _E
     return out
 
 
-def _calc_value(c: _Calc, scope: Scope) -> Any:
+def _calc_value(c: Calc, scope: Scope) -> Any:
     v = evaluate_expr(c.expr, scope)
     return truth(v) if c.role == "cond" else v
 
 
-def _program_part(catalog: Catalog, chunk: _Chunk, enc: _Encoder) -> list[str]:
+def _program_part(catalog: Catalog, chunk: Chunk, enc: Encoder) -> list[str]:
     """JSON of the program fields and program-only calcs a chunk reads, per program.
 
     It depends on the catalog alone, so it is built once per catalog and kept in its column
@@ -1057,46 +868,3 @@ def _program_part(catalog: Catalog, chunk: _Chunk, enc: _Encoder) -> list[str]:
         part = out
         cache[key] = part
     return part  # type: ignore[return-value]
-
-
-def _call(fn: Any, handle: int, payload: str) -> tuple[int, int]:
-    try:
-        result = fn(handle, payload)
-    except UnicodeEncodeError as exc:
-        raise _engine_error(f"a value cannot be encoded as UTF-8 for durable_rules ({exc.reason})") from None
-    except Exception as exc:
-        raise _engine_error(f"durable_rules failed: {exc}") from exc
-    return int(result[0]), int(result[1])
-
-
-#: a matched candidate in an action's frames: our facts start exactly so (see ``head`` in _run)
-_FRAME_ID = re.compile(r'\{"m":\{"sid":"[^"]*","id":(\d+),"candidate":true')
-
-
-def _drain(c_api: Any, handle: int, state: int, collect: dict[str, set[int]]) -> None:
-    """Run every action the last assertion made pending, now, in this thread.
-
-    An action is ``{"RULE": [{"m": FACT}, ...]}`` (up to ``cap`` frames). durable's Python
-    layer (``Ruleset.do_actions``) would ``json.loads`` every frame, wrap it in ``Content``
-    objects, call the action and write the state back after each: more time than matching
-    takes. Only the candidates' ids are needed, and the frames are our own JSON text, so they
-    are read with one regular expression, checked against the frame count.
-    """
-    try:
-        started = c_api.start_action_for_state(handle, state)
-        messages = started[1] if started else None
-        while messages:
-            rule = messages[2 : messages.index('"', 2)]
-            if rule != SENTINEL:
-                ids = _FRAME_ID.findall(messages)
-                if len(ids) != messages.count('{"m":'):  # pragma: no cover - a fact we did not write
-                    frames = json.loads(messages)[rule]
-                    ids = [f["m"]["id"] for f in (frames if isinstance(frames, list) else [frames])]
-                collect.setdefault(rule, set()).update(int(x) for x in ids)
-            messages = c_api.complete_and_start_action(handle, state)
-    except Exception as exc:
-        raise _engine_error(f"durable_rules failed running actions: {exc}") from exc
-
-
-def _engine_error(message: str) -> EvaluationError:
-    return EvaluationError(Diagnostic("evaluation_error", message, Location(), help='use engine="native"'))

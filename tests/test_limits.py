@@ -1,0 +1,210 @@
+"""Every phase is linear or bounded by a named limit (issue 11, docs/security.md "Work bounds").
+
+Each test here is an input that once took a host process down or took minutes: a negative tag
+cycle (cubic), a JSON catalog full of errors (quadratic), thousands of unknown names (difflib
+over every candidate), chains deep enough to exhaust Python's stack. The inputs are as large as
+the default limits allow, so a regression shows as a test that does not finish. Speed figures
+live in benchmarks/limits.py, never here.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+
+import smartpick_rules as sr
+from smartpick_rules.analysis.lint import lint_rules
+from smartpick_rules.errors import did_you_mean
+from smartpick_rules.limits import DEFAULT_LIMITS
+from smartpick_rules.ruleset.load import load_rules_from_text
+
+PROGRAM: dict[str, Any] = {
+    "name": "Program",
+    "specialty": "internal_medicine",
+    "state": "CA",
+    "region": "la_county",
+    "program_type": "community",
+}
+
+
+def rule(i: int, stage: str, when: str, then: str, extra: str = "") -> str:
+    return f'[[rule]]\nid = "r{i}"\nstage = "{stage}"\nwhen = "{when}"\n{extra}then = {{ {then} }}\n'
+
+
+# -- stratification ---------------------------------------------------------------------------
+
+
+def test_a_negative_cycle_as_large_as_the_limits_allow_is_refused() -> None:
+    # was cubic: 600 rules took 16 s, the 2,000 allowed about ten minutes
+    n = DEFAULT_LIMITS.max_rules
+    text = '[ruleset]\nname = "x"\n' + "".join(rule(i, "profile", "not has('t')", 'tag = "t"') for i in range(n))
+    with pytest.raises(sr.RulesetError) as info:
+        load_rules_from_text([("x.toml", text)])
+    assert set(info.value.codes) == {"negative_cycle"}
+    assert len(info.value.diagnostics) == n
+
+
+def test_strata_follow_negation_through_a_long_chain() -> None:
+    # t0 <- not t1 <- ... : each rule one stratum above the one whose tag it negates
+    n = 300
+    rules = [rule(0, "profile", "true", f'tag = "t{n - 1}"')]
+    rules += [rule(i, "profile", f"not has('t{n - i}')", f'tag = "t{n - 1 - i}"') for i in range(1, n)]
+    rs = load_rules_from_text([("x.toml", '[ruleset]\nname = "x"\n' + "".join(rules))])
+    from smartpick_rules.plan import plan_ruleset
+
+    plan = plan_ruleset(rs)
+    strata = {cr.id: cr.stratum for cr in plan.profile.rules}
+    assert strata == {f"r{i}": i for i in range(n)}
+    rec = sr.evaluate({"graduation_year": 2020}, [], rs, as_of=2026)
+    # the chain alternates: r0 sets t299, so r1 (not t299) does not fire, so r2 fires, ...
+    assert rec.profile_tags == tuple(sorted(f"t{n - 1 - i}" for i in range(0, n, 2)))
+
+
+def test_a_cycle_reaching_through_other_rules_names_the_negating_rule() -> None:
+    rules = [
+        rule(0, "program", "has('c')", 'tag = "a"'),
+        rule(1, "program", "has('a')", 'tag = "b"'),
+        rule(2, "program", "not has('b')", 'tag = "c"'),
+        rule(3, "program", "has('c')", 'tag = "d"'),  # downstream of the cycle, not in it
+    ]
+    with pytest.raises(sr.RulesetError) as info:
+        load_rules_from_text([("x.toml", '[ruleset]\nname = "x"\n' + "".join(rules))])
+    assert [(d.code, d.rule_id) for d in info.value.diagnostics] == [("negative_cycle", "r2")]
+
+
+# -- no recursion Python's stack can exhaust -------------------------------------------------------
+
+
+def test_a_long_requires_chain_loads_in_order() -> None:
+    n = 3000  # load_rules counts files (Limits.max_rulesets); text sources are the embedding app's
+    sources = [(f"r{i}.toml", f'[ruleset]\nname = "r{i}"\n' + (f'requires = ["r{i - 1}"]\n' if i else "")) for i in range(n)]
+    rs = load_rules_from_text(reversed(sources))
+    assert [info.name for info in rs.rulesets] == [f"r{i}" for i in range(n)]
+
+
+def test_a_long_requires_cycle_is_one_readable_line() -> None:
+    n = 3000
+    sources = [(f"r{i}.toml", f'[ruleset]\nname = "r{i}"\nrequires = ["r{(i - 1) % n}"]\n') for i in range(n)]
+    with pytest.raises(sr.RulesetError) as info:
+        load_rules_from_text(sources)
+    assert info.value.codes == ["dependency_cycle"]
+    message = info.value.diagnostics[0].message
+    assert "more" in message and len(message) < 200
+
+
+def test_lint_over_a_deep_valid_tag_chain() -> None:
+    n = DEFAULT_LIMITS.max_rules
+    rules = [rule(0, "profile", "true", 'tag = "t0"')]
+    rules += [rule(i, "profile", f"has('t{i - 1}')", f'tag = "t{i}"') for i in range(1, n)]
+    limits = attrs.evolve(DEFAULT_LIMITS, max_tags=n)
+    rs = load_rules_from_text([("x.toml", '[ruleset]\nname = "x"\n' + "".join(rules))], limits=limits)
+    diags = lint_rules(rs)
+    assert [d.code for d in diags] == ["unused_tag"]  # the last tag; no cycle, no RecursionError
+    rec = sr.evaluate({"graduation_year": 2020}, [], rs, as_of=2026, limits=limits)
+    assert len(rec.profile_tags) == n
+
+
+def test_a_long_tag_cycle_is_linted_without_recursion() -> None:
+    n = 1000
+    rules = [rule(i, "profile", f"has('t{(i - 1) % n}') or applicant.graduation_year > 2000", f'tag = "t{i}"') for i in range(n)]
+    rs = load_rules_from_text([("x.toml", '[ruleset]\nname = "x"\n' + "".join(rules))])
+    assert [d.code for d in lint_rules(rs)] == ["tag_cycle"]
+
+
+# -- error collection is linear -----------------------------------------------------------------
+
+
+def test_a_json_catalog_of_thousands_of_bad_programs_points_at_each(tmp_path: Path) -> None:
+    # was quadratic (42 s for 8,000 programs), and every error said line 1
+    n = 8000
+    programs = [{k: v for k, v in {**PROGRAM, "id": f"p{i}"}.items() if k != "name"} for i in range(n)]
+    path = tmp_path / "catalog.json"
+    path.write_text(json.dumps(programs, indent=2))
+    with pytest.raises(sr.InputError) as info:
+        sr.load_catalog(path)
+    diags = info.value.diagnostics
+    assert len(diags) == n and {d.message for d in diags} == {"required field `name` is missing"}
+    lines = path.read_text().splitlines()
+    for d in diags[:3] + diags[-3:]:
+        # the program's opening brace, followed by its fields
+        assert lines[d.location.line - 1].strip() == "{"
+        index = int(d.field_path.split("]")[0][2:])
+        assert f'"id": "p{index}"' in "\n".join(lines[d.location.line : d.location.line + 6])
+
+
+def test_json_positions_of_nested_fields_and_array_elements(tmp_path: Path) -> None:
+    text = (
+        '{\n  "graduation_year": 2020,\n  "usce": [\n    {"kind": "hands_on", "months": 2},\n'
+        '    {"kind": "hands_on",\n     "months": -1}\n  ],\n  "languages": ["es", 3],\n'
+        '  "step2_ck": {"score": 999}\n}\n'
+    )
+    path = tmp_path / "p.json"
+    path.write_text(text)
+    with pytest.raises(sr.InputError) as info:
+        sr.load_profile(path)
+    where = {d.field_path: (d.location.line, d.location.column) for d in info.value.diagnostics}
+    assert where == {"$.usce[1].months": (6, 6), "$.languages[1]": (8, 23), "$.step2_ck.score": (9, 16)}
+
+
+def test_thousands_of_unknown_tags_each_get_a_suggestion() -> None:
+    # difflib over every tag for every error took 40 s at the limits
+    n = DEFAULT_LIMITS.max_rules // 2
+    setters = "".join(rule(i, "profile", "true", f'tag = "tag_number_{i}"') for i in range(n))
+    readers = "".join(rule(n + i, "profile", f"has('tag_numbr_{i}')", f'tag = "tag_number_{i}"') for i in range(n))
+    with pytest.raises(sr.RulesetError) as info:
+        load_rules_from_text([("x.toml", '[ruleset]\nname = "x"\n' + setters + readers)])
+    diags = [d for d in info.value.diagnostics if d.code == "unknown_tag"]
+    assert len(diags) == n
+    assert {d.suggestion for d in diags} == {f"tag_number_{i}" for i in range(n)}
+
+
+def test_thousands_of_unknown_overrides_are_reported_quickly() -> None:
+    n = DEFAULT_LIMITS.max_rules // 2
+    base = "".join(rule(i, "profile", "true", 'tag = "z"').replace(f'"r{i}"', f'"rule_number_{i}"') for i in range(n))
+    over = "".join(
+        rule(i, "profile", "true", 'tag = "z"', extra="override = true\n").replace(f'"r{i}"', f'"rule_numbr_{i}"') for i in range(n)
+    )
+    sources = [("a.toml", '[ruleset]\nname = "a"\n' + base), ("b.toml", '[ruleset]\nname = "b"\nrequires = ["a"]\n' + over)]
+    with pytest.raises(sr.RulesetError) as info:
+        load_rules_from_text(sources)
+    assert info.value.codes == ["unknown_rule"] * n
+    assert info.value.diagnostics[0].suggestion == "rule_number_0"
+
+
+@pytest.mark.parametrize(
+    ("word", "pool", "expected"),
+    [
+        ("tag_numbr_7", [f"tag_number_{i}" for i in range(500)], "tag_number_7"),
+        ("tag_nubmer_7", [f"tag_number_{i}" for i in range(500)], "tag_number_7"),
+        ("tag_number", [f"tag_number_{i}" for i in range(500)], "tag_number_0"),
+        ("zzz", [f"tag_number_{i}" for i in range(500)], None),
+        ("p1234x", [f"p{i}" for i in range(30_000)], "p1234"),
+        ("x" * 500, [f"p{i}" for i in range(30_000)], None),
+    ],
+)
+def test_did_you_mean_in_large_pools(word: str, pool: list[str], expected: str | None) -> None:
+    assert did_you_mean(word, pool) == expected
+
+
+def test_lint_over_thousands_of_exclusion_rules_is_bounded() -> None:
+    # every pair of 2,000 exclusions over the same fields was compared for shadowing: 183 s
+    n = DEFAULT_LIMITS.max_rules
+    body = "".join(
+        rule(i, "program", f"program.positions > {i % 50}", 'exclude = "no"', extra=f"salience = {i % 100}\n") for i in range(n)
+    )
+    rs = load_rules_from_text([("x.toml", '[ruleset]\nname = "x"\n' + body)])
+    diags = lint_rules(rs)
+    assert diags and {d.code for d in diags} == {"shadowed_rule"}
+
+
+def test_the_shadowing_lint_still_finds_what_it_found() -> None:
+    text = '[ruleset]\nname = "x"\n' + rule(0, "program", "program.positions > 3", 'exclude = "many"', extra="salience = 10\n")
+    text += rule(1, "program", "program.positions > 5", 'tag = "t"')
+    text += rule(2, "program", "program.positions > 1", 'tag = "u"')
+    text += rule(3, "program", "has('t')", 'tag = "v"')
+    rs = load_rules_from_text([("x.toml", text)])
+    assert [(d.code, d.rule_id) for d in lint_rules(rs) if d.code == "shadowed_rule"] == [("shadowed_rule", "r1")]
