@@ -40,7 +40,7 @@ from ..results.recommendation import (
     WhyNot,
 )
 from ..version import __version__ as _version
-from .audit import EntryMaker, catalog_sha256, check_audit_size, json_value, sha256_of, why_not_entry
+from .audit import EntryMaker, catalog_sha256, json_value, sha256_of, why_not_entry
 from .list_stage import TIER_RANK, LazyItems, breadth_bound, choose_list
 from .stages import as_of_year, coerce_catalog, rank_programs, run_profile_stage
 
@@ -112,7 +112,6 @@ def _run(
     base = prof_out.base
     n = len(cat)
     fired = eng.run_program(compiled, profile_scope, cat, budget)
-    check_audit_size(limits, n, len(profile_score_trail), fired, len(p_rules) + len(plan.list.rules))
     prog_rules = plan.program.rules
     ranking = rank_programs(plan, fired, n, base)
     score, priority, excluded = ranking.score, ranking.priority, ranking.excluded
@@ -292,7 +291,7 @@ def _run(
         catalog_synthetic=cat.synthetic,
     )
     return Recommendation(
-        programs=LazyResults(order, build),
+        programs=LazyResults(order, build, max_entries=limits.max_audit_entries, ids=[ids[i] for i in order]),
         profile_audit=profile_entries,
         list_audit=list_entries,
         advice=tuple(advice),
