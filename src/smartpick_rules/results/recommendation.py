@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import secrets
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, overload
 
@@ -269,12 +270,29 @@ class WhyNot:
 
 
 class LazyResults(Sequence[ProgramResult]):
-    """A sequence of program results built on first access, in a fixed order."""
+    """A sequence of program results built on first access, in a fixed order.
 
-    def __init__(self, order: Sequence[int], build: Callable[[int], ProgramResult]) -> None:
+    ``max_entries`` bounds the audit entries the results it keeps may hold together
+    (``Limits.max_audit_entries``): building one more beyond it is an ``EvaluationError``. Results
+    built only to be written (`iter_uncached`, what ``to_json`` uses) are not kept; ``to_json``
+    applies the same bound to what one call writes.
+    """
+
+    def __init__(
+        self,
+        order: Sequence[int],
+        build: Callable[[int], ProgramResult],
+        max_entries: int | None = None,
+        ids: Sequence[str] | None = None,
+    ) -> None:
         self._order = list(order)
         self._build = build
         self._cache: dict[int, ProgramResult] = {}
+        #: program id -> position, when known: a lookup builds one result, not every one before it
+        self._positions = {pid: k for k, pid in enumerate(ids)} if ids is not None else None
+        self._max_entries = max_entries
+        self._kept_entries = 0
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._order)
@@ -293,12 +311,37 @@ class LazyResults(Sequence[ProgramResult]):
         r = self._cache.get(i)
         if r is None:
             r = self._build(self._order[i])
-            self._cache[i] = r
+            with self._lock:
+                if i not in self._cache and self._max_entries is not None:
+                    if self._kept_entries + len(r.audit) > self._max_entries:
+                        raise EvaluationError(
+                            Diagnostic(
+                                "limit_exceeded",
+                                f"building every program's audit trail would keep more than {self._max_entries:,} "
+                                f"entries ({len(self._order):,} programs)",
+                                Location(),
+                                help=limit_help("max_audit_entries") + "; or read fewer programs (rec.chosen()), or write them (to_json)",
+                            )
+                        )
+                    self._kept_entries += len(r.audit)
+                r = self._cache.setdefault(i, r)
         return r
 
     def __iter__(self) -> Iterator[ProgramResult]:
         for i in range(len(self)):
             yield self[i]
+
+    def find(self, program_id: str) -> ProgramResult | None:
+        """The result of one program, building only it (or, without ids, those before it)."""
+        if self._positions is not None:
+            k = self._positions.get(program_id)
+            return None if k is None else self[k]
+        return next((r for r in self if r.program.id == program_id), None)
+
+    @property
+    def max_entries(self) -> int | None:
+        """The bound on audit entries (``Limits.max_audit_entries``), if any."""
+        return self._max_entries
 
     def iter_uncached(self) -> Iterator[ProgramResult]:
         """Every result, in order, without keeping those not already built (for serialising)."""
@@ -334,6 +377,8 @@ class Recommendation:
 
     # -- lookups ---------------------------------------------------------------------
     def get(self, program_id: str) -> ProgramResult | None:
+        if isinstance(self.programs, LazyResults):
+            return self.programs.find(program_id)  # builds that one program's result only
         for r in self.programs:
             if r.program.id == program_id:
                 return r
@@ -348,6 +393,10 @@ class Recommendation:
 
     def chosen(self) -> list[ProgramResult]:
         """The recommended list, in priority order."""
+        if isinstance(self.programs, LazyResults):
+            # only the chosen programs are built (Limits.max_audit_entries bounds what is kept)
+            found = (self.programs.find(i) for i in self.breadth.chosen)
+            return [r for r in found if r is not None and r.chosen]
         by_id = {r.program.id: r for r in self.programs if r.chosen}
         return [by_id[i] for i in self.breadth.chosen if i in by_id]
 
@@ -405,7 +454,21 @@ class Recommendation:
 
         programs = self.programs
         results = programs.iter_uncached() if isinstance(programs, LazyResults) else iter(programs)
+        # entries cost time to build whatever their size: tiny ones reach max_result_bytes late
+        max_entries = programs.max_entries if isinstance(programs, LazyResults) else None
+        written = 0
         for result in results:
+            written += len(result.audit)
+            if max_entries is not None and written > max_entries:
+                raise EvaluationError(
+                    Diagnostic(
+                        "limit_exceeded",
+                        f"the JSON of this result would hold more than {max_entries:,} audit entries "
+                        f"({len(self.programs):,} programs)",
+                        Location(),
+                        help=limit_help("max_audit_entries") + "; or serialise only what is read (rec.chosen())",
+                    )
+                )
             data = converter.unstructure(attrs.evolve(result, audit=()))
             data["audit"] = audit_marker
             text = _dumps(data, indent).replace(json.dumps(audit_marker), _json_list([entry_text(e) for e in result.audit], indent, 1), 1)

@@ -41,7 +41,7 @@ from ..results.recommendation import (
     WhyNot,
 )
 from ..version import __version__ as _version
-from .audit import EntryMaker, catalog_sha256, check_audit_size, json_value, sha256_of, why_not_entry
+from .audit import EntryMaker, catalog_sha256, json_value, sha256_of, why_not_entry
 from .levers import pool_wideners
 from .list_stage import LazyItems, choose_list, group_masks, list_settings, priority_order
 from .stages import (
@@ -184,10 +184,6 @@ def _run(
     )
     n = len(cat)
     fired = eng.run_program(compiled, profile_scope, cat, budget)
-    per_program = sum(
-        1 for cr in p_rules if cr.odds is not None or cr.chance_cap is not None or cr.rule.then.tier_at_most is not None
-    )
-    check_audit_size(limits, n, per_program, fired, len(p_rules) + len(plan.list.rules))
     prog_rules = plan.program.rules
     assessed = assess_programs(plan, fired, cat, prof_out)
     excluded, priority, tiers = assessed.excluded, assessed.priority, assessed.tiers
@@ -363,7 +359,7 @@ def _run(
         catalog_synthetic=cat.synthetic,
     )
     return Recommendation(
-        programs=LazyResults(order, build),
+        programs=LazyResults(order, build, max_entries=limits.max_audit_entries, ids=[ids[i] for i in order]),
         profile_audit=profile_entries,
         list_audit=list_entries,
         advice=tuple(advice),
