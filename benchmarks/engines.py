@@ -69,6 +69,14 @@ def _workers_kib(ruleset: Any, engine: str, field: str = "VmRSS:") -> int:
     return total
 
 
+def _limits() -> Any:
+    """A workload this size is beyond the default work budget for the durable engine (a unit per
+    rule per candidate asserted, chaining included): a benchmark of speed raises it."""
+    import smartpick_rules as sr
+
+    return sr.Limits(max_work=100_000_000, max_firings=10_000_000)
+
+
 def _inputs(programs: int, rules: int, seed: int) -> tuple[Any, Any, Any]:
     from synthetic import synthetic_catalog, synthetic_profile, synthetic_rules_toml
 
@@ -87,18 +95,18 @@ def child_time(engine: str, programs: int, rules: int, seed: int, runs: int) -> 
     profile, catalog, ruleset = _inputs(programs, rules, seed)
     base_rss = _rss_kib()
     t0 = time.perf_counter()
-    rec = sr.evaluate(profile, catalog, ruleset, engine=engine, as_of=2026)
+    rec = sr.evaluate(profile, catalog, ruleset, engine=engine, as_of=2026, limits=_limits())
     first = time.perf_counter() - t0
     fired = sum(len(r.audit) for r in rec.programs)
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()
-        sr.evaluate(profile, catalog, ruleset, engine=engine, as_of=2026)
+        sr.evaluate(profile, catalog, ruleset, engine=engine, as_of=2026, limits=_limits())
         times.append(time.perf_counter() - t0)
     peak_rss = _max_rss_kib()
     worker_peak = _workers_kib(ruleset, engine, "VmHWM:")
     tracemalloc.start()
-    sr.evaluate(profile, catalog, ruleset, engine=engine, as_of=2026)
+    sr.evaluate(profile, catalog, ruleset, engine=engine, as_of=2026, limits=_limits())
     _current, traced_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     return {
@@ -119,13 +127,13 @@ def child_rss(programs: int, rules: int, seed: int, evaluations: int) -> dict[st
     import smartpick_rules as sr
 
     profile, catalog, ruleset = _inputs(programs, rules, seed)
-    sr.evaluate(profile, catalog, ruleset, engine="durable", as_of=2026)
+    sr.evaluate(profile, catalog, ruleset, engine="durable", as_of=2026, limits=_limits())
     # this process and the engine's workers together: durable_rules' states live in the workers
     samples = [(0, _rss_kib() + _workers_kib(ruleset, "durable"))]
     step = max(evaluations // 4, 1)
     t0 = time.perf_counter()
     for k in range(1, evaluations + 1):
-        sr.evaluate(profile, catalog, ruleset, engine="durable", as_of=2026)
+        sr.evaluate(profile, catalog, ruleset, engine="durable", as_of=2026, limits=_limits())
         if k % step == 0 or k == evaluations:
             samples.append((k, _rss_kib() + _workers_kib(ruleset, "durable")))
     return {"samples": samples, "seconds": time.perf_counter() - t0}

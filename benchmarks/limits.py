@@ -86,18 +86,20 @@ def measure(run: Callable[[], Any]) -> dict[str, Any]:
 # --- inputs --------------------------------------------------------------------------------------------
 
 
-def long_condition(stage: str, length: int, k: int = 0) -> str:
-    """A condition as long as allowed, of cheap comparisons (the most nodes per character)."""
+def long_condition(stage: str, length: int, k: int = 0, never: bool = False) -> str:
+    """A condition as long as allowed, of cheap comparisons (the most nodes per character);
+    ``never``: one that is false for every fact (so the rule costs its evaluation, never a firing)."""
     field = {"profile": "applicant.graduation_year", "program": "program.positions", "list": "list.size"}[stage]
+    op, joiner = ("==", " or ") if never else ("!=", " and ")
     parts: list[str] = []
     i = 0
     while True:
-        part = f"{field} != {k * 100000 + i}"
-        if len(" and ".join([*parts, part])) > length:
+        part = f"{field} {op} {1_000_000 + k * 1000 + i}"
+        if len(joiner.join([*parts, part])) > length:
             break
         parts.append(part)
         i += 1
-    return " and ".join(parts)
+    return joiner.join(parts)
 
 
 def rule_files(n_files: int, rules_per_file: int, when_length: int, pad_to: int) -> list[tuple[str, str]]:
@@ -109,7 +111,7 @@ def rule_files(n_files: int, rules_per_file: int, when_length: int, pad_to: int)
         for r in range(rules_per_file):
             stage = stages[r % 3]
             when = long_condition(stage, when_length, f * rules_per_file + r)
-            parts.append(f'[[rule]]\nid = "f{f}.r{r}"\nstage = "{stage}"\nwhen = "{when}"\nthen = {{ tag = "t{f}_{r}" }}\n')
+            parts.append(f'[[rule]]\nid = "f{f}.r{r}"\nstage = "{stage}"\nwhen = "{when}"\nthen = {{ tag = "t{(f * rules_per_file + r) % 900}" }}\n')
         text = "".join(parts)
         if pad_to > len(text.encode()):
             room = pad_to - len(text.encode()) - 40
@@ -296,13 +298,43 @@ def phase_eval_vector(tmp: Path) -> dict[str, Any]:
     cat = _catalog(n)
     length = min(L.max_expression_length - 10, L.max_ruleset_total_bytes // L.max_rules - 90)
     text = '[ruleset]\nname = "v"\n' + "".join(
-        f'[[rule]]\nid = "v.r{r}"\nstage = "program"\nwhen = "{long_condition("program", length, r)}"\nthen = {{ tag = "t" }}\n'
+        f'[[rule]]\nid = "v.r{r}"\nstage = "program"\nwhen = "{long_condition("program", length, r, never=True)}"\nthen = {{ tag = "t" }}\n'
         for r in range(L.max_rules)
     )
     rs = load_rules_from_text([("v.toml", text)])
     sr.evaluate({"graduation_year": 2019}, cat[:10], rs, as_of=2026)  # compile and plan outside the clock
     out = measure(lambda: sr.evaluate({"graduation_year": 2019}, cat, rs, as_of=2026))
     out["input"] = f"{L.max_rules:,} program rules (conditions filling max_ruleset_total_bytes) that never fire, over {n:,} programs"
+    return out
+
+
+def phase_eval_durable(tmp: Path) -> dict[str, Any]:
+    """The durable engine at its work bound: a candidate asserted into a rule set costs a unit
+    per rule in it, so rules x programs stays under max_work (a bigger input is refused at once)."""
+    from smartpick_rules.engines import available_engines, compile_ruleset
+
+    if "durable" not in available_engines():
+        return {"seconds": 0.0, "peak_rss_mib": 0.0, "outcome": "skipped: durable_rules does not import here", "input": ""}
+    n_rules = 100
+    n = L.max_work // n_rules - 100
+    cat = _catalog(n)
+    text = '[ruleset]\nname = "v"\n' + "".join(
+        f'[[rule]]\nid = "v.r{r}"\nstage = "program"\nwhen = "{long_condition("program", 300, r, never=True)}"\nthen = {{ tag = "t" }}\n'
+        for r in range(n_rules)
+    )
+    rs = load_rules_from_text([("v.toml", text)])
+    sr.evaluate({"graduation_year": 2019}, cat[:10], rs, engine="durable", as_of=2026)  # compile outside the clock
+
+    def run() -> str:
+        sr.evaluate({"graduation_year": 2019}, cat, rs, engine="durable", as_of=2026)
+        worker = 0
+        for pid in compile_ruleset(rs, "durable").worker_pids():
+            with open(f"/proc/{pid}/status") as f:
+                worker += next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+        return f"ok (its worker process: {worker / 1024:.0f} MiB at its peak)"
+
+    out = measure(run)
+    out["input"] = f"the durable engine: {n_rules} rules over {n:,} programs (max_work: a unit per rule per candidate asserted)"
     return out
 
 
@@ -360,8 +392,20 @@ def phase_eval_audit_refused(tmp: Path) -> dict[str, Any]:
     )
     rs = load_rules_from_text([("a.toml", text)])
     sr.evaluate({"graduation_year": 2019}, cat[:10], rs, as_of=2026)
-    out = measure(lambda: sr.evaluate({"graduation_year": 2019}, cat, rs, as_of=2026).to_json())
-    out["input"] = f"the issue's reproducer: {n_rules:,} always-true program rules over {n:,} programs, to_json"
+
+    def run() -> str:
+        rec = sr.evaluate({"graduation_year": 2019}, cat, rs, as_of=2026)
+        try:
+            rec.to_json()
+        except sr.SmartpickError as exc:  # written a program at a time, up to max_result_bytes
+            first = f"to_json {exc.code}"
+        else:
+            first = "to_json ok"
+        list(rec.programs)  # what a report reads: refused at max_audit_entries
+        return first
+
+    out = measure(run)
+    out["input"] = f"the issue's reproducer: {n_rules:,} always-true program rules over {n:,} programs (5 million entries): to_json, then every program's trail"
     return out
 
 
@@ -396,6 +440,7 @@ PHASES: dict[str, tuple[str, Callable[[Path], dict[str, Any]]]] = {
     "plan": ("plan", phase_plan),
     "compile_durable": ("compile", phase_compile_durable),
     "eval_vector": ("evaluate", phase_eval_vector),
+    "eval_durable": ("evaluate", phase_eval_durable),
     "eval_nested_list": ("evaluate", phase_eval_nested),
     "eval_nested_profile": ("evaluate", phase_eval_profile_nested),
     "eval_audit": ("evaluate", phase_eval_audit),

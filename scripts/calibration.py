@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     start, end = doc.index(BEGIN) + len(BEGIN), doc.index(END)
     current = doc[start:end].strip()
     if args.write:
-        DOC.write_text(doc[:start] + "\n" + text + "\n" + doc[end:], encoding="utf-8")
+        DOC.write_text(doc[:start] + "\n\n" + text + "\n\n" + doc[end:], encoding="utf-8")
         return 0
     if current != text:
         print("docs/validity.md's calibration table is out of date: run scripts/calibration.py --write", file=sys.stderr)

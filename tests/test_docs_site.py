@@ -22,7 +22,8 @@ DOCS = REPO / "docs"
 MKDOCS_YML = REPO / "mkdocs.yml"
 
 # A nav entry is "- page.md" or "- Title: page.md"; sections ("- Title:" with children) name none.
-_NAV_PAGE = re.compile(r"^\s*-\s+(?:[^:\n]+:\s+)?(?P<page>\S+\.md)\s*$")
+# a title may be quoted to hold a colon: - "Validity: the model": validity.md
+_NAV_PAGE = re.compile(r"""^\s*-\s+(?:(?:"[^"\n]*"|'[^'\n]*'|[^:\n"']+):\s+)?(?P<page>\S+\.md)\s*$""")
 _API_ENTRY = re.compile(r"^:::\s+(?P<ident>\S+)\s*$", re.MULTILINE)
 
 
@@ -45,8 +46,11 @@ def nav_pages(config: str) -> list[str]:
 
 
 def test_nav_parser_reads_titled_untitled_and_nested_entries() -> None:
-    config = "site_name: x\nnav:\n  - index.md\n  - Guide:\n      - The CLI: cli.md\n  # a note\n  - API: api.md\nplugins:\n  - search\n"
-    assert nav_pages(config) == ["index.md", "cli.md", "api.md"]
+    config = (
+        "site_name: x\nnav:\n  - index.md\n  - Guide:\n      - The CLI: cli.md\n"
+        '      - "Validity: the model": validity.md\n  # a note\n  - API: api.md\nplugins:\n  - search\n'
+    )
+    assert nav_pages(config) == ["index.md", "cli.md", "validity.md", "api.md"]
 
 
 def test_every_nav_page_exists_and_is_listed_once() -> None:

@@ -63,7 +63,7 @@ def test_no_internal_class_names_in_messages(tmp_path: Path) -> None:
             sr.profile_from_data(data)
         assert not CLASS_NAMES.search(str(info.value)), str(info.value)
     rules = tmp_path / "t.toml"
-    rules.write_text('[ruleset]\nname = "t"\nversion = "0"\n[[rule]]\nid = "t.a"\nstage = "profile"\nwhen = "applicant.step2_ck > 200"\nthen = { score = 1 }\n', encoding="utf-8")
+    rules.write_text('[ruleset]\nname = "t"\nversion = "0"\n[[rule]]\nid = "t.a"\nstage = "profile"\nwhen = "applicant.step2_ck > 200"\nthen = { odds = 2 }\n', encoding="utf-8")
     run = run_cli("check", rules)
     assert "record (score, passed, attempts" in run.out and not CLASS_NAMES.search(run.out), run.out
 

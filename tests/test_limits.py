@@ -208,3 +208,42 @@ def test_the_shadowing_lint_still_finds_what_it_found() -> None:
     text += rule(3, "program", "has('t')", 'tag = "v"')
     rs = load_rules_from_text([("x.toml", text)])
     assert [(d.code, d.rule_id) for d in lint_rules(rs) if d.code == "shadowed_rule"] == [("shadowed_rule", "r1")]
+
+
+def _always_true(n_rules: int) -> sr.RuleSet:
+    body = "".join(rule(i, "program", "true", "score = 1") for i in range(n_rules))
+    return load_rules_from_text([("x.toml", '[ruleset]\nname = "x"\n' + body)])
+
+
+def test_the_audit_bound_applies_to_what_is_built_not_to_evaluating() -> None:
+    limits = attrs.evolve(DEFAULT_LIMITS, max_audit_entries=50)
+    cat = [{**PROGRAM, "id": f"p{i}"} for i in range(20)]
+    rec = sr.evaluate({"graduation_year": 2020}, cat, _always_true(5), as_of=2026, limits=limits)
+    # a few trails are fine, and a lookup builds only the program looked up
+    assert len(rec.programs[0].audit) == 5 and rec.get("p7") is not None and rec.get("nope") is None
+    with pytest.raises(sr.EvaluationError) as info:
+        list(rec.programs)  # every trail: 100 entries kept
+    assert info.value.code == "limit_exceeded" and "max_audit_entries" in (info.value.diagnostics[0].help or "")
+    with pytest.raises(sr.EvaluationError) as info2:
+        rec.to_json()  # one to_json writes 100
+    assert "max_audit_entries" in (info2.value.diagnostics[0].help or "")
+
+
+def test_the_issues_reproducer_is_refused_at_once() -> None:
+    # 2,000 always-true program rules over a catalog: 3.8 GB and a MemoryError under --format json
+    cat = [{**PROGRAM, "id": f"p{i}"} for i in range(2500)]
+    with pytest.raises(sr.EvaluationError) as info:
+        sr.evaluate({"graduation_year": 2020}, cat, _always_true(DEFAULT_LIMITS.max_rules), as_of=2026).to_json()
+    assert info.value.code == "budget_exceeded"
+
+
+@pytest.mark.skipif("durable" not in sr.compile_ruleset.__globals__["available_engines"](), reason="durable_rules does not import here")
+def test_the_durable_engine_counts_its_assertions_as_work() -> None:
+    cat = [{**PROGRAM, "id": f"p{i}", "positions": i} for i in range(50)]
+    body = "".join(rule(i, "program", f"program.positions == {1000 + i}", 'tag = "t"') for i in range(10))
+    rs = load_rules_from_text([("x.toml", '[ruleset]\nname = "x"\n' + body)])
+    limits = attrs.evolve(DEFAULT_LIMITS, max_work=400)  # 50 candidates x 10 rules = 500
+    with pytest.raises(sr.EvaluationError) as info:
+        sr.evaluate({"graduation_year": 2020}, cat, rs, engine="durable", as_of=2026, limits=limits)
+    assert info.value.code == "budget_exceeded" and "max_work" in (info.value.diagnostics[0].help or "")
+    sr.evaluate({"graduation_year": 2020}, cat, rs, engine="durable", as_of=2026)  # within the default

@@ -453,7 +453,7 @@ def _exceeds(limit: str, value: int, tmp_path: Path) -> sr.SmartpickError:
             sr.evaluate(PROFILE, CATALOG, rules, as_of=2026, limits=limits)
         elif limit == "max_audit_entries":
             rules = load_rules_from_text([("r.toml", ruleset('stage = "program"\nwhen = "true"\nthen = { score = 1 }'))])
-            sr.evaluate(PROFILE, CATALOG, rules, as_of=2026, limits=limits)
+            list(sr.evaluate(PROFILE, CATALOG, rules, as_of=2026, limits=limits).programs)  # what a report reads
         elif limit == "max_result_bytes":
             rules = load_rules_from_text([("r.toml", ruleset('stage = "program"\nwhen = "true"\nthen = { score = 1 }'))])
             sr.evaluate(PROFILE, CATALOG, rules, as_of=2026, limits=limits).to_json()

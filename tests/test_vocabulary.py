@@ -75,25 +75,25 @@ version = "0.1.0"
 id = "v.tagalog"
 stage = "profile"
 when = "any(applicant.languages, item in ['Tagalog', 'ilocano'])"
-then = { score = 1 }
+then = { odds = 1.1 }
 
 [[rule]]
 id = "v.typo"
 stage = "profile"
 when = "'tagalg' in applicant.languages"
-then = { score = 1 }
+then = { odds = 1.1 }
 
 [[rule]]
 id = "v.both"
 stage = "profile"
 when = "any(applicant.languages, item == 'korean' or item == 'Korean')"
-then = { score = 1 }
+then = { odds = 1.1 }
 
 [[rule]]
 id = "v.tags"
 stage = "program"
 when = ["'Safety Net' in program.tags or 'img_frendly' in program.tags", "'our_own_tag' in program.tags"]
-then = { score = 1 }
+then = { odds = 1.1 }
 """
 
 

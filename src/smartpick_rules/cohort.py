@@ -405,7 +405,7 @@ def _decode(payload: tuple[Recommendation, Any, list[int]], cat: Catalog, rulese
 
     head, outcome, order = payload
     outcome.attach(plan_ruleset(ruleset, limits), cat)
-    programs = LazyResults(order, outcome.result, outcome.results, catalog_ids(cat))
+    programs = LazyResults(order, outcome.result, outcome.results, catalog_ids(cat), max_entries=limits.max_audit_entries)
     return attrs.evolve(head, programs=programs, _outcome=outcome)
 
 

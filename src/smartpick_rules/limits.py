@@ -39,27 +39,29 @@ class Limits:
     """Nesting depth of one expression (operators, calls, parentheses)."""
     max_tags: int = 1_000
     """Distinct tags rules may set."""
-    max_firings: int = 5_000_000
+    max_firings: int = 1_000_000
     """Rule firings in one evaluation, all stages together."""
     max_work: int = 1_000_000
     """Elements visited in one evaluation: a condition node evaluated for one program or list
     item is one (the vectorised program stage: one per node per 512 programs); nested
     collection functions multiply."""
-    max_audit_entries: int = 2_000_000
-    """Audit entries one result holds, every program's trail included: what a report or
-    ``to_json`` materialises."""
+    max_audit_entries: int = 200_000
+    """Audit entries the program results of one evaluation may hold together once built (the
+    shipped rules write about 21 a program): what reading every program, as a report does, keeps
+    in memory; and what one ``to_json`` writes (a program at a time, also bounded by
+    ``max_result_bytes``)."""
     max_result_bytes: int = 100_000_000
     """Bytes of JSON ``to_json`` writes for one result."""
     max_engine_seconds: int = 30
     """Seconds the durable engine's worker process may take for one call (compiling a rule set,
     one stratum of one stage) before it is stopped; fixed when the rule set is compiled."""
-    max_programs: int = 50_000
+    max_programs: int = 30_000
     """Programs in one catalog."""
     max_string_length: int = 10_000
     """Characters in one string field or CSV cell."""
     max_list_items: int = 1_000
     """Items in one list of a profile or program (rotations, letters, languages, tags, ...)."""
-    max_input_bytes: int = 20_000_000
+    max_input_bytes: int = 12_000_000
     """Bytes in one profile or catalog file."""
     max_message_length: int = 2_000
     """Characters in a rendered explanation or advice message."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import secrets
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, overload
 
@@ -309,6 +310,11 @@ class LazyResults(Sequence[ProgramResult]):
     ``order`` lists the keys ``build`` takes (a program's index in its catalog, say), in result
     order. ``build_many`` (optional) builds several at once, as iteration does; ``ids`` (optional)
     gives each key's program id, so ``position`` finds a program without building any result.
+
+    ``max_entries`` bounds the audit entries the results it keeps may hold together
+    (``Limits.max_audit_entries``): building one more beyond it is an ``EvaluationError``. Results
+    built only to be written (`iter_uncached`, what ``to_json`` uses) are not kept; ``to_json``
+    applies the same bound to what one call writes.
     """
 
     def __init__(
@@ -317,6 +323,7 @@ class LazyResults(Sequence[ProgramResult]):
         build: Callable[[int], ProgramResult],
         build_many: Callable[[Sequence[int]], list[ProgramResult]] | None = None,
         ids: Sequence[str] | None = None,
+        max_entries: int | None = None,
     ) -> None:
         self._order = list(order)
         self._build = build
@@ -324,6 +331,9 @@ class LazyResults(Sequence[ProgramResult]):
         self._ids = ids
         self._cache: dict[int, ProgramResult] = {}
         self._where: dict[str, int] | None = None
+        self._max_entries = max_entries
+        self._kept_entries = 0
+        self._lock = threading.Lock()
 
     def position(self, program_id: str) -> int | None:
         """Where the program with this id is in the sequence, or None; builds no result when
@@ -350,25 +360,51 @@ class LazyResults(Sequence[ProgramResult]):
         if isinstance(i, slice):
             # a lazy view: nothing is built until read
             keys = [self._order[j] for j in range(*i.indices(len(self)))]
-            return LazyResults(keys, self._build, self._build_many, self._ids)
+            return LazyResults(keys, self._build, self._build_many, self._ids, self._max_entries)
         if i < 0:
             i += len(self)
         if not 0 <= i < len(self):
             raise IndexError(i)
         r = self._cache.get(i)
         if r is None:
-            r = self._build(self._order[i])
-            self._cache[i] = r
+            r = self._keep(i, self._build(self._order[i]))
         return r
+
+    def _keep(self, i: int, r: ProgramResult) -> ProgramResult:
+        # the bound counts what stays in memory: results built only to be written are not kept
+        with self._lock:
+            if i in self._cache:
+                return self._cache[i]
+            if self._max_entries is not None:
+                if self._kept_entries + len(r.audit) > self._max_entries:
+                    raise EvaluationError(
+                        Diagnostic(
+                            "limit_exceeded",
+                            f"building every program's audit trail would keep more than {self._max_entries:,} "
+                            f"entries ({len(self._order):,} programs)",
+                            Location(),
+                            help=limit_help("max_audit_entries") + "; or read fewer programs (rec.chosen()), or write them (to_json)",
+                        )
+                    )
+                self._kept_entries += len(r.audit)
+            self._cache[i] = r
+            return r
 
     def __iter__(self) -> Iterator[ProgramResult]:
         if self._build_many is not None and len(self._cache) < len(self):
             # every result at once: the builder shares work across programs
             missing = [k for k in range(len(self)) if k not in self._cache]
-            for k, r in zip(missing, self._build_many([self._order[k] for k in missing]), strict=True):
-                self._cache.setdefault(k, r)
+            for start in range(0, len(missing), 256):
+                part = missing[start : start + 256]
+                for k, r in zip(part, self._build_many([self._order[k] for k in part]), strict=True):
+                    self._keep(k, r)
         for i in range(len(self)):
             yield self[i]
+
+    @property
+    def max_entries(self) -> int | None:
+        """The bound on audit entries (``Limits.max_audit_entries``), if any."""
+        return self._max_entries
 
     def iter_uncached(self, chunk: int = 256) -> Iterator[ProgramResult]:
         """Every result, in order, without keeping those not already built (for serialising).
@@ -480,6 +516,7 @@ class Recommendation:
     def chosen(self) -> list[ProgramResult]:
         """The recommended list, in priority order."""
         if isinstance(self.programs, LazyResults):
+            # only the chosen programs are built (Limits.max_audit_entries bounds what is kept)
             found = [self.get(i) for i in self.breadth.chosen]
             return [r for r in found if r is not None and r.chosen]
         by_id = {r.program.id: r for r in self.programs if r.chosen}
@@ -540,7 +577,21 @@ class Recommendation:
 
         programs = self.programs
         results = programs.iter_uncached() if isinstance(programs, LazyResults) else iter(programs)
+        # entries cost time to build whatever their size: tiny ones reach max_result_bytes late
+        max_entries = programs.max_entries if isinstance(programs, LazyResults) else None
+        written = 0
         for result in results:
+            written += len(result.audit)
+            if max_entries is not None and written > max_entries:
+                raise EvaluationError(
+                    Diagnostic(
+                        "limit_exceeded",
+                        f"the JSON of this result would hold more than {max_entries:,} audit entries "
+                        f"({len(self.programs):,} programs)",
+                        Location(),
+                        help=limit_help("max_audit_entries") + "; or serialise only what is read (rec.chosen())",
+                    )
+                )
             data = converter.unstructure(attrs.evolve(result, audit=()))
             data["audit"] = audit_marker
             text = _dumps(data, indent).replace(json.dumps(audit_marker), _json_list([entry_text(e) for e in result.audit], indent, 1), 1)

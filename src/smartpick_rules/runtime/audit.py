@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Sequence
 from typing import Any
 
 import attrs
@@ -14,17 +13,16 @@ import numpy.typing as npt
 
 from ..domain.converter import unstructure
 from ..domain.models import Catalog
-from ..errors import Diagnostic, EvaluationError, Location
 from ..language.expr import Expr, Path, iter_nodes, to_source
 from ..language.interp import ScalarCompiler, Scope, truth
-from ..limits import Limits, limit_help
+from ..limits import Limits
 from ..plan import CompiledRule
 from ..results.recommendation import (
     AuditEntry,
     WhyNot,
 )
 
-__all__ = ["EntryMaker", "catalog_sha256", "check_audit_size", "json_value", "sha256_of", "why_not_entry"]
+__all__ = ["EntryMaker", "catalog_sha256", "json_value", "sha256_of", "why_not_entry"]
 
 BoolArray = npt.NDArray[np.bool_]
 
@@ -96,26 +94,6 @@ class EntryMaker:
             source=rule.source,
             odds=odds,
             chance_cap=chance_cap,
-        )
-
-
-def check_audit_size(limits: Limits, programs: int, per_program: int, fired: Sequence[BoolArray], other: int) -> None:
-    """Refuse a result whose audit trail would exceed ``Limits.max_audit_entries``.
-
-    Counted before any entry is built: every program's trail repeats the ``per_program``
-    profile-stage entries and adds one per rule that fired on it; ``other`` are the profile
-    and list stages' own. 2,000 always-true rules over a catalog would otherwise be millions
-    of entries, built by the first report or ``to_json`` until memory runs out.
-    """
-    total = programs * per_program + other + sum(int(np.count_nonzero(mask)) for mask in fired)
-    if total > limits.max_audit_entries:
-        raise EvaluationError(
-            Diagnostic(
-                "limit_exceeded",
-                f"the result would hold {total:,} audit entries, more than the limit of {limits.max_audit_entries:,}",
-                Location(),
-                help=limit_help("max_audit_entries"),
-            )
         )
 
 

@@ -37,7 +37,7 @@ from ..results.recommendation import (
     Shortfall,
 )
 from ..version import __version__ as _version
-from .audit import EntryMaker, catalog_sha256, check_audit_size, json_value, sha256_of
+from .audit import EntryMaker, catalog_sha256, json_value, sha256_of
 from .levers import pool_wideners
 from .list_stage import LazyItems, choose_list, group_masks, id_order, list_settings, priority_order
 from .outcome import Outcome, catalog_ids
@@ -174,10 +174,6 @@ def _run(
     columns = ProgramColumns(cat)
     context = ProgramContext(columns, profile_scope, scalar=scalar)
     fired = eng.run_program(compiled, profile_scope, cat, budget, context=context)
-    per_program = sum(
-        1 for cr in p_rules if cr.odds is not None or cr.chance_cap is not None or cr.rule.then.tier_at_most is not None
-    )
-    check_audit_size(limits, n, per_program, fired, len(p_rules) + len(plan.list.rules))
     fired_matrix = np.stack(fired) if fired else np.zeros((0, n), dtype=np.bool_)
     tag_masks = program_tag_masks(plan, fired, n)
     context.tags = tag_masks
@@ -300,7 +296,7 @@ def _run(
         catalog_synthetic=cat.synthetic,
     )
     return Recommendation(
-        programs=LazyResults(order.tolist(), outcome.result, outcome.results, ids),
+        programs=LazyResults(order.tolist(), outcome.result, outcome.results, ids, max_entries=limits.max_audit_entries),
         profile_audit=profile_entries,
         list_audit=list_entries,
         advice=tuple(advice),

@@ -38,6 +38,7 @@ from typing import Any
 
 from ...domain.models import Catalog
 from ...errors import Diagnostic, EngineUnavailable, EvaluationError, Location, RulesetError
+from ...language.interp import spend_work
 from ...limits import DEFAULT_LIMITS, Limits, limit_help
 from ...plan import Plan, StagePlan
 from .. import Budget
@@ -361,6 +362,11 @@ def _run(
         for stratum in code.strata:
             if not stratum:
                 continue
+            # the work budget (Limits.max_work): a candidate asserted into a rule set costs one
+            # unit per rule in it, as the interpreter testing those rules on it would; counted
+            # before any fact is written, so a huge catalog x rule set is refused at once
+            for chunk in stratum:
+                spend_work(rows.n * len(chunk.rules))
             base = {chunk.name: base_fragments(chunk, rows, catalog, enc) for chunk in stratum}
             todo = {chunk.name: list(range(rows.n)) for chunk in stratum}
             #: tags each candidate gained in this stratum (those from before are in ``base``)
@@ -430,6 +436,7 @@ def _run(
                 first = False
                 for chunk in stratum:
                     todo[chunk.name] = sorted(r for r, ts in changed.items() if not ts.isdisjoint(chunk.stage_tags))
+                    spend_work(len(todo[chunk.name]) * len(chunk.rules))
                 if not any(todo.values()):
                     break
             # the stratum is done: free its states now rather than at the end of the stage
