@@ -374,3 +374,10 @@ def test_progress_indicator_on_a_terminal_is_drawn_and_erased(monkeypatch: pytes
 class _NotTTY(FakeTTY):
     def isatty(self) -> bool:
         return False
+
+
+def test_a_path_named_twice_is_one_rule_set_and_one_error(tmp_path: Path) -> None:
+    # found by the CLI fuzz test: `compile nope nope` printed the same error twice
+    missing = tmp_path / "nope"
+    run = run_main("compile", missing, missing)
+    assert run.code == 2 and run.err.count("no such file or folder") == 1

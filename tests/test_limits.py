@@ -211,7 +211,7 @@ def test_the_shadowing_lint_still_finds_what_it_found() -> None:
 
 
 def _always_true(n_rules: int) -> sr.RuleSet:
-    body = "".join(rule(i, "program", "true", "score = 1") for i in range(n_rules))
+    body = "".join(rule(i, "program", "true", "priority = 1") for i in range(n_rules))
     return load_rules_from_text([("x.toml", '[ruleset]\nname = "x"\n' + body)])
 
 

@@ -41,7 +41,7 @@ BAND_RULE = """
 id = "t.band"
 stage = "program"
 when = ["applicant.step2_ck.score >= 220", "applicant.step2_ck.score < 230", "program.region == 'la_county'"]
-then = { set = { tier = "likely" } }
+then = { odds = 50 }
 explain = "Step 2 CK {applicant.step2_ck.score} in the band"
 """
 
@@ -252,13 +252,13 @@ def test_a_non_monotone_rule_is_found_shrunk_and_explained() -> None:
     v = result.violation
     assert v is not None and v.observable == "program.tier"
     assert v.program_id in ("la-1", "la-2") and v.other_programs == 1  # both LA programs, never OC or TX
-    assert (v.before, v.after) == ("likely", "target")
+    assert (v.before, v.after) == ("likely", "reach")
     assert v.changed_profile is not None and v.profile.step2_ck is not None and v.changed_profile.step2_ck is not None
     assert 220 <= v.profile.step2_ck.score < 230 <= v.changed_profile.step2_ck.score  # type: ignore[operator]
     assert v.change is not None and v.change.startswith("raise applicant.step2_ck.score by ")
     # the audit line that caused it: the band rule fired before and not after
     (line,) = [a for a in v.audit if a.rule_id == "t.band"]
-    assert line.status == "before only" and line.effect == "set tier = likely" and line.file == "t.toml"
+    assert line.status == "before only" and line.effect.startswith("odds") and line.file == "t.toml"
     assert line.explanation_before == f"Step 2 CK {v.profile.step2_ck.score} in the band"
     # shrunk: nothing in the profile that does not matter
     assert v.profile.usce == () and v.profile.letters == () and v.profile.ties == () and v.profile.step1 is None
@@ -290,7 +290,7 @@ def test_a_monotone_rule_set_passes() -> None:
         id = "t.good"
         stage = "program"
         when = "applicant.step2_ck.score >= 230"
-        then = { set = { tier = "likely" } }
+        then = { odds = 50 }
 
         [[property]]
         id = "t.p"
@@ -474,7 +474,7 @@ def test_check_properties_text_and_json(tmp_path: Path) -> None:
     assert "checked 1 file, 1 rule, 1 property: 0 errors, 0 warnings" in run.out
     assert "FAILED       t.p" in run.out
     assert "counterexample: program.tier of la-" in run.out
-    assert "- t.band (program, before only): set tier = likely" in run.out
+    assert "- t.band (program, before only): odds" in run.out
     assert "minimal profile:" in run.out and "step2_ck = { score = " in run.out
     assert run.out.rstrip().endswith("0 passed, 1 failed")
     run = run_main(*common, "--format", "json")
@@ -514,7 +514,7 @@ RICH_ONLY = """
 id = "t.rich_band"
 stage = "program"
 when = ["count(applicant.letters, item.us and item.residency_faculty) >= 3", "applicant.step2_ck.score < 230"]
-then = { set = { tier = "likely" } }
+then = { odds = 50 }
 
 [[property]]
 id = "t.p"

@@ -449,13 +449,13 @@ def _exceeds(limit: str, value: int, tmp_path: Path) -> sr.SmartpickError:
             rules = load_rules_from_text([("r.toml", ruleset('stage = "program"\nwhen = "true"\nthen = { odds = 2 }'))])
             sr.evaluate(PROFILE, CATALOG, rules, as_of=2026, limits=limits)
         elif limit == "max_work":
-            rules = load_rules_from_text([("r.toml", ruleset('stage = "program"\nwhen = "program.positions > 1 and program.positions < 9"\nthen = { score = 1 }'))])
+            rules = load_rules_from_text([("r.toml", ruleset('stage = "program"\nwhen = "program.positions > 1 and program.positions < 9"\nthen = { priority = 1 }'))])
             sr.evaluate(PROFILE, CATALOG, rules, as_of=2026, limits=limits)
         elif limit == "max_audit_entries":
-            rules = load_rules_from_text([("r.toml", ruleset('stage = "program"\nwhen = "true"\nthen = { score = 1 }'))])
+            rules = load_rules_from_text([("r.toml", ruleset('stage = "program"\nwhen = "true"\nthen = { priority = 1 }'))])
             list(sr.evaluate(PROFILE, CATALOG, rules, as_of=2026, limits=limits).programs)  # what a report reads
         elif limit == "max_result_bytes":
-            rules = load_rules_from_text([("r.toml", ruleset('stage = "program"\nwhen = "true"\nthen = { score = 1 }'))])
+            rules = load_rules_from_text([("r.toml", ruleset('stage = "program"\nwhen = "true"\nthen = { priority = 1 }'))])
             sr.evaluate(PROFILE, CATALOG, rules, as_of=2026, limits=limits).to_json()
         elif limit == "max_programs":
             (tmp_path / "c.csv").write_text(_csv(5))

@@ -559,7 +559,7 @@ class Recommendation:
         for private in ("_why_not", "_list_scope", "_max_json_bytes", "_outcome"):
             head.pop(private, None)
         head["programs"] = marker
-        frame = _dumps({"schema_version": SCHEMA_VERSION, **head}, indent)
+        frame = _dumps({"schema_version": SCHEMA_VERSION, "notice": NOTICE, **head}, indent)
         used = len(frame.encode("utf-8"))
         chunks: list[str] = []
         pad = "\n" + " " * (2 * indent) if indent is not None else ""

@@ -1013,7 +1013,8 @@ def _is_rule_file(p: FsPath) -> bool:
 
 def _expand(paths: Sequence[str | FsPath], diags: list[Diagnostic]) -> list[FsPath]:
     files: list[FsPath] = []
-    for raw in paths:
+    # the same path named twice (a shell glob, a typo) is one rule set, and one error if missing
+    for raw in dict.fromkeys(FsPath(x) for x in paths):
         p = FsPath(raw)
         if p.is_dir():
             root = p.resolve()
