@@ -456,7 +456,8 @@ def _quote(s: str) -> str:
             out.append("\\t")
         elif ch == "\r":
             out.append("\\r")
-        elif ord(ch) < 32 or ord(ch) == 127 or 0xD800 <= ord(ch) <= 0xDFFF:
+        elif ord(ch) < 32 or ord(ch) == 127 or 0xD800 <= ord(ch) <= 0xDFFF or _INVISIBLE.match(ch):
+            # escaped: printed text parses back, and invisible controls are refused in source
             out.append(f"\\u{ord(ch):04x}")
         else:
             out.append(ch)
