@@ -407,6 +407,18 @@ def test_an_outcome_pickles_and_attaches_to_the_same_results(shipped: sr.RuleSet
         copy.why_not(order[0])
 
 
+def test_an_outcome_pickled_after_one_program_was_read_gives_every_result(shipped: sr.RuleSet, small: sr.Catalog, profile: sr.Profile) -> None:
+    # values no column types are computed per program as entries are built: the pickle carries them all
+    rec = sr.evaluate(profile, small, shipped, as_of=2026)
+    last = rec.programs._order[-1]  # type: ignore[attr-defined]
+    one = converter.unstructure(rec._outcome.result(last))
+    copy = pickle.loads(pickle.dumps(rec._outcome))
+    copy.attach(plan_ruleset(shipped), small)
+    order = rec._outcome.order.tolist()
+    want = [converter.unstructure(r) for r in sr.evaluate(profile, small, shipped, as_of=2026).programs]
+    assert [converter.unstructure(copy.result(i)) for i in order] == want and want[-1] == one
+
+
 def test_widening_levers_count_as_the_whole_program_stage_would(shipped: sr.RuleSet, small: sr.Catalog) -> None:
     # the wideners of a short list re-run only the rules that decide eligibility
     from smartpick_rules.engines import Budget, compile_ruleset, get_engine

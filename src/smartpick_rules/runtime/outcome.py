@@ -31,7 +31,7 @@ computed them, so one outcome may be read from many threads.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -147,6 +147,33 @@ class ReadColumn:
         if not math.isfinite(x):
             return None  # as json_value records an overflow: JSON has no infinity
         return x if kind == "float" else int(x)
+
+
+_UNREAD: Any = object()
+
+
+class _LazyRows:
+    """A column of values computed one program at a time, on first read, then kept."""
+
+    __slots__ = ("_compute", "_values")
+
+    def __init__(self, compute: Callable[[int], Any], n: int) -> None:
+        self._compute = compute
+        self._values: list[Any] = [_UNREAD] * n
+
+    def __getitem__(self, i: int) -> Any:
+        v = self._values[i]
+        if v is _UNREAD:
+            # two threads may compute the same value: equal results, the last one kept
+            v = self._values[i] = self._compute(i)
+        return v
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # pickled (an outcome sent to another process) as the plain list, every value read
+        return (list, ([self[i] for i in range(len(self._values))],))
 
 
 def _static_kind(e: Expr) -> str:
@@ -326,16 +353,23 @@ class Outcome:
             return ReadColumn("obj", values=[None if c < 0 else value.cats[c] for c in value.codes.tolist()])
         return None
 
-    def _rowwise(self, e: Expr) -> list[Any]:
-        """The scalar interpreter, program by program, for what has no typed column."""
+    def _rowwise(self, e: Expr) -> _LazyRows:
+        """The scalar interpreter, program by program, for what has no typed column.
+
+        Computed for a program when its entry is built: explaining one program reads one value,
+        not the catalog's (an estimate's arithmetic read for 5,301 programs took 0.8 s).
+        """
         plan, catalog, prof_out = self._plan(), self._catalog(), self.prof_out
         assert prof_out is not None
         fn = plan.scalar(e)
         base = prof_out.scope
-        return [
-            json_value(fn(Scope(base.applicant, p, None, base.derived, frozenset(self.tags_of(i)), base.as_of_year)))
-            for i, p in enumerate(catalog.programs)
-        ]
+        programs = catalog.programs
+
+        def compute(i: int) -> Any:
+            scope = Scope(base.applicant, programs[i], None, base.derived, frozenset(self.tags_of(i)), base.as_of_year)
+            return json_value(fn(scope))
+
+        return _LazyRows(compute, len(programs))
 
     def _spec(self, k: int) -> _RuleSpec:
         spec = self._specs.get(k)
