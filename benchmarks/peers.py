@@ -1367,7 +1367,7 @@ def child_peer(peer: str, programs: int, n_rules: int, seed: int, rounds: int, c
         import smartpick_rules as sr
 
         ruleset = w.ruleset()
-        limits = sr.Limits(max_programs=max(programs, sr.DEFAULT_LIMITS.max_programs))
+        limits = sr.Limits(max_programs=max(programs, sr.DEFAULT_LIMITS.max_programs), max_firings=10**8, max_work=10**9)
 
         def run() -> Any:
             return sr.evaluate(w.profile, w.catalog, ruleset, engine=peer, as_of=AS_OF, limits=limits)
@@ -1490,7 +1490,7 @@ def child_scaling(sizes: list[int], rule_counts: list[int], base_programs: int, 
     import smartpick_rules as sr
 
     profile = sr.profile_from_data(synthetic_profile(seed))
-    limits = sr.Limits(max_programs=max([*sizes, sr.DEFAULT_LIMITS.max_programs]))
+    limits = sr.Limits(max_programs=max([*sizes, sr.DEFAULT_LIMITS.max_programs]), max_firings=10**8, max_work=10**9)
 
     def ruleset(n: int) -> Any:
         with tempfile.TemporaryDirectory() as d:

@@ -285,6 +285,7 @@ def test_la_safety_net_work_counts_at_la_programs_not_elsewhere() -> None:
             assert moved == (r.program.region.value == "la_county"), r.program.id
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["im_la_low_scores", "weak_no_usce"])
 def test_a_better_step2_ck_never_lowers_a_chance_a_tier_or_eligibility(name: str) -> None:
     """The issue's finding: Step 2 CK 226-229 once fared better than 231-239. Swept point by point."""

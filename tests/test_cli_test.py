@@ -174,6 +174,7 @@ def _pytest(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_pytest_collects_each_case_as_an_item(tmp_path: Path) -> None:
     folder = write_mini(tmp_path)
     proc = _pytest(folder, "-v", "--rootdir", tmp_path, cwd=tmp_path)
@@ -192,6 +193,7 @@ def test_pytest_reports_a_failing_case(tmp_path: Path) -> None:
     assert "1 failed, 3 passed" in proc.stdout
 
 
+@pytest.mark.slow
 def test_pytest_selects_cases_with_k(tmp_path: Path) -> None:
     folder = write_mini(tmp_path, failing=True)
     proc = _pytest(folder, "--rootdir", tmp_path, "-k", "community", cwd=tmp_path)
@@ -199,6 +201,7 @@ def test_pytest_selects_cases_with_k(tmp_path: Path) -> None:
     assert "1 passed, 3 deselected" in proc.stdout
 
 
+@pytest.mark.slow
 def test_pytest_reports_a_broken_suite_as_a_collection_error(tmp_path: Path) -> None:
     folder = write_mini(tmp_path)
     (folder / "tests" / "broken.test.toml").write_text("[[case]\n", encoding="utf-8")

@@ -225,6 +225,7 @@ def test_a_lost_chunk_fails_only_its_profiles(rules: sr.RuleSet, catalog: sr.Cat
     assert "OSError" in str(err)
 
 
+@pytest.mark.slow
 @pytest.mark.dask
 def test_dask_distributed_executor(rules: sr.RuleSet, catalog: sr.Catalog) -> None:
     distributed = pytest.importorskip("distributed")

@@ -201,6 +201,7 @@ def _rss_bytes() -> int:
         return int(f.read().split()[1]) * 4096
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads RSS from /proc")
 def test_memory_and_caches_are_flat_over_repeated_evaluations(catalog: sr.Catalog, profiles: list[sr.Profile]) -> None:
     rules = fresh_rules()

@@ -34,6 +34,8 @@ import pytest
 
 from test_cli_support import REPO
 
+pytestmark = pytest.mark.slow  # run by CI and `pytest -m slow`
+
 DOCS = ["docs/cli.md", "docs/authoring.md", "docs/embedding.md", "docs/import.md"]
 UPDATE = os.environ.get("SMARTPICK_UPDATE_DOCS") == "1"
 

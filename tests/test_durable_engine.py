@@ -632,6 +632,7 @@ def test_threads_share_one_compiled_rule_set(worker: DurableWorker) -> None:
     assert_same_results(job, reply["results"])
 
 
+@pytest.mark.slow
 @needs_durable
 def test_memory_stays_flat(worker: DurableWorker) -> None:
     """States are deleted when an evaluation ends: 150 more evaluations do not grow the worker."""

@@ -123,6 +123,7 @@ def test_a_hang_while_compiling_is_stopped_at_the_deadline(no_static_guard: None
     assert ticks() > 5
 
 
+@pytest.mark.slow
 @needs_durable
 def test_a_hang_while_matching_is_stopped_and_the_next_call_still_answers(no_static_guard: None) -> None:
     limits = attrs.evolve(LIMITS, max_engine_seconds=2)

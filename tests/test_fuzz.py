@@ -31,7 +31,7 @@ from smartpick_rules.language.expr import ExpressionError, parse_expression
 from smartpick_rules.ruleset.load import load_rules_from_text
 
 # Python's own parser warns about text like `1and`; parse_expression lets that warning through
-pytestmark = pytest.mark.filterwarnings("ignore::SyntaxWarning")
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::SyntaxWarning")]
 
 SCALE = float(os.environ.get("SMARTPICK_FUZZ_SCALE", "1"))
 

@@ -38,7 +38,7 @@ from test_fuzz import (
     toml_value,
 )
 
-pytestmark = pytest.mark.filterwarnings("ignore::SyntaxWarning")
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::SyntaxWarning")]
 
 TMP = Path(tempfile.mkdtemp(prefix="smartpick-test-fuzz-cli-"))
 GOOD_CSV = (

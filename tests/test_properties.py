@@ -565,6 +565,7 @@ def test_the_cli_starts_from_profiles_it_is_given(tmp_path: Path) -> None:
     assert run.code == 2 and "no such file or folder" in run.err
 
 
+@pytest.mark.slow
 def test_the_pytest_plugin_collects_properties(tmp_path: Path) -> None:
     import os
     import subprocess

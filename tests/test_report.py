@@ -289,6 +289,7 @@ def test_the_overflow_check_catches_a_wide_page(tmp_path: Path) -> None:
     assert m["viewport"] == 390 and m["scrollWidth"] > 390 and m["overflowing"]
 
 
+@pytest.mark.slow
 @needs_chromium
 @pytest.mark.parametrize("width", [390, 1400])
 def test_html_report_fits_the_screen_with_every_audit_open(tmp_path: Path, width: int) -> None:
@@ -322,6 +323,7 @@ def test_hostile_report_runs_no_injected_script_and_fits(evil: tuple[Path, Path]
     assert m["scrollWidth"] <= width, (m["scrollWidth"], m["overflowing"])  # a 300-character word wraps
 
 
+@pytest.mark.slow
 @needs_chromium
 def test_print_stylesheet_keeps_the_list_and_drops_the_controls(tmp_path: Path) -> None:
     page = tmp_path / "report.html"

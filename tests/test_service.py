@@ -689,6 +689,7 @@ def test_a_finished_request_rearms_the_head_deadline(server: int) -> None:
         assert _closed_within(s, 20)
 
 
+@pytest.mark.slow
 def test_past_the_connection_cap_the_clients_waiting_longest_give_way(rules_dir: Path) -> None:
     # a long head deadline, so only the cap can close them
     with _server(rules_dir, SMARTPICK_HEADER_TIMEOUT="60", SMARTPICK_MAX_CONNECTIONS="6") as port:

@@ -36,6 +36,8 @@ from starlette.testclient import TestClient
 
 from test_cli_support import PROFILES, REPO, SMALL_CATALOG, write_mini
 
+pytestmark = pytest.mark.slow  # run by CI and `pytest -m slow`
+
 SCALE = float(os.environ.get("SMARTPICK_FUZZ_SCALE", "1"))
 
 

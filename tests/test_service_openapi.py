@@ -25,6 +25,8 @@ from schemathesis import checks
 
 from test_cli_support import REPO, SMALL_CATALOG, write_mini
 
+pytestmark = pytest.mark.slow  # run by CI and `pytest -m slow`
+
 
 def _app_module() -> Any:
     name = "smartpick_service_example"
