@@ -39,6 +39,7 @@ import numpy.typing as npt
 
 from ..domain.models import Catalog, Profile
 from ..language.expr import Arith, BoolOp, Call, Compare, Expr, Not, Path, program_nodes
+from ..language.functions import BUILTINS
 from ..language.interp import Scope, metered, plain
 from ..language.ir import TIERS, Template
 from ..language.vector import Const, ProgramContext, Value, VBool, VNum, VObj, VStr
@@ -154,13 +155,7 @@ def _static_kind(e: Expr) -> str:
     if isinstance(e, Compare | BoolOp | Not):
         return "bool"
     if isinstance(e, Call):
-        if e.func in ("has", "known", "any", "all"):
-            return "bool"
-        if e.func in ("exp", "total"):
-            return "float"
-        if e.func in ("count", "len"):
-            return "int"
-        return "mixed"  # min / max / abs / years_since keep their arguments' types
+        return BUILTINS[e.func].returns  # "mixed": min, max, abs, years_since keep their arguments' types
     if isinstance(e, Arith):
         return "float"  # the interpreter computes in IEEE doubles
     return "mixed"
