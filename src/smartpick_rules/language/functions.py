@@ -541,7 +541,7 @@ HAS = Builtin(
     min_args=1,
     max_args=1,
     forms=('has("tag")',),
-    doc="true when a rule of this or an earlier stage has set the tag (forward chaining)",
+    doc="true when a rule has set the tag (forward chaining; the list stage reads a program's tags as `item.tags`)",
     impl=TagTest(scalar=lambda name, tags: name in tags, vector=_has_vector),
     type_rule=_type_has,
     returns="bool",
