@@ -46,7 +46,7 @@ from ..language.vector import Const, ProgramContext, Value, VBool, VNum, VObj, V
 from ..limits import Limits
 from ..plan import CompiledRule, Plan
 from ..results.recommendation import AdviceItem, AuditEntry, Exclusion, Firings, ProgramResult, WhyNot
-from .audit import EntryMaker, json_value, why_not_entry
+from .audit import EntryMaker, effect_fields, effect_text, json_value, why_not_entry
 from .list_stage import Choice
 from .stages import ProfileOutcome, chance_of
 
@@ -166,11 +166,13 @@ class _RuleSpec:
 
     __slots__ = (
         "advice",
+        "computes_odds",
         "constants",
         "cr",
         "effect",
         "exclude",
         "explain",
+        "fields",
         "moves",
         "priority",
         "reads",
@@ -190,6 +192,10 @@ class _RuleSpec:
         #: does the entry report the chance after it (it moves or bounds the chance)?
         self.moves = cr.odds is not None or cr.chance_cap is not None or eff.tier_at_most is not None
         self.priority = float(eff.priority) if eff.priority is not None else 0.0
+        #: the entry's typed effect fields that are the same for every program
+        self.fields = effect_fields(cr.rule)
+        #: is ``effect`` written per program (an odds expression shows the factor it came to)?
+        self.computes_odds = eff.computes_odds
 
 
 class Outcome:
@@ -244,6 +250,8 @@ class Outcome:
         self._specs: dict[int, _RuleSpec] = {}
         self._columns: dict[int, ReadColumn] = {}
         self._renders: dict[tuple[Any, ...], str] = {}
+        #: (rule, odds factor as shown) -> the entry's effect, for rules whose odds are an expression
+        self._effects: dict[tuple[int, float], str] = {}
         self._tag_cache: dict[tuple[int, ...], tuple[str, ...]] = {}
         #: the tags each program-stage rule sets
         self._sets: list[tuple[str, ...]] = [tuple(cr.rule.then.tags) for cr in plan.program.rules]
@@ -467,13 +475,18 @@ class Outcome:
     ) -> AuditEntry:
         rule = spec.rule
         explanation = self._render(k, "explain", spec.explain, values) if spec.explain is not None else None
+        effect = spec.effect
+        if spec.computes_odds and odds is not None:
+            # many programs come to the same factor (to the digits shown): describe each once
+            key = (k, round(odds, 3))
+            effect = self._effects.get(key) or self._effects.setdefault(key, effect_text(rule, odds, effect))
         return AuditEntry(
             rule_id=rule.id,
             ruleset=rule.ruleset,
             ruleset_version=rule.ruleset_version,
             stage=rule.stage,
             salience=rule.salience,
-            effect=spec.effect,
+            effect=effect,
             explanation=explanation,
             values=values,
             chance_after=after,
@@ -482,6 +495,7 @@ class Outcome:
             source=rule.source,
             odds=odds,
             chance_cap=cap,
+            **spec.fields,
         )
 
     # -- many programs ---------------------------------------------------------------------
@@ -688,6 +702,7 @@ class Outcome:
         self._specs = {}
         self._columns = {}
         self._renders = {}
+        self._effects = {}
         self._tag_cache = {}
         self._firings = None
 
