@@ -18,7 +18,7 @@ import json
 import math
 import secrets
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, overload
 
 import attrs
@@ -59,6 +59,43 @@ NOTICE = (
 JSONValue = Any
 
 
+
+class _NoValues(Mapping[str, Any]):
+    """The empty, read-only mapping AuditEntry's typed mappings default to: most entries have
+    none, and a dict apiece would cost a third of building an entry. One object, shared; unlike
+    ``MappingProxyType`` it pickles (outcomes travel to other processes)."""
+
+    __slots__ = ()
+
+    def __getitem__(self, key: str) -> Any:
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def __eq__(self, other: object) -> bool:
+        # Mapping's own __eq__ copies both sides into dicts: the JSON writer asks once per entry
+        return other is self or (isinstance(other, Mapping) and not other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return "{}"
+
+    def __reduce__(self) -> tuple[Callable[[], Mapping[str, Any]], tuple[()]]:
+        return (_no_values, ())
+
+
+def _no_values() -> Mapping[str, Any]:
+    return _NO_VALUES
+
+
+_NO_VALUES: Mapping[str, Any] = _NoValues()
+
+
 @attrs.frozen
 class AuditEntry:
     """One rule that fired, as an auditor reads it."""
@@ -93,15 +130,15 @@ class AuditEntry:
     """The tags this entry set."""
     advice: bool = False
     """The entry gave advice: the advice item with this ``rule_id`` (the program's, or the result's)."""
-    sets: dict[str, JSONValue] = attrs.field(factory=dict)
+    sets: Mapping[str, JSONValue] = _NO_VALUES
     """The values this entry set: derived values (profile stage), ``interview_target`` (list stage)."""
     estimates: tuple[str, ...] = ()
     """The per-program estimates this entry added to (program stage)."""
     breadth: tuple[int, int] | None = None
     """The recommended number of applications this entry set, ``(min, max)`` (list stage)."""
-    at_most: dict[str, int] = attrs.field(factory=dict)
+    at_most: Mapping[str, int] = _NO_VALUES
     """Per group, the most programs of it this entry let the list take (list stage)."""
-    at_least: dict[str, int] = attrs.field(factory=dict)
+    at_least: Mapping[str, int] = _NO_VALUES
     """Per group, the places this entry kept in the list for it (list stage)."""
 
     def movement(self) -> tuple[float, str] | None:
@@ -254,8 +291,8 @@ class BreadthResult:
     #: the sum over every eligible program: what applying everywhere eligible would yield
     eligible_expected_interviews: float = 0.0
     #: per group, the most / the fewest programs of it the list takes
-    at_most: dict[str, int] = attrs.field(factory=dict)
-    at_least: dict[str, int] = attrs.field(factory=dict)
+    at_most: Mapping[str, int] = _NO_VALUES
+    at_least: Mapping[str, int] = _NO_VALUES
     #: why the list stopped where it did
     stopped: str = ""
     shortfall: Shortfall | None = None

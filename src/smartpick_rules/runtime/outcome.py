@@ -172,11 +172,11 @@ class _RuleSpec:
         "effect",
         "exclude",
         "explain",
-        "fields",
         "moves",
         "priority",
         "reads",
         "rule",
+        "typed",
     )
 
     def __init__(self, cr: CompiledRule, effect: str, constants: dict[str, Any], reads: list[tuple[str, ReadColumn | None]]) -> None:
@@ -192,8 +192,18 @@ class _RuleSpec:
         #: does the entry report the chance after it (it moves or bounds the chance)?
         self.moves = cr.odds is not None or cr.chance_cap is not None or eff.tier_at_most is not None
         self.priority = float(eff.priority) if eff.priority is not None else 0.0
-        #: the entry's typed effect fields that are the same for every program
-        self.fields = effect_fields(cr.rule)
+        #: the entry's typed effect fields, the same for every program: (excludes, tier_at_most,
+        #: priority, tags, advice, estimates); passed by name, not merged in with **, which
+        #: costs as much as building the rest of the entry
+        f = effect_fields(cr.rule)
+        self.typed: tuple[bool, str | None, float | None, tuple[str, ...], bool, tuple[str, ...]] = (
+            f.get("excludes", False),
+            f.get("tier_at_most"),
+            f.get("priority"),
+            f.get("tags", ()),
+            f.get("advice", False),
+            f.get("estimates", ()),
+        )
         #: is ``effect`` written per program (an odds expression shows the factor it came to)?
         self.computes_odds = eff.computes_odds
 
@@ -480,6 +490,7 @@ class Outcome:
             # many programs come to the same factor (to the digits shown): describe each once
             key = (k, round(odds, 3))
             effect = self._effects.get(key) or self._effects.setdefault(key, effect_text(rule, odds, effect))
+        excludes, tier_at_most, priority, tags, advice, estimates = spec.typed
         return AuditEntry(
             rule_id=rule.id,
             ruleset=rule.ruleset,
@@ -495,7 +506,12 @@ class Outcome:
             source=rule.source,
             odds=odds,
             chance_cap=cap,
-            **spec.fields,
+            excludes=excludes,
+            tier_at_most=tier_at_most,
+            priority=priority,
+            tags=tags,
+            advice=advice,
+            estimates=estimates,
         )
 
     # -- many programs ---------------------------------------------------------------------
