@@ -117,6 +117,27 @@ def test_program_entries_carry_their_effects(rec: sr.Recommendation) -> None:
     assert _entry(univ.audit, "typed.ceiling").tier_at_most == "target"
 
 
+def test_every_field_of_every_program_entry_is_its_rules(rec: sr.Recommendation) -> None:
+    # the outcome builds entries by position, for speed: each field must land where it belongs
+    rules = {r.id: r for r in load_rules_from_text([("typed.toml", RULES)]).rules}
+    seen = 0
+    for result in rec.programs:
+        for a in result.audit:
+            r = rules[a.rule_id]
+            eff = r.then
+            assert (a.ruleset, a.ruleset_version, a.stage, a.salience) == (r.ruleset, r.ruleset_version, r.stage, r.salience)
+            assert (a.file, a.line, a.source) == (r.loc.file, r.loc.line, r.source)
+            assert a.effect == eff.describe(a.odds)
+            assert a.excludes is (eff.exclude is not None) and a.advice is (eff.advice is not None)
+            assert a.tier_at_most == eff.tier_at_most and a.tags == eff.tags
+            assert a.priority == (None if eff.priority is None else float(eff.priority))
+            assert a.estimates == tuple(name for name, _v in eff.estimate)
+            assert (a.breadth, dict(a.at_most), dict(a.at_least)) == (None, {}, {})
+            assert isinstance(a.values, dict) and (a.chance_after is None or 0 <= a.chance_after <= 1)
+            seen += 1
+    assert seen >= 8
+
+
 def test_list_entries_carry_the_bounds_they_set(rec: sr.Recommendation) -> None:
     breadth = _entry(rec.list_audit, "typed.breadth")
     assert breadth.breadth == (2, rec.breadth.eligible)

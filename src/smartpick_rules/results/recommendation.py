@@ -130,10 +130,10 @@ class AuditEntry:
     """The tags this entry set."""
     advice: bool = False
     """The entry gave advice: the advice item with this ``rule_id`` (the program's, or the result's)."""
-    sets: Mapping[str, JSONValue] = _NO_VALUES
-    """The values this entry set: derived values (profile stage), ``interview_target`` (list stage)."""
     estimates: tuple[str, ...] = ()
     """The per-program estimates this entry added to (program stage)."""
+    sets: Mapping[str, JSONValue] = _NO_VALUES
+    """The values this entry set: derived values (profile stage), ``interview_target`` (list stage)."""
     breadth: tuple[int, int] | None = None
     """The recommended number of applications this entry set, ``(min, max)`` (list stage)."""
     at_most: Mapping[str, int] = _NO_VALUES
@@ -772,8 +772,8 @@ converter.register_unstructure_hook(
         priority=_OMIT_DEFAULT,
         tags=_OMIT_DEFAULT,
         advice=_OMIT_DEFAULT,
-        sets=_OMIT_DEFAULT,
         estimates=_OMIT_DEFAULT,
+        sets=_OMIT_DEFAULT,
         breadth=_OMIT_DEFAULT,
         at_most=_OMIT_DEFAULT,
         at_least=_OMIT_DEFAULT,

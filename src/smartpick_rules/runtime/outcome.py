@@ -172,11 +172,13 @@ class _RuleSpec:
         "effect",
         "exclude",
         "explain",
+        "head",
         "moves",
         "priority",
         "reads",
         "rule",
         "typed",
+        "where",
     )
 
     def __init__(self, cr: CompiledRule, effect: str, constants: dict[str, Any], reads: list[tuple[str, ReadColumn | None]]) -> None:
@@ -193,9 +195,13 @@ class _RuleSpec:
         self.moves = cr.odds is not None or cr.chance_cap is not None or eff.tier_at_most is not None
         self.priority = float(eff.priority) if eff.priority is not None else 0.0
         #: the entry's typed effect fields, the same for every program: (excludes, tier_at_most,
-        #: priority, tags, advice, estimates); passed by name, not merged in with **, which
-        #: costs as much as building the rest of the entry
-        f = effect_fields(cr.rule)
+        #: priority, tags, advice, estimates)
+        rule = cr.rule
+        #: AuditEntry's leading fields (rule_id, ruleset, ruleset_version, stage, salience) and
+        #: its file, line and source: the same for every program
+        self.head = (rule.id, rule.ruleset, rule.ruleset_version, rule.stage, rule.salience)
+        self.where = (rule.loc.file, rule.loc.line, rule.source)
+        f = effect_fields(rule)
         self.typed: tuple[bool, str | None, float | None, tuple[str, ...], bool, tuple[str, ...]] = (
             f.get("excludes", False),
             f.get("tier_at_most"),
@@ -490,29 +496,15 @@ class Outcome:
             # many programs come to the same factor (to the digits shown): describe each once
             key = (k, round(odds, 3))
             effect = self._effects.get(key) or self._effects.setdefault(key, effect_text(rule, odds, effect))
+        # by position, in AuditEntry's field order: twenty keywords cost half as much again as
+        # building the rest of the entry (tests/test_typed_audit.py checks every field)
+        rule_id, ruleset, version, stage, salience = spec.head
+        file, line, source = spec.where
         excludes, tier_at_most, priority, tags, advice, estimates = spec.typed
         return AuditEntry(
-            rule_id=rule.id,
-            ruleset=rule.ruleset,
-            ruleset_version=rule.ruleset_version,
-            stage=rule.stage,
-            salience=rule.salience,
-            effect=effect,
-            explanation=explanation,
-            values=values,
-            chance_after=after,
-            file=rule.loc.file,
-            line=rule.loc.line,
-            source=rule.source,
-            odds=odds,
-            chance_cap=cap,
-            excludes=excludes,
-            tier_at_most=tier_at_most,
-            priority=priority,
-            tags=tags,
-            advice=advice,
-            estimates=estimates,
-        )
+            rule_id, ruleset, version, stage, salience, effect, explanation, values, after, file, line, source,
+            odds, cap, excludes, tier_at_most, priority, tags, advice, estimates,
+        )  # fmt: skip
 
     # -- many programs ---------------------------------------------------------------------
     def results(self, indices: Sequence[int]) -> list[ProgramResult]:
