@@ -205,7 +205,8 @@ class Builtin:
     durable: Durable
     #: the numbers the call can return, from its arguments' ranges; None: any number (or not a number)
     value_range: RangeRule | None = None
-    #: a string argument (``has("x")``) or the first argument a list (``len``, the folds)
+    #: the first argument may be a list (``len``, the folds): the audit reports ``len(list.programs)``
+    #: by its value, not the list
     takes_list: bool = False
     #: what the call reads besides its arguments: "tags", "year"
     reads: frozenset[str] = frozenset()
