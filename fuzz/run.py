@@ -26,6 +26,8 @@ import time
 import tomllib
 from pathlib import Path
 
+from smartpick_rules.language.functions import BUILTINS
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 WORK = HERE / ".work"
@@ -33,7 +35,7 @@ TARGETS = {"expression": 4096, "rules": 32768, "inputs": 16384}
 
 TOKENS = [
     "applicant.", "program.", "list.", "item.", "derived.", "and", "or", "not", "in", "not in",
-    "has(", "known(", "count(", "total(", "any(", "all(", "len(", "min(", "max(", "abs(", "years_since(",
+    *(f"{name}(" for name in BUILTINS),  # every builtin function, from the registry
     "==", "!=", "<=", ">=", "(", ")", "[", "]", ",", '"', "'", "true", "false", "none", "__class__",
     "step2_ck.score", "region", "la_county", "usce", "tags", "img_share", "positions", "graduation_year",
     "[ruleset]", "[[rule]]", "[chance]", "[[estimate]]", "[[group]]", "[[lever]]", "name = ", "id = ", "stage = ", "when = ", "then = ",

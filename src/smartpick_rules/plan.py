@@ -34,6 +34,7 @@ from .language.expr import (
     iter_nodes,
     program_nodes,
 )
+from .language.functions import Strict, builtin, is_fold, tag_read
 from .language.interp import ScalarCompiler
 from .language.ir import STAGES, Group, Rule, RuleSet
 from .language.vector import VectorCompiler
@@ -183,11 +184,7 @@ class Plan:
 
 
 def _tags_read(e: Expr) -> set[str]:
-    return {
-        n.args[0].value
-        for n in iter_nodes(e)
-        if isinstance(n, Call) and n.func == "has" and isinstance(n.args[0], Literal) and isinstance(n.args[0].value, str)
-    }
+    return {tag for n in iter_nodes(e) if (tag := tag_read(n)) is not None}
 
 
 def _paths(rule: Rule) -> tuple[Path, ...]:
@@ -261,7 +258,6 @@ def _substitute(e: Expr, estimates: dict[str, Expr]) -> Expr:
 
 
 def _reads(rule: Rule, program_tags: frozenset[str], estimates: dict[str, Expr]) -> tuple[tuple[str, Expr, bool], ...]:
-    from .analysis.check import COLLECTION_FUNCS
     from .language.expr import to_source
 
     seen: dict[str, tuple[str, Expr, bool]] = {}
@@ -282,10 +278,18 @@ def _reads(rule: Rule, program_tags: frozenset[str], estimates: dict[str, Expr])
                 return  # the whole list of programs is never an audit value
             add(e.dotted, e)
             return
-        if isinstance(e, Call) and e.func == "len" and isinstance(e.args[0], Path) and e.args[0].root == "list":
+        spec = builtin(e)
+        if (
+            isinstance(e, Call)
+            and spec is not None
+            and isinstance(spec.impl, Strict)
+            and spec.takes_list
+            and isinstance(e.args[0], Path)
+            and e.args[0].root == "list"
+        ):
             add(to_source(e), e)  # `len(list.programs)`: its value, 412, not the programs
             return
-        if isinstance(e, Call) and e.func in COLLECTION_FUNCS:
+        if is_fold(e):
             # report the call's value unless its collection itself depends on an outer item
             if not any(isinstance(n, Path) and n.root == "item" for n in iter_nodes(e.args[0])):
                 add(to_source(e), e)
@@ -305,7 +309,7 @@ def _reads(rule: Rule, program_tags: frozenset[str], estimates: dict[str, Expr])
     for template in (rule.explain, rule.then.exclude, rule.then.advice):
         if template is not None:
             for f in template.fields:
-                if isinstance(f, Path) or (isinstance(f, Call) and f.func in COLLECTION_FUNCS):
+                if isinstance(f, Path) or is_fold(f):
                     visit(f)
                 else:
                     # a computed placeholder ({years_since(applicant.graduation_year)}) is

@@ -40,29 +40,13 @@ from ..language.expr import (
     iter_nodes,
 )
 from ..language.facts import ANY, BOOL, NULL, NUMBER, STRING, FactType, record_fields, root_types
+from ..language.functions import BUILTINS, function_help, tag_read
 from ..language.ir import STAGES, Estimate, Group, Lever, Rule, Template
 from ..limits import DEFAULT_LIMITS, Limits, limit_help
 
-__all__ = ["FUNCTIONS", "RuleAnalysis", "RuleFacts", "analyse_rules", "check_rules", "stratify"]
-
-#: function name -> (min args, max args or None, one-line signature for help)
-FUNCTIONS: dict[str, tuple[int, int | None, str]] = {
-    "has": (1, 1, 'has("tag"): true when a rule has set this tag'),
-    "known": (1, 1, "known(path): true when the value is present (a pass/fail Step 1 has no score)"),
-    "count": (1, 2, "count(list) or count(list, condition on item)"),
-    "total": (2, 3, "total(list, number from item) or total(list, number from item, condition on item)"),
-    "any": (2, 2, "any(list, condition on item)"),
-    "all": (2, 2, "all(list, condition on item)"),
-    "len": (1, 1, "len(list or string)"),
-    "min": (2, None, "min(a, b, ...)"),
-    "max": (2, None, "max(a, b, ...)"),
-    "abs": (1, 1, "abs(number)"),
-    "exp": (1, 1, "exp(x): e to the power x, for odds that grow by a rate per point (x is kept within -50..50)"),
-    "years_since": (1, 1, "years_since(year): the evaluation year minus the given year"),
-}
+__all__ = ["RuleAnalysis", "RuleFacts", "analyse_rules", "check_rules", "stratify"]
 
 _STATE_CODES = tuple(US_STATES)
-COLLECTION_FUNCS = frozenset({"count", "total", "any", "all"})
 SET_TARGETS: dict[str, dict[str, FactType]] = {
     "program": {},
     "list": {"interview_target": NUMBER},
@@ -366,85 +350,31 @@ class _ExprChecker:
                     help=None if hint else f"values: {', '.join(t.enum)}",
                 )
 
+    def read_tag(self, tag: str, polarity: int) -> None:
+        """Record a tag read by has(): positively, or under a `not` or inside a comparison."""
+        if polarity > 0:
+            self.tags_pos.add(tag)
+        else:
+            self.tags_neg.add(tag)
+
     def call(self, e: Call, scope: dict[str, FactType], polarity: int) -> FactType:
-        spec = FUNCTIONS.get(e.func)
+        spec = BUILTINS.get(e.func)
         if spec is None:
             self.error(
                 "unknown_function",
                 f"unknown function `{e.func}`",
                 e.loc,
-                suggestion=did_you_mean(e.func, FUNCTIONS),
-                help="functions: " + ", ".join(sorted(FUNCTIONS)),
+                suggestion=did_you_mean(e.func, BUILTINS),
+                help=function_help(),
             )
             for a in e.args:
                 self.check(a, scope, 0)
             return ANY
-        lo, hi, sig = spec
         n = len(e.args)
-        if n < lo or (hi is not None and n > hi):
-            self.error("type_error", f"`{e.func}` takes {_arity(lo, hi)}, got {n}", e.loc, help=sig)
+        if n < spec.min_args or (spec.max_args is not None and n > spec.max_args):
+            self.error("type_error", f"`{e.func}` takes {spec.takes()}, got {n}", e.loc, help=spec.usage())
             return ANY
-        f = e.func
-        if f == "has":
-            arg = e.args[0]
-            if not (isinstance(arg, Literal) and isinstance(arg.value, str)):
-                self.error("type_error", 'has() takes a tag name in quotes: has("low_step2")', arg.loc)
-                return BOOL
-            tag = arg.value
-            visible = self.visible_tags()
-            if tag not in visible:
-                hint = did_you_mean(tag, visible)
-                later = [st for st, ts in self.tags.items() if tag in ts]
-                help = None
-                if later:
-                    help = f"`{tag}` is set in the {later[0]} stage, which runs after the {self.stage} stage"
-                elif not hint:
-                    help = "no rule sets this tag; a tag exists once a rule has `then.tag = \"...\"`"
-                self.error("unknown_tag", f'no rule sets the tag "{tag}"', arg.loc, help=help, suggestion=hint)
-            if polarity > 0:
-                self.tags_pos.add(tag)
-            else:
-                self.tags_neg.add(tag)
-            return BOOL
-        if f == "known":
-            self.check(e.args[0], scope, 0)
-            return BOOL
-        if f in COLLECTION_FUNCS:
-            ct = self.check(e.args[0], scope, 0)
-            if ct.kind != "list" and ct.kind != "any":
-                self.error("type_error", f"`{f}` needs a list first, got {ct.describe()}", e.args[0].loc, help=sig)
-                return NUMBER if f in ("count", "total") else BOOL
-            inner = dict(scope)
-            inner["item"] = ct.elem or ANY
-            rest = e.args[1:]
-            if f == "total":
-                vt = self.check(rest[0], inner, 0)
-                self.want(vt, "number", rest[0], "total() adds numbers")
-                rest = rest[1:]
-            for pred in rest:
-                pt = self.check(pred, inner, 0)
-                self.want(pt, "bool", pred, f"the condition of {f}()")
-            return NUMBER if f in ("count", "total") else BOOL
-        if f == "len":
-            t = self.check(e.args[0], scope, 0)
-            if t.kind not in ("list", "string", "any"):
-                self.error("type_error", f"len() takes a list or a string, got {t.describe()}", e.args[0].loc)
-            return FactType("number", optional=t.optional)
-        # numeric functions
-        optional = False
-        for a in e.args:
-            t = self.check(a, scope, 0)
-            self.want(t, "number", a, f"{f}() takes numbers")
-            optional = optional or t.optional
-        return FactType("number", optional=optional)
-
-
-def _arity(lo: int, hi: int | None) -> str:
-    if hi is None:
-        return f"{lo} or more arguments"
-    if lo == hi:
-        return f"{lo} argument" + ("s" if lo != 1 else "")
-    return f"{lo} to {hi} arguments"
+        return spec.type_rule(spec, self, e, scope, polarity)
 
 
 def check_expression(
@@ -679,13 +609,8 @@ def _check_effect(
             for node in iter_nodes(clause):
                 if isinstance(node, Path) and node.root == "estimate":
                     err("an estimate rule may not read estimates (they are resolved together)", code="stage_error", loc=node.loc)
-                elif (
-                    isinstance(node, Call)
-                    and node.func == "has"
-                    and node.args
-                    and isinstance(node.args[0], Literal)
-                    and node.args[0].value in tags.get("program", set())
-                    and node.args[0].value not in tags.get("profile", set())
+                elif (tag := tag_read(node)) is not None and tag in tags.get("program", set()) and tag not in tags.get(
+                    "profile", set()
                 ):
                     err(
                         "an estimate rule may not read program-stage tags: estimates are resolved before the program stage",

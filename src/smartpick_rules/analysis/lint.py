@@ -59,6 +59,7 @@ from ..language.expr import (
     to_source,
 )
 from ..language.facts import FactType, ListFacts, record_fields, root_types
+from ..language.functions import BUILTINS, is_fold, tag_read
 from ..language.ir import Rule, RuleSet
 from .check import RuleFacts, check_rules, tag_dependency_cycles
 
@@ -198,35 +199,45 @@ def expr_range(e: Expr) -> Interval:
             return _mul(a, b)
         return ANYNUM
     if isinstance(e, Call):
-        if e.func in ("count", "len"):
-            return NONNEG
-        if e.func == "total" and len(e.args) >= 2:
-            return NONNEG if _item_value_nonneg(e.args[0], e.args[1]) else ANYNUM
-        if e.func == "abs":
-            return NONNEG
-        if e.func in ("min", "max") and e.args:
-            rs = [expr_range(a) for a in e.args]
-            if e.func == "min":
-                return Interval(min(r.lo for r in rs), min(r.hi for r in rs))
-            return Interval(max(r.lo for r in rs), max(r.hi for r in rs))
-        if e.func == "years_since" and e.args:
-            r = expr_range(e.args[0])
-            return Interval(1940.0 - r.hi, 2100.0 - r.lo)
+        spec = BUILTINS.get(e.func)
+        if spec is not None and spec.value_range is not None:
+            lo, hi = spec.value_range(e, _RANGES)
+            return Interval(lo, hi)
     return ANYNUM
 
 
-def _item_value_nonneg(collection: Expr, value: Expr) -> bool:
-    """``total(list, item.x)`` is at least 0 when every ``item.x`` is."""
+class _Ranges:
+    """The ranges above, as the builtin functions' range rules read them (``functions.RangeReader``)."""
+
+    def range(self, e: Expr) -> tuple[float, float]:
+        r = expr_range(e)
+        return r.lo, r.hi
+
+    def item_range(self, collection: Expr, value: Expr) -> tuple[float, float]:
+        r = _item_range(collection, value)
+        return r.lo, r.hi
+
+    def evaluation_year(self) -> tuple[float, float]:
+        # the evaluation year is a calendar year (Profile and evaluate() check it)
+        r = _VALIDATOR_RANGES[calendar_year]
+        return r.lo, r.hi
+
+
+_RANGES = _Ranges()
+
+
+def _item_range(collection: Expr, value: Expr) -> Interval:
+    """The numbers ``item.x`` can hold for an item of ``collection``, from the item's model."""
     if not (isinstance(collection, Path) and isinstance(value, Path) and value.root == "item" and len(value.parts) == 1):
-        return False
+        return ANYNUM
     _owner, _name, t = _walk(collection)
     if t is None or t.kind != "list" or t.elem is None or t.elem.record is None:
-        return False
+        return ANYNUM
     probe = record_fields(t.elem.record).get(value.parts[0])
     if probe is None or probe.kind != "number":
-        return False
+        return ANYNUM
     a = attrs.fields_dict(t.elem.record).get(value.parts[0]) if attrs.has(t.elem.record) else None
-    return a is not None and _VALIDATOR_RANGES.get(a.validator) in (NONNEG, Interval(1.0, 300.0), Interval(0.0, 1.0))
+    return ANYNUM if a is None else _VALIDATOR_RANGES.get(a.validator, ANYNUM)
 
 
 _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
@@ -303,8 +314,9 @@ def atom_of(clause: Expr) -> _Atom | None:
         if clause.root == "derived" or (t is not None and t.kind == "bool"):
             return _Atom(clause.dotted, allowed=frozenset([not negated]))
         return None
-    if isinstance(clause, Call) and clause.func == "has" and clause.args and isinstance(clause.args[0], Literal):
-        return _Atom(f"has:{clause.args[0].value}", allowed=frozenset([not negated]))
+    tag = tag_read(clause)
+    if tag is not None:
+        return _Atom(f"has:{tag}", allowed=frozenset([not negated]))
     if not isinstance(clause, Compare):
         return None
     op, left, right = clause.op, clause.left, clause.right
@@ -459,7 +471,6 @@ def _never_true(rule: Rule) -> list[Diagnostic]:
 #: dotted path -> the vocabulary its values are kept in
 _ROOTS = {"Profile": "applicant", "Program": "program"}
 _VOCAB_PATHS: dict[str, Vocabulary] = {f"{_ROOTS[owner]}.{name}": vocab for (owner, name), vocab in VOCABULARIES.items()}
-_COLLECTIONS = frozenset({"count", "total", "any", "all"})
 
 
 def _words_compared(e: Expr, item: str | None) -> list[tuple[Literal, str]]:
@@ -498,7 +509,7 @@ def _words_compared(e: Expr, item: str | None) -> list[tuple[Literal, str]]:
                 out += [(w, left[0]) for w in words(e.right)]
             if right is not None and right[1] and isinstance(e.left, Literal):
                 out += [(w, right[0]) for w in words(e.left)]
-    if isinstance(e, Call) and e.func in _COLLECTIONS and e.args and isinstance(e.args[0], Path):
+    if is_fold(e) and e.args and isinstance(e.args[0], Path):
         for a in e.args[1:]:
             out += _words_compared(a, e.args[0].dotted)
         return out

@@ -23,7 +23,8 @@ import numpy as np
 import numpy.typing as npt
 
 from ..domain.models import Catalog
-from ..language.expr import Call, Expr, Literal, iter_nodes
+from ..language.expr import Expr, iter_nodes
+from ..language.functions import tag_read
 from ..language.interp import Scope
 from ..language.vector import ProgramColumns, ProgramContext
 from ..limits import DEFAULT_LIMITS, Limits
@@ -37,10 +38,7 @@ Mask = Callable[[ProgramContext], BoolArray]
 
 
 def _reads_own_tags(clause: Expr, tags: frozenset[str]) -> bool:
-    return any(
-        isinstance(n, Call) and n.func == "has" and isinstance(n.args[0], Literal) and n.args[0].value in tags
-        for n in iter_nodes(clause)
-    )
+    return any((tag := tag_read(n)) is not None and tag in tags for n in iter_nodes(clause))
 
 
 class NativeRule:

@@ -1,11 +1,11 @@
-"""The expression language of ``when`` clauses: syntax tree, parser and printer.
+"""The expression language of ``when`` clauses: parser, printer and walks over the tree.
 
 Expressions look like Python (``applicant.step2_ck.score < program.min_step2_ck and
 not has("failed_attempt")``) because rule authors have seen Python-like conditions in
 spreadsheets and notebooks. They are parsed with ``ast`` and then *translated* into this
 module's own small tree; any Python node outside a short whitelist is refused, so nothing a
-rule file says is ever handed to ``eval`` or ``exec``. Every node keeps its location, which
-is excluded from equality so golden trees ignore positions.
+rule file says is ever handed to ``eval`` or ``exec``. The tree's nodes are in ``nodes``
+(re-exported here); the functions a call may name are in ``functions``.
 """
 
 from __future__ import annotations
@@ -17,10 +17,23 @@ import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import attrs
-
 from ..errors import Diagnostic, Location
 from ..limits import DEFAULT_LIMITS, Limits, limit_help
+from .functions import tag_read
+from .nodes import (
+    Arith,
+    BoolOp,
+    Call,
+    Compare,
+    Expr,
+    IfElse,
+    ListLiteral,
+    Literal,
+    LiteralValue,
+    Neg,
+    Not,
+    Path,
+)
 
 __all__ = [
     "Arith",
@@ -42,99 +55,9 @@ __all__ = [
     "to_source",
 ]
 
-LiteralValue = int | float | str | bool | None
-
 ROOTS = ("applicant", "program", "list", "item", "derived", "estimate", "result")
 COMPARE_OPS = ("==", "!=", "<", "<=", ">", ">=", "in", "not in")
 ARITH_OPS = ("+", "-", "*", "/", "%")
-
-
-def _loc() -> Location:
-    return Location()
-
-
-@attrs.frozen
-class Literal:
-    value: LiteralValue
-    loc: Location = attrs.field(factory=_loc, eq=False, repr=False)
-
-
-@attrs.frozen
-class ListLiteral:
-    items: tuple[Expr, ...]
-    loc: Location = attrs.field(factory=_loc, eq=False, repr=False)
-
-
-@attrs.frozen
-class Path:
-    """A dotted path rooted at a fact: ``applicant.step2_ck.score``."""
-
-    root: str
-    parts: tuple[str, ...]
-    loc: Location = attrs.field(factory=_loc, eq=False, repr=False)
-
-    @property
-    def dotted(self) -> str:
-        return ".".join((self.root, *self.parts))
-
-
-@attrs.frozen
-class Not:
-    operand: Expr
-    loc: Location = attrs.field(factory=_loc, eq=False, repr=False)
-
-
-@attrs.frozen
-class Neg:
-    operand: Expr
-    loc: Location = attrs.field(factory=_loc, eq=False, repr=False)
-
-
-@attrs.frozen
-class BoolOp:
-    op: str  # "and" | "or"
-    operands: tuple[Expr, ...]
-    loc: Location = attrs.field(factory=_loc, eq=False, repr=False)
-
-
-@attrs.frozen
-class Compare:
-    op: str
-    left: Expr
-    right: Expr
-    loc: Location = attrs.field(factory=_loc, eq=False, repr=False)
-
-
-@attrs.frozen
-class Arith:
-    op: str
-    left: Expr
-    right: Expr
-    loc: Location = attrs.field(factory=_loc, eq=False, repr=False)
-
-
-@attrs.frozen
-class Call:
-    func: str
-    args: tuple[Expr, ...]
-    loc: Location = attrs.field(factory=_loc, eq=False, repr=False)
-
-
-@attrs.frozen
-class IfElse:
-    """``then if test else orelse``: ``then`` only where ``test`` is definitely true.
-
-    Like a rule's condition, an unknown test does not take the ``then`` branch.
-    """
-
-    test: Expr
-    then: Expr
-    orelse: Expr
-    loc: Location = attrs.field(factory=_loc, eq=False, repr=False)
-
-
-Expr = Literal | ListLiteral | Path | Not | Neg | BoolOp | Compare | Arith | Call | IfElse
-
 
 class ExpressionError(Exception):
     """A refused expression; carries a diagnostic whose location is relative to the expression."""
@@ -561,9 +484,9 @@ def program_nodes(e: Expr, program_tags: frozenset[str]) -> set[int]:
         reads = False
         if isinstance(node, Path) and node.root in ("program", "estimate"):
             reads = True
-        elif isinstance(node, Call) and node.func == "has":
-            arg = node.args[0]
-            reads = isinstance(arg, Literal) and arg.value in program_tags
+        elif isinstance(node, Call):
+            tag = tag_read(node)
+            reads = tag is not None and tag in program_tags
         for child in children(node):
             if visit(child):
                 reads = True

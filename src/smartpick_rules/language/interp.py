@@ -17,12 +17,12 @@ from enum import Enum
 from typing import Any
 
 import attrs
-import numpy as np
 
 from ..errors import Diagnostic, EvaluationError, Location
 from ..limits import DEFAULT_LIMITS, limit_help
 from .expr import Arith, BoolOp, Call, Compare, Expr, IfElse, ListLiteral, Literal, Neg, Not, Path, iter_nodes
 from .facts import get_field
+from .functions import BUILTINS, EXP_BOUND, Fold, Presence, Strict, TagTest, exp, tag_read
 
 __all__ = [
     "EXP_BOUND",
@@ -190,15 +190,6 @@ def evaluate_expr(e: Expr, scope: Scope) -> Any:
     raise TypeError(e)
 
 
-#: exp() takes its argument within these bounds (e**50 is about 5e21), so it never overflows
-EXP_BOUND = 50.0
-
-
-def exp(x: float) -> float:
-    """``exp(x)`` exactly as the vectorised evaluator computes it (the same numpy loop)."""
-    return float(np.exp(np.clip(np.array([float(x)], dtype=np.float64), -EXP_BOUND, EXP_BOUND))[0])
-
-
 def compare(op: str, left: Any, right: Any) -> bool | None:
     if left is None or right is None:
         return None
@@ -241,25 +232,28 @@ def arith(op: str, left: Any, right: Any) -> Any:
 
 
 def call(e: Call, scope: Scope) -> Any:
-    f = e.func
-    if f == "has":
-        tag = e.args[0]
-        assert isinstance(tag, Literal)
-        return tag.value in scope.tags
-    if f == "known":
-        return evaluate_expr(e.args[0], scope) is not None
-    if f in ("count", "total", "any", "all"):
-        if _METER.get() is None:
-            # outside an evaluation (rendering an audit entry, why-not, a what-if step) a
-            # collection function still has a budget: the default, per outermost call
-            with metered(DEFAULT_LIMITS.max_work):
-                return _collection(e, scope)
-        return _collection(e, scope)
-    return _scalar_call(e, scope)
+    """A builtin function's value (``functions.BUILTINS``), its arguments evaluated as its kind says."""
+    impl = BUILTINS[e.func].impl
+    if isinstance(impl, Strict):
+        args = [evaluate_expr(a, scope) for a in e.args]
+        if any(a is None for a in args):
+            return None
+        return impl.scalar(args, scope.as_of_year)
+    if isinstance(impl, TagTest):
+        tag = tag_read(e)
+        assert tag is not None
+        return impl.scalar(tag, scope.tags)
+    if isinstance(impl, Presence):
+        return impl.scalar(evaluate_expr(e.args[0], scope))
+    if _METER.get() is None:
+        # outside an evaluation (rendering an audit entry, why-not, a what-if step) a
+        # collection function still has a budget: the default, per outermost call
+        with metered(DEFAULT_LIMITS.max_work):
+            return _collection(e, impl, scope)
+    return _collection(e, impl, scope)
 
 
-def _collection(e: Call, scope: Scope) -> Any:
-    f = e.func
+def _collection(e: Call, impl: Fold, scope: Scope) -> Any:
     first = e.args[0]
     if isinstance(first, Path) and first.root == "list" and first.parts == ("programs",) and scope.item is None:
         columns = getattr(scope.list, "_columns", None)
@@ -275,52 +269,12 @@ def _collection(e: Call, scope: Scope) -> Any:
     if items:
         # each item costs the nodes of the condition (and value) evaluated for it
         spend_work(len(items) * sum(1 for a in e.args[1:] for _n in iter_nodes(a)) if len(e.args) > 1 else len(items))
-    if f == "count":
-        if len(e.args) == 1:
-            return len(items)
-        pred = e.args[1]
-        return sum(1 for it in items if truth(evaluate_expr(pred, scope.with_item(it))) is True)
-    if f == "total":
-        value_expr = e.args[1]
-        pred_expr = e.args[2] if len(e.args) > 2 else None
-        acc = 0.0  # always a float, however the values are typed, so every evaluator agrees
-        for it in items:
-            inner = scope.with_item(it)
-            if pred_expr is not None and truth(evaluate_expr(pred_expr, inner)) is not True:
-                continue
-            v = evaluate_expr(value_expr, inner)
-            if v is not None:
-                acc = acc + v
-        return acc
-    pred = e.args[1]
-    results = [truth(evaluate_expr(pred, scope.with_item(it))) for it in items]
-    if f == "any":
-        if any(r is True for r in results):
-            return True
-        return None if any(r is None for r in results) else False
-    if any(r is False for r in results):
-        return False
-    return None if any(r is None for r in results) else True
+    rest = tuple(_evaluator(a) for a in e.args[1:])
+    return impl.scalar(items, scope.with_item, rest)
 
 
-def _scalar_call(e: Call, scope: Scope) -> Any:
-    f = e.func
-    args = [evaluate_expr(a, scope) for a in e.args]
-    if any(a is None for a in args):
-        return None
-    if f == "len":
-        return len(args[0])
-    if f == "min":
-        return min(args)
-    if f == "max":
-        return max(args)
-    if f == "abs":
-        return abs(args[0])
-    if f == "exp":
-        return exp(args[0])
-    if f == "years_since":
-        return scope.as_of_year - args[0]
-    raise ValueError(f"unknown function {f}")
+def _evaluator(e: Expr) -> Callable[[Scope], Any]:
+    return lambda scope: evaluate_expr(e, scope)
 
 
 # --- compiled once, run many ------------------------------------------------------------------
@@ -445,114 +399,56 @@ class ScalarCompiler:
         raise TypeError(e)
 
     def _call(self, e: Call) -> ScalarFn:
-        f = e.func
-        if f == "has":
-            tag = e.args[0]
-            assert isinstance(tag, Literal)
-            name = tag.value
-            return lambda scope: name in scope.tags
-        if f == "known":
+        impl = BUILTINS[e.func].impl
+        if isinstance(impl, Strict):
+            args = tuple(self(a) for a in e.args)
+            kernel = impl.scalar
+
+            def strict(scope: Scope) -> Any:
+                values = [a(scope) for a in args]
+                if any(v is None for v in values):
+                    return None
+                return kernel(values, scope.as_of_year)
+
+            return strict
+        if isinstance(impl, TagTest):
+            name = tag_read(e)
+            assert name is not None
+            tag_test = impl.scalar
+            return lambda scope: tag_test(name, scope.tags)
+        if isinstance(impl, Presence):
             inner = self(e.args[0])
-            return lambda scope: inner(scope) is not None
-        if f in ("count", "total", "any", "all"):
-            return self._metered(self._collection(e))
-        args = tuple(self(a) for a in e.args)
+            present = impl.scalar
+            return lambda scope: present(inner(scope))
+        return self._metered(self._collection(e, impl))
 
-        def fn(scope: Scope) -> Any:
-            values = [a(scope) for a in args]
-            if any(v is None for v in values):
-                return None
-            return _apply(f, values, scope)
-
-        return fn
-
-
-    def _collection(self, e: Call) -> ScalarFn:
-        """``count`` / ``total`` / ``any`` / ``all``, exactly as ``call`` computes them."""
-        f = e.func
+    def _collection(self, e: Call, impl: Fold) -> ScalarFn:
+        """A collection function, exactly as ``call`` computes it."""
         first = e.args[0]
         coll_fn = self(first)
         whole_list = isinstance(first, Path) and first.root == "list" and first.parts == ("programs",)
         rest = tuple(self(a) for a in e.args[1:])
         # the work meter's price of one item: the nodes evaluated for it (as ``call`` counts)
         per_item = sum(1 for a in e.args[1:] for _n in iter_nodes(a)) if len(e.args) > 1 else 1
+        fold = impl.scalar
 
-        def items_of(scope: Scope) -> Any:
+        def collection(scope: Scope) -> Any:
             if whole_list and scope.item is None:
                 columns = getattr(scope.list, "_columns", None)
                 if columns is not None:
                     # the whole list, thousands of programs: computed over columns, same answer
                     result = columns.collection(e, scope)
                     if result is not NotImplemented:
-                        return True, result
+                        return result
             coll = coll_fn(scope)
             if coll is None:
-                return True, None
+                return None
             items = coll if isinstance(coll, tuple | list) else tuple(coll)
             if items:
                 spend_work(len(items) * per_item)
-            return False, items
+            return fold(items, scope.with_item, rest)
 
-        if f == "count":
-            if not rest:
-
-                def count_all(scope: Scope) -> Any:
-                    done, items = items_of(scope)
-                    return items if done else len(items)
-
-                return count_all
-            pred = rest[0]
-
-            def count(scope: Scope) -> Any:
-                done, items = items_of(scope)
-                if done:
-                    return items
-                n = 0
-                for it in items:
-                    v = pred(scope.with_item(it))
-                    if v is not None and v:
-                        n += 1
-                return n
-
-            return count
-        if f == "total":
-            value_fn = rest[0]
-            pred_fn = rest[1] if len(rest) > 1 else None
-
-            def total(scope: Scope) -> Any:
-                done, items = items_of(scope)
-                if done:
-                    return items
-                acc = 0.0  # always a float, however the values are typed, so every evaluator agrees
-                for it in items:
-                    inner = scope.with_item(it)
-                    if pred_fn is not None:
-                        t = pred_fn(inner)
-                        if t is None or not t:
-                            continue
-                    v = value_fn(inner)
-                    if v is not None:
-                        acc = acc + v
-                return acc
-
-            return total
-        pred = rest[0]
-        want_any = f == "any"
-
-        def any_all(scope: Scope) -> Any:
-            done, items = items_of(scope)
-            if done:
-                return items
-            unknown = False
-            for it in items:
-                v = pred(scope.with_item(it))
-                if v is None:
-                    unknown = True
-                elif bool(v) is want_any:
-                    return want_any
-            return None if unknown else not want_any
-
-        return any_all
+        return collection
 
     def _metered(self, fn: ScalarFn) -> ScalarFn:
         def with_budget(scope: Scope) -> Any:
@@ -564,22 +460,6 @@ class ScalarCompiler:
             return fn(scope)
 
         return with_budget
-
-
-def _apply(f: str, args: list[Any], scope: Scope) -> Any:
-    if f == "len":
-        return len(args[0])
-    if f == "min":
-        return min(args)
-    if f == "max":
-        return max(args)
-    if f == "abs":
-        return abs(args[0])
-    if f == "exp":
-        return exp(args[0])
-    if f == "years_since":
-        return scope.as_of_year - args[0]
-    raise ValueError(f"unknown function {f}")
 
 
 def _path_fn(path: Path) -> ScalarFn:

@@ -133,12 +133,25 @@ class Effect:
     at_most: tuple[tuple[str, Expr], ...] = ()
     at_least: tuple[tuple[str, Expr], ...] = ()
 
-    def describe(self) -> str:
+    @property
+    def computes_odds(self) -> bool:
+        """``odds`` is an expression, its factor computed per program (not a number)."""
+        return self.odds is not None and not _is_number(self.odds)
+
+    def describe(self, odds: float | None = None) -> str:
+        """What the effect does, as the audit's ``effect`` reads: ``"odds x0.5; tag low"``.
+
+        ``odds``: the factor an expression for ``odds`` came to for one program, shown in place of
+        the expression (``odds x0.82`` rather than ``odds x(exp(...))``).
+        """
         parts: list[str] = []
         if self.exclude is not None:
             parts.append("exclude")
         if self.odds is not None:
-            parts.append(f"odds x{_number_or_source(self.odds)}")
+            if odds is not None and self.computes_odds:
+                parts.append(f"odds x{format_value(round(odds, 3))}")
+            else:
+                parts.append(f"odds x{_number_or_source(self.odds)}")
         if self.chance_cap is not None:
             parts.append(f"chance at most {_number_or_source(self.chance_cap)}")
         if self.tier_at_most is not None:
@@ -168,6 +181,12 @@ class Effect:
         out.extend(v for _k, v in self.at_most)
         out.extend(v for _k, v in self.at_least)
         return tuple(out)
+
+
+def _is_number(e: Expr) -> bool:
+    from .expr import Literal
+
+    return isinstance(e, Literal) and isinstance(e.value, int | float) and not isinstance(e.value, bool)
 
 
 def _number_or_source(e: Expr) -> str:

@@ -30,7 +30,6 @@ from .expr import (
     Expr,
     IfElse,
     ListLiteral,
-    Literal,
     Neg,
     Not,
     Path,
@@ -39,67 +38,29 @@ from .expr import (
 )
 from .facts import LIST_ITEM_RENAMED as _LIST_ITEM_RENAMED
 from .facts import FactType, record_fields
-from .interp import EXP_BOUND, ScalarCompiler, Scope, current_meter, plain, truth
+from .functions import BUILTINS, Fold, Presence, Strict, TagTest, is_fold, reads_tags, tag_read
+from .interp import ScalarCompiler, Scope, current_meter, plain, truth
+from .values import BoolArray, Const, FloatArray, Value, VBool, VNum, VObj, VStr, known_both, num_operand
 
-__all__ = ["VECTOR_WIDTH", "ProgramColumns", "ProgramContext", "VectorCompiler", "VectorEvaluator"]
-
-BoolArray = npt.NDArray[np.bool_]
-FloatArray = npt.NDArray[np.float64]
+__all__ = [
+    "VECTOR_WIDTH",
+    "BoolArray",
+    "Const",
+    "FloatArray",
+    "ProgramColumns",
+    "ProgramContext",
+    "VBool",
+    "VNum",
+    "VObj",
+    "VStr",
+    "Value",
+    "VectorCompiler",
+    "VectorEvaluator",
+]
 
 #: programs per unit of work in vectorised evaluation: measured, one node over a catalog costs
 #: 2-10 ns a program in numpy against 1.5-3.5 µs for the interpreter's node on one fact
 VECTOR_WIDTH = 512
-
-
-class Const:
-    """A value that is the same for every program (read from the applicant, or a literal)."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-
-class VBool:
-    """A condition over every program: where it is definitely true (``t``) and false (``f``)."""
-
-    __slots__ = ("f", "t")
-
-    def __init__(self, t: BoolArray, f: BoolArray) -> None:
-        self.t = t
-        self.f = f
-
-
-class VNum:
-    """A number over every program: its value ``v`` where it is known (``k``)."""
-
-    __slots__ = ("k", "v")
-
-    def __init__(self, v: FloatArray, k: BoolArray) -> None:
-        self.v = v
-        self.k = k
-
-
-class VStr:
-    """A string over every program, as codes into ``cats`` (-1 where absent)."""
-
-    __slots__ = ("cats", "codes")
-
-    def __init__(self, codes: npt.NDArray[np.int32], cats: tuple[str, ...]) -> None:
-        self.codes = codes
-        self.cats = cats
-
-
-class VObj:
-    """Anything else, one Python value per program."""
-
-    __slots__ = ("values",)
-
-    def __init__(self, values: list[Any]) -> None:
-        self.values = values
-
-
-Value = Const | VBool | VNum | VStr | VObj
 
 _PROGRAM_FIELDS: dict[str, FactType] = record_fields(Program)
 
@@ -272,9 +233,7 @@ VFn = Callable[[ProgramContext], Value]
 
 
 def _reads_tag_or_item(e: Expr) -> bool:
-    return any(
-        (isinstance(n, Call) and n.func == "has") or (isinstance(n, Path) and n.root == "item") for n in iter_nodes(e)
-    )
+    return any(reads_tags(n) or (isinstance(n, Path) and n.root == "item") for n in iter_nodes(e))
 
 
 class VectorCompiler:
@@ -441,69 +400,31 @@ class VectorCompiler:
         return member
 
     def _call(self, e: Call, nodes: frozenset[int] | set[int]) -> VFn:
-        f = e.func
-        if f == "has":
-            arg = e.args[0]
-            assert isinstance(arg, Literal)
-            name = str(arg.value)
-
-            def has(ctx: ProgramContext) -> Value:
-                if name in ctx.scope.tags:
-                    mask: BoolArray = np.ones(ctx.n, dtype=np.bool_)
-                else:
-                    found = ctx.tags.get(name)
-                    mask = np.zeros(ctx.n, dtype=np.bool_) if found is None else found
-                return VBool(mask, ~mask)
-
-            return has
-        if f == "known":
+        impl = BUILTINS[e.func].impl
+        if isinstance(impl, TagTest):
+            name = tag_read(e)
+            assert name is not None
+            tag_test = impl.vector
+            return lambda ctx: tag_test(name, ctx)
+        if isinstance(impl, Presence):
             inner = self(e.args[0], nodes)
-
-            def known(ctx: ProgramContext) -> Value:
-                v = inner(ctx)
-                if isinstance(v, VNum):
-                    k = v.k
-                elif isinstance(v, VStr):
-                    k = v.codes >= 0
-                elif isinstance(v, VBool):
-                    k = v.t | v.f
-                elif isinstance(v, Const):
-                    k = np.full(ctx.n, v.value is not None)
-                else:
-                    k = np.array([x is not None for x in v.values], dtype=np.bool_)
-                return VBool(k, ~k)
-
-            return known
-        if f in ("min", "max", "abs", "years_since", "exp"):
+            present = impl.vector
+            return lambda ctx: present(inner(ctx), ctx.n)
+        if isinstance(impl, Strict):
             args = tuple(self(a, nodes) for a in e.args)
             row = self._rowwise(e)
+            kernel = impl.vector
 
-            def numeric(ctx: ProgramContext) -> Value:
-                values = [a(ctx) for a in args]
-                if any(isinstance(a, VObj | VStr | VBool) for a in values):
-                    return row(ctx)
-                if f == "min" or f == "max":
-                    return _min_max(ctx, f, values)
-                nums = [ctx.as_num(a) for a in values]
-                known = np.logical_and.reduce([x.k for x in nums])
-                if f == "abs":
-                    return VNum(np.abs(nums[0].v), known)
-                if f == "exp":
-                    return VNum(np.exp(np.clip(nums[0].v, -EXP_BOUND, EXP_BOUND)), known)
-                return VNum(float(ctx.scope.as_of_year) - nums[0].v, known)
+            def strict(ctx: ProgramContext) -> Value:
+                v = kernel(ctx, e, args)
+                return row(ctx) if v is None else v
 
-            return numeric
-        if f == "len":
-            arg = e.args[0]
-            if isinstance(arg, Path) and arg.root == "program" and len(arg.parts) == 1:
-                name = arg.parts[0]
-                return lambda ctx: ctx.cols.lengths(name)
-            return self._rowwise(e)
-        if f in ("count", "total", "any", "all") and id(e.args[0]) not in nodes:
-            return self._over_applicant_items(e, nodes)
+            return strict
+        if id(e.args[0]) not in nodes:
+            return self._over_applicant_items(e, impl, nodes)
         return self._rowwise(e)
 
-    def _over_applicant_items(self, e: Call, nodes: frozenset[int] | set[int]) -> VFn:
+    def _over_applicant_items(self, e: Call, impl: Fold, nodes: frozenset[int] | set[int]) -> VFn:
         """A collection function over an applicant list whose condition reads the program.
 
         The applicant's list is short (a few rotations or letters) and the catalog long, so
@@ -511,40 +432,14 @@ class VectorCompiler:
         """
         coll_fn = self.scalar(e.args[0])
         rest = tuple(self(a, nodes) for a in e.args[1:])
-        f = e.func
+        fold = impl.vector
 
         def over(ctx: ProgramContext) -> Value:
             outer = ctx.scope
             coll = coll_fn(outer)
             if coll is None:
                 return Const(None)
-            items = list(coll)
-            n = ctx.n
-            if f in ("any", "all"):
-                t = np.full(n, f == "all")
-                fl = np.full(n, f == "any")
-                for it in items:
-                    sub = ctx.with_scope(outer.with_item(it))
-                    b = sub.as_bool(rest[0](sub))
-                    if f == "any":
-                        t = t | b.t
-                        fl = fl & b.f
-                    else:
-                        t = t & b.t
-                        fl = fl | b.f
-                return VBool(t, fl)
-            acc = np.zeros(n, dtype=np.float64)
-            for it in items:
-                sub = ctx.with_scope(outer.with_item(it))
-                if f == "count":
-                    acc = acc + sub.as_bool(rest[0](sub)).t
-                    continue
-                value = sub.as_num(rest[0](sub))
-                take = value.k
-                if len(rest) > 1:
-                    take = take & sub.as_bool(rest[1](sub)).t
-                acc = acc + np.where(take, value.v, 0.0)
-            return VNum(acc, np.ones(n, dtype=np.bool_))
+            return fold(list(coll), lambda it: ctx.with_scope(outer.with_item(it)), rest, ctx.n)
 
         return over
 
@@ -558,14 +453,14 @@ class VectorCompiler:
         def rowwise(ctx: ProgramContext) -> Value:
             if not compiled:
                 nodes = list(iter_nodes(e))
-                compiled.extend((self.scalar(e), any(isinstance(n, Call) and n.func == "has" for n in nodes), len(nodes)))
-            sfn, reads_tags, size = compiled
+                compiled.extend((self.scalar(e), any(reads_tags(n) for n in nodes), len(nodes)))
+            sfn, row_tags, size = compiled
             if ctx.meter is not None:
                 ctx.meter.spend(ctx.n * size)
             base = ctx.scope
             out = []
             for i, p in enumerate(ctx.cols.catalog.programs):
-                tags = ctx.row_tags(i) if reads_tags else base.tags
+                tags = ctx.row_tags(i) if row_tags else base.tags
                 out.append(sfn(Scope(base.applicant, p, base.list, base.derived, tags, base.as_of_year, base.item, base.result)))
             return VObj(out)
 
@@ -600,9 +495,9 @@ def _compare(ctx: ProgramContext, op: str, left: Value, right: Value, row: VFn) 
         return row(ctx)
     if isinstance(left, VObj) or isinstance(right, VObj):
         return row(ctx)
-    lv, lk = _num_operand(ctx, left)
-    rv, rk = _num_operand(ctx, right)
-    known = _known_both(ctx, lk, rk)
+    lv, lk = num_operand(ctx, left)
+    rv, rk = num_operand(ctx, right)
+    known = known_both(lk, rk)
     if known is False:
         z = np.zeros(n, dtype=np.bool_)
         return VBool(z, z)
@@ -623,45 +518,6 @@ _CMP: dict[str, Callable[[Any, Any], Any]] = {
     "==": np.equal,
     "!=": np.not_equal,
 }
-
-
-def _num_operand(ctx: ProgramContext, v: Value) -> tuple[Any, Any]:
-    """A number operand as (values, known): a constant stays a Python float (numpy broadcasts
-    it, with the same result as a column of it) and its known-ness a Python bool."""
-    if isinstance(v, Const):
-        if v.value is None:
-            return 0.0, False
-        return float(v.value), True
-    x = ctx.as_num(v)
-    return x.v, x.k
-
-
-def _known_both(ctx: ProgramContext, a: Any, b: Any) -> Any:
-    if a is False or b is False:
-        return False
-    if a is True:
-        return b
-    if b is True:
-        return a
-    return a & b
-
-
-def _min_max(ctx: ProgramContext, f: str, values: list[Value]) -> Value:
-    pairs = [_num_operand(ctx, a) for a in values]
-    known: Any = True
-    for _v, k in pairs:
-        known = _known_both(ctx, known, k)
-    n = ctx.n
-    if known is False:
-        return VNum(np.zeros(n), np.zeros(n, dtype=np.bool_))
-    op = np.minimum if f == "min" else np.maximum
-    acc = pairs[0][0]
-    for v, _k in pairs[1:]:
-        acc = op(acc, v)
-    acc = np.asarray(acc, dtype=np.float64)
-    if acc.ndim == 0:
-        acc = np.full(n, float(acc))
-    return VNum(acc, np.ones(n, dtype=np.bool_) if known is True else known)
 
 
 def _arith(ctx: ProgramContext, op: str, left: Value, right: Value, row: VFn) -> Value:
@@ -746,7 +602,7 @@ def _item_to_program(e: Expr) -> Expr | None:
     if isinstance(e, Path):
         return Path("program", e.parts, e.loc) if e.root == "item" else e
     if isinstance(e, Call):
-        if e.func in ("count", "total", "any", "all"):
+        if is_fold(e):
             return None
         args = [_item_to_program(a) for a in e.args]
         return None if any(a is None for a in args) else Call(e.func, tuple(a for a in args if a is not None), e.loc)
@@ -833,23 +689,7 @@ class ListColumns(ProgramColumns):
         fns = hit[1]
         if fns is None:
             return NotImplemented
-        f = e.func
-        if f == "count" and not fns:
-            return self.n
+        impl = BUILTINS[e.func].impl
+        assert isinstance(impl, Fold)
         ctx = ProgramContext(self, scope, {}, lambda i: frozenset(scope.tags))
-        if f == "total":
-            value = ctx.as_num(fns[0](ctx))
-            take = value.k
-            if len(fns) > 1:
-                take = take & ctx.as_bool(fns[1](ctx)).t
-            # added in the list's own order, one after the other, as the interpreter does
-            order = self.order
-            chosen = value.v[order][take[order]]
-            return float(np.cumsum(chosen)[-1]) + 0.0 if len(chosen) else 0.0
-        b = ctx.as_bool(fns[0](ctx))
-        if f == "count":
-            return int(np.count_nonzero(b.t))
-        unknown = bool((~(b.t | b.f)).any())
-        if f == "any":
-            return True if b.t.any() else (None if unknown else False)
-        return False if b.f.any() else (None if unknown else True)
+        return impl.columns(ctx, fns, self.order)

@@ -136,7 +136,7 @@ def _humanise(rule_id: str) -> str:
 def reason_of(entry: AuditEntry) -> tuple[int, str]:
     """(direction, words): +1 helps, -1 counts against, 0 neither; the rule's own explanation."""
     text = (entry.explanation or "").strip() or _humanise(entry.rule_id)
-    if entry.effect.startswith("exclude") or entry.chance_cap is not None or "tier at most" in entry.effect:
+    if entry.excludes or entry.chance_cap is not None or entry.tier_at_most is not None:
         return -1, text
     if entry.odds is not None:
         return (1 if entry.odds > 1 else -1 if entry.odds < 1 else 0), text

@@ -25,17 +25,6 @@ def _values(values: dict[str, object]) -> str:
     return ", ".join(f"{k} = {format_value(v)}" for k, v in values.items())
 
 
-def _after_paren(effect: str) -> str:
-    """The rest of an effect description after its ``odds x(expression)`` part."""
-    tail = effect.split("odds x(", 1)[1]
-    depth = 1
-    for i, ch in enumerate(tail):
-        depth += {"(": 1, ")": -1}.get(ch, 0)
-        if depth == 0:
-            return tail[i + 1 :]
-    return ""
-
-
 def explain_program(rec: Recommendation, program_id: str) -> str:
     result = rec.get(program_id)
     if result is None:
@@ -58,10 +47,8 @@ def explain_program(rec: Recommendation, program_id: str) -> str:
         lines.append("  (none)")
     for a in result.audit:
         after = f" -> chance {percent(a.chance_after)}" if a.chance_after is not None else ""
-        effect = a.effect
-        if a.odds is not None and "odds x(" in effect:
-            effect = effect.split("odds x(", 1)[0] + f"odds x{format_value(round(a.odds, 3))}" + _after_paren(effect)
-        lines.append(f"  [{a.stage} {a.salience:>4}] {a.rule_id}: {effect}{after}")
+        # the effect shows an odds expression by the factor it came to for this program
+        lines.append(f"  [{a.stage} {a.salience:>4}] {a.rule_id}: {a.effect}{after}")
         if a.explanation:
             lines.append(f"      {a.explanation}")
         if a.values:

@@ -18,14 +18,15 @@ import json
 import math
 import secrets
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, overload
 
 import attrs
+from cattrs.gen import make_dict_unstructure_fn, override
 
 from ..domain.converter import converter
 from ..domain.models import Program
-from ..errors import Diagnostic, EvaluationError, Location
+from ..errors import Diagnostic, EvaluationError, InputError, Location
 from ..language.ir import format_value
 from ..limits import DEFAULT_LIMITS, limit_help
 
@@ -45,7 +46,9 @@ __all__ = [
 ]
 
 #: 2: the score became chance (of an interview) and priority, kept apart
-SCHEMA_VERSION = 2
+#: 3: audit entries carry their effect typed (excludes, tier_at_most, priority, tags, ...), and
+#:    ``effect`` shows a computed odds factor by its value (docs/audit-trail.md, "Migrating")
+SCHEMA_VERSION = 3
 
 #: said by every output that shows chances or tiers
 NOTICE = (
@@ -54,6 +57,43 @@ NOTICE = (
 )
 
 JSONValue = Any
+
+
+
+class _NoValues(Mapping[str, Any]):
+    """The empty, read-only mapping AuditEntry's typed mappings default to: most entries have
+    none, and a dict apiece would cost a third of building an entry. One object, shared; unlike
+    ``MappingProxyType`` it pickles (outcomes travel to other processes)."""
+
+    __slots__ = ()
+
+    def __getitem__(self, key: str) -> Any:
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def __eq__(self, other: object) -> bool:
+        # Mapping's own __eq__ copies both sides into dicts: the JSON writer asks once per entry
+        return other is self or (isinstance(other, Mapping) and not other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return "{}"
+
+    def __reduce__(self) -> tuple[Callable[[], Mapping[str, Any]], tuple[()]]:
+        return (_no_values, ())
+
+
+def _no_values() -> Mapping[str, Any]:
+    return _NO_VALUES
+
+
+_NO_VALUES: Mapping[str, Any] = _NoValues()
 
 
 @attrs.frozen
@@ -78,6 +118,28 @@ class AuditEntry:
     odds: float | None = None
     #: the ceiling this entry put on the chance, for this program
     chance_cap: float | None = None
+    # -- the rest of the effect, typed (``effect`` says the same in words). The JSON form
+    # -- carries each of these only when the rule has that effect.
+    excludes: bool = False
+    """The entry excluded its program; the reason is the program's exclusion with this ``rule_id``."""
+    tier_at_most: str | None = None
+    """The tier this entry capped its program at (``tier_at_most``)."""
+    priority: float | None = None
+    """What this entry added to its program's priority."""
+    tags: tuple[str, ...] = ()
+    """The tags this entry set."""
+    advice: bool = False
+    """The entry gave advice: the advice item with this ``rule_id`` (the program's, or the result's)."""
+    estimates: tuple[str, ...] = ()
+    """The per-program estimates this entry added to (program stage)."""
+    sets: Mapping[str, JSONValue] = _NO_VALUES
+    """The values this entry set: derived values (profile stage), ``interview_target`` (list stage)."""
+    breadth: tuple[int, int] | None = None
+    """The recommended number of applications this entry set, ``(min, max)`` (list stage)."""
+    at_most: Mapping[str, int] = _NO_VALUES
+    """Per group, the most programs of it this entry let the list take (list stage)."""
+    at_least: Mapping[str, int] = _NO_VALUES
+    """Per group, the places this entry kept in the list for it (list stage)."""
 
     def movement(self) -> tuple[float, str] | None:
         """How much this entry moved its program, for ranking: ``(weight, how)``.
@@ -85,11 +147,10 @@ class AuditEntry:
         An exclusion outweighs a tier ceiling, which outweighs a chance ceiling, which outweighs
         any odds factor (weighed by how far it is from 1, either way).
         """
-        if self.effect.startswith("exclude"):
+        if self.excludes:
             return (1e9, "excluded")
-        if "tier at most" in self.effect:
-            tier = self.effect.split("tier at most ", 1)[1].split(";", 1)[0]
-            return (1e8, f"tier at most {tier}")
+        if self.tier_at_most is not None:
+            return (1e8, f"tier at most {self.tier_at_most}")
         if self.chance_cap is not None:
             return (1e7, f"chance at most {percent(self.chance_cap)}")
         if self.odds is not None and self.odds > 0 and self.odds != 1:
@@ -230,8 +291,8 @@ class BreadthResult:
     #: the sum over every eligible program: what applying everywhere eligible would yield
     eligible_expected_interviews: float = 0.0
     #: per group, the most / the fewest programs of it the list takes
-    at_most: dict[str, int] = attrs.field(factory=dict)
-    at_least: dict[str, int] = attrs.field(factory=dict)
+    at_most: Mapping[str, int] = _NO_VALUES
+    at_least: Mapping[str, int] = _NO_VALUES
     #: why the list stopped where it did
     stopped: str = ""
     shortfall: Shortfall | None = None
@@ -619,8 +680,20 @@ class Recommendation:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Recommendation:
+        """The result ``to_dict`` gave (``schema_version`` 3); an ``InputError`` for another version."""
         data = dict(data)
-        data.pop("schema_version", None)
+        version = data.pop("schema_version", SCHEMA_VERSION)
+        if version != SCHEMA_VERSION:
+            raise InputError(
+                Diagnostic(
+                    "input_error",
+                    f"a result of schema_version {version!r}; this library reads version {SCHEMA_VERSION}",
+                    Location(),
+                    help="evaluate again with the provenance's rule sets, catalog, as_of_year and engine "
+                    "(docs/audit-trail.md, Migrating)",
+                    field_path="$.schema_version",
+                )
+            )
         data.pop("notice", None)
         programs = tuple(converter.structure(p, ProgramResult) for p in data.pop("programs"))
         rest = converter.structure({**data, "programs": []}, Recommendation)
@@ -687,4 +760,23 @@ def _structure_programs(value: Any, _t: Any) -> Sequence[ProgramResult]:
 
 
 converter.register_structure_hook_func(lambda t: t == Sequence[ProgramResult], _structure_programs)
+# the typed effect fields are written only when the rule has that effect: most entries have one or two
+_OMIT_DEFAULT = override(omit_if_default=True)
+converter.register_unstructure_hook(
+    AuditEntry,
+    make_dict_unstructure_fn(
+        AuditEntry,
+        converter,
+        excludes=_OMIT_DEFAULT,
+        tier_at_most=_OMIT_DEFAULT,
+        priority=_OMIT_DEFAULT,
+        tags=_OMIT_DEFAULT,
+        advice=_OMIT_DEFAULT,
+        estimates=_OMIT_DEFAULT,
+        sets=_OMIT_DEFAULT,
+        breadth=_OMIT_DEFAULT,
+        at_most=_OMIT_DEFAULT,
+        at_least=_OMIT_DEFAULT,
+    ),
+)
 converter.register_unstructure_hook(LazyResults, lambda seq: [converter.unstructure(p) for p in seq])

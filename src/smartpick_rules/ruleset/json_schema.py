@@ -2,8 +2,9 @@
 
 Editors with a TOML language server (Taplo, Even Better TOML) validate and complete rule files
 against it. It describes the *shape* of a file (tables, keys, value types, enumerations of
-stages and set targets); what only the type checker can know (that a path exists, that a tag
-is set) is left to ``smartpick-rules check``.
+stages and set targets) and, from the function registry (``language.functions``), which
+functions an expression may call; what only the type checker can know (that a path exists,
+that a tag is set, that a call has the right arguments) is left to ``smartpick-rules check``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 import attrs
 
+from ..language.functions import BUILTINS
 from ..language.ir import DIRECTIONS, LEVER_KINDS, STAGES, TIERS
 from ..language.result_facts import OBSERVABLES
 from .load import (
@@ -28,7 +30,7 @@ from .load import (
     RawRule,
 )
 
-__all__ = ["rule_file_schema"]
+__all__ = ["expression_pattern", "rule_file_schema"]
 
 SCHEMA_ID = "https://smartpick-rules.invalid/schema/rule-file.json"
 
@@ -113,6 +115,51 @@ def _object(cls: type) -> dict[str, Any]:
     return out
 
 
+#: words of the language that may stand right before "(" besides the functions: `not(x)`, `x in(...)`
+_KEYWORDS = ("and", "else", "if", "in", "not", "or")
+
+
+def expression_pattern() -> str:
+    """A regular expression an expression matches when every call in it names a builtin function.
+
+    It reads the text as strings, names (paths, numbers, words) and other characters; a name may
+    be followed directly by ``(`` only when it is a function (or a keyword). No look-around, so
+    editors' regular expression engines (JavaScript's, Rust's) read it as Python's does.
+    """
+    string = r'"(?:[^"\\]|\\.)*"|' + r"'(?:[^'\\]|\\.)*'"
+    name = r"[A-Za-z0-9_.]+"
+    callable_ = "|".join(sorted((*BUILTINS, *_KEYWORDS), key=lambda w: (-len(w), w)))
+    token = rf"""{string}|[^A-Za-z0-9_."'(]|\(|(?:{callable_})\(|{name}(?:{string}|[^A-Za-z0-9_.("']|$)"""
+    return rf"^(?:{token})*$"
+
+
+def _expression_schema() -> dict[str, Any]:
+    calls = "; ".join(" or ".join(spec.forms) for spec in BUILTINS.values())
+    return {
+        "type": "string",
+        "pattern": expression_pattern(),
+        "description": "An expression of the rule language (docs/rule-language.md). Functions: " + calls,
+    }
+
+
+_EXPRESSION_REF = {"$ref": "#/$defs/expression"}
+
+
+def _expressions(node: dict[str, Any]) -> dict[str, Any]:
+    """``node`` with its string forms read as expressions."""
+    if node.get("type") == "string":
+        rest = {k: v for k, v in node.items() if k != "type"}
+        return {**_EXPRESSION_REF, **rest}
+    out = dict(node)
+    if "anyOf" in out:
+        out["anyOf"] = [_expressions(o) for o in out["anyOf"]]
+    if "items" in out:
+        out["items"] = _expressions(out["items"])
+    if isinstance(out.get("additionalProperties"), dict):
+        out["additionalProperties"] = _expressions(out["additionalProperties"])
+    return out
+
+
 def rule_file_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a rule-set TOML file."""
     rule = _object(RawRule)
@@ -122,10 +169,18 @@ def rule_file_schema() -> dict[str, Any]:
     effect["minProperties"] = 1
     effect["properties"]["set"]["properties"] = {"interview_target": {"type": "number", "minimum": 0}}
     effect["properties"]["tier_at_most"] = {"enum": list(TIERS), "description": _DESCRIPTIONS["tier_at_most"]}
-    effect["properties"]["breadth"] = {**_object(RawBreadth), "description": _DESCRIPTIONS["breadth"]}
+    breadth = _object(RawBreadth)
+    for bound in ("min", "max"):
+        breadth["properties"][bound] = _expressions(breadth["properties"][bound])
+    effect["properties"]["breadth"] = {**breadth, "description": _DESCRIPTIONS["breadth"]}
+    for key in ("odds", "chance_cap", "estimate", "at_most", "at_least"):
+        effect["properties"][key] = _expressions(effect["properties"][key])
     rule["properties"]["then"] = {**effect, "description": _DESCRIPTIONS["then"]}
+    rule["properties"]["when"] = _expressions(rule["properties"]["when"])
     prop = _object(RawProperty)
     prop["properties"]["id"]["pattern"] = r"^[a-z0-9_]+(\.[a-z0-9_-]+)*$"
+    for key in ("given", "where", "holds"):
+        prop["properties"][key] = _expressions(prop["properties"][key])
     observable = {"enum": list(OBSERVABLES)}
     prop["properties"]["observe"] = {"anyOf": [observable, {"type": "array", "items": observable}], "description": _DESCRIPTIONS["observe"]}
     prop["properties"]["never"] = {"enum": list(DIRECTIONS), "description": _DESCRIPTIONS["never"]}
@@ -142,7 +197,7 @@ def rule_file_schema() -> dict[str, Any]:
             "by": {"anyOf": [amount, {"type": "array", "items": amount, "minItems": 2, "maxItems": 2}]},
             "with": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}},
             "to": {"type": ["string", "number", "boolean"]},
-            "where": {"type": "string"},
+            "where": _EXPRESSION_REF,
         },
         "additionalProperties": False,
         "oneOf": [{"required": [verb]} for verb in ("raise", "lower", "add", "remove", "set")],
@@ -156,7 +211,12 @@ def rule_file_schema() -> dict[str, Any]:
         "minItems": 1,
         "description": "Profile changes, FIELD=VALUE or FIELD+=VALUE; {specialty} and {as_of} are filled in",
     }
-    lever["properties"]["when"]["description"] = "A condition on the applicant (and profile tags): the lever is offered when it holds"
+    lever["properties"]["when"] = {
+        **_expressions(lever["properties"]["when"]),
+        "description": "A condition on the applicant (and profile tags): the lever is offered when it holds",
+    }
+    group = _object(RawGroup)
+    group["properties"]["programs"] = _expressions(group["properties"]["programs"])
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
@@ -170,11 +230,12 @@ def rule_file_schema() -> dict[str, Any]:
                 "description": "Chances of an interview: base (at the program's bar), tier cuts target and likely, floor, ceiling",
             },
             "estimate": {"type": "array", "items": _object(RawEstimate)},
-            "group": {"type": "array", "items": _object(RawGroup)},
+            "group": {"type": "array", "items": group},
             "lever": {"type": "array", "items": lever},
             "rule": {"type": "array", "items": rule},
             "property": {"type": "array", "items": prop},
         },
         "required": ["ruleset"],
         "additionalProperties": False,
+        "$defs": {"expression": _expression_schema()},
     }

@@ -32,6 +32,7 @@ from ..language.expr import (
     to_source,
 )
 from ..language.facts import FactType, record_fields
+from ..language.functions import ANY_ITEM, reads_tags
 from ..language.ir import (
     CHANGE_KINDS,
     DIRECTIONS,
@@ -684,12 +685,12 @@ def _build_property(
             if isinstance(node, Path) and node.root not in allowed:
                 err("stage_error", f"`{node.dotted}`: {why}", node.loc)
                 bad = True
-            elif isinstance(node, Call) and node.func == "has":
+            elif reads_tags(node):
                 err("stage_error", f"has() reads rule tags, which a property cannot: {why}", node.loc, help="test the facts the tag stands for")
                 bad = True
         if bad:
             return None
-        checked: Expr = e if scope_list is None else Call("any", (scope_list, e), e.loc)
+        checked: Expr = e if scope_list is None else Call(ANY_ITEM.name, (scope_list, e), e.loc)
         _t, cdiags, _c = check_expression(checked, stage, rule_id=pid, extra_roots=extra)
         diags.extend(cdiags)
         return None if cdiags else e

@@ -15,14 +15,16 @@ from ..domain.converter import unstructure
 from ..domain.models import Catalog
 from ..language.expr import Expr, Path, iter_nodes, to_source
 from ..language.interp import ScalarCompiler, Scope, truth
+from ..language.ir import Rule
 from ..limits import Limits
 from ..plan import CompiledRule
 from ..results.recommendation import (
     AuditEntry,
     WhyNot,
 )
+from .list_stage import breadth_bound
 
-__all__ = ["EntryMaker", "catalog_sha256", "json_value", "sha256_of", "why_not_entry"]
+__all__ = ["EntryMaker", "catalog_sha256", "effect_fields", "effect_text", "json_value", "sha256_of", "why_not_entry"]
 
 BoolArray = npt.NDArray[np.bool_]
 
@@ -42,6 +44,34 @@ def json_value(v: Any) -> Any:
     return v
 
 
+def effect_fields(rule: Rule) -> dict[str, Any]:
+    """An audit entry's typed effect fields that depend on the rule alone (``AuditEntry.excludes``,
+    ``tier_at_most``, ``priority``, ``tags``, ``advice``, ``estimates``); only those the rule has."""
+    eff = rule.then
+    out: dict[str, Any] = {}
+    if eff.exclude is not None:
+        out["excludes"] = True
+    if eff.tier_at_most is not None:
+        out["tier_at_most"] = eff.tier_at_most
+    if eff.priority is not None:
+        out["priority"] = float(eff.priority)
+    if eff.tags:
+        out["tags"] = eff.tags
+    if eff.advice is not None:
+        out["advice"] = True
+    if eff.estimate:
+        out["estimates"] = tuple(name for name, _value in eff.estimate)
+    return out
+
+
+def effect_text(rule: Rule, odds: float | None, static: str) -> str:
+    """The entry's ``effect``: ``static`` (the rule's own description), with the factor an
+    ``odds`` expression came to for this program in place of the expression."""
+    if odds is None or not rule.then.computes_odds:
+        return static
+    return rule.then.describe(odds)
+
+
 class EntryMaker:
     """Builds audit entries; what does not depend on the program is computed once per rule."""
 
@@ -49,6 +79,7 @@ class EntryMaker:
         self.limits = limits
         self.compiler = compiler if compiler is not None else ScalarCompiler()
         self.effects: dict[str, str] = {}
+        self.fields: dict[str, dict[str, Any]] = {}
         self.constant_values: dict[tuple[str, int], dict[str, Any]] = {}
 
     def __call__(
@@ -68,6 +99,13 @@ class EntryMaker:
         effect = self.effects.get(rule.id)
         if effect is None:
             effect = self.effects[rule.id] = rule.then.describe()
+        fields = self.fields.get(rule.id)
+        if fields is None:
+            fields = self.fields[rule.id] = effect_fields(rule)
+        eff = rule.then
+        if eff.sets or eff.breadth is not None or eff.at_most or eff.at_least:
+            # profile and list stages only: one entry per rule, so computed for it
+            fields = {**fields, **self.list_fields(cr, scope)}
         if scope.program is None:
             values = {k: json_value(evaluate_expr(e, scope)) for k, e, _p in cr.reads}
         else:
@@ -85,7 +123,7 @@ class EntryMaker:
             ruleset_version=rule.ruleset_version,
             stage=rule.stage,
             salience=rule.salience,
-            effect=effect,
+            effect=effect_text(rule, odds, effect),
             explanation=explanation,
             values=values,
             chance_after=chance_after,
@@ -94,7 +132,25 @@ class EntryMaker:
             source=rule.source,
             odds=odds,
             chance_cap=chance_cap,
+            **fields,
         )
+
+    def list_fields(self, cr: CompiledRule, scope: Scope) -> dict[str, Any]:
+        """The values a rule sets (``set``) and the list bounds it gives (``breadth``, ``at_most``,
+        ``at_least``), computed on ``scope`` as the list stage computed them."""
+        rule = cr.rule
+        eff = rule.then
+        out: dict[str, Any] = {}
+        if eff.sets:
+            out["sets"] = {name: json_value(value) for name, value in eff.sets}
+        if eff.breadth is not None:
+            lo = breadth_bound(self.compiler(eff.breadth.min)(scope), rule)
+            hi = breadth_bound(self.compiler(eff.breadth.max)(scope), rule)
+            out["breadth"] = (min(lo, hi), max(lo, hi))
+        for key, table in (("at_most", eff.at_most), ("at_least", eff.at_least)):
+            if table:
+                out[key] = {name: breadth_bound(self.compiler(e)(scope), rule, f"`{key}.{name}`") for name, e in table}
+        return out
 
 
 def sha256_of(data: Any) -> str:

@@ -39,13 +39,14 @@ import numpy.typing as npt
 
 from ..domain.models import Catalog, Profile
 from ..language.expr import Arith, BoolOp, Call, Compare, Expr, Not, Path, program_nodes
+from ..language.functions import BUILTINS
 from ..language.interp import Scope, metered, plain
 from ..language.ir import TIERS, Template
 from ..language.vector import Const, ProgramContext, Value, VBool, VNum, VObj, VStr
 from ..limits import Limits
 from ..plan import CompiledRule, Plan
 from ..results.recommendation import AdviceItem, AuditEntry, Exclusion, Firings, ProgramResult, WhyNot
-from .audit import EntryMaker, json_value, why_not_entry
+from .audit import EntryMaker, effect_fields, effect_text, json_value, why_not_entry
 from .list_stage import Choice
 from .stages import ProfileOutcome, chance_of
 
@@ -181,13 +182,7 @@ def _static_kind(e: Expr) -> str:
     if isinstance(e, Compare | BoolOp | Not):
         return "bool"
     if isinstance(e, Call):
-        if e.func in ("has", "known", "any", "all"):
-            return "bool"
-        if e.func in ("exp", "total"):
-            return "float"
-        if e.func in ("count", "len"):
-            return "int"
-        return "mixed"  # min / max / abs / years_since keep their arguments' types
+        return BUILTINS[e.func].returns  # "mixed": min, max, abs, years_since keep their arguments' types
     if isinstance(e, Arith):
         return "float"  # the interpreter computes in IEEE doubles
     return "mixed"
@@ -198,15 +193,19 @@ class _RuleSpec:
 
     __slots__ = (
         "advice",
+        "computes_odds",
         "constants",
         "cr",
         "effect",
         "exclude",
         "explain",
+        "head",
         "moves",
         "priority",
         "reads",
         "rule",
+        "typed",
+        "where",
     )
 
     def __init__(self, cr: CompiledRule, effect: str, constants: dict[str, Any], reads: list[tuple[str, ReadColumn | None]]) -> None:
@@ -222,6 +221,24 @@ class _RuleSpec:
         #: does the entry report the chance after it (it moves or bounds the chance)?
         self.moves = cr.odds is not None or cr.chance_cap is not None or eff.tier_at_most is not None
         self.priority = float(eff.priority) if eff.priority is not None else 0.0
+        #: the entry's typed effect fields, the same for every program: (excludes, tier_at_most,
+        #: priority, tags, advice, estimates)
+        rule = cr.rule
+        #: AuditEntry's leading fields (rule_id, ruleset, ruleset_version, stage, salience) and
+        #: its file, line and source: the same for every program
+        self.head = (rule.id, rule.ruleset, rule.ruleset_version, rule.stage, rule.salience)
+        self.where = (rule.loc.file, rule.loc.line, rule.source)
+        f = effect_fields(rule)
+        self.typed: tuple[bool, str | None, float | None, tuple[str, ...], bool, tuple[str, ...]] = (
+            f.get("excludes", False),
+            f.get("tier_at_most"),
+            f.get("priority"),
+            f.get("tags", ()),
+            f.get("advice", False),
+            f.get("estimates", ()),
+        )
+        #: is ``effect`` written per program (an odds expression shows the factor it came to)?
+        self.computes_odds = eff.computes_odds
 
 
 class Outcome:
@@ -276,6 +293,8 @@ class Outcome:
         self._specs: dict[int, _RuleSpec] = {}
         self._columns: dict[int, ReadColumn] = {}
         self._renders: dict[tuple[Any, ...], str] = {}
+        #: (rule, odds factor as shown) -> the entry's effect, for rules whose odds are an expression
+        self._effects: dict[tuple[int, float], str] = {}
         self._tag_cache: dict[tuple[int, ...], tuple[str, ...]] = {}
         #: the tags each program-stage rule sets
         self._sets: list[tuple[str, ...]] = [tuple(cr.rule.then.tags) for cr in plan.program.rules]
@@ -506,22 +525,20 @@ class Outcome:
     ) -> AuditEntry:
         rule = spec.rule
         explanation = self._render(k, "explain", spec.explain, values) if spec.explain is not None else None
+        effect = spec.effect
+        if spec.computes_odds and odds is not None:
+            # many programs come to the same factor (to the digits shown): describe each once
+            key = (k, round(odds, 3))
+            effect = self._effects.get(key) or self._effects.setdefault(key, effect_text(rule, odds, effect))
+        # by position, in AuditEntry's field order: twenty keywords cost half as much again as
+        # building the rest of the entry (tests/test_typed_audit.py checks every field)
+        rule_id, ruleset, version, stage, salience = spec.head
+        file, line, source = spec.where
+        excludes, tier_at_most, priority, tags, advice, estimates = spec.typed
         return AuditEntry(
-            rule_id=rule.id,
-            ruleset=rule.ruleset,
-            ruleset_version=rule.ruleset_version,
-            stage=rule.stage,
-            salience=rule.salience,
-            effect=spec.effect,
-            explanation=explanation,
-            values=values,
-            chance_after=after,
-            file=rule.loc.file,
-            line=rule.loc.line,
-            source=rule.source,
-            odds=odds,
-            chance_cap=cap,
-        )
+            rule_id, ruleset, version, stage, salience, effect, explanation, values, after, file, line, source,
+            odds, cap, excludes, tier_at_most, priority, tags, advice, estimates,
+        )  # fmt: skip
 
     # -- many programs ---------------------------------------------------------------------
     def results(self, indices: Sequence[int]) -> list[ProgramResult]:
@@ -727,6 +744,7 @@ class Outcome:
         self._specs = {}
         self._columns = {}
         self._renders = {}
+        self._effects = {}
         self._tag_cache = {}
         self._firings = None
 

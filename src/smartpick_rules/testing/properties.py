@@ -29,6 +29,7 @@ from ..domain.inputs import load_catalog, sample_catalog_path
 from ..domain.models import Catalog, Profile
 from ..errors import Diagnostic, EngineUnavailable, InputError, Location, SmartpickError
 from ..language.expr import Call, Expr, Path, iter_nodes, to_source
+from ..language.functions import is_fold
 from ..language.interp import Scope, evaluate_expr, truth
 from ..language.ir import Change, Property, RuleSet, format_value
 from ..language.result_facts import OBSERVABLES, ResultBreadth, ResultFacts, ResultItem, Tier
@@ -1163,7 +1164,7 @@ def _values_read(clause: Expr, scope: Scope) -> tuple[tuple[str, Any], ...]:
             return
         if isinstance(e, Call):
             out.setdefault(to_source(e), _plain(evaluate_expr(e, scope)))
-            if e.func in ("count", "total", "any", "all"):
+            if is_fold(e):
                 walk(e.args[0])
                 return
         for child in _children(e):

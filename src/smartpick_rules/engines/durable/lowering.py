@@ -30,8 +30,8 @@ What durable_rules decides, and what is precomputed
     with ``$and``/``$or``. Everything else is computed in Python by the reference interpreter
     and carried as a ``calc.N`` field: arithmetic (durable_rules computes ``int / int`` as an
     integer division, crashes on an integer division by zero and has no ``%``; the rule
-    language computes in IEEE doubles), the functions (``count``, ``total``, ``any``, ``all``,
-    ``len``, ``min``, ``max``, ``abs``, ``years_since``), ``in`` with a list field, and
+    language computes in IEEE doubles), the functions the registry marks ``Durable.PYTHON``
+    (language/functions.py: the collection functions and the numeric ones), ``in`` with a list field, and
     float constants durable_rules' JSON reader cannot parse (it reads ``1e-05`` as 1). Such
     a value never reads a tag of its own stratum (a tag read inside a comparison or a
     function counts as a negative read, so the stratifier puts the rule above every rule
@@ -91,6 +91,7 @@ from ...language.expr import (
     to_source,
 )
 from ...language.facts import FactType, record_fields, root_types
+from ...language.functions import Durable, builtin, tag_read
 from ...language.interp import Scope, compare, evaluate_expr, read_path, truth
 from ...plan import CompiledRule, StagePlan
 
@@ -334,10 +335,11 @@ class _RuleCompiler:
                         reads_program = True
                     elif n.root != "item":
                         reads_scope = True
-                elif isinstance(n, Call) and n.func in ("has", "years_since"):
+                elif (spec := builtin(n)) is not None and spec.reads:
+                    # the facts' tags, the evaluation year: what the program alone does not fix
                     reads_scope = True
-                    arg = n.args[0] if n.args else None
-                    if n.func == "has" and isinstance(arg, Literal) and arg.value in self.stage.tags:
+                    tag = tag_read(n)
+                    if tag is not None and tag in self.stage.tags:
                         reads_stage_tags = True
             c = Calc(f"calc.{len(self.calcs)}", e, role, reads_program, reads_scope, reads_stage_tags)
             self.calcs[key] = c
@@ -377,13 +379,14 @@ class _RuleCompiler:
                 name = self.field(e)
                 return _Test("$eq", name, True), _Test("$eq", name, False)
             return self.calc_cond(e)
-        if isinstance(e, Call):
-            if e.func == "has":
-                arg = e.args[0]
-                assert isinstance(arg, Literal)
-                name = f"tag.{arg.value}"
+        spec = builtin(e)
+        if isinstance(e, Call) and spec is not None:
+            if spec.durable is Durable.TAG_PATTERN:
+                tag = tag_read(e)
+                assert tag is not None
+                name = f"tag.{tag}"
                 return _Test("$ex", name), _Test("$nex", name)
-            if e.func == "known":
+            if spec.durable is Durable.FIELD_PRESENCE:
                 inner = e.args[0]
                 if isinstance(inner, Path) and _is_scalar_path(inner, self.derived):
                     name = self.field(inner)
