@@ -601,6 +601,7 @@ def test_constructs_same_as_native(worker: DurableWorker, name: str) -> None:
     assert_same_results(job, worker.evaluate(job))
 
 
+@pytest.mark.slow
 @needs_durable
 def test_shipped_rule_sets_same_as_native(worker: DurableWorker) -> None:
     job = {

@@ -63,6 +63,7 @@ def test_every_example_is_reachable_by_name() -> None:
     assert run.out.split() == names
 
 
+@pytest.mark.slow
 def test_evaluate_by_example_name(tmp_path: Path) -> None:
     by_name = run_cli("evaluate", "--example", "im_la_low_scores", "--as-of", "2026", "--format", "json", cwd=tmp_path)
     by_path = run_cli("evaluate", PROFILES / "im_la_low_scores.toml", "--as-of", "2026", "--format", "json", cwd=tmp_path)

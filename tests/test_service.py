@@ -560,6 +560,7 @@ def test_smartpick_rules_only_replaces_them(rules_dir: Path) -> None:
         assert [r["name"] for r in c.get("/rulesets").json()["rulesets"]] == ["mini"]
 
 
+@pytest.mark.slow
 def test_the_shipped_defaults_start(monkeypatch: pytest.MonkeyPatch) -> None:
     reason = shipped_rules_load()
     if reason:
@@ -671,6 +672,7 @@ def test_a_client_trickling_its_headers_is_dropped(server: int) -> None:
         assert _closed_within(s, 20)
 
 
+@pytest.mark.slow
 def test_the_uvicorn_command_can_use_the_guarded_protocol(rules_dir: Path) -> None:
     with _server(rules_dir, uvicorn_command=True, SMARTPICK_HEADER_TIMEOUT="1") as port, socket.create_connection(("127.0.0.1", port)) as s:
         s.sendall(b"GET /hea")
