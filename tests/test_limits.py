@@ -247,3 +247,14 @@ def test_the_durable_engine_counts_its_assertions_as_work() -> None:
         sr.evaluate({"graduation_year": 2020}, cat, rs, engine="durable", as_of=2026, limits=limits)
     assert info.value.code == "budget_exceeded" and "max_work" in (info.value.diagnostics[0].help or "")
     sr.evaluate({"graduation_year": 2020}, cat, rs, engine="durable", as_of=2026)  # within the default
+
+
+def test_a_plan_made_under_generous_limits_is_not_reused_under_strict_ones() -> None:
+    # issue 14: the plan cache ignored the limits it was made under
+    text = '[ruleset]\nname = "x"\n' + "".join(rule(i, "program", "true", f'tag = "t{i}"') for i in range(5))
+    rs = load_rules_from_text([("x.toml", text)])
+    cat = [{**PROGRAM, "id": "p0"}]
+    sr.evaluate({"graduation_year": 2020}, cat, rs, as_of=2026)  # planned under the defaults
+    with pytest.raises(sr.RulesetError) as info:
+        sr.evaluate({"graduation_year": 2020}, cat, rs, as_of=2026, limits=attrs.evolve(DEFAULT_LIMITS, max_tags=2))
+    assert "max_tags" in str(info.value)

@@ -335,10 +335,11 @@ def _reads_chosen(rule: Rule) -> bool:
 def plan_ruleset(ruleset: RuleSet, limits: Limits = DEFAULT_LIMITS) -> Plan:
     """Analyse a checked rule set into a ``Plan`` (cached on the rule set)."""
     cache = ruleset.compiled_cache()
-    cached = cache.get("plan")
+    # keyed by the limits: a plan made under generous limits is not reused under strict ones
+    cached = cache.get(("plan", limits))
     if cached is not None:
         return cached  # type: ignore[no-any-return]
-    analysis = cache.get("analysis")
+    analysis = cache.get(("analysis", limits))
     if not isinstance(analysis, RuleAnalysis):
         analysis = analyse_rules(
             ruleset.rules, limits, estimates=ruleset.estimates, groups=ruleset.groups, levers=ruleset.levers
@@ -419,5 +420,5 @@ def plan_ruleset(ruleset: RuleSet, limits: Limits = DEFAULT_LIMITS) -> Plan:
         estimates=estimates,
         groups=tuple(groups),
     )
-    cache["plan"] = plan
+    cache[("plan", limits)] = plan
     return plan

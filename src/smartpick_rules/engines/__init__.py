@@ -143,7 +143,7 @@ def compile_ruleset(ruleset: RuleSet, engine: str = "native", limits: Limits = D
     ruleset JSON, which ``smartpick-rules compile --engine durable`` prints).
     """
     eng = get_engine(engine)
-    key = f"engine:{engine}"
+    key = f"engine:{engine}:{limits!r}"  # the limits shape the plan and the engine's deadlines
     cache = ruleset.compiled_cache()
     if key not in cache:
         cache[key] = eng.compile(plan_ruleset(ruleset, limits), limits)

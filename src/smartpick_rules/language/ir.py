@@ -438,7 +438,7 @@ class RuleSet:
     """The enabled properties the loaded rule sets declare (docs/properties.md)."""
     disabled_properties: tuple[Property, ...] = ()
     """Properties declared but disabled (``enabled = false`` or a later ``disable``)."""
-    _compiled: dict[str, Any] = attrs.field(factory=dict, eq=False, repr=False, alias="_compiled")
+    _compiled: dict[Any, Any] = attrs.field(factory=dict, eq=False, repr=False, alias="_compiled")
 
     def __iter__(self) -> Iterator[Rule]:
         return iter(self.rules)
@@ -486,7 +486,7 @@ class RuleSet:
     def group(self, name: str) -> Group | None:
         return next((g for g in self.groups if g.name == name), None)
 
-    def compiled_cache(self) -> dict[str, Any]:
+    def compiled_cache(self) -> dict[Any, Any]:
         return self._compiled
 
     def describe(self) -> str:

@@ -1155,7 +1155,8 @@ def load_rules_from_text(sources: Iterable[tuple[str, str]], *, limits: Limits =
     errors = [d for d in analysis.diagnostics if d.severity == "error"]
     if errors:
         raise RulesetError(errors)
-    ruleset.compiled_cache()["analysis"] = analysis  # the planner reuses it rather than check again
+    # the planner reuses it rather than check again (under the same limits)
+    ruleset.compiled_cache()[("analysis", limits)] = analysis
     return ruleset
 
 
