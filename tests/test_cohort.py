@@ -102,14 +102,14 @@ def test_serial_results_in_order_with_one_failure_per_profile(rules: sr.RuleSet,
 def test_unexpected_exception_is_wrapped_with_the_index(
     rules: sr.RuleSet, catalog: sr.Catalog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = cohort.evaluate
+    real = sr.Session.evaluate
 
-    def flaky(prof: sr.Profile, *args: Any, **kwargs: Any) -> sr.Recommendation:
+    def flaky(self: sr.Session, prof: sr.Profile) -> sr.Recommendation:
         if prof.id == "p2":
             raise ZeroDivisionError("boom")
-        return real(prof, *args, **kwargs)
+        return real(self, prof)
 
-    monkeypatch.setattr(cohort, "evaluate", flaky)
+    monkeypatch.setattr(sr.Session, "evaluate", flaky)
     results = evaluate_many([profile(i) for i in range(4)], catalog, rules, as_of=2026)
     err = results[2]
     assert isinstance(err, sr.EvaluationError)

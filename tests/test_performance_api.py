@@ -62,11 +62,11 @@ def test_version_is_the_installed_distributions() -> None:
 def test_import_loads_nothing_until_a_name_is_used() -> None:
     code = (
         "import sys, smartpick_rules as sr\n"
-        "heavy = [m for m in ('numpy', 'cattrs', 'smartpick_rules.cohort', 'smartpick_rules.runtime.evaluate') if m in sys.modules]\n"
+        "heavy = [m for m in ('numpy', 'cattrs', 'smartpick_rules.cohort', 'smartpick_rules.runtime.evaluate', 'smartpick_rules.runtime.session') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
         "for name in sr.__all__:\n"
         "    getattr(sr, name)\n"
-        "assert callable(sr.evaluate) and sr.evaluate.__module__ == 'smartpick_rules.runtime.evaluate'\n"
+        "assert callable(sr.evaluate) and sr.evaluate.__module__ == 'smartpick_rules.runtime.session'\n"
         "from smartpick_rules import load_rules, Recommendation\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

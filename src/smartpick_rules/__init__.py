@@ -3,6 +3,8 @@
     >>> import smartpick_rules as sr
     >>> rec = sr.evaluate(sr.load_profile("profile.toml"), sr.load_catalog("catalog.csv"))
     >>> print(rec.explain(rec.programs[0].program.id))
+
+Evaluating many profiles with one rule set and catalog: ``sr.Session(rules, catalog)``.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ if TYPE_CHECKING:  # what the names below are, for type checkers and documentati
         sample_catalog_path,
     )
     from .domain.models import Catalog, Profile, Program
-    from .engines import compile_ruleset
+    from .engines import Engine, available_engines, compile_ruleset
     from .errors import (
         Diagnostic,
         EngineUnavailable,
@@ -36,7 +38,7 @@ if TYPE_CHECKING:  # what the names below are, for type checkers and documentati
     from .limits import DEFAULT_LIMITS, Limits
     from .results.recommendation import AuditEntry, Firings, ProgramResult, Recommendation
     from .ruleset.load import load_rules
-    from .runtime.evaluate import evaluate
+    from .runtime.session import Session, evaluate
     from .version import __version__
 
 # The façade imports lazily (PEP 562): `import smartpick_rules` costs next to nothing, and each
@@ -57,6 +59,8 @@ _WHERE: dict[str, str] = {
     "Catalog": ".domain.models",
     "Profile": ".domain.models",
     "Program": ".domain.models",
+    "Engine": ".engines",
+    "available_engines": ".engines",
     "compile_ruleset": ".engines",
     "Diagnostic": ".errors",
     "EngineUnavailable": ".errors",
@@ -74,7 +78,8 @@ _WHERE: dict[str, str] = {
     "ProgramResult": ".results.recommendation",
     "Recommendation": ".results.recommendation",
     "load_rules": ".ruleset.load",
-    "evaluate": ".runtime.evaluate",
+    "Session": ".runtime.session",
+    "evaluate": ".runtime.session",
     "__version__": ".version",
 }
 
@@ -99,6 +104,7 @@ __all__ = [
     "CohortResult",
     "ColumnMap",
     "Diagnostic",
+    "Engine",
     "EngineUnavailable",
     "EvaluationError",
     "Firings",
@@ -112,8 +118,10 @@ __all__ = [
     "Rule",
     "RuleSet",
     "RulesetError",
+    "Session",
     "SmartpickError",
     "__version__",
+    "available_engines",
     "catalog_from_data",
     "compile_ruleset",
     "evaluate",

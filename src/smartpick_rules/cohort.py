@@ -67,7 +67,7 @@ from .errors import (
 from .language.ir import RuleSet
 from .limits import DEFAULT_LIMITS, Limits
 from .results.recommendation import LazyResults, Recommendation
-from .runtime.evaluate import evaluate
+from .runtime.session import Session
 from .runtime.stages import as_of_year, coerce_catalog
 
 __all__ = ["CohortResult", "evaluate_many"]
@@ -131,16 +131,23 @@ def evaluate_many(
     if not pending:
         return [r for r in results if r is not None]
 
-    if executor is None:
-        for i, prof in pending:
-            results[i] = _evaluate_one(i, prof, cat, ruleset, engine, year, limits)
+    if executor is None or isinstance(executor, ThreadPoolExecutor):
+        # one session for the cohort: its threads share the compiled rule set and the catalog
+        session = _session(ruleset, cat, engine, year, limits)
+        if not isinstance(session, Session):
+            for i, _p in pending:
+                results[i] = session if isinstance(session, SmartpickError) else _wrap(i, session)
+        elif executor is None:
+            for i, prof in pending:
+                results[i] = _evaluate_one(i, prof, session)
+        else:
+            size = chunk_size or _default_chunk(len(pending), executor)
+            chunks = [pending[k : k + size] for k in range(0, len(pending), size)]
+            _run_threads(executor, chunks, session, results)
     else:
         size = chunk_size or _default_chunk(len(pending), executor)
         chunks = [pending[k : k + size] for k in range(0, len(pending), size)]
-        if isinstance(executor, ThreadPoolExecutor):
-            _run_threads(executor, chunks, cat, ruleset, engine, year, limits, results)
-        else:
-            _run_remote(executor, chunks, cat, ruleset, engine, year, limits, results, detail)
+        _run_remote(executor, chunks, cat, ruleset, engine, year, limits, results, detail)
     out: list[CohortResult] = []
     for i, r in enumerate(results):
         out.append(r if r is not None else _wrap(i, RuntimeError("no result came back for this profile")))
@@ -174,11 +181,18 @@ def _wrap(index: int, exc: BaseException) -> EvaluationError:
     )
 
 
-def _evaluate_one(
-    index: int, prof: Profile, cat: Catalog, ruleset: RuleSet, engine: str, year: int | _dt.date, limits: Limits
-) -> CohortResult:
+def _session(ruleset: RuleSet, cat: Catalog, engine: str, year: int | _dt.date, limits: Limits) -> Session | Exception:
+    """The cohort's session, or what stopped it (an engine that cannot run, a rule set it cannot
+    compile): then that is every profile's result, as it would be evaluating them one by one."""
     try:
-        return evaluate(prof, cat, ruleset, engine=engine, as_of=year, limits=limits)
+        return Session(ruleset, cat, engine=engine, limits=limits, as_of=year)
+    except Exception as exc:
+        return exc
+
+
+def _evaluate_one(index: int, prof: Profile, session: Session) -> CohortResult:
+    try:
+        return session.evaluate(prof)
     except SmartpickError as exc:
         return exc
     except Exception as exc:
@@ -207,15 +221,11 @@ def _default_chunk(n: int, executor: Executor) -> int:
 def _run_threads(
     executor: Executor,
     chunks: list[list[tuple[int, Profile]]],
-    cat: Catalog,
-    ruleset: RuleSet,
-    engine: str,
-    year: int | _dt.date,
-    limits: Limits,
+    session: Session,
     results: list[CohortResult | None],
 ) -> None:
     def run(chunk: list[tuple[int, Profile]]) -> list[CohortResult]:
-        return [_evaluate_one(i, p, cat, ruleset, engine, year, limits) for i, p in chunk]
+        return [_evaluate_one(i, p, session) for i, p in chunk]
 
     futures = [(chunk, executor.submit(run, chunk)) for chunk in chunks]
     for chunk, fut in futures:
@@ -370,8 +380,11 @@ def _run_chunk(
             _remember(_catalog_cache, catalog_key, cat)
     except SmartpickError as exc:
         return "ok", [(i, "error", (type(exc).__name__, exc.diagnostics)) for i, _p in chunk]
+    session = _session(ruleset, cat, engine, year, limits)
     for i, prof in chunk:
-        r = _evaluate_one(i, prof, cat, ruleset, engine, year, limits)
+        r = _evaluate_one(i, prof, session) if isinstance(session, Session) else session
+        if not isinstance(r, Recommendation | SmartpickError):
+            r = _wrap(i, r)
         if isinstance(r, SmartpickError):
             out.append((i, "error", (type(r).__name__, r.diagnostics)))
             continue
@@ -392,7 +405,7 @@ def _encode(rec: Recommendation, detail: str, cat: Catalog) -> tuple[Recommendat
     read, exactly as an in-process evaluation does, so the results are the same.
     """
     outcome = rec._outcome
-    head = attrs.evolve(rec, programs=(), _why_not=None, _list_scope=None, _outcome=None)
+    head = attrs.evolve(rec, programs=(), _outcome=None)
     order = outcome.order.tolist()
     if detail == "chosen":
         order = [i for i in order if outcome.choice.chosen_mask[i]]

@@ -90,7 +90,7 @@ class _CommandParser(_Parser):
 
 def cmd_evaluate(args: argparse.Namespace, io: Io) -> int:
     from ..reports import render as report
-    from ..runtime.evaluate import evaluate
+    from ..runtime.session import evaluate
 
     with loading(io, args, "loading") as progress:
         profile, catalog, rules = evaluation_inputs(args, progress)
@@ -128,7 +128,7 @@ def _program_or_error(catalog: Any, program_id: str) -> None:
 
 def cmd_explain(args: argparse.Namespace, io: Io) -> int:
     from ..domain.converter import unstructure
-    from ..runtime.evaluate import evaluate
+    from ..runtime.session import evaluate
 
     with loading(io, args, "loading") as progress:
         profile, catalog, rules = evaluation_inputs(args, progress)

@@ -12,15 +12,13 @@ from ..reports.common import region_label
 from ..reports.table import render_rich_table
 from ..reports.text import clean, md
 from ..results.recommendation import AdviceItem
-from ..whatif import (
+from ..runtime.session import Session
+from ..runtime.whatif import (
     Comparison,
-    Evaluator,
     LeverResult,
     ProgramChange,
     WhatIfResult,
-    levers,
     parse_change,
-    whatif,
 )
 
 if TYPE_CHECKING:
@@ -249,13 +247,13 @@ def _shell_quote(text: str) -> str:
     return shlex.quote(text)
 
 
-def _evaluator(args: argparse.Namespace, io: Io) -> tuple[Profile, Evaluator]:
+def _evaluator(args: argparse.Namespace, io: Io) -> tuple[Profile, Session]:
     from .io import Progress, evaluation_inputs
 
     with Progress(io, "loading") as progress:
         profile, catalog, rules = evaluation_inputs(args, progress)
         progress.update("compiling rule sets")
-        ev = Evaluator(catalog, rules, engine=args.engine, as_of=args.as_of)
+        ev = Session(rules, catalog, engine=args.engine, as_of=args.as_of)
     return profile, ev
 
 
@@ -265,7 +263,7 @@ def whatif_command(args: argparse.Namespace, io: Io) -> int:
     changes = [parse_change(c) for c in args.changes]
     profile, ev = _evaluator(args, io)
     with Progress(io, "evaluating both profiles"):
-        res = whatif(ev, profile, changes)
+        res = ev.whatif(profile, changes)
     write_output(io, render_whatif(res, args.format, args.top), args.output, "the what-if report", json_text=args.format == "json")
     return 0
 
@@ -275,7 +273,7 @@ def levers_command(args: argparse.Namespace, io: Io) -> int:
 
     profile, ev = _evaluator(args, io)
     with Progress(io, "trying levers"):
-        results = levers(ev, profile)
+        results = ev.levers(profile)
     name = profile.name or profile.id
     title = f"Levers for {name}, ranked by programs moved (of {len(ev.catalog):,}; as of {ev.as_of})"
     write_output(io, render_levers(results, title=title, total=len(ev.catalog), fmt=args.format, profile_arg=profile_arg(args)), args.output, "the levers report", json_text=args.format == "json")

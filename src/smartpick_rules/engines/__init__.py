@@ -1,14 +1,22 @@
-"""Engines decide which rules fire; everything else (scores, tiers, audit) is shared code.
+"""Engines decide which rules fire; everything else (chances, tiers, audit) is shared code.
 
 An engine gets a ``Plan`` and the facts of one evaluation, and
 returns, per stage, which rules fired for which fact. Because every effect only adds and each
 rule fires at most once per fact, the fired sets determine the whole result, so two engines
 that agree on them give byte-identical recommendations.
+
+Engines are plugins: each is an entry point in the group ``smartpick_rules.engines`` naming an
+[`Engine`][smartpick_rules.engines.Engine] class (or a factory), and ``engine="NAME"`` picks it.
+The native and durable engines register themselves there as any third-party package would
+(``pyproject.toml``); docs/engines.md explains writing one.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+import importlib.metadata
+import threading
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 import attrs
 import numpy as np
@@ -18,10 +26,27 @@ from ..domain.models import Catalog
 from ..errors import Diagnostic, EngineUnavailable, EvaluationError, Location
 from ..language.interp import ScalarCompiler, Scope, current_meter
 from ..language.ir import RuleSet
+from ..language.vector import ProgramContext
 from ..limits import DEFAULT_LIMITS, Limits
 from ..plan import Plan, StagePlan, plan_ruleset
 
-__all__ = ["Budget", "Engine", "available_engines", "compile_ruleset", "get_engine", "scalar_fixpoint"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "Budget",
+    "Engine",
+    "available_engines",
+    "compile_ruleset",
+    "get_engine",
+    "reload_engines",
+    "scalar_fixpoint",
+    "unavailable_engines",
+]
+
+#: the entry-point group engine plugins register in (``[project.entry-points."smartpick_rules.engines"]``)
+ENTRY_POINT_GROUP = "smartpick_rules.engines"
+
+BoolArray = npt.NDArray[np.bool_]
+CompiledT = TypeVar("CompiledT")
 
 
 class Budget:
@@ -45,23 +70,51 @@ class Budget:
             )
 
 
-class Engine(Protocol):
+class Engine(Protocol[CompiledT]):
+    """What an engine implements: compile a plan once, then say which rules fire, stage by stage.
+
+    ``CompiledT`` is the engine's own compiled form (the native engine's is the ``Plan`` itself);
+    it is built once per rule set and engine and cached on the ``RuleSet`` (``compile_ruleset``),
+    so it must be safe to read from many threads at once. Each ``run_*`` returns the indices (or
+    masks) of the rules that fired, in the order of the plan's stage (``plan.profile.rules``,
+    ``plan.program.rules``, ``plan.list.rules``), and spends one unit of ``budget`` per firing.
+
+    An engine may also define ``unavailable_reason() -> str | None``: a sentence saying why it
+    cannot run here (a missing optional dependency, an unsupported Python), which
+    ``engine="NAME"`` then raises as [`EngineUnavailable`][smartpick_rules.EngineUnavailable].
+    """
+
+    #: the engine's name: the entry point's name, recorded in each result's provenance
     name: str
 
-    def compile(self, plan: Plan, limits: Limits = DEFAULT_LIMITS) -> Any: ...
-
-    def run_profile(self, compiled: Any, scope: Scope, budget: Budget) -> frozenset[int]: ...
-
-    def run_program(
-        self, compiled: Any, scope: Scope, catalog: Catalog, budget: Budget, context: Any = None, only: Any = None
-    ) -> list[npt.NDArray[np.bool_]]:
-        """One mask per program-stage rule. ``context`` is the evaluation's
-        ``ProgramContext``; an engine that evaluates over columns may fill its memo. ``only``
-        (rule indices closed under the tags they read) lets an engine skip the other rules;
-        one that runs them all anyway gives the same masks for these."""
+    def compile(self, plan: Plan, limits: Limits = DEFAULT_LIMITS) -> CompiledT:
+        """The engine's form of ``plan``; raise ``RulesetError`` (code ``unsupported``) for a rule it cannot run."""
         ...
 
-    def run_list(self, compiled: Any, scope: Scope, budget: Budget) -> frozenset[int]: ...
+    def run_profile(self, compiled: CompiledT, scope: Scope, budget: Budget) -> frozenset[int]:
+        """The profile-stage rules that fire for the applicant (``scope``), to their fixpoint."""
+        ...
+
+    def run_program(
+        self,
+        compiled: CompiledT,
+        scope: Scope,
+        catalog: Catalog,
+        budget: Budget,
+        context: ProgramContext | None = None,
+        only: frozenset[int] | None = None,
+    ) -> list[BoolArray]:
+        """One mask per program-stage rule: the programs of ``catalog`` it fired for.
+
+        ``context`` is the evaluation's ``ProgramContext``; an engine that evaluates over
+        columns may fill its memo. ``only`` (rule indices closed under the tags they read) lets
+        an engine skip the other rules; one that runs them all anyway gives the same masks for
+        these."""
+        ...
+
+    def run_list(self, compiled: CompiledT, scope: Scope, budget: Budget) -> frozenset[int]:
+        """The list-stage rules that fire for the list facts (``scope.list``)."""
+        ...
 
 
 def scalar_fixpoint(
@@ -102,38 +155,145 @@ def scalar_fixpoint(
     return frozenset(fired), frozenset(tags)
 
 
-def get_engine(name: str) -> Engine:
-    if name == "native":
-        from .native import NativeEngine
+# -- the plugin registry ----------------------------------------------------------------------
 
-        return NativeEngine()
-    if name == "durable":
-        from .durable import DurableEngine, durable_unavailable_reason
+#: where the engines of this package are when its own metadata cannot be read (run from a source
+#: tree without installing it); an installed package finds them through its entry points
+_BUILTIN = {
+    "native": "smartpick_rules.engines.native:NativeEngine",
+    "durable": "smartpick_rules.engines.durable:DurableEngine",
+}
+_METHODS = ("compile", "run_profile", "run_program", "run_list")
 
-        reason = durable_unavailable_reason()
-        if reason:
-            raise EngineUnavailable(Diagnostic("engine_unavailable", reason, Location()))
-        return DurableEngine()
-    raise EngineUnavailable(
-        Diagnostic(
-            "engine_unavailable",
+_lock = threading.RLock()
+_registry: dict[str, list[importlib.metadata.EntryPoint]] | None = None
+_loaded: dict[str, Engine[Any] | Diagnostic] = {}
+
+
+def _unavailable(message: str, help: str | None = None) -> Diagnostic:
+    return Diagnostic("engine_unavailable", message, Location(), help=help)
+
+
+def _registered() -> dict[str, list[importlib.metadata.EntryPoint]]:
+    """Every entry point of the group, by name (read once per process: ``reload_engines``)."""
+    global _registry
+    with _lock:
+        if _registry is None:
+            found: dict[str, list[importlib.metadata.EntryPoint]] = {}
+            try:
+                points = list(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
+            except Exception:  # unreadable metadata of some distribution: the built-ins still run
+                points = []
+            for ep in points:
+                found.setdefault(ep.name, []).append(ep)
+            for name, value in _BUILTIN.items():
+                if name not in found:
+                    found[name] = [importlib.metadata.EntryPoint(name, value, ENTRY_POINT_GROUP)]
+            _registry = found
+        return _registry
+
+
+def _origin(ep: importlib.metadata.EntryPoint) -> str:
+    dist = getattr(ep, "dist", None)
+    where = f"{dist.name} {dist.version}" if dist is not None else "no distribution"
+    return f"`{ep.name} = {ep.value}` ({where})"
+
+
+def _load(name: str) -> Engine[Any] | Diagnostic:
+    """The engine registered as ``name``, or why it cannot be used. Never raises."""
+    points = _registered().get(name)
+    if not points:
+        known = sorted(_registered())
+        return _unavailable(
             f"unknown engine `{name}`",
-            Location(),
-            help="engines: " + ", ".join(available_engines()),
+            help=f"engines: {', '.join(known)}; a package adds one with an entry point in the group `{ENTRY_POINT_GROUP}`",
         )
-    )
+    origins = sorted({_origin(ep) for ep in points})
+    if len(origins) > 1:
+        return _unavailable(
+            f"engine `{name}` is registered more than once: {'; '.join(origins)}",
+            help="uninstall one of these packages",
+        )
+    ep = points[0]
+    plugin = f"engine plugin {origins[0]}"
+    try:
+        target: Any = ep.load()
+    except Exception as exc:
+        return _unavailable(f"{plugin} failed to load: {type(exc).__name__}: {exc}".splitlines()[0][:1000])
+    try:
+        # a class is instantiated, a factory called; an engine object is used as it is
+        is_engine = not isinstance(target, type) and all(callable(getattr(target, m, None)) for m in _METHODS)
+        engine: Any = target if is_engine or not callable(target) else target()
+    except EngineUnavailable as exc:
+        return exc.diagnostics[0]
+    except Exception as exc:
+        return _unavailable(f"{plugin} failed to start: {type(exc).__name__}: {exc}".splitlines()[0][:1000])
+    missing = [m for m in _METHODS if not callable(getattr(engine, m, None))]
+    if missing:
+        return _unavailable(f"{plugin} is not an Engine: it has no {', '.join(missing)}")
+    if getattr(engine, "name", None) != name:
+        return _unavailable(f"{plugin} calls itself {getattr(engine, 'name', None)!r}, not {name!r}")
+    probe: Callable[[], str | None] | None = getattr(engine, "unavailable_reason", None)
+    if probe is not None:
+        try:
+            reason = probe()
+        except Exception as exc:
+            reason = f"{plugin} could not say whether it runs here: {type(exc).__name__}: {exc}".splitlines()[0][:1000]
+        if reason:
+            return _unavailable(reason)
+    return engine  # type: ignore[no-any-return]
+
+
+def _lookup(name: str) -> Engine[Any] | Diagnostic:
+    hit = _loaded.get(name)
+    if hit is None:
+        with _lock:
+            hit = _loaded.get(name)
+            if hit is None:
+                hit = _loaded[name] = _load(name)
+    return hit
+
+
+def get_engine(name: str) -> Engine[Any]:
+    """The engine registered as ``name`` (loaded once per process).
+
+    Raises [`EngineUnavailable`][smartpick_rules.EngineUnavailable] saying why when there is no
+    such engine, when its plugin fails to load or is not an engine (naming the entry point and
+    the distribution it comes from), or when the engine cannot run here.
+    """
+    hit = _lookup(name)
+    if isinstance(hit, Diagnostic):
+        raise EngineUnavailable(hit)
+    return hit
 
 
 def available_engines() -> list[str]:
-    out = ["native"]
-    try:
-        from .durable import durable_unavailable_reason
+    """The engines that run here: ``native`` first, then the others by name.
 
-        if not durable_unavailable_reason():
-            out.append("durable")
-    except ImportError:
-        pass
+    Read from the entry-point group ``smartpick_rules.engines`` once per process; an engine
+    whose plugin is broken, or that cannot run here, is left out (``unavailable_engines`` says why).
+    """
+    names = sorted(_registered(), key=lambda n: (n != "native", n))
+    return [n for n in names if not isinstance(_lookup(n), Diagnostic)]
+
+
+def unavailable_engines() -> dict[str, str]:
+    """The registered engines that cannot be used here, each with the reason."""
+    out: dict[str, str] = {}
+    for name in sorted(_registered()):
+        hit = _lookup(name)
+        if isinstance(hit, Diagnostic):
+            out[name] = hit.message
     return out
+
+
+def reload_engines() -> None:
+    """Forget the engines read so far: the next lookup reads the entry points again (after
+    installing a plugin into a running process). Compiled rule sets keep their engine's form."""
+    global _registry
+    with _lock:
+        _registry = None
+        _loaded.clear()
 
 
 def compile_ruleset(ruleset: RuleSet, engine: str = "native", limits: Limits = DEFAULT_LIMITS) -> Any:

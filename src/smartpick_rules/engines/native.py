@@ -128,6 +128,8 @@ class NativeProgram:
 
 
 class NativeEngine:
+    """The ``native`` engine plugin (entry point ``native`` in ``smartpick_rules.engines``)."""
+
     name = "native"
 
     def compile(self, plan: Plan, limits: Limits = DEFAULT_LIMITS) -> Plan:

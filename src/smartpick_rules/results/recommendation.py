@@ -506,14 +506,28 @@ class Recommendation:
     provenance: Provenance
     profile_tags: tuple[str, ...] = ()
     derived: dict[str, JSONValue] = attrs.field(factory=dict)
-    _why_not: Callable[[str], list[WhyNot]] | None = attrs.field(default=None, eq=False, repr=False, alias="_why_not")
-    #: the facts the list stage read, kept for list-stage why-not and rule-test coverage
-    _list_scope: Any = attrs.field(default=None, eq=False, repr=False, alias="_list_scope")
-    #: the evaluation's columns (firings, chances, what each rule read), from which per-program
-    #: results, ``firings()`` and ``why_not()`` are built on demand; None when read from JSON
+    #: the live evaluation that produced this result (the session's columns: firings, chances,
+    #: what each rule read, the facts each stage saw), from which per-program results,
+    #: ``firings()`` and ``why_not()`` are built on demand. Not part of the value: it is left out
+    #: of equality, JSON and pickles; None when read from JSON or unpickled.
     _outcome: Any = attrs.field(default=None, eq=False, repr=False, alias="_outcome")
     #: Limits.max_result_bytes of the evaluation: the most JSON ``to_json`` writes
     _max_json_bytes: int | None = attrs.field(default=None, eq=False, repr=False, alias="_max_json_bytes")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled (and copied) as a value: every field, the programs' results built, the live
+        evaluation left behind, as ``from_json`` gives it. On a large catalog that builds every
+        program's audit trail; ``evaluate_many`` sends results between processes as columns instead."""
+        programs = self.programs
+        built = tuple(programs.iter_uncached()) if isinstance(programs, LazyResults) else tuple(programs)
+        values = {a.alias: getattr(self, a.name) for a in attrs.fields(Recommendation)}
+        values.update(programs=built, _outcome=None)
+        return (_recommendation, (values,))
+
+    @property
+    def _list_scope(self) -> Any:
+        """The facts the list stage read (list-stage why-not, rule-test coverage), while live."""
+        return getattr(self._outcome, "list_scope", None)
 
     # -- lookups ---------------------------------------------------------------------
     def get(self, program_id: str) -> ProgramResult | None:
@@ -599,8 +613,6 @@ class Recommendation:
     # -- serialisation -----------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = converter.unstructure(self)
-        data.pop("_why_not", None)
-        data.pop("_list_scope", None)
         data.pop("_outcome", None)
         data.pop("_max_json_bytes", None)
         return {"schema_version": SCHEMA_VERSION, "notice": NOTICE, **data}
@@ -617,7 +629,7 @@ class Recommendation:
         token = secrets.token_hex(8)  # markers no input string can spell
         marker, audit_marker = f"programs:{token}", f"audit:{token}"
         head: dict[str, Any] = converter.unstructure(attrs.evolve(self, programs=()))
-        for private in ("_why_not", "_list_scope", "_max_json_bytes", "_outcome"):
+        for private in ("_max_json_bytes", "_outcome"):
             head.pop(private, None)
         head["programs"] = marker
         frame = _dumps({"schema_version": SCHEMA_VERSION, "notice": NOTICE, **head}, indent)
@@ -729,15 +741,20 @@ class Recommendation:
     # -- explanation -------------------------------------------------------------------
     def why_not(self, program_id: str) -> list[WhyNot]:
         """Rules considered for this program that did not fire, each with its failing clause."""
-        if self._why_not is None:
+        if self._outcome is None:
             raise ValueError("why-not needs the live evaluation; a Recommendation read from JSON has only what fired")
-        return self._why_not(program_id)
+        return self._outcome.why_not(program_id)  # type: ignore[no-any-return]
 
     def explain(self, program_id: str) -> str:
         """A readable trace for one program: what fired, in order, then what did not and why."""
         from .explain import explain_program
 
         return explain_program(self, program_id)
+
+
+def _recommendation(values: dict[str, Any]) -> Recommendation:
+    """A pickled ``Recommendation``, back (``Recommendation.__reduce__``)."""
+    return Recommendation(**values)
 
 
 def _json_list(items: list[str], indent: int | None, depth: int) -> str:

@@ -1,4 +1,7 @@
-"""``evaluate(profile, catalog)``: the stages, run in order, and the result assembled.
+"""One evaluation: the stages, run in order, and the result assembled.
+
+[`Session.evaluate`][smartpick_rules.Session.evaluate] (and so ``evaluate()``) calls ``run``
+with what the session compiled once.
 
 profile stage -> program stage -> assessment -> list stage. The engine decides which rules
 fire; this module turns fired rules into exclusions, chances of an interview, tiers,
@@ -8,8 +11,7 @@ id), which is why the outcome and the audit do not depend on catalog order or fi
 
 from __future__ import annotations
 
-import datetime as _dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
@@ -17,16 +19,13 @@ import numpy as np
 import numpy.typing as npt
 
 from ..domain.converter import unstructure
-from ..domain.inputs import profile_from_data
-from ..domain.models import CALIFORNIA_REGIONS, Catalog, Profile, Program, Region
-from ..engines import Budget, compile_ruleset, get_engine
-from ..errors import Diagnostic, EvaluationError, InputError, Location
+from ..domain.models import CALIFORNIA_REGIONS, Catalog, Profile, Region
+from ..engines import Budget, Engine
 from ..language.facts import ListFacts, ListItem
-from ..language.interp import metered
-from ..language.ir import TIERS, RuleSet
+from ..language.ir import TIERS
 from ..language.vector import ListColumns, ProgramColumns, ProgramContext, VBool, VNum, VObj, VStr
-from ..limits import DEFAULT_LIMITS, Limits
-from ..plan import Plan, plan_ruleset
+from ..limits import Limits
+from ..plan import Plan
 from ..results.recommendation import (
     AdviceItem,
     BreadthResult,
@@ -42,62 +41,14 @@ from .levers import pool_wideners
 from .list_stage import LazyItems, choose_list, group_masks, id_order, list_settings, priority_order
 from .outcome import Outcome, catalog_ids
 from .stages import (
-    as_of_year,
     assess_programs,
-    coerce_catalog,
     program_tag_masks,
     run_profile_stage,
 )
 
-__all__ = ["evaluate"]
+__all__ = ["run"]
 
 BoolArray = npt.NDArray[np.bool_]
-
-
-def evaluate(
-    profile: Profile | Mapping[str, Any],
-    catalog: Catalog | Sequence[Program] | Sequence[Mapping[str, Any]] | Mapping[str, Any],
-    rules: RuleSet | None = None,
-    *,
-    engine: str = "native",
-    as_of: int | _dt.date | None = None,
-    limits: Limits = DEFAULT_LIMITS,
-) -> Recommendation:
-    """Evaluate one applicant against a catalog with a rule set.
-
-    ``profile`` and ``catalog`` may be models or plain data (a dict from JSON, a list of
-    program dicts); plain data is structured strictly, and errors name the field path.
-    ``rules`` defaults to the rule sets shipped with the package. ``as_of`` fixes the year
-    ``years_since()`` counts from (default: this year) and is recorded for replay.
-    """
-
-    prof = profile_from_data(profile, limits=limits) if not isinstance(profile, Profile) else profile
-    cat = coerce_catalog(catalog, limits)
-    ruleset = rules if rules is not None else _default_rules()
-    year = as_of_year(as_of)
-    plan = plan_ruleset(ruleset, limits)
-    eng = get_engine(engine)
-    compiled = compile_ruleset(ruleset, engine, limits)
-    try:
-        with metered(limits.max_work):
-            return _run(prof, cat, plan, eng, compiled, engine, year, limits)
-    except (EvaluationError, InputError):
-        raise
-    except RecursionError:
-        raise EvaluationError(Diagnostic("evaluation_error", "an expression nested too deeply to evaluate", Location())) from None
-
-
-_DEFAULT: dict[str, RuleSet] = {}
-
-
-def _default_rules() -> RuleSet:
-    rs = _DEFAULT.get("shipped")
-    if rs is None:
-        from ..ruleset.load import load_rules
-
-        rs = load_rules()
-        _DEFAULT["shipped"] = rs
-    return rs
 
 
 def _region_masks(cat: Catalog) -> tuple[BoolArray, BoolArray, BoolArray]:
@@ -152,9 +103,10 @@ _TIER_CATS = ("likely", "reach", "target")
 _TIER_TO_CAT = np.array([_TIER_CATS.index(t) for t in TIERS] + [-1], dtype=np.int32)
 
 
-def _run(
-    prof: Profile, cat: Catalog, plan: Plan, eng: Any, compiled: Any, engine: str, year: int, limits: Limits
+def run(
+    prof: Profile, cat: Catalog, plan: Plan, eng: Engine[Any], compiled: Any, engine: str, year: int, limits: Limits
 ) -> Recommendation:
+    """Evaluate ``prof`` against ``cat`` with ``plan``, compiled as ``compiled`` for ``eng``."""
     budget = Budget(limits.max_firings)
     scalar = plan.scalar
 
@@ -284,6 +236,7 @@ def _run(
         order=order,
         choice=choice,
         groups=groups,
+        list_scope=list_scope,
     )
     provenance = Provenance(
         library_version=_version,
@@ -304,8 +257,6 @@ def _run(
         provenance=provenance,
         profile_tags=tuple(sorted(profile_tags)),
         derived={k: derived[k] for k in sorted(derived)},
-        _why_not=outcome.why_not,
-        _list_scope=list_scope,
         _outcome=outcome,
         _max_json_bytes=limits.max_result_bytes,
     )

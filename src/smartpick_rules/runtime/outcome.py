@@ -265,6 +265,7 @@ class Outcome:
         order: npt.NDArray[np.intp],
         choice: Choice,
         groups: dict[str, BoolArray],
+        list_scope: Scope | None = None,
     ) -> None:
         self.plan: Plan | None = plan
         self.catalog: Catalog | None = catalog
@@ -284,6 +285,8 @@ class Outcome:
         self.order = order
         self.choice = choice
         self.groups = groups
+        #: the facts the list stage read (list-stage why-not, rule-test coverage); not portable
+        self.list_scope = list_scope
         # what the profile stage decided that every program's audit repeats
         self.profile_tags = prof_out.tags
         self.base_log_odds = prof_out.log_odds
@@ -741,6 +744,7 @@ class Outcome:
         self.__dict__.update(state)
         self.plan = self.catalog = self.profile = self.prof_out = None
         self.context = None
+        self.list_scope = None
         self._specs = {}
         self._columns = {}
         self._renders = {}

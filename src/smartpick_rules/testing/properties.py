@@ -34,7 +34,7 @@ from ..language.interp import Scope, evaluate_expr, truth
 from ..language.ir import Change, Property, RuleSet, format_value
 from ..language.result_facts import OBSERVABLES, ResultBreadth, ResultFacts, ResultItem, Tier
 from ..results.recommendation import AuditEntry, ProgramResult, Recommendation
-from ..runtime.evaluate import evaluate
+from ..runtime.session import evaluate
 
 __all__ = [
     "AuditChange",

@@ -38,7 +38,7 @@ from ..language.ir import RuleSet
 from ..limits import DEFAULT_LIMITS, Limits
 from ..results.recommendation import Recommendation
 from ..ruleset.load import load_rules, shipped_rulesets_path
-from ..runtime.evaluate import evaluate
+from ..runtime.session import evaluate
 from ..sourcemap import DocumentError, parse_toml, toml_source_map
 
 __all__ = ["CaseResult", "Coverage", "RuleTestCase", "TestSuite", "load_suite", "run_suite"]

@@ -51,12 +51,23 @@ def durable_unavailable_reason() -> str | None:
     except (ImportError, ValueError):
         found = False
     if not found:
-        return 'durable_rules is not installed; install durable-rules==2.0.28 (Python 3.11 or 3.12), or use engine="native"'
+        return (
+            "durable_rules is not installed: it is an optional extra, "
+            "`pip install 'smartpick-rules[durable]'` (Python 3.11 or 3.12; it builds with a C compiler), "
+            'or use engine="native"'
+        )
     return None
 
 
 class DurableEngine:
+    """The ``durable`` engine plugin (entry point ``durable`` in ``smartpick_rules.engines``)."""
+
     name = "durable"
+
+    @staticmethod
+    def unavailable_reason() -> str | None:
+        """Why this engine cannot run here (durable_rules missing, Python 3.13+), or None."""
+        return durable_unavailable_reason()
 
     def compile(self, plan: Plan, limits: Limits = DEFAULT_LIMITS) -> DurableCompiled:
         reason = durable_unavailable_reason()
