@@ -183,6 +183,43 @@ def test_one_recommendation_read_from_sixteen_threads(
             assert text == expected_json and why_ok
 
 
+@pytest.mark.parametrize("engine", available_engines())
+def test_one_session_shared_by_sixteen_threads(
+    engine: str, catalog: sr.Catalog, profiles: list[sr.Profile], fast_switching: None
+) -> None:
+    """One Session, made once and used by every thread: evaluate, explain, why-not and what-if
+    give what a session of one's own gives serially."""
+    alone = sr.Session(fresh_rules(), catalog, engine=engine, as_of=2026)
+    serial = [alone.evaluate(p) for p in profiles]
+    serial_json = [r.to_json() for r in serial]
+    pids = [r.programs[0].program.id for r in serial]
+    serial_explain = [alone.explain(p, pid) for p, pid in zip(profiles, pids, strict=True)]
+    change = ["preferences.long_term_la_plan=true"]
+    serial_whatif = [alone.whatif(p, change).to_dict() for p in profiles]
+    shared = sr.Session(fresh_rules(), catalog, engine=engine, as_of=2026)
+    barrier = threading.Barrier(THREADS)
+
+    def work(t: int) -> list[str]:
+        barrier.wait()
+        wrong = []
+        for k in range(len(profiles)):
+            i = (t + k) % len(profiles)
+            rec = shared.evaluate(profiles[i])
+            if rec.to_json() != serial_json[i]:
+                wrong.append(f"evaluate {i}")
+            if k % 3 == t % 3:  # explanations and what-ifs for a third of the profiles per thread
+                if shared.explain(rec, pids[i]) != serial_explain[i]:
+                    wrong.append(f"explain {i}")
+                if shared.whatif(profiles[i], change).to_dict() != serial_whatif[i]:
+                    wrong.append(f"whatif {i}")
+        return wrong
+
+    with ThreadPoolExecutor(THREADS) as ex:
+        wrong = [w for run in ex.map(work, range(THREADS)) for w in run]
+    assert not wrong, wrong[:10]
+    assert set(shared.rules.compiled_cache()) == {"analysis", "plan", f"engine:{engine}"}
+
+
 def test_shipped_rules_across_threads(catalog: sr.Catalog, profiles: list[sr.Profile]) -> None:
     rules = sr.load_rules()
     serial = {p.id: sr.evaluate(p, catalog, rules, as_of=2026).to_json() for p in profiles}

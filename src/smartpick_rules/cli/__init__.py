@@ -375,7 +375,7 @@ def _add_evaluation_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--catalog-map", metavar="MAP", help="a column map (TOML) for a catalog whose columns are named otherwise (docs/import.md)")
     _add_rules_options(p)
-    p.add_argument("--engine", default="native", metavar="NAME", help="the engine: native (default) or durable")
+    p.add_argument("--engine", default="native", metavar="NAME", help="the engine: native (default), durable, or one an installed plugin registers")
     p.add_argument(
         "--as-of",
         type=_year,
@@ -496,7 +496,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compile", help="show what a rule set compiles to", description="Show what a rule set compiles to for an engine, for auditors.")
     p.add_argument("paths", nargs="*", metavar="PATH", help="rule-set files or folders (default: the shipped rule sets)")
     _add_rules_options(p, positional=True)
-    p.add_argument("--engine", default="native", metavar="NAME", help="native (default) or durable")
+    p.add_argument("--engine", default="native", metavar="NAME", help="native (default), durable, or one an installed plugin registers")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--output", "-o", metavar="FILE")
     p.set_defaults(func=run_compile_command)

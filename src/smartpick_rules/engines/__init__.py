@@ -30,10 +30,19 @@ from ..language.vector import ProgramContext
 from ..limits import DEFAULT_LIMITS, Limits
 from ..plan import Plan, StagePlan, plan_ruleset
 
+# A plugin is written against this module: the protocol, the budget, the reference fixpoint and
+# the types they mention are all importable from here (docs/engines.md).
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "BoolArray",
     "Budget",
+    "Catalog",
     "Engine",
+    "Limits",
+    "Plan",
+    "ProgramContext",
+    "Scope",
+    "StagePlan",
     "available_engines",
     "compile_ruleset",
     "get_engine",
@@ -87,7 +96,7 @@ class Engine(Protocol[CompiledT]):
     #: the engine's name: the entry point's name, recorded in each result's provenance
     name: str
 
-    def compile(self, plan: Plan, limits: Limits = DEFAULT_LIMITS) -> CompiledT:
+    def compile(self, plan: Plan, limits: Limits) -> CompiledT:
         """The engine's form of ``plan``; raise ``RulesetError`` (code ``unsupported``) for a rule it cannot run."""
         ...
 

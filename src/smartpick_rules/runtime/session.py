@@ -129,9 +129,14 @@ class Session:
         return catalog_ids(self._catalog)
 
     def __repr__(self) -> str:
-        names = ", ".join(r.name for r in self._rules.rulesets) or "no rule sets"
+        names = [r.name for r in self._rules.rulesets]
+        shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+        sets = f"{len(names)} rule set{'s' if len(names) != 1 else ''}" + (f" ({shown})" if names else "")
         year = self._as_of if self._as_of is not None else "this year"
-        return f"<Session: {names}; {len(self._catalog):,} programs; engine {self._engine_name}; as of {year}>"
+        return (
+            f"<Session: {len(self._rules.rules):,} rules from {sets}; {len(self._catalog):,} programs; "
+            f"engine {self._engine_name}; as of {year}>"
+        )
 
     # -- evaluating ------------------------------------------------------------------------
     def _profile(self, profile: ProfileInput) -> Profile:
