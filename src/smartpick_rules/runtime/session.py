@@ -60,7 +60,7 @@ class Session:
         >>> session = sr.Session(sr.load_rules(), sr.load_catalog("catalog.csv"), as_of=2026)
         >>> rec = session.evaluate(sr.load_profile("me.toml"))
         >>> print(session.explain(rec, rec.chosen()[0].program.id))
-        >>> session.whatif(profile, ["step2_ck.score=240"]).comparison.moved()
+        >>> session.whatif(sr.load_profile("me.toml"), ["step2_ck.score=240"]).comparison.moved()
 
     ``rules`` is a loaded [`RuleSet`][smartpick_rules.RuleSet] (``None``: the shipped rule sets);
     ``catalog`` a [`Catalog`][smartpick_rules.Catalog] or plain data, structured strictly once.
