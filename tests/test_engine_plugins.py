@@ -197,12 +197,17 @@ def test_an_engine_that_cannot_run_here_says_why(plugins: Path, catalog: sr.Cata
     assert "needsservice" not in available_engines()
 
 
-def test_an_unknown_engine_lists_the_engines_and_the_group(catalog: sr.Catalog) -> None:
+def test_an_unknown_engine_lists_the_engines_that_run_and_the_group(plugins: Path, catalog: sr.Catalog) -> None:
     with pytest.raises(sr.EngineUnavailable) as info:
         sr.Session(None, catalog, engine="rete2000")
     d = info.value.diagnostics[0]
     assert d.message == "unknown engine `rete2000`"
-    assert d.help is not None and "native" in d.help and ENTRY_POINT_GROUP in d.help
+    assert d.help is not None and d.help.startswith(f"engines: {', '.join(available_engines())};")
+    assert "counting" in d.help and "broken" not in d.help and ENTRY_POINT_GROUP in d.help
+    # names come from callers: an unknown one is not remembered
+    from smartpick_rules import engines
+
+    assert "rete2000" not in engines._loaded
 
 
 def test_two_distributions_claiming_one_name_are_refused(plugins: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -203,20 +203,18 @@ def _registered() -> dict[str, list[importlib.metadata.EntryPoint]]:
 
 
 def _origin(ep: importlib.metadata.EntryPoint) -> str:
+    """How an error names a plugin: its entry point and the distribution that declares it."""
     dist = getattr(ep, "dist", None)
-    where = f"{dist.name} {dist.version}" if dist is not None else "no distribution"
+    try:
+        where = f"{dist.name} {dist.version}" if dist is not None else "no distribution"
+    except Exception:  # a distribution whose metadata does not read
+        where = "a distribution whose metadata does not read"
     return f"`{ep.name} = {ep.value}` ({where})"
 
 
 def _load(name: str) -> Engine[Any] | Diagnostic:
     """The engine registered as ``name``, or why it cannot be used. Never raises."""
-    points = _registered().get(name)
-    if not points:
-        known = sorted(_registered())
-        return _unavailable(
-            f"unknown engine `{name}`",
-            help=f"engines: {', '.join(known)}; a package adds one with an entry point in the group `{ENTRY_POINT_GROUP}`",
-        )
+    points = _registered()[name]
     origins = sorted({_origin(ep) for ep in points})
     if len(origins) > 1:
         return _unavailable(
@@ -255,6 +253,13 @@ def _load(name: str) -> Engine[Any] | Diagnostic:
 
 def _lookup(name: str) -> Engine[Any] | Diagnostic:
     hit = _loaded.get(name)
+    if hit is None and name not in _registered():
+        # not kept: names come from callers (a request's parameter, say), so the cache stays small
+        return _unavailable(
+            f"unknown engine `{name}`",
+            help=f"engines: {', '.join(available_engines())}; a package adds one with an entry point "
+            f"in the group `{ENTRY_POINT_GROUP}` (docs/engines.md)",
+        )
     if hit is None:
         with _lock:
             hit = _loaded.get(name)
