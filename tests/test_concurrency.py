@@ -217,7 +217,8 @@ def test_one_session_shared_by_sixteen_threads(
     with ThreadPoolExecutor(THREADS) as ex:
         wrong = [w for run in ex.map(work, range(THREADS)) for w in run]
     assert not wrong, wrong[:10]
-    assert set(shared.rules.compiled_cache()) == {"analysis", "plan", f"engine:{engine}"}
+    limits = sr.DEFAULT_LIMITS
+    assert set(shared.rules.compiled_cache()) == {("analysis", limits), ("plan", limits), f"engine:{engine}:{limits!r}"}
 
 
 def test_shipped_rules_across_threads(catalog: sr.Catalog, profiles: list[sr.Profile]) -> None:
