@@ -7,16 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import smartpick_rules as sr
+from fixtures import PROGRAM
 from smartpick_rules.ruleset.load import load_rules_from_text
 
 CASES = Path(__file__).parent / "cases"
-PROGRAM_DEFAULTS: dict[str, Any] = {
-    "name": "Program",
-    "specialty": "internal_medicine",
-    "state": "CA",
-    "region": "la_county",
-    "program_type": "community",
-}
+PROGRAM_DEFAULTS = PROGRAM
 
 
 def all_case_files() -> list[Path]:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import fixtures
 import smartpick_rules as sr
 from smartpick_rules.cli import Io, Progress
 from smartpick_rules.ruleset.json_schema import rule_file_schema
@@ -117,7 +118,7 @@ def test_evaluate_small_catalog_and_default_as_of(mini: Path) -> None:
 def test_evaluate_defaults_to_the_shipped_rules_and_catalog() -> None:
     run = run_cli("evaluate", DEFAULT_PROFILE, "--as-of", "2026")
     assert run.code == 0, run.err
-    rs = sr.load_rules()
+    rs = fixtures.shipped_rules()
     assert f"{len(rs.rulesets)} rule sets: base" in run.out
     assert all(len(line) <= 100 for line in run.out.splitlines())
     n = len(sr.load_catalog(sr.sample_catalog_path()))

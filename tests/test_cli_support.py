@@ -15,10 +15,11 @@ from pathlib import Path
 
 import attrs
 
-REPO = Path(__file__).resolve().parent.parent
-PROFILES = REPO / "examples" / "profiles"
-DEFAULT_PROFILE = PROFILES / "default.toml"
-SMALL_CATALOG = REPO / "examples" / "small_catalog.csv"
+# re-exported: the CLI tests import their paths from here
+from fixtures import DEFAULT_PROFILE as DEFAULT_PROFILE
+from fixtures import PROFILES as PROFILES
+from fixtures import REPO as REPO
+from fixtures import SMALL_CATALOG as SMALL_CATALOG
 
 MINI_RULES = """\
 [ruleset]
@@ -243,9 +244,10 @@ def one_clear_line(run: Run) -> str:
 def shipped_rules_load() -> str | None:
     """Why the shipped rule sets cannot be used here, or None when they load."""
     import smartpick_rules as sr
+    from fixtures import shipped_rules
 
     try:
-        rs = sr.load_rules()
+        rs = shipped_rules()
     except sr.SmartpickError as exc:
         return f"the shipped rule sets do not load: {exc.first_line()}"
     if not len(rs):

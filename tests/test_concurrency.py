@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+import fixtures
 import smartpick_rules as sr
 from smartpick_rules.engines import available_engines
 from smartpick_rules.ruleset.load import load_rules_from_text
@@ -111,8 +112,8 @@ then = { advice = "{list.chosen_count} programs make {list.expected_interviews} 
 
 
 @pytest.fixture(scope="module")
-def catalog() -> sr.Catalog:
-    return sr.load_catalog(ROOT / "examples" / "small_catalog.csv")
+def catalog(small_catalog: sr.Catalog) -> sr.Catalog:
+    return small_catalog
 
 
 @pytest.fixture(scope="module")
@@ -222,7 +223,7 @@ def test_one_session_shared_by_sixteen_threads(
 
 
 def test_shipped_rules_across_threads(catalog: sr.Catalog, profiles: list[sr.Profile]) -> None:
-    rules = sr.load_rules()
+    rules = fixtures.shipped_rules()
     serial = {p.id: sr.evaluate(p, catalog, rules, as_of=2026).to_json() for p in profiles}
     with ThreadPoolExecutor(THREADS) as ex:
         got = list(ex.map(lambda p: (p.id, sr.evaluate(p, catalog, rules, as_of=2026).to_json()), profiles * 2))

@@ -80,8 +80,8 @@ then = { advice = "only {list.la_county_count} LA programs" }
 
 
 @pytest.fixture(scope="module")
-def catalog() -> sr.Catalog:
-    return sr.load_catalog(ROOT / "examples" / "small_catalog.csv")
+def catalog(small_catalog: sr.Catalog) -> sr.Catalog:
+    return small_catalog
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+import fixtures
 import smartpick_rules as sr
 from smartpick_rules.language.expr import (
     Arith,
@@ -249,9 +250,7 @@ program_data = st.fixed_dictionaries(
 def test_vectorised_equals_scalar(e: object, programs: list[dict[str, object]], step2: int | None) -> None:
     from smartpick_rules.language.expr import program_nodes
 
-    catalog = sr.catalog_from_data(
-        [{"id": f"p{i}", "name": "x", "specialty": "internal_medicine", "state": "CA", "program_type": "community", **p} for i, p in enumerate(programs)]
-    )
+    catalog = fixtures.catalog(*programs, base=fixtures.UNPLACED_PROGRAM)
     profile = sr.profile_from_data(
         {
             "graduation_year": 2019,
@@ -297,9 +296,7 @@ def test_list_columns_equal_item_by_item(programs: list[dict[str, object]], pred
 
     from smartpick_rules.ruleset.load import load_rules_from_text
 
-    catalog = sr.catalog_from_data(
-        [{"id": f"p{i}", "name": "x", "specialty": "internal_medicine", "state": "CA", "program_type": "community", **p} for i, p in enumerate(programs)]
-    )
+    catalog = fixtures.catalog(*programs, base=fixtures.UNPLACED_PROGRAM)
     profile = sr.profile_from_data(
         {"graduation_year": 2019, "step2_ck": {"score": step2} if step2 is not None else None, "preferences": {"regions": ["kern"]}}
     )

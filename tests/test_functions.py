@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import smartpick_rules as sr
+from fixtures import UNPLACED_PROGRAM, catalog
 from smartpick_rules.analysis.check import check_expression
 from smartpick_rules.analysis.lint import expr_range
 from smartpick_rules.engines.durable import durable_unavailable_reason
@@ -79,9 +80,7 @@ program_data = st.fixed_dictionaries(
 
 
 def _catalog(programs: list[dict[str, Any]]) -> sr.Catalog:
-    return sr.catalog_from_data(
-        [{"id": f"p{i}", "name": "x", "specialty": "internal_medicine", "state": "CA", "program_type": "community", **p} for i, p in enumerate(programs)]
-    )
+    return catalog(*programs, base=UNPLACED_PROGRAM)
 
 
 def _profile(step2: int | None) -> sr.Profile:

@@ -26,6 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import smartpick_rules as sr
+from fixtures import PROGRAM
 from smartpick_rules.analysis.check import check_expression
 from smartpick_rules.language.expr import ExpressionError, parse_expression
 from smartpick_rules.ruleset.load import load_rules_from_text
@@ -60,13 +61,7 @@ PROFILE = sr.profile_from_data(
         "preferences": {"application_budget": 40, "regions": ["la_county"]},
     }
 )
-PROGRAM_BASE: dict[str, Any] = {
-    "name": "Program",
-    "specialty": "internal_medicine",
-    "state": "CA",
-    "region": "la_county",
-    "program_type": "community",
-}
+PROGRAM_BASE = PROGRAM
 CATALOG = sr.catalog_from_data(
     [
         {**PROGRAM_BASE, "id": "a", "min_step2_ck": 230, "img_share": 0.4, "tags": ["x"], "sponsors_j1": True},

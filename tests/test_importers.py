@@ -12,6 +12,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
+import fixtures
 import smartpick_rules as sr
 from smartpick_rules.domain.importers import catalog_to_csv, column_letter
 from test_cli_support import DEFAULT_PROFILE, REPO, run_cli
@@ -201,7 +202,7 @@ def test_column_letters() -> None:
 
 @pytest.fixture(scope="module")
 def rec() -> sr.Recommendation:
-    return sr.evaluate(sr.load_profile(DEFAULT_PROFILE), sr.load_catalog(SAMPLE), sr.load_rules(), as_of=2026)
+    return sr.evaluate(fixtures.default_profile(), sr.load_catalog(SAMPLE), fixtures.shipped_rules(), as_of=2026)
 
 
 def test_to_frame(rec: sr.Recommendation) -> None:

@@ -11,29 +11,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import attrs
 import pytest
 
 import smartpick_rules as sr
+from fixtures import PROGRAM, rule_table
 from smartpick_rules.analysis.lint import lint_rules
 from smartpick_rules.errors import did_you_mean
 from smartpick_rules.limits import DEFAULT_LIMITS
 from smartpick_rules.ruleset.load import load_rules_from_text
-
-PROGRAM: dict[str, Any] = {
-    "name": "Program",
-    "specialty": "internal_medicine",
-    "state": "CA",
-    "region": "la_county",
-    "program_type": "community",
-}
-
-
-def rule(i: int, stage: str, when: str, then: str, extra: str = "") -> str:
-    return f'[[rule]]\nid = "r{i}"\nstage = "{stage}"\nwhen = "{when}"\n{extra}then = {{ {then} }}\n'
-
 
 # -- stratification ---------------------------------------------------------------------------
 
@@ -41,7 +28,7 @@ def rule(i: int, stage: str, when: str, then: str, extra: str = "") -> str:
 def test_a_negative_cycle_as_large_as_the_limits_allow_is_refused() -> None:
     # was cubic: 600 rules took 16 s, the 2,000 allowed about ten minutes
     n = DEFAULT_LIMITS.max_rules
-    text = '[ruleset]\nname = "x"\n' + "".join(rule(i, "profile", "not has('t')", 'tag = "t"') for i in range(n))
+    text = '[ruleset]\nname = "x"\n' + "".join(rule_table(i, "profile", "not has('t')", 'tag = "t"') for i in range(n))
     with pytest.raises(sr.RulesetError) as info:
         load_rules_from_text([("x.toml", text)])
     assert set(info.value.codes) == {"negative_cycle"}
@@ -51,8 +38,8 @@ def test_a_negative_cycle_as_large_as_the_limits_allow_is_refused() -> None:
 def test_strata_follow_negation_through_a_long_chain() -> None:
     # t0 <- not t1 <- ... : each rule one stratum above the one whose tag it negates
     n = 300
-    rules = [rule(0, "profile", "true", f'tag = "t{n - 1}"')]
-    rules += [rule(i, "profile", f"not has('t{n - i}')", f'tag = "t{n - 1 - i}"') for i in range(1, n)]
+    rules = [rule_table(0, "profile", "true", f'tag = "t{n - 1}"')]
+    rules += [rule_table(i, "profile", f"not has('t{n - i}')", f'tag = "t{n - 1 - i}"') for i in range(1, n)]
     rs = load_rules_from_text([("x.toml", '[ruleset]\nname = "x"\n' + "".join(rules))])
     from smartpick_rules.plan import plan_ruleset
 
@@ -66,10 +53,10 @@ def test_strata_follow_negation_through_a_long_chain() -> None:
 
 def test_a_cycle_reaching_through_other_rules_names_the_negating_rule() -> None:
     rules = [
-        rule(0, "program", "has('c')", 'tag = "a"'),
-        rule(1, "program", "has('a')", 'tag = "b"'),
-        rule(2, "program", "not has('b')", 'tag = "c"'),
-        rule(3, "program", "has('c')", 'tag = "d"'),  # downstream of the cycle, not in it
+        rule_table(0, "program", "has('c')", 'tag = "a"'),
+        rule_table(1, "program", "has('a')", 'tag = "b"'),
+        rule_table(2, "program", "not has('b')", 'tag = "c"'),
+        rule_table(3, "program", "has('c')", 'tag = "d"'),  # downstream of the cycle, not in it
     ]
     with pytest.raises(sr.RulesetError) as info:
         load_rules_from_text([("x.toml", '[ruleset]\nname = "x"\n' + "".join(rules))])
@@ -98,8 +85,8 @@ def test_a_long_requires_cycle_is_one_readable_line() -> None:
 
 def test_lint_over_a_deep_valid_tag_chain() -> None:
     n = DEFAULT_LIMITS.max_rules
-    rules = [rule(0, "profile", "true", 'tag = "t0"')]
-    rules += [rule(i, "profile", f"has('t{i - 1}')", f'tag = "t{i}"') for i in range(1, n)]
+    rules = [rule_table(0, "profile", "true", 'tag = "t0"')]
+    rules += [rule_table(i, "profile", f"has('t{i - 1}')", f'tag = "t{i}"') for i in range(1, n)]
     limits = attrs.evolve(DEFAULT_LIMITS, max_tags=n)
     rs = load_rules_from_text([("x.toml", '[ruleset]\nname = "x"\n' + "".join(rules))], limits=limits)
     diags = lint_rules(rs)
@@ -110,7 +97,7 @@ def test_lint_over_a_deep_valid_tag_chain() -> None:
 
 def test_a_long_tag_cycle_is_linted_without_recursion() -> None:
     n = 1000
-    rules = [rule(i, "profile", f"has('t{(i - 1) % n}') or applicant.graduation_year > 2000", f'tag = "t{i}"') for i in range(n)]
+    rules = [rule_table(i, "profile", f"has('t{(i - 1) % n}') or applicant.graduation_year > 2000", f'tag = "t{i}"') for i in range(n)]
     rs = load_rules_from_text([("x.toml", '[ruleset]\nname = "x"\n' + "".join(rules))])
     assert [d.code for d in lint_rules(rs)] == ["tag_cycle"]
 
@@ -153,8 +140,8 @@ def test_json_positions_of_nested_fields_and_array_elements(tmp_path: Path) -> N
 def test_thousands_of_unknown_tags_each_get_a_suggestion() -> None:
     # difflib over every tag for every error took 40 s at the limits
     n = DEFAULT_LIMITS.max_rules // 2
-    setters = "".join(rule(i, "profile", "true", f'tag = "tag_number_{i}"') for i in range(n))
-    readers = "".join(rule(n + i, "profile", f"has('tag_numbr_{i}')", f'tag = "tag_number_{i}"') for i in range(n))
+    setters = "".join(rule_table(i, "profile", "true", f'tag = "tag_number_{i}"') for i in range(n))
+    readers = "".join(rule_table(n + i, "profile", f"has('tag_numbr_{i}')", f'tag = "tag_number_{i}"') for i in range(n))
     with pytest.raises(sr.RulesetError) as info:
         load_rules_from_text([("x.toml", '[ruleset]\nname = "x"\n' + setters + readers)])
     diags = [d for d in info.value.diagnostics if d.code == "unknown_tag"]
@@ -164,9 +151,9 @@ def test_thousands_of_unknown_tags_each_get_a_suggestion() -> None:
 
 def test_thousands_of_unknown_overrides_are_reported_quickly() -> None:
     n = DEFAULT_LIMITS.max_rules // 2
-    base = "".join(rule(i, "profile", "true", 'tag = "z"').replace(f'"r{i}"', f'"rule_number_{i}"') for i in range(n))
+    base = "".join(rule_table(i, "profile", "true", 'tag = "z"').replace(f'"r{i}"', f'"rule_number_{i}"') for i in range(n))
     over = "".join(
-        rule(i, "profile", "true", 'tag = "z"', extra="override = true\n").replace(f'"r{i}"', f'"rule_numbr_{i}"') for i in range(n)
+        rule_table(i, "profile", "true", 'tag = "z"', extra="override = true\n").replace(f'"r{i}"', f'"rule_numbr_{i}"') for i in range(n)
     )
     sources = [("a.toml", '[ruleset]\nname = "a"\n' + base), ("b.toml", '[ruleset]\nname = "b"\nrequires = ["a"]\n' + over)]
     with pytest.raises(sr.RulesetError) as info:
@@ -194,7 +181,7 @@ def test_lint_over_thousands_of_exclusion_rules_is_bounded() -> None:
     # every pair of 2,000 exclusions over the same fields was compared for shadowing: 183 s
     n = DEFAULT_LIMITS.max_rules
     body = "".join(
-        rule(i, "program", f"program.positions > {i % 50}", 'exclude = "no"', extra=f"salience = {i % 100}\n") for i in range(n)
+        rule_table(i, "program", f"program.positions > {i % 50}", 'exclude = "no"', extra=f"salience = {i % 100}\n") for i in range(n)
     )
     rs = load_rules_from_text([("x.toml", '[ruleset]\nname = "x"\n' + body)])
     diags = lint_rules(rs)
@@ -202,16 +189,16 @@ def test_lint_over_thousands_of_exclusion_rules_is_bounded() -> None:
 
 
 def test_the_shadowing_lint_still_finds_what_it_found() -> None:
-    text = '[ruleset]\nname = "x"\n' + rule(0, "program", "program.positions > 3", 'exclude = "many"', extra="salience = 10\n")
-    text += rule(1, "program", "program.positions > 5", 'tag = "t"')
-    text += rule(2, "program", "program.positions > 1", 'tag = "u"')
-    text += rule(3, "program", "has('t')", 'tag = "v"')
+    text = '[ruleset]\nname = "x"\n' + rule_table(0, "program", "program.positions > 3", 'exclude = "many"', extra="salience = 10\n")
+    text += rule_table(1, "program", "program.positions > 5", 'tag = "t"')
+    text += rule_table(2, "program", "program.positions > 1", 'tag = "u"')
+    text += rule_table(3, "program", "has('t')", 'tag = "v"')
     rs = load_rules_from_text([("x.toml", text)])
     assert [(d.code, d.rule_id) for d in lint_rules(rs) if d.code == "shadowed_rule"] == [("shadowed_rule", "r1")]
 
 
 def _always_true(n_rules: int) -> sr.RuleSet:
-    body = "".join(rule(i, "program", "true", "priority = 1") for i in range(n_rules))
+    body = "".join(rule_table(i, "program", "true", "priority = 1") for i in range(n_rules))
     return load_rules_from_text([("x.toml", '[ruleset]\nname = "x"\n' + body)])
 
 
@@ -240,7 +227,7 @@ def test_the_issues_reproducer_is_refused_at_once() -> None:
 @pytest.mark.skipif("durable" not in sr.compile_ruleset.__globals__["available_engines"](), reason="durable_rules does not import here")
 def test_the_durable_engine_counts_its_assertions_as_work() -> None:
     cat = [{**PROGRAM, "id": f"p{i}", "positions": i} for i in range(50)]
-    body = "".join(rule(i, "program", f"program.positions == {1000 + i}", 'tag = "t"') for i in range(10))
+    body = "".join(rule_table(i, "program", f"program.positions == {1000 + i}", 'tag = "t"') for i in range(10))
     rs = load_rules_from_text([("x.toml", '[ruleset]\nname = "x"\n' + body)])
     limits = attrs.evolve(DEFAULT_LIMITS, max_work=400)  # 50 candidates x 10 rules = 500
     with pytest.raises(sr.EvaluationError) as info:

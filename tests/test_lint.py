@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 
 import smartpick_rules as sr
+from fixtures import RULESET_HEADER
 from smartpick_rules.analysis.lint import field_range, lint_rules
 from smartpick_rules.errors import Diagnostic
 from smartpick_rules.language.expr import parse_expression
 from smartpick_rules.ruleset.load import load_rules_from_text
 from test_cli_support import MINI_RULES, run_cli, shipped_rules_load, write_mini
 
-HEADER = '[ruleset]\nname = "t"\nversion = "1"\n'
+HEADER = RULESET_HEADER
 
 
 def rule(rid: str, stage: str, when: str | list[str], then: str, *, salience: int = 0, explain: str | None = None) -> str:

@@ -38,18 +38,18 @@ DEFAULT_PROFILE = ROOT / "examples" / "profiles" / "default.toml"
 
 
 @pytest.fixture(scope="module")
-def shipped() -> sr.RuleSet:
-    return sr.load_rules()
+def shipped(shipped_rules: sr.RuleSet) -> sr.RuleSet:
+    return shipped_rules
 
 
 @pytest.fixture(scope="module")
-def small() -> sr.Catalog:
-    return sr.load_catalog(ROOT / "examples" / "small_catalog.csv")
+def small(small_catalog: sr.Catalog) -> sr.Catalog:
+    return small_catalog
 
 
 @pytest.fixture(scope="module")
-def profile() -> sr.Profile:
-    return sr.load_profile(DEFAULT_PROFILE)
+def profile(default_profile: sr.Profile) -> sr.Profile:
+    return default_profile
 
 
 # -- the package itself ------------------------------------------------------------------------

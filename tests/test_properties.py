@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 
 import smartpick_rules as sr
+from fixtures import RULESET_HEADER, catalog, program
 from smartpick_rules.domain.models import CALIFORNIA_REGIONS, Profile, Region, Specialty
 from smartpick_rules.results.recommendation import ProgramResult
 from smartpick_rules.ruleset.load import load_rules_from_text
@@ -23,16 +24,14 @@ from smartpick_rules.testing.properties import check_properties, profile_toml
 from smartpick_rules.testing.strategies import profile_strategy
 from test_cli_support import run_main
 
-CATALOG = sr.catalog_from_data(
-    [
-        {"id": "la-1", "name": "LA One", "specialty": "internal_medicine", "state": "CA", "region": "la_county", "program_type": "community"},
-        {"id": "la-2", "name": "LA Two", "specialty": "internal_medicine", "state": "CA", "region": "la_county", "program_type": "university"},
-        {"id": "oc-1", "name": "OC One", "specialty": "internal_medicine", "state": "CA", "region": "orange_county", "program_type": "community"},
-        {"id": "tx-1", "name": "TX One", "specialty": "internal_medicine", "state": "TX", "region": "out_of_state", "program_type": "community"},
-    ]
+CATALOG = catalog(
+    program("la-1", name="LA One"),
+    program("la-2", name="LA Two", program_type="university"),
+    program("oc-1", name="OC One", region="orange_county"),
+    program("tx-1", name="TX One", state="TX", region="out_of_state"),
 )
 
-HEADER = '[ruleset]\nname = "t"\nversion = "1"\n\n'
+HEADER = RULESET_HEADER + "\n"
 
 # A Step 2 CK band that wins a tier and loses it again above the band: the non-monotone shape
 # issue 10 found (a bonus only for low scorers), on LA programs only.

@@ -12,40 +12,18 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
-from typing import Any
 
 import attrs
 import pytest
 
 import smartpick_rules as sr
+from fixtures import PROGRAM, catalog, program, refused, rule_file
 from smartpick_rules.limits import DEFAULT_LIMITS, Limits
 from smartpick_rules.ruleset.load import load_rules_from_text
 
-PROGRAM: dict[str, Any] = {
-    "name": "Program",
-    "specialty": "internal_medicine",
-    "state": "CA",
-    "region": "la_county",
-    "program_type": "community",
-}
-CATALOG = sr.catalog_from_data([{**PROGRAM, "id": "a", "positions": 0}, {**PROGRAM, "id": "b", "positions": 3}])
+CATALOG = catalog(program("a", positions=0), program("b", positions=3))
 PROFILE = sr.profile_from_data({"graduation_year": 2018, "step2_ck": {"score": 224}})
-
-
-def ruleset(*rules: str, header: str = 'name = "s"') -> str:
-    """A rule file: the header, then each rule (TOML key lines) as a [[rule]] table."""
-    out = f"[ruleset]\n{header}\n"
-    for i, body in enumerate(rules):
-        out += f'[[rule]]\nid = "s.r{i}"\n' + textwrap.dedent(body).strip() + "\n"
-    return out
-
-
-def refused(text: str, limits: Limits = DEFAULT_LIMITS) -> sr.RulesetError:
-    with pytest.raises(sr.RulesetError) as info:
-        load_rules_from_text([("s.toml", text)], limits=limits)
-    return info.value
 
 
 def loads_and_runs(text: str, limits: Limits = DEFAULT_LIMITS) -> sr.Recommendation:
@@ -69,7 +47,7 @@ DUNDERS = [
 
 @pytest.mark.parametrize("when", DUNDERS)
 def test_dunder_attributes_are_refused_in_rule_files(when: str) -> None:
-    err = refused(ruleset(f'stage = "program"\nwhen = "{when}"\nthen = {{ tag = "x" }}'))
+    err = refused(rule_file(f'stage = "program"\nwhen = "{when}"\nthen = {{ tag = "x" }}'))
     assert err.code == "parse_error"
     assert err.rule_id == "s.r0" and err.location.file == "s.toml" and err.location.line == 6
     assert "_" in err.diagnostics[0].message
@@ -77,7 +55,7 @@ def test_dunder_attributes_are_refused_in_rule_files(when: str) -> None:
 
 @pytest.mark.parametrize("template", ["{program.__class__}", "{applicant.__init__.__globals__}", "{program._by_id}"])
 def test_dunder_attributes_are_refused_in_templates(template: str) -> None:
-    err = refused(ruleset(f'stage = "program"\nwhen = "true"\nthen = {{ exclude = "{template}" }}'))
+    err = refused(rule_file(f'stage = "program"\nwhen = "true"\nthen = {{ exclude = "{template}" }}'))
     assert err.code == "template_error"
 
 
@@ -109,15 +87,15 @@ def test_calls_of_names_not_whitelisted_are_refused_and_nothing_runs(
     when: str, code: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    err = refused(ruleset(f'stage = "program"\nwhen = "{when}"\nthen = {{ tag = "x" }}'))
+    err = refused(rule_file(f'stage = "program"\nwhen = "{when}"\nthen = {{ tag = "x" }}'))
     assert err.code == code, err
     assert not (tmp_path / "PWNED").exists()
 
 
 def test_keys_that_look_like_code_are_only_names() -> None:
-    err = refused(ruleset('stage = "profile"\nwhen = "true"\nthen = { set = { "__class__" = 1 } }'))
+    err = refused(rule_file('stage = "profile"\nwhen = "true"\nthen = { set = { "__class__" = 1 } }'))
     assert err.code == "schema_error"
-    err = refused(ruleset('stage = "profile"\nwhen = "true"\nthen = { tag = "__import__" }'))
+    err = refused(rule_file('stage = "profile"\nwhen = "true"\nthen = { tag = "__import__" }'))
     assert err.code == "schema_error"
 
 
@@ -137,12 +115,12 @@ def test_keys_that_look_like_code_are_only_names() -> None:
     ],
 )
 def test_huge_exponents_and_repeated_strings_are_refused(when: str, code: str) -> None:
-    assert refused(ruleset(f'stage = "profile"\nwhen = "{when}"\nthen = {{ tag = "x" }}')).code == code
+    assert refused(rule_file(f'stage = "profile"\nwhen = "{when}"\nthen = {{ tag = "x" }}')).code == code
 
 
 def test_a_five_thousand_digit_literal_is_refused() -> None:
     when = "applicant.step2_ck.score > " + "9" * 5000
-    err = refused(ruleset(f'stage = "profile"\nwhen = "{when}"\nthen = {{ tag = "x" }}'), Limits(max_expression_length=10_000))
+    err = refused(rule_file(f'stage = "profile"\nwhen = "{when}"\nthen = {{ tag = "x" }}'), Limits(max_expression_length=10_000))
     assert err.code in ("parse_error", "limit_exceeded")
 
 
@@ -159,7 +137,7 @@ def test_a_five_thousand_digit_literal_is_refused() -> None:
 )
 def test_run_time_arithmetic_extremes_give_results(when: str) -> None:
     stage = "program" if "program." in when else "profile"
-    loads_and_runs(ruleset(f'stage = "{stage}"\nwhen = "{when}"\nthen = {{ tag = "x" }}'))
+    loads_and_runs(rule_file(f'stage = "{stage}"\nwhen = "{when}"\nthen = {{ tag = "x" }}'))
 
 
 @pytest.mark.parametrize(
@@ -167,15 +145,15 @@ def test_run_time_arithmetic_extremes_give_results(when: str) -> None:
 )
 def test_effect_numbers_out_of_range_are_refused(value: str) -> None:
     for then in (f"{{ odds = {value} }}", f"{{ chance_cap = {value} }}", f"{{ priority = {value} }}"):
-        err = refused(ruleset(f'stage = "program"\nwhen = "true"\nthen = {then}'))
+        err = refused(rule_file(f'stage = "program"\nwhen = "true"\nthen = {then}'))
         assert err.code in ("schema_error", "limit_exceeded")
-    err = refused(ruleset(f'stage = "list"\nwhen = "true"\nthen = {{ set = {{ interview_target = {value} }} }}'))
+    err = refused(rule_file(f'stage = "list"\nwhen = "true"\nthen = {{ set = {{ interview_target = {value} }} }}'))
     assert err.code in ("schema_error", "limit_exceeded", "type_error")
     estimate = f'[ruleset]\nname = "s"\n[[estimate]]\nname = "screen"\nstart = {value}\n'
     assert refused(estimate).code in ("schema_error", "limit_exceeded")
     err = refused(
         '[ruleset]\nname = "s"\n[[estimate]]\nname = "screen"\nstart = 220\n'
-        + ruleset(f'stage = "program"\nwhen = "true"\nthen = {{ estimate = {{ screen = {value} }} }}').split("\n", 2)[2]
+        + rule_file(f'stage = "program"\nwhen = "true"\nthen = {{ estimate = {{ screen = {value} }} }}').split("\n", 2)[2]
     )
     assert err.code in ("schema_error", "limit_exceeded")
     assert refused(f'[ruleset]\nname = "s"\n[chance]\nbase = {value}\n').code in ("schema_error", "limit_exceeded")
@@ -194,7 +172,7 @@ def test_effect_numbers_out_of_range_are_refused(value: str) -> None:
     ],
 )
 def test_effect_values_out_of_range_at_run_time_are_evaluation_errors(effect: str, message: str) -> None:
-    rules = load_rules_from_text([("s.toml", ruleset(f'stage = "program"\nwhen = "true"\nthen = {{ {effect} }}'))])
+    rules = load_rules_from_text([("s.toml", rule_file(f'stage = "program"\nwhen = "true"\nthen = {{ {effect} }}'))])
     with pytest.raises(sr.EvaluationError) as info:
         sr.evaluate(PROFILE, CATALOG, rules, as_of=2026)
     d = info.value.diagnostics[0]
@@ -203,13 +181,13 @@ def test_effect_values_out_of_range_at_run_time_are_evaluation_errors(effect: st
 
 
 def test_profile_odds_out_of_range_at_run_time_are_evaluation_errors() -> None:
-    rules = load_rules_from_text([("s.toml", ruleset('stage = "profile"\nwhen = "true"\nthen = { odds = "applicant.step2_ck.score - 224" }'))])
+    rules = load_rules_from_text([("s.toml", rule_file('stage = "profile"\nwhen = "true"\nthen = { odds = "applicant.step2_ck.score - 224" }'))])
     with pytest.raises(sr.EvaluationError, match=r"`odds` must be a positive number, got 0.0"):
         sr.evaluate(PROFILE, CATALOG, rules, as_of=2026)
 
 
 def test_exp_of_anything_stays_finite() -> None:
-    rec = loads_and_runs(ruleset('stage = "program"\nwhen = "true"\nthen = { odds = "exp(program.positions * 1e300)" }'))
+    rec = loads_and_runs(rule_file('stage = "program"\nwhen = "true"\nthen = { odds = "exp(program.positions * 1e300)" }'))
     by_id = {r.program.id: r for r in rec.programs}
     assert by_id["b"].audit[0].odds == pytest.approx(5.184705528587072e21)  # e**50, the bound
     assert 0 < (by_id["b"].chance or 0) < 1
@@ -217,7 +195,7 @@ def test_exp_of_anything_stays_finite() -> None:
 
 @pytest.mark.parametrize("bound", ["list.size * 1e300 * 1e300", "0 - list.size * 1e300 * 1e300 + list.size * 1e300 * 1e300"])
 def test_an_infinite_or_nan_group_bound_is_an_evaluation_error(bound: str) -> None:
-    text = '[ruleset]\nname = "s"\n[[group]]\nname = "g"\nprograms = "program.positions > 1"\n' + ruleset(
+    text = '[ruleset]\nname = "s"\n[[group]]\nname = "g"\nprograms = "program.positions > 1"\n' + rule_file(
         f'stage = "list"\nwhen = "true"\nthen = {{ at_most = {{ g = "{bound}" }} }}'
     ).split("\n", 2)[2]
     rules = load_rules_from_text([("s.toml", text)])
@@ -227,13 +205,13 @@ def test_an_infinite_or_nan_group_bound_is_an_evaluation_error(bound: str) -> No
 
 def test_deeply_nested_conditional_expressions_are_refused() -> None:
     deep = "1 if true else " * 300 + "0"
-    err = refused(ruleset(f'stage = "profile"\nwhen = "{deep} > 0"\nthen = {{ tag = "x" }}'))
+    err = refused(rule_file(f'stage = "profile"\nwhen = "{deep} > 0"\nthen = {{ tag = "x" }}'))
     assert err.code in ("limit_exceeded", "parse_error")
 
 
 @pytest.mark.parametrize("bound", ["list.size * 1e300 * 1e300", "list.size * 1e300 * 1e300 - list.size * 1e300 * 1e300"])
 def test_an_infinite_or_nan_breadth_bound_is_an_evaluation_error(bound: str) -> None:
-    rules = load_rules_from_text([("s.toml", ruleset(f'stage = "list"\nwhen = "true"\nthen = {{ breadth = {{ min = 1, max = "{bound}" }} }}'))])
+    rules = load_rules_from_text([("s.toml", rule_file(f'stage = "list"\nwhen = "true"\nthen = {{ breadth = {{ min = 1, max = "{bound}" }} }}'))])
     with pytest.raises(sr.EvaluationError):
         sr.evaluate(PROFILE, CATALOG, rules, as_of=2026)
 
@@ -253,13 +231,13 @@ def test_an_infinite_or_nan_breadth_bound_is_an_evaluation_error(bound: str) -> 
     ids=["parens", "not", "negation", "lists", "calls"],
 )
 def test_deeply_nested_conditions_in_rule_files_are_refused(when: str) -> None:
-    err = refused(ruleset(f'stage = "profile"\nwhen = "{when}"\nthen = {{ tag = "x" }}'))
+    err = refused(rule_file(f'stage = "profile"\nwhen = "{when}"\nthen = {{ tag = "x" }}'))
     assert err.code in ("limit_exceeded", "parse_error")
 
 
 def test_a_wide_condition_within_the_limits_runs() -> None:
     when = " and ".join(["applicant.step2_ck.score > 1"] * 60)
-    loads_and_runs(ruleset(f'stage = "profile"\nwhen = "{when}"\nthen = {{ tag = "x" }}'))
+    loads_and_runs(rule_file(f'stage = "profile"\nwhen = "{when}"\nthen = {{ tag = "x" }}'))
 
 
 @pytest.mark.parametrize(
@@ -294,7 +272,7 @@ def test_deeply_nested_toml_inputs_are_refused(tmp_path: Path, kind: str) -> Non
 def test_a_long_positive_tag_cycle_reaches_a_fixpoint() -> None:
     n = 50
     rules = [f'stage = "program"\nwhen = "has(\'t{(i + 1) % n}\') or program.positions > 2"\nthen = {{ tag = "t{i}", odds = 1.01 }}' for i in range(n)]
-    rec = loads_and_runs(ruleset(*rules))
+    rec = loads_and_runs(rule_file(*rules))
     by_id = {r.program.id: r for r in rec.programs}
     # each of the n rules fired once for b: its odds are the base odds times 1.01 ** n
     odds = 0.05 / 0.95 * 1.01**n
@@ -316,7 +294,7 @@ def test_a_long_positive_tag_cycle_reaches_a_fixpoint() -> None:
     ids=["self", "three-rules"],
 )
 def test_a_tag_cycle_through_negation_is_refused(rules: list[str]) -> None:
-    err = refused(ruleset(*rules))
+    err = refused(rule_file(*rules))
     assert "negative_cycle" in err.codes
 
 
@@ -338,7 +316,7 @@ def test_rule_sets_that_require_each_other_are_refused(tmp_path: Path) -> None:
 def test_symlinks_that_escape_the_rule_set_folder_are_refused(tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
-    (outside / "secret.toml").write_text(ruleset('stage = "profile"\nwhen = "true"\nthen = { tag = "x" }', header='name = "secret"'))
+    (outside / "secret.toml").write_text(rule_file('stage = "profile"\nwhen = "true"\nthen = { tag = "x" }', name="secret"))
     folder = tmp_path / "rulesets"
     folder.mkdir()
     (folder / "ok.toml").write_text('[ruleset]\nname = "ok"\n')
@@ -427,35 +405,35 @@ def _exceeds(limit: str, value: int, tmp_path: Path) -> sr.SmartpickError:
     rule = 'stage = "profile"\nwhen = "true"\nthen = { tag = "x" }'
     try:
         if limit == "max_ruleset_bytes":
-            (tmp_path / "r.toml").write_text(ruleset(rule))
+            (tmp_path / "r.toml").write_text(rule_file(rule))
             sr.load_rules(tmp_path / "r.toml", limits=limits)
         elif limit == "max_ruleset_total_bytes":
             for n in ("a", "b"):
-                (tmp_path / f"{n}.toml").write_text(ruleset(rule, header=f'name = "{n}"'))
+                (tmp_path / f"{n}.toml").write_text(rule_file(rule, name=n))
             sr.load_rules(tmp_path, limits=limits)
         elif limit == "max_rules":
-            load_rules_from_text([("r.toml", ruleset(rule, rule.replace('"x"', '"y"'), rule.replace('"x"', '"z"')))], limits=limits)
+            load_rules_from_text([("r.toml", rule_file(rule, rule.replace('"x"', '"y"'), rule.replace('"x"', '"z"')))], limits=limits)
         elif limit == "max_rulesets":
             for n in ("a", "b", "c"):
                 (tmp_path / f"{n}.toml").write_text(f'[ruleset]\nname = "{n}"\n')
             sr.load_rules(tmp_path, limits=limits)
         elif limit == "max_expression_length":
-            load_rules_from_text([("r.toml", ruleset(rule.replace('"true"', '"applicant.step2_ck.score > 200"')))], limits=limits)
+            load_rules_from_text([("r.toml", rule_file(rule.replace('"true"', '"applicant.step2_ck.score > 200"')))], limits=limits)
         elif limit == "max_expression_depth":
-            load_rules_from_text([("r.toml", ruleset(rule.replace('"true"', '"not not not not true"')))], limits=limits)
+            load_rules_from_text([("r.toml", rule_file(rule.replace('"true"', '"not not not not true"')))], limits=limits)
         elif limit == "max_tags":
-            load_rules_from_text([("r.toml", ruleset(rule.replace('"x"', '["a", "b", "c"]')))], limits=limits)
+            load_rules_from_text([("r.toml", rule_file(rule.replace('"x"', '["a", "b", "c"]')))], limits=limits)
         elif limit == "max_firings":
-            rules = load_rules_from_text([("r.toml", ruleset('stage = "program"\nwhen = "true"\nthen = { odds = 2 }'))])
+            rules = load_rules_from_text([("r.toml", rule_file('stage = "program"\nwhen = "true"\nthen = { odds = 2 }'))])
             sr.evaluate(PROFILE, CATALOG, rules, as_of=2026, limits=limits)
         elif limit == "max_work":
-            rules = load_rules_from_text([("r.toml", ruleset('stage = "program"\nwhen = "program.positions > 1 and program.positions < 9"\nthen = { priority = 1 }'))])
+            rules = load_rules_from_text([("r.toml", rule_file('stage = "program"\nwhen = "program.positions > 1 and program.positions < 9"\nthen = { priority = 1 }'))])
             sr.evaluate(PROFILE, CATALOG, rules, as_of=2026, limits=limits)
         elif limit == "max_audit_entries":
-            rules = load_rules_from_text([("r.toml", ruleset('stage = "program"\nwhen = "true"\nthen = { priority = 1 }'))])
+            rules = load_rules_from_text([("r.toml", rule_file('stage = "program"\nwhen = "true"\nthen = { priority = 1 }'))])
             list(sr.evaluate(PROFILE, CATALOG, rules, as_of=2026, limits=limits).programs)  # what a report reads
         elif limit == "max_result_bytes":
-            rules = load_rules_from_text([("r.toml", ruleset('stage = "program"\nwhen = "true"\nthen = { priority = 1 }'))])
+            rules = load_rules_from_text([("r.toml", rule_file('stage = "program"\nwhen = "true"\nthen = { priority = 1 }'))])
             sr.evaluate(PROFILE, CATALOG, rules, as_of=2026, limits=limits).to_json()
         elif limit == "max_programs":
             (tmp_path / "c.csv").write_text(_csv(5))
@@ -469,7 +447,7 @@ def _exceeds(limit: str, value: int, tmp_path: Path) -> sr.SmartpickError:
             (tmp_path / "c.csv").write_text(_csv(3))
             sr.load_catalog(tmp_path / "c.csv", limits=limits)
         elif limit == "max_message_length":
-            load_rules_from_text([("r.toml", ruleset(rule.replace('{ tag = "x" }', '{ advice = "a message longer than ten" }')))], limits=limits)
+            load_rules_from_text([("r.toml", rule_file(rule.replace('{ tag = "x" }', '{ advice = "a message longer than ten" }')))], limits=limits)
         else:
             raise AssertionError(f"no test for {limit}")
     except sr.SmartpickError as exc:
@@ -536,14 +514,14 @@ def test_limits_travel_through_evaluate() -> None:
     with pytest.raises(sr.InputError) as info:
         sr.evaluate(PROFILE, CATALOG, None, as_of=2026, limits=Limits(max_programs=1))
     assert info.value.code == "limit_exceeded"
-    rules = load_rules_from_text([("r.toml", ruleset('stage = "program"\nwhen = "true"\nthen = { odds = 2 }'))])
+    rules = load_rules_from_text([("r.toml", rule_file('stage = "program"\nwhen = "true"\nthen = { odds = 2 }'))])
     with pytest.raises(sr.EvaluationError) as info2:
         sr.evaluate(PROFILE, CATALOG, rules, as_of=2026, limits=Limits(max_firings=1))
     assert info2.value.code == "budget_exceeded" and "Limits.max_firings" in (info2.value.diagnostics[0].help or "")
 
 
 def test_rendered_messages_are_cut_at_max_message_length() -> None:
-    text = ruleset('stage = "program"\nwhen = "true"\nthen = { exclude = "{program.name}" }')
+    text = rule_file('stage = "program"\nwhen = "true"\nthen = { exclude = "{program.name}" }')
     catalog = sr.catalog_from_data([{**PROGRAM, "id": "a", "name": "n" * 5000}])
     rules = load_rules_from_text([("r.toml", text)])
     rec = sr.evaluate(PROFILE, catalog, rules, as_of=2026, limits=Limits(max_message_length=50))

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from smartpick_rules import RuleSet, load_rules
+import fixtures
+from smartpick_rules import RuleSet
 from smartpick_rules.analysis.lint import lint_rules
 from smartpick_rules.domain.models import Specialty
 from smartpick_rules.ruleset.load import shipped_rulesets_path
@@ -25,7 +26,7 @@ SUITES = sorted(TESTS.glob("*.test.toml"))
 
 @cache
 def shipped() -> RuleSet:
-    return load_rules()
+    return fixtures.shipped_rules()
 
 
 @cache
@@ -77,7 +78,7 @@ def test_one_specialty_rule_set_per_specialty() -> None:
             assert dict(screen.then.estimate).keys() == {"step2_screen"}, spec.value
 
 
-@pytest.mark.parametrize("rule_id", [r.id for r in load_rules().rules])
+@pytest.mark.parametrize("rule_id", [r.id for r in fixtures.shipped_rules().rules])
 def test_every_rule_is_sourced_and_explained(rule_id: str) -> None:
     rule = shipped().get(rule_id)
     assert rule is not None

@@ -18,34 +18,17 @@ from typing import Any
 import attrs
 import pytest
 
+import fixtures
 import smartpick_rules as sr
+from fixtures import program, refused, rule_file
 from smartpick_rules.limits import DEFAULT_LIMITS
 from smartpick_rules.ruleset.load import load_rules_from_text
 from smartpick_rules.whatif import Evaluator
 
-PROGRAM: dict[str, Any] = {
-    "id": "p1",
-    "name": "Program",
-    "specialty": "internal_medicine",
-    "state": "CA",
-    "region": "la_county",
-    "program_type": "community",
-}
+PROGRAM = program("p1")
 PROFILE = {"graduation_year": 2019}
 HEADER = "id,name,specialty,state,region,program_type,positions,sponsors_j1,img_share\n"
 
-
-def rules(*bodies: str) -> str:
-    out = '[ruleset]\nname = "s"\n'
-    for i, body in enumerate(bodies):
-        out += f'[[rule]]\nid = "s.r{i}"\n{body}\n'
-    return out
-
-
-def refused(text: str) -> sr.RulesetError:
-    with pytest.raises(sr.RulesetError) as info:
-        load_rules_from_text([("s.toml", text)])
-    return info.value
 
 
 # -- JSON ---------------------------------------------------------------------------------------
@@ -87,12 +70,12 @@ def test_a_five_thousand_digit_number_in_an_input_is_a_parse_error(tmp_path: Pat
 
 
 def test_a_five_thousand_digit_number_in_a_rule_file_is_a_parse_error() -> None:
-    err = refused(rules(f'stage = "program"\nwhen = "true"\nsalience = {"9" * 5000}\nthen = {{ tag = "t" }}'))
+    err = refused(rule_file(f'stage = "program"\nwhen = "true"\nsalience = {"9" * 5000}\nthen = {{ tag = "t" }}'))
     assert err.code == "parse_error" and err.location.line == 7
 
 
 def test_output_json_has_no_infinity() -> None:
-    text = rules(
+    text = rule_file(
         'stage = "program"\nwhen = "program.positions * 1e300 * 1e300 > 0"\nthen = { tag = "t" }',
         'stage = "profile"\nwhen = "known(total(applicant.usce, item.months * 1e300 * 1e300))"\nthen = { tag = "u" }',
     )
@@ -210,7 +193,7 @@ def test_an_unknown_state_is_refused_with_a_suggestion(written: str, hint: str |
 
 
 def test_a_rule_comparing_a_state_with_a_name_is_a_type_error() -> None:
-    err = refused(rules('stage = "program"\nwhen = "program.state == \'Texas\'"\nthen = { tag = "t" }'))
+    err = refused(rule_file('stage = "program"\nwhen = "program.state == \'Texas\'"\nthen = { tag = "t" }'))
     assert err.code == "type_error" and err.diagnostics[0].suggestion == "TX"
 
 
@@ -225,7 +208,7 @@ def test_as_of_outside_a_sane_range_is_refused_everywhere(as_of: Any, tmp_path: 
     with pytest.raises(sr.InputError):
         sr.evaluate_many([PROFILE], cat, as_of=as_of)
     with pytest.raises(sr.InputError):
-        Evaluator(sr.catalog_from_data(cat), sr.load_rules(), as_of=as_of)
+        Evaluator(sr.catalog_from_data(cat), fixtures.shipped_rules(), as_of=as_of)
 
 
 def test_a_suite_with_as_of_zero_is_refused_at_its_line(tmp_path: Path) -> None:
@@ -244,7 +227,7 @@ def test_a_suite_with_as_of_zero_is_refused_at_its_line(tmp_path: Path) -> None:
 
 def test_derived_values_have_one_type_across_rules() -> None:
     err = refused(
-        rules(
+        rule_file(
             'stage = "profile"\nwhen = "true"\nthen = { set = { x = 1 } }',
             'stage = "profile"\nwhen = "true"\nsalience = 1\nthen = { set = { x = "s" } }',
         )
@@ -254,7 +237,7 @@ def test_derived_values_have_one_type_across_rules() -> None:
 
 def test_derived_numbers_may_be_integers_or_fractions() -> None:
     load_rules_from_text(
-        [("s.toml", rules('stage = "profile"\nwhen = "true"\nthen = { set = { x = 1 } }', 'stage = "profile"\nwhen = "true"\nsalience = 1\nthen = { set = { x = 1.5 } }'))]
+        [("s.toml", rule_file('stage = "profile"\nwhen = "true"\nthen = { set = { x = 1 } }', 'stage = "profile"\nwhen = "true"\nsalience = 1\nthen = { set = { x = 1.5 } }'))]
     )
 
 
@@ -268,9 +251,9 @@ def test_ids_tags_and_names_are_anchored(field: str, value: str) -> None:
     elif field == "name":
         text = f'[ruleset]\nname = {value}\n'
     elif field == "tag":
-        text = rules(f'stage = "program"\nwhen = "true"\nthen = {{ tag = {value} }}')
+        text = rule_file(f'stage = "program"\nwhen = "true"\nthen = {{ tag = {value} }}')
     else:
-        text = rules(f'stage = "profile"\nwhen = "true"\nthen = {{ set = {{ {value} = 1 }} }}')
+        text = rule_file(f'stage = "profile"\nwhen = "true"\nthen = {{ set = {{ {value} = 1 }} }}')
     err = refused(text)
     assert err.code == "schema_error"
 
@@ -286,53 +269,53 @@ def test_ids_tags_and_names_are_anchored(field: str, value: str) -> None:
     ],
 )
 def test_comments_and_invisible_controls_are_refused_in_conditions(when: str) -> None:
-    err = refused(rules(f'stage = "program"\nwhen = {when}\nthen = {{ tag = "t" }}'))
+    err = refused(rule_file(f'stage = "program"\nwhen = {when}\nthen = {{ tag = "t" }}'))
     assert err.code == "parse_error" and err.location.line >= 6
 
 
 def test_a_hash_inside_a_string_literal_is_text() -> None:
-    load_rules_from_text([("s.toml", rules('stage = "program"\nwhen = "program.name == \'#1 in LA\'"\nthen = { tag = "t" }'))])
+    load_rules_from_text([("s.toml", rule_file('stage = "program"\nwhen = "program.name == \'#1 in LA\'"\nthen = { tag = "t" }'))])
 
 
 @pytest.mark.parametrize("depth", [41, 100])
 def test_parentheses_count_toward_the_depth_limit(depth: int) -> None:
     when = "(" * depth + "true" + ")" * depth
-    err = refused(rules(f'stage = "program"\nwhen = "{when}"\nthen = {{ tag = "t" }}'))
+    err = refused(rule_file(f'stage = "program"\nwhen = "{when}"\nthen = {{ tag = "t" }}'))
     assert err.code == "limit_exceeded" and "max_expression_depth" in (err.diagnostics[0].help or "")
 
 
 def test_parentheses_within_the_depth_limit_are_fine() -> None:
     depth = DEFAULT_LIMITS.max_expression_depth
     when = "(" * depth + "true" + ")" * depth
-    load_rules_from_text([("s.toml", rules(f'stage = "program"\nwhen = "{when}"\nthen = {{ tag = "t" }}'))])
+    load_rules_from_text([("s.toml", rule_file(f'stage = "program"\nwhen = "{when}"\nthen = {{ tag = "t" }}'))])
 
 
 def test_a_huge_salience_is_refused() -> None:
-    err = refused(rules('stage = "program"\nwhen = "true"\nsalience = 1000000000000\nthen = { tag = "t" }'))
+    err = refused(rule_file('stage = "program"\nwhen = "true"\nsalience = 1000000000000\nthen = { tag = "t" }'))
     assert err.code == "limit_exceeded" and "salience" in err.diagnostics[0].message
 
 
 @pytest.mark.parametrize("placeholder", ["{ program . positions }", "{program .positions}", "{program. positions}"])
 def test_placeholders_with_spaces_in_a_path_render_the_value(placeholder: str) -> None:
     # issue 11: these rendered "not set"; a placeholder is an expression, so they read the field
-    rs = load_rules_from_text([("s.toml", rules(f'stage = "program"\nwhen = "true"\nexplain = "has {placeholder}"\nthen = {{ tag = "t" }}'))])
+    rs = load_rules_from_text([("s.toml", rule_file(f'stage = "program"\nwhen = "true"\nexplain = "has {placeholder}"\nthen = {{ tag = "t" }}'))])
     rec = sr.evaluate(PROFILE, [{**PROGRAM, "positions": 4}], rs, as_of=2026)
     assert rec.programs[0].audit[-1].explanation == "has 4"
 
 
 def test_a_placeholder_with_spaces_around_renders() -> None:
-    rs = load_rules_from_text([("s.toml", rules('stage = "program"\nwhen = "true"\nexplain = "has { program.positions }"\nthen = { tag = "t" }'))])
+    rs = load_rules_from_text([("s.toml", rule_file('stage = "program"\nwhen = "true"\nexplain = "has { program.positions }"\nthen = { tag = "t" }'))])
     rec = sr.evaluate(PROFILE, [{**PROGRAM, "positions": 4}], rs, as_of=2026)
     assert rec.programs[0].audit[-1].explanation == "has 4"
 
 
 def test_a_placeholder_naming_every_program_is_refused() -> None:
-    err = refused(rules('stage = "list"\nwhen = "len(list.programs) > 0"\nthen = { advice = "{list.programs}" }'))
+    err = refused(rule_file('stage = "list"\nwhen = "len(list.programs) > 0"\nthen = { advice = "{list.programs}" }'))
     assert err.code == "template_error" and "whole list" in err.diagnostics[0].message
 
 
 def test_a_list_rule_reading_the_length_of_the_list_serialises() -> None:
-    rs = load_rules_from_text([("s.toml", rules('stage = "list"\nwhen = "len(list.programs) > 0"\nthen = { advice = "{list.size} programs" }'))])
+    rs = load_rules_from_text([("s.toml", rule_file('stage = "list"\nwhen = "len(list.programs) > 0"\nthen = { advice = "{list.size} programs" }'))])
     rec = sr.evaluate(PROFILE, [PROGRAM], rs, as_of=2026)
     data = json.loads(rec.to_json())
     assert data["list_audit"][0]["values"] == {"len(list.programs)": 1, "list.size": 1}

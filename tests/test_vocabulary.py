@@ -6,12 +6,14 @@ from pathlib import Path
 
 import pytest
 
+import fixtures
 import smartpick_rules as sr
+from fixtures import program
 from smartpick_rules.analysis.lint import lint_rules
 from smartpick_rules.domain.vocabulary import LANGUAGES, PROGRAM_TAGS
 from test_cli_support import run_cli
 
-PROGRAM = {"id": "p", "name": "P", "specialty": "internal_medicine", "state": "CA", "region": "la_county", "program_type": "community"}
+PROGRAM = program("p", name="P")
 
 
 @pytest.mark.parametrize(
@@ -51,7 +53,7 @@ def test_enum_typos_are_still_refused_by_field_with_a_suggestion() -> None:
 
 
 def test_a_profile_writing_spanish_capitalised_gets_the_shipped_spanish_rule() -> None:
-    rules = sr.load_rules()
+    rules = fixtures.shipped_rules()
     catalog = sr.catalog_from_data([PROGRAM])
     for written in ("Spanish", "spanish", "Español"):
         rec = sr.evaluate({"graduation_year": 2020, "languages": [written]}, catalog, rules, as_of=2026)
@@ -59,7 +61,7 @@ def test_a_profile_writing_spanish_capitalised_gets_the_shipped_spanish_rule() -
 
 
 def test_the_vocabularies_hold_every_word_the_shipped_rules_compare() -> None:
-    diags = lint_rules(sr.load_rules())
+    diags = lint_rules(fixtures.shipped_rules())
     assert [d for d in diags if d.code == "vocabulary"] == []
     for word in ("spanish", "korean", "mandarin", "tagalog", "armenian", "farsi", "persian", "khmer", "arabic"):
         assert word in LANGUAGES

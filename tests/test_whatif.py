@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import fixtures
 import smartpick_rules as sr
 from smartpick_rules.whatif import Evaluator, apply_changes, candidate_levers, levers, parse_change, whatif
 from test_cli_support import (
@@ -137,7 +138,7 @@ def test_outcomes_match_evaluate_with_the_mini_rules(catalog: sr.Catalog, mini_r
 
 @pytest.mark.skipif(shipped_rules_load() is not None, reason=str(shipped_rules_load()))
 def test_outcomes_match_evaluate_with_the_shipped_rules(catalog: sr.Catalog) -> None:
-    ev = Evaluator(catalog, sr.load_rules(), as_of=2026)
+    ev = Evaluator(catalog, fixtures.shipped_rules(), as_of=2026)
     for path in sorted(PROFILES.glob("*.toml"))[:4]:
         _assert_outcomes_match(ev, sr.load_profile(path))
 
@@ -261,7 +262,7 @@ def test_levers_are_fast_with_the_mini_rules(catalog: sr.Catalog, mini_rules: sr
 
 @pytest.mark.skipif(shipped_rules_load() is not None, reason=str(shipped_rules_load()))
 def test_levers_time_on_the_shipped_catalog(catalog: sr.Catalog, profile: sr.Profile, capsys: pytest.CaptureFixture[str]) -> None:
-    ev = Evaluator(catalog, sr.load_rules(), as_of=2026)
+    ev = Evaluator(catalog, fixtures.shipped_rules(), as_of=2026)
     n = len(candidate_levers(profile, 2026))
     median = _timed_levers(ev, profile)
     with capsys.disabled():
