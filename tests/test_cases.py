@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import smartpick_rules as sr
-from case_runner import CASES, all_case_files, case_rules, evaluate_case, outcome, read_case
+from case_runner import CASES, CaseFileError, all_case_files, case_rules, evaluate_case, outcome, read_case
 from smartpick_rules.engines import available_engines
 
 FILES = all_case_files()
@@ -127,6 +127,59 @@ def test_case(path: Path) -> None:
                 if key == "wideners":
                     got = [list(w) for w in got]
                 assert got == value, (key, got)
+
+
+TYPO_CASE = '''
+note = "a case whose expectation is misspelt"
+rules = """
+[ruleset]
+name = "t"
+[[rule]]
+id = "t.r"
+stage = "profile"
+when = "true"
+then = { tag = "t" }
+"""
+'''
+
+
+@pytest.mark.parametrize(
+    ("want", "message"),
+    [
+        ('profile_tag = ["t"]', "unknown key `want.profile_tag`; did you mean `want.profile_tags`?"),
+        ('breadth = { min = 1, max = 2, interview_targt = 3 }', "unknown key `want.breadth.interview_targt`; did you mean `want.breadth.interview_target`?"),
+        ('shortfall = { wnated = 3 }', "unknown key `want.shortfall.wnated`; did you mean `want.shortfall.wanted`?"),
+        ('error_line = 3', "`want.error_line` is only checked with `want.error_code`"),
+    ],
+)
+def test_a_case_with_a_key_the_runner_does_not_read_is_refused(tmp_path: Path, want: str, message: str) -> None:
+    path = tmp_path / "typo.toml"
+    path.write_text(TYPO_CASE + f"[want]\n{want}\n", encoding="utf-8")
+    with pytest.raises(CaseFileError) as info:
+        read_case(path)
+    assert str(info.value) == f"{path}: case typo: {message}"
+
+
+def test_an_unknown_top_level_key_in_a_case_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "typo.toml"
+    path.write_text(TYPO_CASE + '[aplicant]\ngraduation_year = 2020\n[want]\nprofile_tags = ["t"]\n', encoding="utf-8")
+    with pytest.raises(CaseFileError, match="unknown key `aplicant`; did you mean `applicant`"):
+        read_case(path)
+
+
+def test_the_rule_test_runner_refuses_an_unknown_expect_key_naming_file_case_and_key(tmp_path: Path) -> None:
+    # the other data-case runner: `*.test.toml` suites beside rule sets (testing/suite.py)
+    from smartpick_rules.testing.suite import load_suite
+
+    path = tmp_path / "rules" / "tests" / "t.test.toml"
+    path.parent.mkdir(parents=True)
+    path.write_text('[[case]]\nname = "ok"\nexpect = { fired = [] }\n\n[[case]]\nname = "typo"\nexpect = { fird = ["t.r"] }\n')
+    with pytest.raises(sr.InputError) as info:
+        load_suite(path)
+    [d] = info.value.diagnostics
+    assert (d.location.file, d.location.line) == (str(path), 5)
+    assert "`case[1].expect.fird`: unknown field `fird`" in d.render()
+    assert d.render().endswith("did you mean `fired`?")
 
 
 RUN_DURABLE = """
