@@ -39,7 +39,7 @@ def _evaluate(mini: Path, *extra: str) -> list[str]:
 
 
 def test_evaluate_table_fits_100_columns_and_shows_list_breadth_and_advice(mini: Path) -> None:
-    run = run_cli(*_evaluate(mini))
+    run = run_main(*_evaluate(mini))
     assert run.code == 0, run.err
     assert run.err == ""
     lines = run.out.splitlines()
@@ -68,7 +68,7 @@ def test_evaluate_table_fits_100_columns_and_shows_list_breadth_and_advice(mini:
 
 
 def test_evaluate_top_and_width(mini: Path) -> None:
-    run = run_cli(*_evaluate(mini, "--top", "3", "--width", "140"))
+    run = run_main(*_evaluate(mini, "--top", "3", "--width", "140"))
     assert run.code == 0, run.err
     ranks = re.findall(r"^\s*(\d+)\s+(?:likely|target|reach)\s", run.out, flags=re.M)
     assert ranks == ["1", "2", "3"]
@@ -76,7 +76,7 @@ def test_evaluate_top_and_width(mini: Path) -> None:
 
 
 def test_evaluate_matches_the_library(mini: Path) -> None:
-    run = run_cli(*_evaluate(mini, "--format", "json"))
+    run = run_main(*_evaluate(mini, "--format", "json"))
     assert run.code == 0, run.err
     data = json.loads(run.out)
     rec = sr.evaluate(sr.load_profile(DEFAULT_PROFILE), sr.load_catalog(sr.sample_catalog_path()), sr.load_rules(mini), as_of=2026)
@@ -88,7 +88,7 @@ def test_evaluate_matches_the_library(mini: Path) -> None:
 
 
 def test_evaluate_markdown(mini: Path) -> None:
-    run = run_cli(*_evaluate(mini, "--format", "markdown", "--top", "5"))
+    run = run_main(*_evaluate(mini, "--format", "markdown", "--top", "5"))
     assert run.code == 0, run.err
     assert run.out.startswith("# Recommended programs for Default applicant")
     assert "| # | tier | interview chance | program | where | why |" in run.out
@@ -99,7 +99,7 @@ def test_evaluate_markdown(mini: Path) -> None:
 
 def test_evaluate_html_to_a_file(mini: Path, tmp_path: Path) -> None:
     out = tmp_path / "report.html"
-    run = run_cli(*_evaluate(mini, "--format", "html", "--output", str(out)))
+    run = run_main(*_evaluate(mini, "--format", "html", "--output", str(out)))
     assert run.code == 0, run.err
     assert run.out == f"Wrote the html report to {out}\n"
     text = out.read_text(encoding="utf-8")
@@ -109,13 +109,14 @@ def test_evaluate_html_to_a_file(mini: Path, tmp_path: Path) -> None:
 
 
 def test_evaluate_small_catalog_and_default_as_of(mini: Path) -> None:
-    run = run_cli("evaluate", DEFAULT_PROFILE, "--rules", mini, "--catalog", SMALL_CATALOG)
+    run = run_main("evaluate", DEFAULT_PROFILE, "--rules", mini, "--catalog", SMALL_CATALOG)
     assert run.code == 0, run.err
     assert f"as of {time.localtime().tm_year}" in run.out
 
 
 @pytest.mark.skipif(shipped_rules_load() is not None, reason=str(shipped_rules_load()))
 def test_evaluate_defaults_to_the_shipped_rules_and_catalog() -> None:
+    # a real process, end to end, the way the README runs it
     run = run_cli("evaluate", DEFAULT_PROFILE, "--as-of", "2026")
     assert run.code == 0, run.err
     rs = fixtures.shipped_rules()
@@ -129,7 +130,7 @@ def test_evaluate_defaults_to_the_shipped_rules_and_catalog() -> None:
 
 
 def test_explain_shows_fired_rules_with_values_and_why_not(mini: Path) -> None:
-    run = run_cli("explain", DEFAULT_PROFILE, "im-la-004", "--rules", mini, "--as-of", "2026")
+    run = run_main("explain", DEFAULT_PROFILE, "im-la-004", "--rules", mini, "--as-of", "2026")
     assert run.code == 0, run.err
     rec = sr.evaluate(sr.load_profile(DEFAULT_PROFILE), sr.load_catalog(sr.sample_catalog_path()), sr.load_rules(mini), as_of=2026)
     assert run.out == rec.explain("im-la-004") + "\n\n(Tiers estimate the chance of an interview invitation, not of matching.)\n"
@@ -139,7 +140,7 @@ def test_explain_shows_fired_rules_with_values_and_why_not(mini: Path) -> None:
 
 
 def test_explain_json(mini: Path) -> None:
-    run = run_cli("explain", DEFAULT_PROFILE, "im-la-004", "--rules", mini, "--as-of", "2026", "--format", "json")
+    run = run_main("explain", DEFAULT_PROFILE, "im-la-004", "--rules", mini, "--as-of", "2026", "--format", "json")
     assert run.code == 0, run.err
     data = json.loads(run.out)
     assert data["program"]["program"]["id"] == "im-la-004"
@@ -147,7 +148,7 @@ def test_explain_json(mini: Path) -> None:
 
 
 def test_explain_unknown_program_suggests_the_closest(mini: Path) -> None:
-    line = one_clear_line(run_cli("explain", DEFAULT_PROFILE, "im-la-0044", "--rules", mini))
+    line = one_clear_line(run_main("explain", DEFAULT_PROFILE, "im-la-0044", "--rules", mini))
     assert "no program `im-la-0044` in the catalog" in line
     assert "did you mean `im-la-004`?" in line
 
@@ -156,18 +157,19 @@ def test_explain_unknown_program_suggests_the_closest(mini: Path) -> None:
 
 
 def test_missing_profile(mini: Path) -> None:
-    line = one_clear_line(run_cli("evaluate", "no/such/profile.toml", "--rules", mini))
+    line = one_clear_line(run_main("evaluate", "no/such/profile.toml", "--rules", mini))
     assert line == "smartpick-rules: no/such/profile.toml: io_error: no such file"
 
 
 def test_exit_status_for_bad_input_is_2(mini: Path) -> None:
+    # a real process: the status the shell sees, not main's return value
     assert run_cli("evaluate", "no/such/profile.toml", "--rules", mini).code == 2
 
 
 def test_malformed_profile_names_file_line_and_field(tmp_path: Path, mini: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('graduation_year = 2020\nstep2_ck = { score = "high" }\n', encoding="utf-8")
-    line = one_clear_line(run_cli("evaluate", bad, "--rules", mini))
+    line = one_clear_line(run_main("evaluate", bad, "--rules", mini))
     assert line.startswith(f"smartpick-rules: {bad}:2:")
     assert "`step2_ck.score`: expected an integer" in line
 
@@ -175,7 +177,7 @@ def test_malformed_profile_names_file_line_and_field(tmp_path: Path, mini: Path)
 def test_invalid_toml_profile(tmp_path: Path, mini: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("graduation_year = \n", encoding="utf-8")
-    line = one_clear_line(run_cli("evaluate", bad, "--rules", mini))
+    line = one_clear_line(run_main("evaluate", bad, "--rules", mini))
     assert f"{bad}:1:" in line and "parse_error: invalid TOML" in line
 
 
@@ -186,7 +188,7 @@ def test_broken_rule_file(tmp_path: Path) -> None:
         'when = "program.regoin == \'la_county\'"\nthen = { odds = 2 }\n',
         encoding="utf-8",
     )
-    line = one_clear_line(run_cli("evaluate", DEFAULT_PROFILE, "--rules", rules))
+    line = one_clear_line(run_main("evaluate", DEFAULT_PROFILE, "--rules", rules))
     assert line.startswith(f"smartpick-rules: {rules}:7:")
     assert "unknown_field: broken.x:" in line and "did you mean `program.region`?" in line
 
@@ -198,64 +200,64 @@ def test_rule_file_of_the_score_model_says_what_replaced_it(tmp_path: Path) -> N
         'when = "program.region == \'la_county\'"\nthen = { score = 5 }\n',
         encoding="utf-8",
     )
-    run = run_cli("evaluate", DEFAULT_PROFILE, "--rules", rules)
+    run = run_main("evaluate", DEFAULT_PROFILE, "--rules", rules)
     assert run.code != 0 and run.out == "" and "Traceback" not in run.err
     assert run.err.splitlines() == [
         f"smartpick-rules: {rules}:3:1: schema_error: [scoring] is gone: programs no longer carry a score",
         f"smartpick-rules: {rules}:10:1: schema_error: old.x: `score` is gone: a rule moves a program's chance of an "
         "interview or its place in the list",
     ]
-    run = run_cli("check", rules)
+    run = run_main("check", rules)
     assert run.code != 0
     assert "old.x: `score` is gone: a rule moves a program's chance of an interview or its place in the list" in run.err + run.out
     assert "use `odds = 0.5` (halves the odds of an interview), `chance_cap = 0.05`, or `priority = 10`" in run.err + run.out
 
 
 def test_missing_rules_path() -> None:
-    line = one_clear_line(run_cli("evaluate", DEFAULT_PROFILE, "--rules", "no/such/rules"))
+    line = one_clear_line(run_main("evaluate", DEFAULT_PROFILE, "--rules", "no/such/rules"))
     assert line == "smartpick-rules: no/such/rules: io_error: no such file or folder"
 
 
 def test_bad_catalog(tmp_path: Path, mini: Path) -> None:
     cat = tmp_path / "cat.csv"
     cat.write_text("id,name,specialty,state,region,program_type\np1,P,internal_medicine,CA,la_conty,community\n", encoding="utf-8")
-    line = one_clear_line(run_cli("evaluate", DEFAULT_PROFILE, "--rules", mini, "--catalog", cat))
+    line = one_clear_line(run_main("evaluate", DEFAULT_PROFILE, "--rules", mini, "--catalog", cat))
     assert line.startswith(f"smartpick-rules: {cat}:2:5:") and "region" in line
 
 
 def test_unknown_engine(mini: Path) -> None:
-    line = one_clear_line(run_cli("evaluate", DEFAULT_PROFILE, "--rules", mini, "--engine", "rete9000"))
+    line = one_clear_line(run_main("evaluate", DEFAULT_PROFILE, "--rules", mini, "--engine", "rete9000"))
     assert "engine_unavailable: unknown engine `rete9000`" in line
 
 
 def test_usage_errors_are_one_line() -> None:
-    line = one_clear_line(run_cli("evaluate"))
+    line = one_clear_line(run_main("evaluate"))
     assert line == (
         "smartpick-rules evaluate: a PROFILE is required (or --example NAME for a shipped example; "
         "`smartpick-rules init` writes one to edit)"
     )
-    line = one_clear_line(run_cli("evaluate", DEFAULT_PROFILE, "--format", "pdf"))
+    line = one_clear_line(run_main("evaluate", DEFAULT_PROFILE, "--format", "pdf"))
     assert "invalid choice: 'pdf'" in line
-    line = one_clear_line(run_cli("evaluate", DEFAULT_PROFILE, "--as-of", "next year"))
+    line = one_clear_line(run_main("evaluate", DEFAULT_PROFILE, "--as-of", "next year"))
     assert "expected a year like 2026" in line
-    line = one_clear_line(run_cli("frobnicate"))
+    line = one_clear_line(run_main("frobnicate"))
     assert "invalid choice: 'frobnicate'" in line
 
 
 def test_no_command_prints_usage() -> None:
-    run = run_cli()
+    run = run_main()
     assert run.code == 2
     assert "usage: smartpick-rules" in run.err and "a command is required" in run.err
 
 
 def test_help_and_version() -> None:
-    run = run_cli("--help")
+    run = run_main("--help")
     assert run.code == 0
     for command in ("evaluate", "explain", "check", "test", "whatif", "levers", "schema", "compile"):
         assert command in run.out
-    run = run_cli("evaluate", "--help")
+    run = run_main("evaluate", "--help")
     assert run.code == 0 and "--top N" in run.out and "--format {table,json,markdown,html}" in run.out
-    run = run_cli("--version")
+    run = run_cli("--version")  # a real process: the entry point itself
     assert run.code == 0 and run.out.strip() == f"smartpick-rules {sr.__version__}"
 
 
@@ -278,11 +280,11 @@ def test_console_script_is_installed(mini: Path) -> None:
 
 
 def test_schema_writes_the_rule_file_schema(tmp_path: Path) -> None:
-    run = run_cli("schema")
+    run = run_main("schema")
     assert run.code == 0, run.err
     assert json.loads(run.out) == json.loads(json.dumps(rule_file_schema()))
     out = tmp_path / "rules.schema.json"
-    run = run_cli("schema", "--output", out)
+    run = run_main("schema", "--output", out)
     assert run.code == 0 and json.loads(out.read_text(encoding="utf-8")) == json.loads(json.dumps(rule_file_schema()))
 
 
@@ -290,12 +292,12 @@ def test_schema_validates_a_rule_file(tmp_path: Path, mini: Path) -> None:
     jsonschema = pytest.importorskip("jsonschema")
     import tomllib
 
-    schema = json.loads(run_cli("schema").out)
+    schema = json.loads(run_main("schema").out)
     jsonschema.validate(tomllib.loads((mini / "mini.toml").read_text(encoding="utf-8")), schema)
 
 
 def test_compile_native_text(mini: Path) -> None:
-    run = run_cli("compile", mini)
+    run = run_main("compile", mini)
     assert run.code == 0, run.err
     assert run.out.startswith("Compiled for the native engine")
     assert "mini 1.2.0  sha256 " in run.out
@@ -305,7 +307,7 @@ def test_compile_native_text(mini: Path) -> None:
 
 
 def test_compile_native_json(mini: Path) -> None:
-    run = run_cli("compile", mini, "--engine", "native", "--format", "json")
+    run = run_main("compile", mini, "--engine", "native", "--format", "json")
     assert run.code == 0, run.err
     data = json.loads(run.out)
     ids = [r["id"] for r in data["stages"]["program"]["rules"]]
@@ -315,10 +317,10 @@ def test_compile_native_json(mini: Path) -> None:
 
 def test_compile_durable(mini: Path) -> None:
     if "durable" not in _engines():
-        run = run_cli("compile", mini, "--engine", "durable")
+        run = run_main("compile", mini, "--engine", "durable")
         assert run.code == 2 and "engine_unavailable" in run.err and "Traceback" not in run.err
         pytest.skip("the durable engine cannot run here")
-    run = run_cli("compile", mini, "--engine", "durable")
+    run = run_main("compile", mini, "--engine", "durable")
     assert run.code == 0, run.err
     assert run.out.strip()
     try:

@@ -1,16 +1,20 @@
 """Shared helpers for the command-line tests: a small rule set, a suite for it, and runners.
 
-The command is run as a user runs it: a subprocess of ``python -m smartpick_rules.cli`` (the
-same ``main`` the ``smartpick-rules`` console script calls) with real files. ``run_main`` runs it
-in-process with injected streams, for the checks that need a fake terminal.
+Most tests call ``run_main``: the ``main`` the ``smartpick-rules`` console script calls, in this
+process with injected streams and real files, from a given working directory and without the
+caller's ``SMARTPICK_*`` settings. ``run_cli`` runs a real subprocess of ``python -m
+smartpick_rules`` and is kept for the smoke tests of what only a process shows: the entry point
+itself, exit statuses as the shell sees them, output encoding, a broken pipe.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import attrs
@@ -221,13 +225,30 @@ class FakeTTY(io.StringIO):
         return True
 
 
-def run_main(*args: str | Path, tty: bool = False) -> Run:
-    """Run ``main`` in this process with injected streams (stderr a fake terminal if ``tty``)."""
+@contextlib.contextmanager
+def _as_a_user(cwd: Path) -> Iterator[None]:
+    """The environment ``run_cli`` gives its subprocess, for the length of one in-process run."""
+    saved = {k: v for k, v in os.environ.items() if k.startswith("SMARTPICK_") or k == "COLUMNS"}
+    here = os.getcwd()
+    for k in saved:
+        del os.environ[k]
+    os.chdir(cwd)
+    try:
+        yield
+    finally:
+        os.chdir(here)
+        os.environ.update(saved)
+
+
+def run_main(*args: str | Path, tty: bool = False, cwd: Path | None = None) -> Run:
+    """Run ``main`` in this process with injected streams (stderr a fake terminal if ``tty``),
+    from ``cwd`` (default: the repository), as ``run_cli`` would run it."""
     from smartpick_rules.cli import main
 
     out = io.StringIO()
     err: io.StringIO = FakeTTY() if tty else io.StringIO()
-    code = main([str(a) for a in args], stdout=out, stderr=err)
+    with _as_a_user(cwd or REPO):
+        code = main([str(a) for a in args], stdout=out, stderr=err)
     return Run(code, out.getvalue(), err.getvalue())
 
 

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from test_cli_support import REPO, run_cli, shipped_rules_load, write_mini
+from test_cli_support import REPO, run_main, shipped_rules_load, write_mini
 
 
 def test_passing_suite_with_coverage(tmp_path: Path) -> None:
     folder = write_mini(tmp_path)
-    run = run_cli("test", folder)
+    run = run_main("test", folder)
     assert run.code == 0, run.out + run.err
     lines = run.out.splitlines()
     assert lines[0] == str(folder / "tests" / "mini.test.toml")
@@ -30,7 +30,7 @@ def test_passing_suite_with_coverage(tmp_path: Path) -> None:
 
 def test_failing_case_exits_1_and_says_what_was_expected(tmp_path: Path) -> None:
     folder = write_mini(tmp_path, failing=True)
-    run = run_cli("test", folder / "tests" / "mini.test.toml")
+    run = run_main("test", folder / "tests" / "mini.test.toml")
     assert run.code == 1
     assert "  FAIL  this expectation is wrong on purpose" in run.out
     assert "expected rule `mini.low_step2` to fire; it did not" in run.out
@@ -47,7 +47,7 @@ def test_a_case_naming_a_rule_that_does_not_exist_fails(tmp_path: Path) -> None:
         'expect = { not_fired = ["mini.low_score_bonus"], odds = { "mini.renamed" = 2 } }\n',
         encoding="utf-8",
     )
-    run = run_cli("test", folder / "tests" / "stale.test.toml")
+    run = run_main("test", folder / "tests" / "stale.test.toml")
     assert run.code == 1
     assert "`mini.low_score_bonus` is not a rule of the rule sets under test" in run.out
     assert "`mini.renamed` is not a rule of the rule sets under test" in run.out
@@ -68,24 +68,24 @@ def test_a_constant_clause_is_not_counted_as_a_clause_to_cover(tmp_path: Path) -
         '[[case]]\nname = "not low"\napplicant = { step2_ck = { score = 240 } }\nexpect = { not_fired = ["t.low", "t.read"] }\n',
         encoding="utf-8",
     )
-    run = run_cli("test", folder, "--fail-under", "100", "--fail-under-clauses", "100")
+    run = run_main("test", folder, "--fail-under", "100", "--fail-under-clauses", "100")
     assert run.code == 0, run.out
     assert "coverage: rules 3/3 fired (100.0%); clauses 4/4 outcomes (100.0%)" in run.out
 
 
 def test_fail_under(tmp_path: Path) -> None:
     folder = write_mini(tmp_path)
-    run = run_cli("test", folder, "--fail-under", "90")
+    run = run_main("test", folder, "--fail-under", "90")
     assert run.code == 1
     assert "rule coverage 44.4% is below --fail-under 90%" in run.out
-    assert run_cli("test", folder, "--fail-under", "30").code == 0
-    run = run_cli("test", folder, "--fail-under-clauses", "99")
+    assert run_main("test", folder, "--fail-under", "30").code == 0
+    run = run_main("test", folder, "--fail-under-clauses", "99")
     assert run.code == 1 and "clause coverage" in run.out
 
 
 def test_verbose_lists_the_clauses(tmp_path: Path) -> None:
     folder = write_mini(tmp_path)
-    run = run_cli("test", folder, "--verbose")
+    run = run_main("test", folder, "--verbose")
     assert run.code == 0
     assert '  never true:  mini.visa_j1: applicant.visa == "j1"' in run.out  # no case has a J-1 applicant
     assert "  never false: mini.low_step2: applicant.step2_ck.score < 225" in run.out
@@ -93,7 +93,7 @@ def test_verbose_lists_the_clauses(tmp_path: Path) -> None:
 
 def test_json(tmp_path: Path) -> None:
     folder = write_mini(tmp_path, failing=True)
-    run = run_cli("test", folder, "--format", "json")
+    run = run_main("test", folder, "--format", "json")
     assert run.code == 1
     data = json.loads(run.out)
     assert (data["passed"], data["failed"]) == (3, 1)
@@ -106,7 +106,7 @@ def test_json(tmp_path: Path) -> None:
 def test_a_broken_suite_is_reported_not_raised(tmp_path: Path) -> None:
     folder = write_mini(tmp_path)
     (folder / "tests" / "broken.test.toml").write_text("[[case]]\nname = 1\n", encoding="utf-8")
-    run = run_cli("test", folder)
+    run = run_main("test", folder)
     assert run.code == 1
     assert "Traceback" not in run.err + run.out
     assert "  ERROR " in run.out
@@ -114,10 +114,10 @@ def test_a_broken_suite_is_reported_not_raised(tmp_path: Path) -> None:
 
 
 def test_no_tests_found(tmp_path: Path) -> None:
-    run = run_cli("test", tmp_path)
+    run = run_main("test", tmp_path)
     assert run.code == 2
     assert "no rule tests found (files named *.test.toml)" in run.err
-    run = run_cli("test", tmp_path / "missing")
+    run = run_main("test", tmp_path / "missing")
     assert run.code == 2 and "no such file or folder" in run.err
 
 
@@ -138,11 +138,11 @@ def test_a_suite_for_a_custom_rule_set_extending_the_shipped_ones(tmp_path: Path
         'program = { region = "kern", state = "CA" }\nexpect = { fired = ["extra.kern_bonus"] }\n',
         encoding="utf-8",
     )
-    run = run_cli("test", "--with-shipped", folder)
+    run = run_main("test", "--with-shipped", folder)
     assert run.code == 0, run.out + run.err
     assert "coverage: rules 1/1 fired (100.0%)" in run.out
     # without the shipped rule sets the requirement cannot be met, and the suite says so
-    run = run_cli("test", folder)
+    run = run_main("test", folder)
     assert run.code == 1 and "unknown_ruleset" in run.out
 
 
@@ -153,7 +153,7 @@ def test_the_shipped_rule_tests_by_default() -> None:
     if not list((shipped_rulesets_path() / "tests").glob("*.test.toml")):
         pytest.skip("no shipped rule tests yet")
     # the shipped properties are checked by test_shipped_properties.py
-    run = run_cli("test", "--no-properties", timeout=600)
+    run = run_main("test", "--no-properties")
     assert "Traceback" not in run.err
     assert run.out.splitlines()[-1].endswith("0 failed"), run.out[-2000:]
     assert run.code == 0

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import smartpick_rules as sr
-from test_cli_support import DEFAULT_PROFILE, REPO, run_cli
+from test_cli_support import DEFAULT_PROFILE, REPO, run_main
 
 CLASS_NAMES = re.compile(
     r"\b(?:VisaNeed|ApplicantType|Specialty|Region|ProgramType|ExperienceKind|TieKind|WorkKind|Exam|ClinicalExperience|"
@@ -19,7 +19,7 @@ CLASS_NAMES = re.compile(
 def test_a_number_where_a_table_belongs(tmp_path: Path) -> None:
     p = tmp_path / "p.toml"
     p.write_text("graduation_year = 2021\nstep2_ck = 224\n", encoding="utf-8")
-    run = run_cli("evaluate", p)
+    run = run_main("evaluate", p)
     assert run.code == 2
     assert run.err.strip() == (
         f"smartpick-rules: {p}:2:1: input_error: `step2_ck`: expected a table (score, passed, attempts), got the number 224"
@@ -30,7 +30,7 @@ def test_a_number_where_a_table_belongs(tmp_path: Path) -> None:
 def test_every_profile_error_is_listed(tmp_path: Path) -> None:
     p = tmp_path / "p.toml"
     p.write_text('graduation_year = 2021\nstep2_ck = 224\nvisa = "j3"\nlanguages = "es"\n[research]\npapers = 2\n', encoding="utf-8")
-    run = run_cli("evaluate", p)
+    run = run_main("evaluate", p)
     assert run.code == 2
     lines = run.err.splitlines()
     assert len(lines) == 4, lines
@@ -45,7 +45,7 @@ def test_many_errors_are_listed_up_to_a_limit(tmp_path: Path) -> None:
     p = tmp_path / "p.toml"
     rows = "\n".join(f'[[usce]]\nkind = "rotation{i}"' for i in range(30))
     p.write_text(f"graduation_year = 2021\n{rows}\n", encoding="utf-8")
-    lines = run_cli("evaluate", p).err.splitlines()
+    lines = run_main("evaluate", p).err.splitlines()
     assert len(lines) == 21 and lines[-1] == "smartpick-rules: ... and 10 more"
 
 
@@ -64,7 +64,7 @@ def test_no_internal_class_names_in_messages(tmp_path: Path) -> None:
         assert not CLASS_NAMES.search(str(info.value)), str(info.value)
     rules = tmp_path / "t.toml"
     rules.write_text('[ruleset]\nname = "t"\nversion = "0"\n[[rule]]\nid = "t.a"\nstage = "profile"\nwhen = "applicant.step2_ck > 200"\nthen = { odds = 2 }\n', encoding="utf-8")
-    run = run_cli("check", rules)
+    run = run_main("check", rules)
     assert "record (score, passed, attempts" in run.out and not CLASS_NAMES.search(run.out), run.out
 
 
@@ -75,7 +75,7 @@ def test_str_of_an_input_error_for_plain_data_names_the_field() -> None:
 
 
 def test_whatif_lists_changed_advice_once(tmp_path: Path) -> None:
-    run = run_cli("whatif", DEFAULT_PROFILE, "--as-of", "2026", "--set", "step2_ck.score=226")
+    run = run_main("whatif", DEFAULT_PROFILE, "--as-of", "2026", "--set", "step2_ck.score=226")
     assert run.code == 0, run.err
     flat = " ".join(run.out.split())
     assert "Advice now reads [advice.frame_step2_improvement]" in flat

@@ -15,7 +15,7 @@ import pytest
 import fixtures
 import smartpick_rules as sr
 from smartpick_rules.domain.importers import catalog_to_csv, column_letter
-from test_cli_support import DEFAULT_PROFILE, REPO, run_cli
+from test_cli_support import DEFAULT_PROFILE, REPO, run_main
 
 SAMPLE = REPO / "examples" / "catalog.csv"
 
@@ -178,16 +178,16 @@ def test_catalog_to_csv_round_trips() -> None:
 
 def test_import_catalog_command_and_evaluate_with_a_spreadsheet(tmp_path: Path, mapping: Path) -> None:
     book = _workbook(tmp_path / "programs.xlsx", GOOD_ROWS)
-    run = run_cli("import-catalog", book, "--map", mapping, "-o", tmp_path / "catalog.json")
+    run = run_main("import-catalog", book, "--map", mapping, "-o", tmp_path / "catalog.json")
     assert run.code == 0, run.err
     assert run.out.startswith("Wrote 3 programs to ")
     assert len(json.loads((tmp_path / "catalog.json").read_text(encoding="utf-8"))["programs"]) == 3
     assert sr.load_catalog(tmp_path / "catalog.json") == sr.import_catalog(book, mapping)
-    run = run_cli("evaluate", DEFAULT_PROFILE, "--catalog", book, "--catalog-map", mapping, "--as-of", "2026", "--format", "json")
+    run = run_main("evaluate", DEFAULT_PROFILE, "--catalog", book, "--catalog-map", mapping, "--as-of", "2026", "--format", "json")
     assert run.code == 0, run.err
     assert json.loads(run.out)["provenance"]["catalog_size"] == 3
     bad = _workbook(tmp_path / "bad.xlsx", [[*GOOD_ROWS[0][:6], "x", "maybe", None, None]])
-    run = run_cli("import-catalog", bad, "--map", mapping)
+    run = run_main("import-catalog", bad, "--map", mapping)
     assert run.code == 2
     lines = run.err.splitlines()
     assert len(lines) == 2 and all("sheet `Programs`, row 3, column" in line for line in lines), lines

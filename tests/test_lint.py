@@ -13,7 +13,7 @@ from smartpick_rules.analysis.lint import field_range, lint_rules
 from smartpick_rules.errors import Diagnostic
 from smartpick_rules.language.expr import parse_expression
 from smartpick_rules.ruleset.load import load_rules_from_text
-from test_cli_support import MINI_RULES, run_cli, shipped_rules_load, write_mini
+from test_cli_support import MINI_RULES, run_main, shipped_rules_load, write_mini
 
 HEADER = RULESET_HEADER
 
@@ -254,7 +254,7 @@ BAD = HEADER + rule("x", "profile", "applicant.step2_ck.score > 300", "{ odds = 
 def test_check_clean(tmp_path: Path) -> None:
     f = tmp_path / "clean.toml"
     f.write_text(HEADER + rule("x", "profile", "applicant.step2_ck.score < 225", "{ odds = 2 }"), encoding="utf-8")
-    run = run_cli("check", f)
+    run = run_main("check", f)
     assert run.code == 0 and run.err == ""
     assert run.out == "checked 1 file, 1 rule: 0 errors, 0 warnings\n"
 
@@ -262,12 +262,12 @@ def test_check_clean(tmp_path: Path) -> None:
 def test_check_warnings_exit_0_and_1_with_strict(tmp_path: Path) -> None:
     f = tmp_path / "warn.toml"
     f.write_text(BAD, encoding="utf-8")
-    run = run_cli("check", f)
+    run = run_main("check", f)
     assert run.code == 0
     first = run.out.splitlines()[0]
     assert first.startswith(f"{f}:9:9: warning: never_true: t.x: never fires:")
     assert run.out.endswith("checked 1 file, 1 rule: 0 errors, 1 warning\n")
-    assert run_cli("check", "--strict", f).code == 1
+    assert run_main("check", "--strict", f).code == 1
 
 
 def test_check_errors_exit_2_with_every_error_located(tmp_path: Path) -> None:
@@ -279,7 +279,7 @@ def test_check_errors_exit_2_with_every_error_located(tmp_path: Path) -> None:
         + rule("b", "profile", "lenn(applicant.languages) > 1", "{ odds = 2 }"),
         encoding="utf-8",
     )
-    run = run_cli("check", f)
+    run = run_main("check", f)
     assert run.code == 2
     out = run.out
     assert f"{f}:" in out
@@ -293,14 +293,14 @@ def test_check_errors_exit_2_with_every_error_located(tmp_path: Path) -> None:
 def test_check_duplicate_ids(tmp_path: Path) -> None:
     f = tmp_path / "dup.toml"
     f.write_text(HEADER + rule("a", "profile", "true", "{ odds = 2 }") * 2, encoding="utf-8")
-    run = run_cli("check", f)
+    run = run_main("check", f)
     assert run.code == 2 and "duplicate_rule: t.a:" in run.out
 
 
 def test_check_json(tmp_path: Path) -> None:
     f = tmp_path / "warn.toml"
     f.write_text(BAD, encoding="utf-8")
-    data = json.loads(run_cli("check", f, "--format", "json").out)
+    data = json.loads(run_main("check", f, "--format", "json").out)
     assert data["errors"] == 0 and data["warnings"] == 1 and data["rules"] == 1
     d = data["diagnostics"][0]
     assert (d["code"], d["severity"], d["rule_id"], d["file"], d["line"]) == ("never_true", "warning", "t.x", str(f), 9)
@@ -308,7 +308,7 @@ def test_check_json(tmp_path: Path) -> None:
 
 def test_check_a_folder(tmp_path: Path) -> None:
     folder = write_mini(tmp_path)
-    run = run_cli("check", folder)
+    run = run_main("check", folder)
     assert run.code == 0, run.out
     assert run.out.splitlines()[-1] == "checked 1 file, 9 rules: 0 errors, 0 warnings"
 
@@ -323,19 +323,19 @@ def test_check_with_shipped_reports_only_your_files(tmp_path: Path) -> None:
         + rule("x", "profile", "applicant.step2_ck.score > 300", "{ odds = 2 }").replace("t.x", "mine.x"),
         encoding="utf-8",
     )
-    run = run_cli("check", "--with-shipped", f)
+    run = run_main("check", "--with-shipped", f)
     assert run.code == 0, run.out
     assert "warning: never_true: mine.x" in run.out
     assert all(line.startswith(str(f)) or line.startswith("    ") or line.startswith("checked") for line in run.out.splitlines())
     assert run.out.splitlines()[-1] == "checked 1 file, 1 rule: 0 errors, 1 warning"
     # without the shipped rule sets, `requires = ["base"]` cannot be met
-    run = run_cli("check", f)
+    run = run_main("check", f)
     assert run.code == 2 and "unknown_ruleset" in run.out
 
 
 @pytest.mark.skipif(shipped_rules_load() is not None, reason=str(shipped_rules_load()))
 def test_the_shipped_rule_sets_check_without_errors() -> None:
-    run = run_cli("check")
+    run = run_main("check")
     assert run.code in (0, 1), run.out
     assert "0 errors" in run.out.splitlines()[-1]
 

@@ -14,23 +14,23 @@ import smartpick_rules as sr
 from smartpick_rules.domain.examples import example_names, example_profile_path
 from smartpick_rules.domain.fielddocs import describe_fields, record_classes
 from smartpick_rules.domain.models import Profile
-from test_cli_support import PROFILES, REPO, run_cli
+from test_cli_support import PROFILES, REPO, run_main
 
 
 def test_init_writes_a_profile_that_evaluates(tmp_path: Path) -> None:
-    run = run_cli("init", "me.toml", cwd=tmp_path)
+    run = run_main("init", "me.toml", cwd=tmp_path)
     assert run.code == 0, run.err
     assert "smartpick-rules evaluate me.toml" in run.out
     written = sr.load_profile(tmp_path / "me.toml")
     example = sr.load_profile(PROFILES / "default.toml")
     assert attrs.evolve(written, id=example.id, name=example.name) == example
-    run = run_cli("evaluate", "me.toml", "--as-of", "2026", "--top", "3", cwd=tmp_path)
+    run = run_main("evaluate", "me.toml", "--as-of", "2026", "--top", "3", cwd=tmp_path)
     assert run.code == 0, run.err
     assert "Recommended programs for me" in run.out
 
 
 def test_init_explains_every_field(tmp_path: Path) -> None:
-    assert run_cli("init", "p.toml", cwd=tmp_path).code == 0
+    assert run_main("init", "p.toml", cwd=tmp_path).code == 0
     text = (tmp_path / "p.toml").read_text(encoding="utf-8")
     for cls in record_classes(Profile):
         for f in describe_fields(cls):
@@ -46,11 +46,11 @@ def test_init_explains_every_field(tmp_path: Path) -> None:
 
 def test_init_refuses_to_overwrite(tmp_path: Path) -> None:
     (tmp_path / "profile.toml").write_text("x = 1\n", encoding="utf-8")
-    run = run_cli("init", cwd=tmp_path)
+    run = run_main("init", cwd=tmp_path)
     assert run.code == 2
     assert "--force" in run.err
     assert (tmp_path / "profile.toml").read_text(encoding="utf-8") == "x = 1\n"
-    assert run_cli("init", "--force", "--example", "old_grad_visa", cwd=tmp_path).code == 0
+    assert run_main("init", "--force", "--example", "old_grad_visa", cwd=tmp_path).code == 0
     assert sr.load_profile(tmp_path / "profile.toml").visa.value == "h1b"
 
 
@@ -59,25 +59,25 @@ def test_every_example_is_reachable_by_name() -> None:
     assert set(names) == {p.stem for p in PROFILES.glob("*.toml")}
     for name in names:
         sr.load_profile(example_profile_path(name))
-    run = run_cli("init", "--list")
+    run = run_main("init", "--list")
     assert run.out.split() == names
 
 
 @pytest.mark.slow
 def test_evaluate_by_example_name(tmp_path: Path) -> None:
-    by_name = run_cli("evaluate", "--example", "im_la_low_scores", "--as-of", "2026", "--format", "json", cwd=tmp_path)
-    by_path = run_cli("evaluate", PROFILES / "im_la_low_scores.toml", "--as-of", "2026", "--format", "json", cwd=tmp_path)
+    by_name = run_main("evaluate", "--example", "im_la_low_scores", "--as-of", "2026", "--format", "json", cwd=tmp_path)
+    by_path = run_main("evaluate", PROFILES / "im_la_low_scores.toml", "--as-of", "2026", "--format", "json", cwd=tmp_path)
     assert by_name.code == 0, by_name.err
     assert by_name.out == by_path.out
 
 
 def test_example_name_typo_and_conflicts() -> None:
-    run = run_cli("evaluate", "--example", "im_la_low_score")
+    run = run_main("evaluate", "--example", "im_la_low_score")
     assert run.code == 2
     assert "did you mean `im_la_low_scores`" in run.err
-    run = run_cli("evaluate", PROFILES / "default.toml", "--example", "default")
+    run = run_main("evaluate", PROFILES / "default.toml", "--example", "default")
     assert run.code == 2 and "not both" in run.err
-    run = run_cli("evaluate")
+    run = run_main("evaluate")
     assert run.code == 2 and "smartpick-rules init" in run.err
 
 
@@ -90,5 +90,5 @@ def test_python_dash_m() -> None:
 @pytest.mark.parametrize("name", ["explain", "whatif", "levers"])
 def test_other_commands_take_example(name: str) -> None:
     extra = {"explain": ["im-la-004"], "whatif": ["--set", "step2_ck.score=235"], "levers": []}[name]
-    run = run_cli(name, "--example", "default", *extra, "--as-of", "2026")
+    run = run_main(name, "--example", "default", *extra, "--as-of", "2026")
     assert run.code == 0, run.err

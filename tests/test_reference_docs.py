@@ -23,7 +23,7 @@ from smartpick_rules.domain.fielddocs import CLASS_DOCS, FIELD_DOCS, describe_fi
 from smartpick_rules.domain.models import Profile, Program
 from smartpick_rules.domain.schema import catalog_file_schema, profile_file_schema
 from smartpick_rules.language.facts import ListFacts, ListItem, record_fields
-from test_cli_support import PROFILES, REPO, run_cli
+from test_cli_support import PROFILES, REPO, run_main
 
 
 def _gen() -> object:
@@ -126,7 +126,7 @@ def test_catalog_schema_accepts_a_catalog_and_refuses_a_bad_one() -> None:
 
 @pytest.mark.parametrize(("flag", "title"), [("--profile", "applicant profile"), ("--catalog", "program catalog"), ("--rules", "rule set")])
 def test_schema_command_writes_each_schema(flag: str, title: str, tmp_path: Path) -> None:
-    run = run_cli("schema", flag)
+    run = run_main("schema", flag)
     assert run.code == 0, run.err
     assert json.loads(run.out)["title"] == f"smartpick_rules {title}"
 

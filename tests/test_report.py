@@ -16,7 +16,7 @@ from browser import needs_chromium
 from smartpick_rules.reports import common as _common
 from smartpick_rules.reports import render as report
 from smartpick_rules.results.recommendation import percent
-from test_cli_support import DEFAULT_PROFILE, MINI_RULES, REPO, SMALL_CATALOG, run_cli, write_mini
+from test_cli_support import DEFAULT_PROFILE, MINI_RULES, REPO, SMALL_CATALOG, run_main, write_mini
 
 EVIL = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
@@ -126,7 +126,7 @@ def test_every_format_shows_chances_as_estimates_and_the_expected_interviews(rec
 
 def test_markdown_escapes_untrusted_text(evil: tuple[Path, Path]) -> None:
     rules, catalog = evil
-    run = run_cli("evaluate", DEFAULT_PROFILE, "--rules", rules, "--catalog", catalog, "--as-of", "2026", "--format", "markdown")
+    run = run_main("evaluate", DEFAULT_PROFILE, "--rules", rules, "--catalog", catalog, "--as-of", "2026", "--format", "markdown")
     assert run.code == 0, run.err
     assert re.search(r"(?<!\\)<(?:script|img|/script)", run.out) is None
     assert r"\<script\>" in run.out and r"\<img src=x" in run.out
@@ -146,11 +146,11 @@ def test_every_command_strips_control_characters_from_catalog_text(evil: tuple[P
     rules, catalog = evil
     base = [DEFAULT_PROFILE, "--rules", rules, "--catalog", catalog, "--as-of", "2026"]
     runs = [
-        run_cli("evaluate", *base),
-        run_cli("evaluate", *base, "--format", "markdown"),
-        run_cli("explain", *base, "p7"),
-        run_cli("whatif", *base, "--set", "step2_ck.score=240"),
-        run_cli("explain", *base, "p7\x1b]0;x\x07"),  # an error message quoting the input
+        run_main("evaluate", *base),
+        run_main("evaluate", *base, "--format", "markdown"),
+        run_main("explain", *base, "p7"),
+        run_main("whatif", *base, "--set", "step2_ck.score=240"),
+        run_main("explain", *base, "p7\x1b]0;x\x07"),  # an error message quoting the input
     ]
     for run in runs:
         for stream in (run.out, run.err):
@@ -158,7 +158,7 @@ def test_every_command_strips_control_characters_from_catalog_text(evil: tuple[P
     for run in runs[:4]:
         # the catalog's newlines became spaces: no line of output starts with the injected text
         assert not [line for line in run.out.splitlines() if line.lstrip().startswith(("| INJECTED", "INJECTED"))]
-    as_json = run_cli("evaluate", *base, "--format", "json")
+    as_json = run_main("evaluate", *base, "--format", "json")
     assert "\x1b" not in as_json.out and "\\u001b" in as_json.out  # JSON keeps the data, escaped
     assert json.loads(as_json.out)  # and is still valid JSON
 
@@ -169,7 +169,7 @@ def test_every_command_strips_control_characters_from_catalog_text(evil: tuple[P
 def test_html_escapes_every_untrusted_text(evil: tuple[Path, Path], tmp_path: Path) -> None:
     rules, catalog = evil
     out = tmp_path / "r.html"
-    run = run_cli("evaluate", DEFAULT_PROFILE, "--rules", rules, "--catalog", catalog, "--as-of", "2026", "--format", "html", "-o", out)
+    run = run_main("evaluate", DEFAULT_PROFILE, "--rules", rules, "--catalog", catalog, "--as-of", "2026", "--format", "html", "-o", out)
     assert run.code == 0, run.err
     text = out.read_text(encoding="utf-8")
     # exactly one script element (ours) and no element from the data
@@ -235,10 +235,10 @@ def test_synthetic_banner_follows_the_catalog(rec: sr.Recommendation, tmp_path: 
     assert 'id="synthetic"' not in report.render_html(rec, synthetic=False)
     own = tmp_path / "own.csv"
     own.write_text(SMALL_CATALOG.read_text(encoding="utf-8"), encoding="utf-8")
-    run = run_cli("evaluate", DEFAULT_PROFILE, "--catalog", own, "--as-of", "2026", "--format", "html", "-o", tmp_path / "o.html")
+    run = run_main("evaluate", DEFAULT_PROFILE, "--catalog", own, "--as-of", "2026", "--format", "html", "-o", tmp_path / "o.html")
     assert run.code == 0, run.err
     assert 'id="synthetic"' not in (tmp_path / "o.html").read_text(encoding="utf-8")
-    run = run_cli("evaluate", DEFAULT_PROFILE, "--as-of", "2026", "--top", "1")
+    run = run_main("evaluate", DEFAULT_PROFILE, "--as-of", "2026", "--top", "1")
     assert "SYNTHETIC DATA" in run.out
 
 
@@ -294,7 +294,7 @@ def test_the_overflow_check_catches_a_wide_page(tmp_path: Path) -> None:
 @pytest.mark.parametrize("width", [390, 1400])
 def test_html_report_fits_the_screen_with_every_audit_open(tmp_path: Path, width: int) -> None:
     page = tmp_path / "report.html"
-    run = run_cli("evaluate", DEFAULT_PROFILE, "--as-of", "2026", "--format", "html", "--output", page)
+    run = run_main("evaluate", DEFAULT_PROFILE, "--as-of", "2026", "--format", "html", "--output", page)
     assert run.code == 0, run.err
     m, console, dom = browser.measure(page, width)
     assert console == [], console
@@ -314,7 +314,7 @@ def test_html_report_fits_the_screen_with_every_audit_open(tmp_path: Path, width
 def test_hostile_report_runs_no_injected_script_and_fits(evil: tuple[Path, Path], tmp_path: Path, width: int) -> None:
     rules, catalog = evil
     page = tmp_path / "evil.html"
-    run = run_cli("evaluate", DEFAULT_PROFILE, "--rules", rules, "--catalog", catalog, "--as-of", "2026", "--format", "html", "-o", page)
+    run = run_main("evaluate", DEFAULT_PROFILE, "--rules", rules, "--catalog", catalog, "--as-of", "2026", "--format", "html", "-o", page)
     assert run.code == 0, run.err
     m, console, dom = browser.measure(page, width)
     assert console == [], console
@@ -327,7 +327,7 @@ def test_hostile_report_runs_no_injected_script_and_fits(evil: tuple[Path, Path]
 @needs_chromium
 def test_print_stylesheet_keeps_the_list_and_drops_the_controls(tmp_path: Path) -> None:
     page = tmp_path / "report.html"
-    assert run_cli("evaluate", DEFAULT_PROFILE, "--as-of", "2026", "--format", "html", "--output", page).code == 0
+    assert run_main("evaluate", DEFAULT_PROFILE, "--as-of", "2026", "--format", "html", "--output", page).code == 0
     shown = "(s) => getComputedStyle(document.querySelector(s)).display"
     with browser.browser(1400, 900) as b:
         b.load(page.as_uri())
@@ -350,7 +350,7 @@ def test_screenshots_in_the_docs(tmp_path: Path) -> None:
             assert path.is_file() and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", path
         return
     page = tmp_path / "report.html"
-    assert run_cli("evaluate", DEFAULT_PROFILE, "--as-of", "2026", "--format", "html", "--output", page).code == 0
+    assert run_main("evaluate", DEFAULT_PROFILE, "--as-of", "2026", "--format", "html", "--output", page).code == 0
     for name, (width, height, script) in SCREENSHOTS.items():
         with browser.browser(width, height, mobile=width < 700) as b:
             b.load(page.as_uri())

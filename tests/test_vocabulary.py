@@ -11,7 +11,7 @@ import smartpick_rules as sr
 from fixtures import program
 from smartpick_rules.analysis.lint import lint_rules
 from smartpick_rules.domain.vocabulary import LANGUAGES, PROGRAM_TAGS
-from test_cli_support import run_cli
+from test_cli_support import run_main
 
 PROGRAM = program("p", name="P")
 
@@ -112,7 +112,7 @@ def test_check_warns_on_words_that_cannot_match(tmp_path: Path) -> None:
     ]
     # 'ilocano' is a known language; 'Korean' beside 'korean' is dead but harmless; a catalog's
     # own tag ('our_own_tag') is not a near miss of a known one: none of them is warned about
-    run = run_cli("check", "--strict", path)
+    run = run_main("check", "--strict", path)
     assert run.code == 1
     assert "v.typo: 'tagalg' is not in the vocabulary of `applicant.languages`" in run.out
     assert "help: did you mean `tagalog`?" in run.out

@@ -16,7 +16,7 @@ from test_cli_support import (
     DEFAULT_PROFILE,
     PROFILES,
     one_clear_line,
-    run_cli,
+    run_main,
     shipped_rules_load,
     write_mini,
 )
@@ -275,7 +275,7 @@ def test_levers_time_on_the_shipped_catalog(catalog: sr.Catalog, profile: sr.Pro
 
 def test_whatif_command(tmp_path: Path) -> None:
     rules = write_mini(tmp_path)
-    run = run_cli("whatif", DEFAULT_PROFILE, "--rules", rules, "--as-of", "2026", "--set", "step2_ck.score=240", "--top", "5")
+    run = run_main("whatif", DEFAULT_PROFILE, "--rules", rules, "--as-of", "2026", "--set", "step2_ck.score=240", "--top", "5")
     assert run.code == 0, run.err
     lines = run.out.splitlines()
     assert lines[0] == "What if: step2_ck.score=240"
@@ -285,21 +285,21 @@ def test_whatif_command(tmp_path: Path) -> None:
     assert "excluded (mini.min_step2_ck)" in run.out and "-mini.min_step2_ck" in run.out
     assert all(len(line) <= 100 for line in lines)
     data = json.loads(
-        run_cli("whatif", DEFAULT_PROFILE, "--rules", rules, "--as-of", "2026", "--set", "step2_ck.score=240", "--format", "json").out
+        run_main("whatif", DEFAULT_PROFILE, "--rules", rules, "--as-of", "2026", "--set", "step2_ck.score=240", "--format", "json").out
     )
     assert data["changes"] == ["step2_ck.score=240"]
-    md = run_cli("whatif", DEFAULT_PROFILE, "--rules", rules, "--as-of", "2026", "--set", "languages+=Spanish", "--format", "markdown")
+    md = run_main("whatif", DEFAULT_PROFILE, "--rules", rules, "--as-of", "2026", "--set", "languages+=Spanish", "--format", "markdown")
     assert md.code == 0 and md.out.startswith("# What if: languages+=Spanish")
 
 
 def test_whatif_command_errors(tmp_path: Path) -> None:
     rules = write_mini(tmp_path)
-    line = one_clear_line(run_cli("whatif", DEFAULT_PROFILE, "--rules", rules, "--set", "step2_ck.scroe=240"))
+    line = one_clear_line(run_main("whatif", DEFAULT_PROFILE, "--rules", rules, "--set", "step2_ck.scroe=240"))
     assert line == (
         "smartpick-rules: --set step2_ck.scroe=240: input_error: `step2_ck` has no field `scroe` "
         "(did you mean `step2_ck.score`?)"
     )
-    line = one_clear_line(run_cli("whatif", DEFAULT_PROFILE, "--rules", rules))
+    line = one_clear_line(run_main("whatif", DEFAULT_PROFILE, "--rules", rules))
     assert "the following arguments are required: --set" in line
 
 
@@ -311,7 +311,7 @@ def test_levers_command(tmp_path: Path) -> None:
         '[[ties]]\nkind = "lived"\nregion = "la_county"\nstate = "CA"\n',
         encoding="utf-8",
     )
-    run = run_cli("levers", prof, "--rules", rules, "--as-of", "2026")
+    run = run_main("levers", prof, "--rules", rules, "--as-of", "2026")
     assert run.code == 0, run.err
     lines = run.out.splitlines()
     assert lines[0] == "Levers for Applicant without Step 2 CK, ranked by programs moved (of 5,301; as of 2026)"
@@ -321,7 +321,7 @@ def test_levers_command(tmp_path: Path) -> None:
     assert any(line.startswith("No effect: ") for line in lines)
     assert lines[-1] == f"  smartpick-rules whatif {prof} --set 'languages+=\"Spanish\"'"  # the real profile path
     assert all(len(line) <= 100 for line in lines[:-1])  # the command is left whole, to copy
-    data = json.loads(run_cli("levers", prof, "--rules", rules, "--as-of", "2026", "--format", "json").out)
+    data = json.loads(run_main("levers", prof, "--rules", rules, "--as-of", "2026", "--format", "json").out)
     assert data["levers"][0]["key"] == "mini.language_spanish"
     assert data["levers"][0]["tier_up"] > 0
     # the suggested command runs as printed
@@ -329,5 +329,5 @@ def test_levers_command(tmp_path: Path) -> None:
 
     suggested = shlex.split(lines[-1])
     assert suggested[:3] == ["smartpick-rules", "whatif", str(prof)]
-    again = run_cli(*suggested[1:], "--rules", rules, "--as-of", "2026")
+    again = run_main(*suggested[1:], "--rules", rules, "--as-of", "2026")
     assert again.code == 0, again.err
