@@ -704,6 +704,7 @@ def test_results_carry_the_label() -> None:
     assert smartpick_rules.Recommendation.from_json(json.dumps(data)).provenance.catalog_synthetic is False
 
 
+@pytest.mark.slow  # 12 s: a process pool; the label in one process is checked fast
 def test_cohort_workers_keep_the_label() -> None:
     from smartpick_rules.cohort import evaluate_many
 

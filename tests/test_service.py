@@ -460,6 +460,7 @@ def test_a_request_that_could_only_time_out_is_refused_at_once(rules_dir: Path, 
         assert running.result().status_code == 200
 
 
+@pytest.mark.slow  # 20 s: two start-ups and shutdowns of the pool
 def test_an_app_run_twice_starts_its_workers_again(rules_dir: Path) -> None:
     with _app(_settings(rules_dir, workers=1)) as app:
         for _ in range(2):  # each `with` runs the lifespan: start-up, then shutdown
@@ -536,6 +537,7 @@ def test_a_bad_setting_names_its_variable(env: dict[str, str], where: str) -> No
     assert info.value.location.file == where
 
 
+@pytest.mark.slow  # 24 s: a worker loading every shipped rule set
 def test_smartpick_rules_adds_to_the_shipped_rule_sets(tmp_path: Path) -> None:
     # issue 13: the README called them extra rules, but they replaced the shipped ones; the
     # authoring guide's rule set requires the shipped `la_ties` and overrides a shipped rule

@@ -136,6 +136,7 @@ def test_outcomes_match_evaluate_with_the_mini_rules(catalog: sr.Catalog, mini_r
         _assert_outcomes_match(ev, sr.load_profile(path))
 
 
+@pytest.mark.slow  # 34 s; the same comparison runs fast with the mini rules
 @pytest.mark.skipif(shipped_rules_load() is not None, reason=str(shipped_rules_load()))
 def test_outcomes_match_evaluate_with_the_shipped_rules(catalog: sr.Catalog) -> None:
     ev = Evaluator(catalog, fixtures.shipped_rules(), as_of=2026)
