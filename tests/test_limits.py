@@ -238,7 +238,7 @@ def test_the_durable_engine_counts_its_assertions_as_work() -> None:
 
 def test_a_plan_made_under_generous_limits_is_not_reused_under_strict_ones() -> None:
     # issue 14: the plan cache ignored the limits it was made under
-    text = '[ruleset]\nname = "x"\n' + "".join(rule(i, "program", "true", f'tag = "t{i}"') for i in range(5))
+    text = '[ruleset]\nname = "x"\n' + "".join(rule_table(i, "program", "true", f'tag = "t{i}"') for i in range(5))
     rs = load_rules_from_text([("x.toml", text)])
     cat = [{**PROGRAM, "id": "p0"}]
     sr.evaluate({"graduation_year": 2020}, cat, rs, as_of=2026)  # planned under the defaults
