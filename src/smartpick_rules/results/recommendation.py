@@ -6,7 +6,10 @@ program offers this applicant an interview; the tier is a band of it) and its *p
 place in the list). Tiers and chances are estimates of interview chances, not match odds.
 
 The JSON form (``to_dict`` / ``to_json``) is a stable, documented schema (docs/audit-trail.md)
-that round-trips through cattrs (``Recommendation.from_dict``). Per-program results of a large
+that round-trips through cattrs (``Recommendation.from_dict``). It is compact: the profile stage's
+entries are written once, a program's audit holds only its own entries, a rule's fixed fields
+(file, line, source, ...) are written once in a ``rules`` table, and excluded programs are a
+table of ids and exclusions. Per-program results of a large
 catalog are built on first access: ``evaluate`` decides every score, tier and exclusion, and
 keeps which rules fired; turning that into 6,000 lists of audit entries is formatting, done
 only for the programs someone reads (or all of them, by ``to_json``).
@@ -16,10 +19,10 @@ from __future__ import annotations
 
 import json
 import math
-import secrets
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, overload
+from itertools import takewhile
+from typing import Any, Literal, overload
 
 import attrs
 from cattrs.gen import make_dict_unstructure_fn, override
@@ -31,10 +34,13 @@ from ..language.ir import format_value
 from ..limits import DEFAULT_LIMITS, limit_help
 
 __all__ = [
+    "DETAILS",
     "NOTICE",
     "AdviceItem",
     "AuditEntry",
     "BreadthResult",
+    "Detail",
+    "ExcludedProgram",
     "Exclusion",
     "Firings",
     "ProgramResult",
@@ -48,7 +54,19 @@ __all__ = [
 #: 2: the score became chance (of an interview) and priority, kept apart
 #: 3: audit entries carry their effect typed (excludes, tier_at_most, priority, tags, ...), and
 #:    ``effect`` shows a computed odds factor by its value (docs/audit-trail.md, "Migrating")
-SCHEMA_VERSION = 3
+#: 4: compact: profile-stage entries once (``profile_chance``), a rule's fixed fields once
+#:    (``rules``), excluded programs as a table (``excluded_programs``), ``detail`` levels
+SCHEMA_VERSION = 4
+
+#: how much of a result ``to_dict`` / ``to_json`` write (and ``evaluate_many`` sends back):
+#: "full", every program (eligible ones whole, excluded ones by id and exclusions), or "chosen",
+#: the recommended list alone; both with the profile and list audits, breadth and provenance
+Detail = Literal["full", "chosen"]
+DETAILS: tuple[str, ...] = ("full", "chosen")
+
+#: the AuditEntry fields that are the rule's, not the firing's: written once per rule in the JSON
+#: form's ``rules`` table, not in every program's entry
+_RULE_FIELDS = ("ruleset", "ruleset_version", "stage", "salience", "file", "line", "source")
 
 #: said by every output that shows chances or tiers
 NOTICE = (
@@ -176,6 +194,20 @@ def percent(chance: float | None) -> str:
 class Exclusion:
     rule_id: str
     reason: str
+
+
+@attrs.frozen
+class ExcludedProgram:
+    """An excluded program as a full result read from JSON carries it: its id and every exclusion
+    that applied, the deciding one (highest salience) first (``ProgramResult.exclusions``)."""
+
+    program_id: str
+    exclusions: tuple[Exclusion, ...]
+
+    @property
+    def excluded(self) -> Exclusion:
+        """The deciding exclusion (``ProgramResult.excluded``)."""
+        return self.exclusions[0]
 
 
 @attrs.frozen
@@ -506,6 +538,12 @@ class Recommendation:
     provenance: Provenance
     profile_tags: tuple[str, ...] = ()
     derived: dict[str, JSONValue] = attrs.field(factory=dict)
+    detail: str = "full"
+    """What ``programs`` holds: "full" (every program) or "chosen" (the recommended list alone: a
+    result read from a ``detail="chosen"`` document, or sent back by ``evaluate_many(detail="chosen")``)."""
+    excluded_programs: tuple[ExcludedProgram, ...] | None = None
+    """On a full result read from JSON: the excluded programs, by id and exclusions (``programs``
+    then holds the eligible ones). None on a result of ``evaluate``, whose ``programs`` holds all."""
     #: the live evaluation that produced this result (the session's columns: firings, chances,
     #: what each rule read, the facts each stage saw), from which per-program results,
     #: ``firings()`` and ``why_not()`` are built on demand. Not part of the value: it is left out
@@ -569,6 +607,12 @@ class Recommendation:
         "first" is in the order of ``programs``. Counted from the evaluation's columns when it has
         them, without building every excluded program's result.
         """
+        if self.excluded_programs is not None:
+            counts: dict[str, list[Any]] = {}
+            for ep in self.excluded_programs:
+                hit = counts.setdefault(ep.excluded.rule_id, [0, ep.excluded.reason])
+                hit[0] += 1
+            return sorted(((rid, k, reason) for rid, (k, reason) in counts.items()), key=lambda t: (-t[1], t[0]))
         return [(rid, len(results), reason) for rid, reason, results in self.excluded_by_rule()]
 
     def excluded_by_rule(self) -> list[tuple[str, str, Sequence[ProgramResult]]]:
@@ -611,88 +655,132 @@ class Recommendation:
         return self.breadth.shortfall
 
     # -- serialisation -----------------------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = converter.unstructure(self)
-        data.pop("_outcome", None)
-        data.pop("_max_json_bytes", None)
-        return {"schema_version": SCHEMA_VERSION, "notice": NOTICE, **data}
+    def to_dict(self, detail: Detail | None = None) -> dict[str, Any]:
+        """The result as plain data (the schema of docs/audit-trail.md, ``schema_version`` 4).
 
-    def to_json(self, indent: int | None = None) -> str:
-        """The result as JSON text (the schema of docs/audit-trail.md), the same as ``json.dumps(to_dict())``.
+        ``detail="full"`` (the default for a result of ``evaluate``) writes every program: the
+        eligible ones whole, the excluded ones as a table of ids and exclusions. ``"chosen"``
+        writes the recommended list alone. Both carry the profile and list audits, advice,
+        breadth and provenance. ``None`` means this result's own ``detail``.
+        """
+        return self._document(self._detail(detail))
 
-        Written a program at a time, each built, written and let go, so memory stays that of one
-        program's trail plus the text; the text is bounded by ``Limits.max_result_bytes`` (an
-        ``EvaluationError``, code ``limit_exceeded``, when it would be longer). ``NaN`` and
-        ``Infinity`` are never written: they are not JSON.
+    def to_json(self, indent: int | None = None, detail: Detail | None = None) -> str:
+        """The result as JSON text, the same as ``json.dumps(to_dict(detail))``.
+
+        The text is bounded by ``Limits.max_result_bytes`` (an ``EvaluationError``, code
+        ``limit_exceeded``, when it would be longer), and the audit entries it holds by
+        ``Limits.max_audit_entries``. ``NaN`` and ``Infinity`` are never written: they are not JSON.
         """
         limit = self._max_json_bytes if self._max_json_bytes is not None else DEFAULT_LIMITS.max_result_bytes
-        token = secrets.token_hex(8)  # markers no input string can spell
-        marker, audit_marker = f"programs:{token}", f"audit:{token}"
-        head: dict[str, Any] = converter.unstructure(attrs.evolve(self, programs=()))
-        for private in ("_max_json_bytes", "_outcome"):
-            head.pop(private, None)
-        head["programs"] = marker
-        frame = _dumps({"schema_version": SCHEMA_VERSION, "notice": NOTICE, **head}, indent)
-        used = len(frame.encode("utf-8"))
-        chunks: list[str] = []
-        pad = "\n" + " " * (2 * indent) if indent is not None else ""
-        # the profile-stage entries open every program's trail and are the same objects in each:
-        # written once, their text reused (kept with the entry, so its id is not reused)
-        shared: dict[int, tuple[AuditEntry, str]] = {}
+        text = _dumps(self._document(self._detail(detail)), indent)
+        if len(text) > limit or len(text.encode("utf-8")) > limit:
+            raise EvaluationError(
+                Diagnostic(
+                    "limit_exceeded",
+                    f"the JSON of this result would be longer than the limit of {limit:,} bytes "
+                    f"({len(self.programs):,} programs)",
+                    Location(),
+                    help=limit_help("max_result_bytes") + '; or write only the list (detail="chosen")',
+                )
+            )
+        return text
 
-        def entry_text(entry: AuditEntry) -> str:
-            if entry.stage != "profile":
-                return _dumps(converter.unstructure(entry), indent)
-            known = shared.get(id(entry))
-            if known is None:
-                known = shared[id(entry)] = (entry, _dumps(converter.unstructure(entry), indent))
-            return known[1]
+    def _detail(self, detail: str | None) -> str:
+        if detail is None:
+            return self.detail
+        if detail not in DETAILS:
+            raise ValueError(f"detail must be 'full' or 'chosen', got {detail!r}")
+        if detail == "full" and self.detail != "full":
+            raise ValueError("this result holds only the recommended list (detail='chosen'); it cannot be written in full")
+        return detail
 
+    def _full_parts(self) -> tuple[Sequence[ProgramResult], list[ExcludedProgram]]:
+        """The eligible programs' results and the excluded programs, each in result order."""
+        if self.excluded_programs is not None:
+            return self.programs, list(self.excluded_programs)
         programs = self.programs
-        results = programs.iter_uncached() if isinstance(programs, LazyResults) else iter(programs)
-        # entries cost time to build whatever their size: tiny ones reach max_result_bytes late
-        max_entries = programs.max_entries if isinstance(programs, LazyResults) else None
-        written = 0
-        for result in results:
-            written += len(result.audit)
-            if max_entries is not None and written > max_entries:
+        outcome = self._outcome
+        if outcome is not None and isinstance(programs, LazyResults):
+            # the excluded programs' exclusions from the columns: their audits are not built
+            keys = programs._order
+            out = outcome.excluded[keys].tolist() if keys else []
+            eligible = [key for key, x in zip(keys, out, strict=True) if not x]
+            excluded = [key for key, x in zip(keys, out, strict=True) if x]
+            ids = outcome.ids()
+            table = [ExcludedProgram(ids[key], ex) for key, ex in zip(excluded, outcome.exclusions_of(excluded), strict=True)]
+            return LazyResults(eligible, programs._build, programs._build_many, programs._ids, programs.max_entries), table
+        kept: list[ProgramResult] = []
+        table = []
+        for r in programs:
+            if r.excluded is None:
+                kept.append(r)
+            else:
+                table.append(ExcludedProgram(r.program.id, r.exclusions))
+        return kept, table
+
+    def _document(self, detail: str) -> dict[str, Any]:
+        excluded: list[ExcludedProgram] | None = None
+        results: Sequence[ProgramResult]
+        if detail == "chosen":
+            results = self.chosen()
+        else:
+            results, excluded = self._full_parts()
+        max_entries = self.programs.max_entries if isinstance(self.programs, LazyResults) else None
+        rows = results.iter_uncached() if isinstance(results, LazyResults) else iter(results)
+        # every program's audit opens with the same profile-stage entries (the same objects):
+        # written once, as ``profile_chance`` beside ``profile_audit``
+        prefix: tuple[AuditEntry, ...] | None = None
+        rules: dict[str, dict[str, Any]] = {}
+        written: list[dict[str, Any]] = []
+        entries = 0
+        for r in rows:
+            audit = r.audit
+            if prefix is None:
+                prefix = tuple(takewhile(lambda e: e.stage == "profile", audit))
+            n = len(prefix)
+            if audit[:n] != prefix or (n < len(audit) and audit[n].stage == "profile"):
+                raise ValueError(f"program {r.program.id}'s audit does not open with the profile-stage entries every program shares")
+            entries += len(audit) - n
+            if max_entries is not None and entries > max_entries:
                 raise EvaluationError(
                     Diagnostic(
                         "limit_exceeded",
                         f"the JSON of this result would hold more than {max_entries:,} audit entries "
                         f"({len(self.programs):,} programs)",
                         Location(),
-                        help=limit_help("max_audit_entries") + "; or serialise only what is read (rec.chosen())",
+                        help=limit_help("max_audit_entries") + '; or write only the list (detail="chosen")',
                     )
                 )
-            data = converter.unstructure(attrs.evolve(result, audit=()))
-            data["audit"] = audit_marker
-            text = _dumps(data, indent).replace(json.dumps(audit_marker), _json_list([entry_text(e) for e in result.audit], indent, 1), 1)
-            if indent is not None:
-                text = pad + text.replace("\n", pad)
-            used += len(text.encode("utf-8")) + 2
-            if used > limit:
-                raise EvaluationError(
-                    Diagnostic(
-                        "limit_exceeded",
-                        f"the JSON of this result would be longer than the limit of {limit:,} bytes "
-                        f"({len(self.programs):,} programs)",
-                        Location(),
-                        help=limit_help("max_result_bytes") + "; or serialise only what is read (rec.chosen())",
-                    )
-                )
-            chunks.append(text)
-        # one join: the text is built once (the chunks and the result are the peak, not three copies)
-        before, after = frame.split(json.dumps(marker), 1)
-        if not chunks:
-            return before + "[]" + after
-        if indent is None:
-            return "".join([before, "[", ", ".join(chunks), "]", after])
-        return "".join([before, "[", ",".join(chunks), "\n", " " * indent, "]", after])
+            data = converter.unstructure(attrs.evolve(r, audit=()))
+            own = []
+            for e in audit[n:]:
+                d = converter.unstructure(e)
+                fixed = {k: d.pop(k) for k in _RULE_FIELDS}
+                known = rules.setdefault(e.rule_id, fixed)
+                if known is not fixed and known != fixed:
+                    raise ValueError(f"two audit entries of rule {e.rule_id} disagree on where the rule is written")
+                own.append(d)
+            data["audit"] = own
+            written.append(data)
+        head: dict[str, Any] = converter.unstructure(
+            attrs.evolve(self, programs=(), excluded_programs=None, _outcome=None)
+        )
+        for private in ("_max_json_bytes", "_outcome", "programs", "detail", "excluded_programs"):
+            head.pop(private, None)
+        doc: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "notice": NOTICE, "detail": detail, "programs": written}
+        if excluded is not None:
+            reasons: dict[tuple[str, str], int] = {}
+            table = [[ep.program_id, [reasons.setdefault((x.rule_id, x.reason), len(reasons)) for x in ep.exclusions]] for ep in excluded]
+            doc["excluded_programs"] = {"reasons": [{"rule_id": rid, "reason": text} for rid, text in reasons], "programs": table}
+        doc["rules"] = {rid: rules[rid] for rid in sorted(rules)}
+        doc["profile_chance"] = [[e.rule_id, e.chance_after] for e in prefix or ()]
+        doc.update(head)
+        return doc
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Recommendation:
-        """The result ``to_dict`` gave (``schema_version`` 3); an ``InputError`` for another version."""
+        """The result ``to_dict`` gave (``schema_version`` 4); an ``InputError`` for another version."""
         data = dict(data)
         version = data.pop("schema_version", SCHEMA_VERSION)
         if version != SCHEMA_VERSION:
@@ -707,9 +795,38 @@ class Recommendation:
                 )
             )
         data.pop("notice", None)
-        programs = tuple(converter.structure(p, ProgramResult) for p in data.pop("programs"))
+        detail = data.pop("detail", "full")
+        if detail not in DETAILS:
+            raise _bad("$.detail", f"detail {detail!r}; expected 'full' or 'chosen'")
+        rules = data.pop("rules", {})
+        chances = data.pop("profile_chance", [])
+        table = data.pop("excluded_programs", None)
+        written = data.pop("programs")
         rest = converter.structure({**data, "programs": []}, Recommendation)
-        return attrs.evolve(rest, programs=programs)
+        shared = {e.rule_id: e for e in rest.profile_audit}
+        try:
+            prefix = tuple(attrs.evolve(shared[rid], chance_after=chance) for rid, chance in chances)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise _bad("$.profile_chance", f"profile_chance names an entry profile_audit does not hold ({exc})") from None
+        programs = []
+        for i, p in enumerate(written):
+            p = dict(p)
+            own = p.pop("audit")
+            try:
+                audit = prefix + tuple(converter.structure({**rules[a["rule_id"]], **a}, AuditEntry) for a in own)
+            except KeyError as exc:
+                raise _bad(f"$.programs[{i}].audit", f"an entry of rule {exc} the rules table does not hold") from None
+            programs.append(attrs.evolve(converter.structure({**p, "audit": []}, ProgramResult), audit=audit))
+        excluded = None
+        if table is not None:
+            reasons = [Exclusion(x["rule_id"], x["reason"]) for x in table["reasons"]]
+            try:
+                excluded = tuple(ExcludedProgram(pid, tuple(reasons[k] for k in ks)) for pid, ks in table["programs"])
+            except (IndexError, TypeError, ValueError) as exc:
+                raise _bad("$.excluded_programs.programs", f"an excluded program that does not read ({exc})") from None
+        elif detail == "full":
+            excluded = ()
+        return attrs.evolve(rest, programs=tuple(programs), detail=detail, excluded_programs=excluded)
 
     @classmethod
     def from_json(cls, text: str) -> Recommendation:
@@ -757,14 +874,8 @@ def _recommendation(values: dict[str, Any]) -> Recommendation:
     return Recommendation(**values)
 
 
-def _json_list(items: list[str], indent: int | None, depth: int) -> str:
-    """A JSON array of already written items, as ``json.dumps`` would lay it out at ``depth``."""
-    if indent is None:
-        return "[" + ", ".join(items) + "]"
-    if not items:
-        return "[]"
-    inner = "\n" + " " * (indent * (depth + 1))
-    return "[" + ",".join(inner + item.replace("\n", inner) for item in items) + "\n" + " " * (indent * depth) + "]"
+def _bad(field: str, message: str) -> InputError:
+    return InputError(Diagnostic("input_error", f"a result that does not read: {message}", Location(), field_path=field))
 
 
 def _dumps(data: Any, indent: int | None) -> str:

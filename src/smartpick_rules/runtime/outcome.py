@@ -188,6 +188,12 @@ def _static_kind(e: Expr) -> str:
     return "mixed"
 
 
+def _template_keys(template: Template) -> frozenset[str]:
+    """The keys of an entry's ``values`` that ``template.render`` reads."""
+    keys = dict(template.keys)
+    return frozenset(keys.get(raw.strip(), raw.strip()) for raw, _at in Template.placeholders(template.text))
+
+
 class _RuleSpec:
     """What every audit entry of one program-stage rule shares (built once per outcome)."""
 
@@ -606,6 +612,54 @@ class Outcome:
                 cap_values.append(None if c is None else (c if isinstance(c, float) else float(c[i])))
             out.append(self._assemble(i, ks, afters, caps, odds, cap_values))
         return out
+
+    # -- exclusions alone ----------------------------------------------------------------
+    def exclusions_of(self, indices: Sequence[int]) -> list[tuple[Exclusion, ...]]:
+        """Each program's exclusions, exactly as its result lists them (every exclusion rule that
+        fired for it, in audit order), without building its audit: what the JSON form's table of
+        excluded programs holds."""
+        rows = [cr.index for cr in self._plan().program.rules if cr.rule.then.exclude is not None]
+        if not rows or not len(indices):
+            return [() for _ in indices]
+        catalog = self._catalog()
+        specs = [self._spec(k) for k in rows]
+        for spec in specs:
+            for _key, col in spec.reads:
+                if col is not None and col.kind == "raw":
+                    _raw_column(catalog, col.field)
+        # only the values the reason's placeholders read: the others (an estimate the condition
+        # compared) can cost an interpreter run per program, and do not change the text
+        reads = []
+        for spec in specs:
+            assert spec.exclude is not None
+            used = _template_keys(spec.exclude)
+            reads.append([(key, col) for key, col in spec.reads if key in used])
+        hits = self.fired[np.asarray(rows)][:, np.asarray(indices)]
+        found: list[list[Exclusion]] = [[] for _ in indices]
+        max_length = self.limits.max_message_length
+        # rule by rule (audit order, so each program's list keeps it): many programs read the
+        # same values (a specialty, a state) and share one Exclusion
+        for k, spec, used_reads, row in zip(rows, specs, reads, hits, strict=True):
+            template = spec.exclude
+            assert template is not None
+            made: dict[Any, Exclusion] = {}
+            keys = [key for key, _col in used_reads]
+            for p in np.flatnonzero(row).tolist():
+                i = indices[p]
+                vals = [spec.constants[key] if col is None else col.at(i) for key, col in used_reads]
+                # 1, 1.0 and True are equal keys but read "1" and "yes": the type is part of the key
+                key = tuple((v.__class__, tuple(v) if isinstance(v, list) else v) for v in vals)
+                try:
+                    ex = made.get(key)
+                except TypeError:  # a record among the values: render it
+                    ex = None
+                    key = None
+                if ex is None:
+                    ex = Exclusion(spec.rule.id, template.render(dict(zip(keys, vals, strict=True)), max_length))
+                    if key is not None:
+                        made[key] = ex
+                found[p].append(ex)
+        return [tuple(x) for x in found]
 
     # -- firings as arrays ---------------------------------------------------------------
     def firings(self) -> Firings:
