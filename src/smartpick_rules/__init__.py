@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # what the names below are, for type checkers and documentati
     )
     from .language.ir import Rule, RuleSet
     from .limits import DEFAULT_LIMITS, Limits
-    from .results.recommendation import AuditEntry, Firings, ProgramResult, Recommendation
+    from .results.recommendation import AuditEntry, ExcludedProgram, Firings, ProgramResult, Recommendation
     from .ruleset.load import load_rules
     from .runtime.session import Session, evaluate
     from .version import __version__
@@ -74,6 +74,7 @@ _WHERE: dict[str, str] = {
     "DEFAULT_LIMITS": ".limits",
     "Limits": ".limits",
     "AuditEntry": ".results.recommendation",
+    "ExcludedProgram": ".results.recommendation",
     "Firings": ".results.recommendation",
     "ProgramResult": ".results.recommendation",
     "Recommendation": ".results.recommendation",
@@ -107,6 +108,7 @@ __all__ = [
     "Engine",
     "EngineUnavailable",
     "EvaluationError",
+    "ExcludedProgram",
     "Firings",
     "InputError",
     "Limits",

@@ -49,7 +49,7 @@ from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Literal, TypeAlias
+from typing import Any, TypeAlias
 
 import attrs
 
@@ -66,7 +66,7 @@ from .errors import (
 )
 from .language.ir import RuleSet
 from .limits import DEFAULT_LIMITS, Limits
-from .results.recommendation import LazyResults, Recommendation
+from .results.recommendation import DETAILS, Detail, LazyResults, Recommendation
 from .runtime.session import Session
 from .runtime.stages import as_of_year, coerce_catalog
 
@@ -93,7 +93,7 @@ def evaluate_many(
     as_of: int | _dt.date | None = None,
     limits: Limits = DEFAULT_LIMITS,
     chunk_size: int | None = None,
-    detail: Literal["full", "chosen"] = "full",
+    detail: Detail = "full",
 ) -> list[CohortResult]:
     """Evaluate every profile against ``catalog`` with ``rules``; one result per profile, in order.
 
@@ -108,9 +108,11 @@ def evaluate_many(
     is built and serialised in the worker: ``"full"`` (the default) sends every program;
     ``"chosen"`` sends only the programs of the recommended list (``breadth.chosen``), in the
     same order, which on a large catalog is many times faster (docs/performance.md).
-    ``programs``, ``included()`` and ``excluded()`` of such a result then see only those.
+    ``programs``, ``included()`` and ``excluded()`` of such a result then see only those, and its
+    ``detail`` is ``"chosen"`` (its ``to_json()`` writes the list alone, as
+    ``Recommendation.to_json(detail="chosen")`` does).
     """
-    if detail not in ("full", "chosen"):
+    if detail not in DETAILS:
         raise ValueError(f"detail must be 'full' or 'chosen', got {detail!r}")
     cat = _catalog(catalog, limits)
     ruleset = rules if rules is not None else _shipped_rules(limits)
@@ -405,7 +407,7 @@ def _encode(rec: Recommendation, detail: str, cat: Catalog) -> tuple[Recommendat
     read, exactly as an in-process evaluation does, so the results are the same.
     """
     outcome = rec._outcome
-    head = attrs.evolve(rec, programs=(), _outcome=None)
+    head = attrs.evolve(rec, programs=(), detail=detail, _outcome=None)
     order = outcome.order.tolist()
     if detail == "chosen":
         order = [i for i in order if outcome.choice.chosen_mask[i]]

@@ -639,7 +639,7 @@ class Outcome:
         max_length = self.limits.max_message_length
         # rule by rule (audit order, so each program's list keeps it): many programs read the
         # same values (a specialty, a state) and share one Exclusion
-        for k, spec, used_reads, row in zip(rows, specs, reads, hits, strict=True):
+        for spec, used_reads, row in zip(specs, reads, hits, strict=True):
             template = spec.exclude
             assert template is not None
             made: dict[Any, Exclusion] = {}
@@ -648,7 +648,7 @@ class Outcome:
                 i = indices[p]
                 vals = [spec.constants[key] if col is None else col.at(i) for key, col in used_reads]
                 # 1, 1.0 and True are equal keys but read "1" and "yes": the type is part of the key
-                key = tuple((v.__class__, tuple(v) if isinstance(v, list) else v) for v in vals)
+                key: Any = tuple((v.__class__, tuple(v) if isinstance(v, list) else v) for v in vals)
                 try:
                     ex = made.get(key)
                 except TypeError:  # a record among the values: render it
