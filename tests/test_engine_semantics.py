@@ -112,7 +112,7 @@ def test_json_round_trips_through_cattrs(catalog: sr.Catalog, profile: sr.Profil
     again = sr.Recommendation.from_json(text)
     assert again.to_json() == text
     data = json.loads(text)
-    assert data["schema_version"] == 3 and data["provenance"]["schema_version"] == 3
+    assert data["schema_version"] == 4 and data["provenance"]["schema_version"] == 4
     assert data["provenance"]["rulesets"] == [{"name": "sem", "version": "2", "sha256": rec.provenance.rulesets[0].sha256}]
     assert data["provenance"]["as_of_year"] == 2026
 

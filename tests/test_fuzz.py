@@ -79,7 +79,7 @@ def evaluate_or_refuse(rules: sr.RuleSet | None, profile: Any = PROFILE, catalog
     except sr.SmartpickError:
         return
     text = rec.to_json()
-    assert json.loads(text)["schema_version"] == 3
+    assert json.loads(text)["schema_version"] == 4
     for r in list(rec.programs)[:3]:
         rec.why_not(r.program.id)
         rec.explain(r.program.id)

@@ -169,9 +169,16 @@ def test_movement_reads_the_typed_fields_not_the_prose() -> None:
 
 def test_json_carries_each_effect_field_only_when_the_rule_has_it(rec: sr.Recommendation) -> None:
     data = json.loads(rec.to_json())
-    assert data["schema_version"] == 3
+    assert data["schema_version"] == 4
     entries = {a["rule_id"]: a for p in data["programs"] for a in p["audit"]}
-    assert entries["typed.min"]["excludes"] is True and "tier_at_most" not in entries["typed.min"]
+    # an excluded program is its id and exclusions; its whole trail is written with detail="full"
+    # only for eligible programs, and the exclusion's entry is rebuilt live (rec.get)
+    assert {r["rule_id"] for r in data["excluded_programs"]["reasons"]} == {"typed.min"}
+    ex = next(r for r in rec.programs if r.excluded is not None)
+    entry = next(a for a in ex.audit if a.rule_id == "typed.min")
+    assert entry.excludes is True and entry.tier_at_most is None
+    # a rule's fixed fields are written once, in the rules table
+    assert "file" not in entries["typed.la"] and data["rules"]["typed.la"]["stage"] == "program"
     assert entries["typed.la"]["priority"] == 40.0 and entries["typed.la"]["tags"] == ["la", "near"]
     assert entries["typed.univ_screen"]["estimates"] == ["screen"] and "excludes" not in entries["typed.univ_screen"]
     assert "odds" in entries["typed.univ_screen"]  # the fields of schema 2 stay, null when unused

@@ -618,8 +618,13 @@ class Outcome:
         """Each program's exclusions, exactly as its result lists them (every exclusion rule that
         fired for it, in audit order), without building its audit: what the JSON form's table of
         excluded programs holds."""
-        rows = [cr.index for cr in self._plan().program.rules if cr.rule.then.exclude is not None]
-        if not rows or not len(indices):
+        if not len(indices):
+            return []
+        at = np.asarray(indices)
+        # the exclusion rules that fired for any of them (an outcome from another process has the
+        # specs of those alone)
+        rows = [cr.index for cr in self._plan().program.rules if cr.rule.then.exclude is not None and self.fired[cr.index, at].any()]
+        if not rows:
             return [() for _ in indices]
         catalog = self._catalog()
         specs = [self._spec(k) for k in rows]
@@ -634,7 +639,7 @@ class Outcome:
             assert spec.exclude is not None
             used = _template_keys(spec.exclude)
             reads.append([(key, col) for key, col in spec.reads if key in used])
-        hits = self.fired[np.asarray(rows)][:, np.asarray(indices)]
+        hits = self.fired[np.asarray(rows)][:, at]
         found: list[list[Exclusion]] = [[] for _ in indices]
         max_length = self.limits.max_message_length
         # rule by rule (audit order, so each program's list keeps it): many programs read the
