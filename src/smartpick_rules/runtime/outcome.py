@@ -353,6 +353,8 @@ class Outcome:
         catalog = self._catalog()
         if isinstance(e, Path) and e.root == "program" and len(e.parts) == 1:
             return ReadColumn("raw", values=_RawField(catalog, e.parts[0]), field=e.parts[0])
+        if isinstance(e, Call) and e.func in ("min", "max") and self.context is not None:
+            return self._min_max_column(e)
         plan = self._plan()
         kind = _static_kind(e)
         if kind != "mixed" and self.context is not None:
@@ -366,6 +368,26 @@ class Outcome:
             if col is not None:
                 return col
         return ReadColumn("obj", values=self._rowwise(e))
+
+    def _min_max_column(self, e: Call) -> ReadColumn:
+        """``min``/``max`` over its arguments' own columns, program by program.
+
+        Its value takes the type of the argument that wins (an int or a float), so no typed
+        column holds it; but its arguments usually have one (an estimate's arithmetic is a float
+        column computed once), and picking among them per program is cheap. Where an argument is
+        unknown, or not a plain number, the interpreter decides for that program, exactly.
+        """
+        cols = [self._column(a) for a in e.args]
+        exact = self._rowwise(e)
+        pick = min if e.func == "min" else max
+
+        def compute(i: int) -> Any:
+            values = [c.at(i) for c in cols]
+            if any(v is None or isinstance(v, bool) or not isinstance(v, int | float) for v in values):
+                return exact[i]
+            return json_value(pick(values))
+
+        return ReadColumn("obj", values=_LazyRows(compute, self.n))
 
     def _typed(self, value: Value, kind: str) -> ReadColumn | None:
         n = self.n
