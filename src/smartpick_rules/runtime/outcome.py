@@ -39,7 +39,7 @@ import numpy.typing as npt
 
 from ..domain.models import Catalog, Profile
 from ..language.expr import Arith, BoolOp, Call, Compare, Expr, Not, Path, program_nodes
-from ..language.functions import BUILTINS
+from ..language.functions import BUILTINS, Strict
 from ..language.interp import Scope, metered, plain
 from ..language.ir import TIERS, Template
 from ..language.vector import Const, ProgramContext, Value, VBool, VNum, VObj, VStr
@@ -353,8 +353,10 @@ class Outcome:
         catalog = self._catalog()
         if isinstance(e, Path) and e.root == "program" and len(e.parts) == 1:
             return ReadColumn("raw", values=_RawField(catalog, e.parts[0]), field=e.parts[0])
-        if isinstance(e, Call) and e.func in ("min", "max") and self.context is not None:
-            return self._min_max_column(e)
+        if isinstance(e, Call) and self.context is not None:
+            spec = BUILTINS[e.func]
+            if isinstance(spec.impl, Strict) and spec.returns == "mixed":
+                return self._pick_column(e, spec.impl)
         plan = self._plan()
         kind = _static_kind(e)
         if kind != "mixed" and self.context is not None:
@@ -369,23 +371,27 @@ class Outcome:
                 return col
         return ReadColumn("obj", values=self._rowwise(e))
 
-    def _min_max_column(self, e: Call) -> ReadColumn:
-        """``min``/``max`` over its arguments' own columns, program by program.
+    def _pick_column(self, e: Call, impl: Strict) -> ReadColumn:
+        """A strict builtin whose value takes its arguments' types (``min``, ``max``, ``abs``),
+        over its arguments' own columns, program by program.
 
-        Its value takes the type of the argument that wins (an int or a float), so no typed
-        column holds it; but its arguments usually have one (an estimate's arithmetic is a float
-        column computed once), and picking among them per program is cheap. Where an argument is
-        unknown, or not a plain number, the interpreter decides for that program, exactly.
+        No typed column holds such a value (an int or a float, by which argument wins); but its
+        arguments usually have one (an estimate's arithmetic is a float column computed once),
+        and applying the function per program is cheap. Where an argument is unknown, or not a
+        plain number, the interpreter decides for that program, exactly.
         """
         cols = [self._column(a) for a in e.args]
         exact = self._rowwise(e)
-        pick = min if e.func == "min" else max
+        prof_out = self.prof_out
+        assert prof_out is not None
+        year = prof_out.scope.as_of_year
+        scalar = impl.scalar
 
         def compute(i: int) -> Any:
             values = [c.at(i) for c in cols]
             if any(v is None or isinstance(v, bool) or not isinstance(v, int | float) for v in values):
                 return exact[i]
-            return json_value(pick(values))
+            return json_value(scalar(values, year))
 
         return ReadColumn("obj", values=_LazyRows(compute, self.n))
 
