@@ -40,7 +40,9 @@ from .io import (
     rules_from,
     shipped_path,
     title,
+    whole_number_argument,
     write_output,
+    year_argument,
 )
 
 __all__ = ["main"]
@@ -309,24 +311,8 @@ def run_compile_command(args: argparse.Namespace, io: Io) -> int:
 # --- the parser -------------------------------------------------------------------------------
 
 
-def _year(text: str) -> int:
-    try:
-        year = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a year like 2026, got {text!r}") from None
-    if not 1940 <= year <= 2100:
-        raise argparse.ArgumentTypeError(f"expected a year between 1940 and 2100, got {year}")
-    return year
-
-
 def _positive(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"expected 0 or more, got {n}")
-    return n
+    return whole_number_argument(text, 0)
 
 
 def _width(text: str) -> int:
@@ -378,7 +364,7 @@ def _add_evaluation_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--engine", default="native", metavar="NAME", help="the engine: native (default), durable, or one an installed plugin registers")
     p.add_argument(
         "--as-of",
-        type=_year,
+        type=year_argument,
         default=None,
         metavar="YEAR",
         help="the year years_since() counts from (default: this year); recorded for replay",

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..language.ir import Property, RuleSet
+from .io import whole_number_argument, year_argument
 
 if TYPE_CHECKING:
     from ..testing.properties import PropertyReport
@@ -19,13 +20,7 @@ __all__ = ["add_property_options", "run_property_check", "start_profiles"]
 
 
 def _count(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected 1 or more, got {n}")
-    return n
+    return whole_number_argument(text, 1)
 
 
 def _seconds(text: str) -> float:
@@ -43,16 +38,6 @@ def _seed(text: str) -> int:
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-
-
-def _year(text: str) -> int:
-    try:
-        year = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a year like 2026, got {text!r}") from None
-    if not 1940 <= year <= 2100:
-        raise argparse.ArgumentTypeError(f"expected a year between 1940 and 2100, got {year}")
-    return year
 
 
 def add_property_options(p: argparse.ArgumentParser, *, catalog: bool = True) -> None:
@@ -81,7 +66,7 @@ def add_property_options(p: argparse.ArgumentParser, *, catalog: bool = True) ->
         action="store_false",
         help="do not start from the example applicants shipped with the package",
     )
-    g.add_argument("--as-of", dest="as_of", type=_year, default=None, metavar="YEAR", help="the evaluation year (default: this year)")
+    g.add_argument("--as-of", dest="as_of", type=year_argument, default=None, metavar="YEAR", help="the evaluation year (default: this year)")
 
 
 def run_property_check(args: argparse.Namespace, io: Io, rules: RuleSet, properties: Sequence[Property]) -> PropertyReport:

@@ -231,3 +231,26 @@ def evaluation_inputs(args: argparse.Namespace, progress: Progress) -> tuple[Any
     return profile, catalog, rules
 
 
+# --- argument types shared by the commands ------------------------------------------------------
+
+
+def year_argument(text: str) -> int:
+    """An evaluation year given on the command line (``--as-of``)."""
+    try:
+        year = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a year like 2026, got {text!r}") from None
+    if not 1940 <= year <= 2100:
+        raise argparse.ArgumentTypeError(f"expected a year between 1940 and 2100, got {year}")
+    return year
+
+
+def whole_number_argument(text: str, minimum: int) -> int:
+    """A whole number of at least ``minimum`` given on the command line."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if n < minimum:
+        raise argparse.ArgumentTypeError(f"expected {minimum} or more, got {n}")
+    return n

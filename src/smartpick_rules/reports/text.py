@@ -35,7 +35,7 @@ def clean_lines(text: str) -> str:
 
 
 def json_for_terminal(text: str) -> str:
-    """JSON text with the characters a terminal would act on escaped as ``\\uXXXX`` (same data).
+    """JSON text with the characters a terminal would act on escaped as ``\\u`` and four hex digits (same data).
 
     ``json.dumps`` escapes C0 controls itself; C1 controls, bidi and line separators it leaves raw.
     """
