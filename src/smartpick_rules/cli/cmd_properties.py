@@ -41,7 +41,7 @@ def _seed(text: str) -> int:
 
 
 def add_property_options(p: argparse.ArgumentParser, *, catalog: bool = True) -> None:
-    from ..testing.properties import DEFAULT_EXAMPLES, DEFAULT_MAX_SECONDS, DEFAULT_SEED
+    from ..testing.defaults import DEFAULT_EXAMPLES, DEFAULT_MAX_SECONDS, DEFAULT_SEED
 
     g = p.add_argument_group("properties", "search for counterexamples to the rule sets' [[property]] tables (docs/properties.md)")
     g.add_argument("--examples", type=_count, default=DEFAULT_EXAMPLES, metavar="N", help=f"generated profiles per property (default: {DEFAULT_EXAMPLES})")

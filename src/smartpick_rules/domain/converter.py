@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from contextvars import ContextVar
 from enum import Enum
 from typing import Any, TypeVar
@@ -23,7 +24,7 @@ from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, Iterabl
 from ..errors import Diagnostic, did_you_mean
 from ..limits import DEFAULT_LIMITS, Limits, limit_help
 
-__all__ = ["converter", "structure_diagnostics", "unstructure"]
+__all__ = ["converter", "limits_applied", "structure_diagnostics", "unstructure"]
 
 T = TypeVar("T")
 
@@ -294,6 +295,18 @@ def _message(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+@contextmanager
+def limits_applied(limits: Limits) -> Iterator[None]:
+    """``limits``' string length and list size apply to what `converter` structures inside."""
+    token = _max_string_length.set(limits.max_string_length)
+    list_token = _max_list_items.set(limits.max_list_items)
+    try:
+        yield
+    finally:
+        _max_list_items.reset(list_token)
+        _max_string_length.reset(token)
+
+
 def structure_mapping(data: Any, cls: type[T], root: str = "$", limits: Limits | None = None, *, plain_checked: bool = False) -> T:
     """Structure ``data`` into ``cls``, or raise diagnostics ready for an
     [`InputError`][smartpick_rules.InputError].
@@ -302,13 +315,8 @@ def structure_mapping(data: Any, cls: type[T], root: str = "$", limits: Limits |
     row), so `plain_data_problems` is skipped.
     """
     if limits is not None:
-        token = _max_string_length.set(limits.max_string_length)
-        list_token = _max_list_items.set(limits.max_list_items)
-        try:
+        with limits_applied(limits):
             return structure_mapping(data, cls, root, plain_checked=plain_checked)
-        finally:
-            _max_list_items.reset(list_token)
-            _max_string_length.reset(token)
     if not isinstance(data, Mapping):
         raise _StructureFailure([Diagnostic("input_error", f"expected a table, got {_describe(data)}", field_path=root)])
     if not plain_checked:

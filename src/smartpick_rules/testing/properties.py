@@ -35,6 +35,7 @@ from ..language.ir import Change, Property, RuleSet, format_value
 from ..language.result_facts import OBSERVABLES, ResultBreadth, ResultFacts, ResultItem, Tier
 from ..results.recommendation import AuditEntry, ProgramResult, Recommendation
 from ..runtime.session import evaluate
+from .defaults import DEFAULT_EXAMPLES, DEFAULT_MAX_SECONDS, DEFAULT_SEED
 
 __all__ = [
     "AuditChange",
@@ -47,10 +48,6 @@ __all__ = [
     "profile_toml",
 ]
 
-#: what ``smartpick-rules check --properties`` uses unless told otherwise
-DEFAULT_EXAMPLES = 50
-DEFAULT_SEED = 0
-DEFAULT_MAX_SECONDS = 30.0
 
 _TIER_RANK: dict[str | None, int] = {None: 0, "reach": 1, "target": 2, "likely": 3}
 _EPS = 1e-9
