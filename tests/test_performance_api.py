@@ -153,6 +153,53 @@ def test_one_program_is_built_alone_and_equals_building_all(shipped: sr.RuleSet,
     assert [r.program.id for r in view] == [r.program.id for r in everything[2:5]]
 
 
+def _json_of(results: list[sr.ProgramResult]) -> list[str]:
+    # json.dumps writes floats by repr: equal text means bit-identical numbers (0.0 and -0.0 differ)
+    return [json.dumps(converter.unstructure(r), sort_keys=True) for r in results]
+
+
+@pytest.mark.parametrize("which", ["chosen", "first 300", "every 17th", "last 40"])
+def test_programs_built_together_equal_each_built_alone(shipped: sr.RuleSet, sample_catalog: sr.Catalog, profile: sr.Profile, which: str) -> None:
+    # results() builds entries rule by rule and shares equal ones between programs; result()
+    # builds one program's own; the JSON of both is the same, number for number
+    rec = sr.evaluate(profile, sample_catalog, shipped, as_of=2026)
+    order = rec._outcome.order.tolist()
+    chosen = [i for i in order if rec._outcome.choice.chosen_mask[i]]
+    subset = {"chosen": chosen, "first 300": order[:300], "every 17th": order[::17], "last 40": order[-40:]}[which]
+    together = rec._outcome.results(subset)
+    alone = [sr.evaluate(profile, sample_catalog, shipped, as_of=2026)._outcome.result(i) for i in subset]
+    assert _json_of(together) == _json_of(alone)
+
+
+def test_chosen_builds_the_list_alone_in_order(shipped: sr.RuleSet, sample_catalog: sr.Catalog, profile: sr.Profile) -> None:
+    rec = sr.evaluate(profile, sample_catalog, shipped, as_of=2026)
+    chosen = rec.chosen()
+    assert [r.program.id for r in chosen] == list(rec.breadth.chosen)
+    assert all(r.chosen for r in chosen)
+    assert len(rec.programs._cache) == len(chosen)  # type: ignore[attr-defined]
+    everything = {r.program.id: r for r in sr.evaluate(profile, sample_catalog, shipped, as_of=2026).programs.iter_uncached()}  # type: ignore[attr-defined]
+    assert _json_of(chosen) == _json_of([everything[r.program.id] for r in chosen])
+    # positions come from the evaluation's order, not from a table built of every id
+    assert rec.programs.position(chosen[-1].program.id) == [r.program.id for r in rec.programs.iter_uncached()].index(chosen[-1].program.id)  # type: ignore[attr-defined]
+    assert rec.programs.position("no-such-program") is None  # type: ignore[attr-defined]
+
+
+def test_shared_entries_do_not_share_the_catalogs_values(shipped: sr.RuleSet, sample_catalog: sr.Catalog, profile: sr.Profile) -> None:
+    # equal entries of programs built together are one object, like the profile stage's; a list
+    # an entry reports is its own copy, so changing it changes neither the catalog's cached
+    # column nor the next evaluation's entries
+    rec = sr.evaluate(profile, sample_catalog, shipped, as_of=2026)
+    chosen = rec.chosen()
+    listed = [(e, k) for r in chosen for e in r.audit if e.stage == "program" for k, v in e.values.items() if isinstance(v, list)]
+    assert listed, "the shipped rules report some list value (a program's tags, its states)"
+    before = _json_of(sr.evaluate(profile, sample_catalog, shipped, as_of=2026).chosen())
+    for entry, key in listed:
+        entry.values[key].append("changed")  # type: ignore[union-attr]
+    assert _json_of(sr.evaluate(profile, sample_catalog, shipped, as_of=2026).chosen()) == before
+    shared = {id(e) for r in chosen for e in r.audit if e.stage == "program"}
+    assert len(shared) < sum(1 for r in chosen for e in r.audit if e.stage == "program")
+
+
 # -- audit values read from the columns ---------------------------------------------------------
 
 READS_RULES = """

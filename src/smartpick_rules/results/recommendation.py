@@ -417,8 +417,11 @@ class LazyResults(Sequence[ProgramResult]):
         build_many: Callable[[Sequence[int]], list[ProgramResult]] | None = None,
         ids: Sequence[str] | None = None,
         max_entries: int | None = None,
+        locate: Callable[[str], int | None] | None = None,
     ) -> None:
         self._order = list(order)
+        #: program id -> position, when the builder can answer without a table of ids
+        self._locate = locate
         self._build = build
         self._build_many = build_many
         self._ids = ids
@@ -431,6 +434,8 @@ class LazyResults(Sequence[ProgramResult]):
     def position(self, program_id: str) -> int | None:
         """Where the program with this id is in the sequence, or None; builds no result when
         the sequence knows its ids."""
+        if self._locate is not None:
+            return self._locate(program_id)
         if self._ids is None:
             for k in range(len(self)):
                 if self[k].program.id == program_id:
@@ -482,6 +487,15 @@ class LazyResults(Sequence[ProgramResult]):
                 self._kept_entries += len(r.audit)
             self._cache[i] = r
             return r
+
+    def take(self, positions: Sequence[int]) -> list[ProgramResult]:
+        """The results at these positions, built together (sharing the work, as iteration does)
+        and kept, like ``self[i]``."""
+        missing = [k for k in dict.fromkeys(positions) if k not in self._cache]
+        if missing and self._build_many is not None:
+            for k, r in zip(missing, self._build_many([self._order[k] for k in missing]), strict=True):
+                self._keep(k, r)
+        return [self[k] for k in positions]
 
     def __iter__(self) -> Iterator[ProgramResult]:
         if self._build_many is not None and len(self._cache) < len(self):
@@ -634,10 +648,11 @@ class Recommendation:
 
     def chosen(self) -> list[ProgramResult]:
         """The recommended list, in priority order."""
-        if isinstance(self.programs, LazyResults):
-            # only the chosen programs are built (Limits.max_audit_entries bounds what is kept)
-            found = [self.get(i) for i in self.breadth.chosen]
-            return [r for r in found if r is not None and r.chosen]
+        programs = self.programs
+        if isinstance(programs, LazyResults):
+            # only the chosen programs are built, together (Limits.max_audit_entries bounds what is kept)
+            found = [programs.position(i) for i in self.breadth.chosen]
+            return [r for r in programs.take([k for k in found if k is not None]) if r.chosen]
         by_id = {r.program.id: r for r in self.programs if r.chosen}
         return [by_id[i] for i in self.breadth.chosen if i in by_id]
 

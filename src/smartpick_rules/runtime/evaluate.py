@@ -249,7 +249,7 @@ def run(
         catalog_synthetic=cat.synthetic,
     )
     return Recommendation(
-        programs=LazyResults(order.tolist(), outcome.result, outcome.results, ids, max_entries=limits.max_audit_entries),
+        programs=LazyResults(order.tolist(), outcome.result, outcome.results, ids, max_entries=limits.max_audit_entries, locate=outcome.position),
         profile_audit=profile_entries,
         list_audit=list_entries,
         advice=tuple(advice),

@@ -38,7 +38,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..domain.models import Catalog, Profile
-from ..language.expr import Arith, BoolOp, Call, Compare, Expr, Not, Path, program_nodes
+from ..language.expr import Arith, BoolOp, Call, Compare, Expr, IfElse, Literal, Not, Path, program_nodes
 from ..language.functions import BUILTINS, Strict
 from ..language.interp import Scope, metered, plain
 from ..language.ir import TIERS, Template
@@ -150,17 +150,106 @@ class ReadColumn:
         return x if kind == "float" else int(x)
 
 
+    def take(self, indices: Sequence[int]) -> list[Any]:
+        """``[self.at(i) for i in indices]``, a column's worth at a time."""
+        kind = self.kind
+        if kind == "raw" or kind == "obj":
+            values = self.values
+            if isinstance(values, _RawField):
+                # the field converted whole, when it is (kept on the catalog)
+                values = values.catalog.column_cache().get(f"json:{values.name}", values)
+            elif isinstance(values, _LazyRows):
+                return values.take(indices)
+            got = [values[i] for i in indices]
+            if kind == "raw":
+                return [list(x) if isinstance(x, list) else x for x in got]  # a list per entry: never shared
+            return got
+        at = np.asarray(indices, dtype=np.intp)
+        if kind == "bool":
+            return [True if t else (False if f else None) for t, f in zip(self.t[at].tolist(), self.f[at].tolist(), strict=True)]
+        isfinite = math.isfinite
+        floats = [float(x) if k and isfinite(x) else None for x, k in zip(self.v[at].tolist(), self.k[at].tolist(), strict=True)]
+        return floats if kind == "float" else [None if x is None else int(x) for x in floats]
+
+    def take_keyed(self, indices: Sequence[int]) -> tuple[list[Any], list[Any]]:
+        """``take(indices)`` and each value's ``_value_key`` (the typed kinds' values are all of
+        one type, so they are their own keys, but for zero: 0.0 and -0.0)."""
+        values = self.take(indices)
+        kind = self.kind
+        if kind == "float":
+            return values, [x if x else _float_key(x) for x in values]
+        if kind == "int" or kind == "bool":
+            return values, values
+        plain = _PLAIN
+        return values, [(x.__class__, x) if x.__class__ in plain else _value_key(x) for x in values]
+
+
+def _value_key(v: Any) -> Any:
+    """A value read by a rule as a dict key that tells apart what renders differently: 1, 1.0
+    and True are equal but read "1", "1.0" and "yes"; 0.0 and -0.0 are equal but not the same
+    JSON. Raises TypeError for a record (a dict)."""
+    c = v.__class__
+    if c is float:
+        return (c, v.hex())
+    if c is list:
+        return (c, tuple(map(_value_key, v)))
+    return (c, v)
+
+
+def _float_key(x: float | None) -> str | None:
+    return None if x is None else x.hex()
+
+
+#: how many texts a rule set keeps per rule (see ``_plan_memo``)
+_MEMO_SIZE = 4096
+
+
+def _plan_memo(plan: Plan, name: str, k: int) -> dict[Any, Any]:
+    """A memo kept on the plan for program-stage rule ``k``: texts that are a pure function of
+    the rule and the values an entry read (its explanation, exclusion and advice; its effect for
+    an odds factor), so evaluations of one rule set share them, as they share its closures."""
+    memos: dict[int, dict[Any, Any]] | None = plan.cache.get(name)
+    if memos is None:
+        memos = plan.cache.setdefault(name, {})
+    memo = memos.get(k)
+    if memo is None:
+        memo = memos.setdefault(k, {})
+    return memo
+
+
+def _remember(memo: dict[Any, Any], key: Any, value: Any) -> None:
+    if len(memo) >= _MEMO_SIZE:
+        memo.clear()  # bounded: a rule set serving many catalogs does not grow without end
+    memo[key] = value
+
+
+#: value types that are their own dict key once tagged with their type
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
 _UNREAD: Any = object()
 
 
 class _LazyRows:
     """A column of values computed one program at a time, on first read, then kept."""
 
-    __slots__ = ("_compute", "_values")
+    __slots__ = ("_compute", "_compute_many", "_values")
 
-    def __init__(self, compute: Callable[[int], Any], n: int) -> None:
+    def __init__(self, compute: Callable[[int], Any], n: int, compute_many: Callable[[list[int]], list[Any]] | None = None) -> None:
         self._compute = compute
+        #: the same for several programs at once (their arguments read a column at a time)
+        self._compute_many = compute_many
         self._values: list[Any] = [_UNREAD] * n
+
+    def take(self, indices: Sequence[int]) -> list[Any]:
+        """``[self[i] for i in indices]``, computing the missing ones together."""
+        values = self._values
+        if self._compute_many is not None:
+            missing = [i for i in indices if values[i] is _UNREAD]
+            if missing:
+                for i, v in zip(missing, self._compute_many(missing), strict=True):
+                    values[i] = v
+        return [values[i] if values[i] is not _UNREAD else self[i] for i in indices]
 
     def __getitem__(self, i: int) -> Any:
         v = self._values[i]
@@ -195,7 +284,8 @@ def _template_keys(template: Template) -> frozenset[str]:
 
 
 class _RuleSpec:
-    """What every audit entry of one program-stage rule shares (built once per outcome)."""
+    """What every audit entry of one program-stage rule shares: the rule's own fields (``static``,
+    built once per rule set and kept on its plan) and what this evaluation read for it."""
 
     __slots__ = (
         "advice",
@@ -214,12 +304,17 @@ class _RuleSpec:
         "where",
     )
 
-    def __init__(self, cr: CompiledRule, effect: str, constants: dict[str, Any], reads: list[tuple[str, ReadColumn | None]]) -> None:
-        self.cr = cr
-        self.rule = cr.rule
-        self.effect = effect
+    def __init__(self, static: _RuleSpec | CompiledRule, constants: dict[str, Any], reads: list[tuple[str, ReadColumn | None]]) -> None:
         self.constants = constants
         self.reads = reads
+        if isinstance(static, _RuleSpec):
+            for name in _STATIC_FIELDS:
+                setattr(self, name, getattr(static, name))
+            return
+        cr = static
+        self.cr = cr
+        self.rule = cr.rule
+        self.effect = cr.rule.then.describe()
         eff = cr.rule.then
         self.explain: Template | None = cr.rule.explain
         self.exclude: Template | None = eff.exclude
@@ -245,6 +340,21 @@ class _RuleSpec:
         )
         #: is ``effect`` written per program (an odds expression shows the factor it came to)?
         self.computes_odds = eff.computes_odds
+
+    @staticmethod
+    def of(plan: Plan, k: int, constants: dict[str, Any], reads: list[tuple[str, ReadColumn | None]]) -> _RuleSpec:
+        """Program-stage rule ``k``'s spec, its own fields built once per plan (the rule's effect
+        in words, its typed fields) and shared by every evaluation's."""
+        statics: dict[int, _RuleSpec] | None = plan.cache.get("audit:rule-specs")
+        if statics is None:
+            statics = plan.cache.setdefault("audit:rule-specs", {})
+        static = statics.get(k)
+        if static is None:
+            static = statics.setdefault(k, _RuleSpec(plan.program.rules[k], {}, []))
+        return _RuleSpec(static, constants, reads)
+
+
+_STATIC_FIELDS = tuple(name for name in _RuleSpec.__slots__ if name not in ("constants", "reads"))
 
 
 class Outcome:
@@ -325,6 +435,19 @@ class Outcome:
     def ids(self) -> tuple[str, ...]:
         return catalog_ids(self._catalog())
 
+    def position(self, program_id: str) -> int | None:
+        """Where the program with this id is in the result order (``order``), or None."""
+        i = catalog_index(self._catalog()).get(program_id)
+        if i is None:
+            return None
+        inverse = self.__dict__.get("_inverse")
+        if inverse is None:
+            inverse = np.full(self.n, -1, dtype=np.intp)
+            inverse[self.order] = np.arange(len(self.order), dtype=np.intp)
+            self.__dict__["_inverse"] = inverse
+        at = int(inverse[i])
+        return None if at < 0 else at
+
     def tags_of(self, i: int, ks: Sequence[int] | None = None) -> tuple[str, ...]:
         """Program ``i``'s tags: the profile's and those of the program rules that fired for it."""
         if ks is None:
@@ -353,6 +476,10 @@ class Outcome:
         catalog = self._catalog()
         if isinstance(e, Path) and e.root == "program" and len(e.parts) == 1:
             return ReadColumn("raw", values=_RawField(catalog, e.parts[0]), field=e.parts[0])
+        if isinstance(e, Literal):
+            return ReadColumn("obj", values=[json_value(e.value)] * self.n)
+        if isinstance(e, IfElse) and self.context is not None:
+            return self._choose_column(e)
         if isinstance(e, Call) and self.context is not None:
             spec = BUILTINS[e.func]
             if isinstance(spec.impl, Strict) and spec.returns == "mixed":
@@ -360,12 +487,16 @@ class Outcome:
         plan = self._plan()
         kind = _static_kind(e)
         if kind != "mixed" and self.context is not None:
-            nodes = program_nodes(e, plan.program.tags)
+            # which nodes read the program depends on the expression alone: once per rule set
+            nodes_of: dict[int, frozenset[int]] = plan.cache.setdefault("audit:program-nodes", {})
+            nodes = nodes_of.get(id(e))
+            if nodes is None:
+                nodes = nodes_of.setdefault(id(e), frozenset(program_nodes(e, plan.program.tags)))
             # read after the evaluation, on a budget of its own (as the interpreter's reads are)
             ctx = self.context.with_scope(self.context.scope)
             with metered(self.limits.max_work) as meter:
                 ctx.meter = meter
-                value: Value = plan.vector()(e, frozenset(nodes))(ctx)
+                value: Value = plan.vector()(e, nodes)(ctx)
             col = self._typed(value, kind)
             if col is not None:
                 return col
@@ -393,7 +524,32 @@ class Outcome:
                 return exact[i]
             return json_value(scalar(values, year))
 
-        return ReadColumn("obj", values=_LazyRows(compute, self.n))
+        def compute_many(indices: list[int]) -> list[Any]:
+            rows = zip(*(c.take(indices) for c in cols), strict=True)
+            out = []
+            for i, values in zip(indices, rows, strict=True):
+                if any(v is None or v.__class__ not in (int, float) for v in values):
+                    out.append(exact[i])
+                else:
+                    out.append(json_value(scalar(list(values), year)))
+            return out
+
+        return ReadColumn("obj", values=_LazyRows(compute, self.n, compute_many))
+
+    def _choose_column(self, e: IfElse) -> ReadColumn:
+        """``then if test else orelse`` over its parts' own columns: the ``then`` value where the
+        test is definitely true, else the ``orelse`` value (an unknown test takes ``orelse``, as
+        in the interpreter). Its value's type is whichever branch is taken, so no typed column
+        holds it; the branches usually have one."""
+        test, then, orelse = self._column(e.test), self._column(e.then), self._column(e.orelse)
+
+        def compute(i: int) -> Any:
+            return then.at(i) if test.at(i) is True else orelse.at(i)
+
+        def compute_many(indices: list[int]) -> list[Any]:
+            return [a if t is True else b for t, a, b in zip(test.take(indices), then.take(indices), orelse.take(indices), strict=True)]
+
+        return ReadColumn("obj", values=_LazyRows(compute, self.n, compute_many))
 
     def _typed(self, value: Value, kind: str) -> ReadColumn | None:
         n = self.n
@@ -444,7 +600,7 @@ class Outcome:
                 # the same for every program: read once, from the applicant's facts
                 constants[key] = json_value(plan.scalar(e)(prof_out.scope))
                 reads.append((key, None))
-        spec = self._specs[k] = _RuleSpec(cr, cr.rule.then.describe(), constants, reads)
+        spec = self._specs[k] = _RuleSpec.of(plan, k, constants, reads)
         return spec
 
     def _render(self, k: int, which: str, template: Template, values: dict[str, Any]) -> str:
@@ -467,25 +623,34 @@ class Outcome:
         plan, prof_out = self._plan(), self.prof_out
         assert prof_out is not None
         make_entry = EntryMaker(self.limits, plan.scalar)
+        # the rules' own texts and typed fields, once per rule set
+        make_entry.effects = plan.cache.setdefault("audit:profile-effects", {})
+        make_entry.fields = plan.cache.setdefault("audit:profile-fields", {})
         model = plan.ruleset.chance
         factors = dict((cr.index, f) for cr, f in prof_out.odds)
         caps = dict((cr.index, c) for cr, c in prof_out.caps)
         from .stages import logit
 
+        shown = [cr for cr in prof_out.rules if cr.index in factors or cr.index in caps or cr.rule.then.tier_at_most is not None]
+        moved = [factors[cr.index] for cr in shown if cr.index in factors]
+        # element by element, as one array: each is what a one-element array gives
+        logs = iter(np.log(np.array(moved, dtype=np.float64)).tolist())
         running = logit(model.base)
         cap = 1.0
-        out: list[AuditEntry] = []
-        for cr in prof_out.rules:
-            f = factors.get(cr.index)
+        runs: list[float] = []
+        ceilings: list[float] = []
+        for cr in shown:
+            if cr.index in factors:
+                running = running + next(logs)
             c = caps.get(cr.index)
-            if f is None and c is None and cr.rule.then.tier_at_most is None:
-                continue
-            if f is not None:
-                running = running + float(np.log(np.array([f]))[0])
             if c is not None:
                 cap = min(cap, c)
-            after = min(float(chance_of(np.array([running]), model)[0]), cap)
-            out.append(make_entry(cr, prof_out.scope, after, f, c))
+            runs.append(running)
+            ceilings.append(cap)
+        chances = chance_of(np.array(runs, dtype=np.float64), model).tolist() if runs else []
+        out: list[AuditEntry] = []
+        for cr, chance, ceiling in zip(shown, chances, ceilings, strict=True):
+            out.append(make_entry(cr, prof_out.scope, min(chance, ceiling), factors.get(cr.index), caps.get(cr.index)))
         prefix = self._prefix = tuple(out)
         return prefix
 
@@ -579,67 +744,249 @@ class Outcome:
 
     # -- many programs ---------------------------------------------------------------------
     def results(self, indices: Sequence[int]) -> list[ProgramResult]:
-        """Several programs at once: the running chance of every entry in a few array operations."""
-        if len(indices) < 8:
+        """Several programs at once: the running chance of every entry in a few array operations
+        over those programs' columns alone (the cost follows how many are asked, not the
+        catalog's size).
+
+        The running log-odds and ceiling after each rule are accumulated in rule order over a
+        (rules x programs) matrix that holds 0.0 (and 1.0) where a rule did not fire: ``x + 0.0``
+        and ``min(x, 1.0)`` leave a value unchanged, so every figure is bit for bit what
+        ``result`` computes program by program.
+        """
+        if len(indices) < 4:
             return [self.result(i) for i in indices]
-        fired = self.fired
-        n_rules = fired.shape[0]
-        # per rule in audit order, the running log-odds and ceiling after it, at the programs it fired for
-        running = np.full(self.n, self.base_log_odds, dtype=np.float64)
-        cap = np.full(self.n, self.base_cap, dtype=np.float64)
-        after_at: list[Any] = [None] * n_rules
-        cap_at: list[Any] = [None] * n_rules
-        where: list[Any] = [None] * n_rules
-        for k in range(n_rules):
-            lo = self.rule_log_odds.get(k)
-            if lo is not None:
-                running = running + (np.where(fired[k], lo, 0.0) if isinstance(lo, float) else lo)
-            c = self.rule_caps.get(k)
-            if c is not None:
-                cap = np.minimum(cap, np.where(fired[k], c, 1.0) if isinstance(c, float) else c)
-            if self._plan().program.rules[k].rule.then.tier_at_most is not None or lo is not None or c is not None:
-                hit = np.flatnonzero(fired[k])
-                where[k] = {int(p): j for j, p in enumerate(hit.tolist())}
-                after_at[k] = running[hit]
-                cap_at[k] = cap[hit]
-        # many programs: convert the catalog fields the entries read once, whole
-        catalog = self._catalog()
-        for k in np.flatnonzero(fired.any(axis=1)).tolist():
-            for _key, col in self._spec(k).reads:
-                if col is not None and col.kind == "raw":
-                    _raw_column(catalog, col.field)
-        moving = [k for k in range(n_rules) if where[k] is not None]
-        chances = chance_of(np.concatenate([after_at[k] for k in moving]), self.chance_model) if moving else np.zeros(0)
-        offset = 0
-        after_list: list[list[float]] = [[] for _ in range(n_rules)]
-        cap_list: list[list[float]] = [[] for _ in range(n_rules)]
-        for k in moving:
-            m = len(after_at[k])
-            after_list[k] = chances[offset : offset + m].tolist()
-            cap_list[k] = cap_at[k].tolist()
-            offset += m
-        out: list[ProgramResult] = []
-        for i in indices:
-            ks = np.flatnonzero(fired[:, i]).tolist()
-            afters: list[float] = []
-            caps: list[float] = []
-            odds: list[float | None] = []
-            cap_values: list[float | None] = []
-            for k in ks:
-                w = where[k]
-                if w is not None:
-                    j = w[i]
-                    afters.append(after_list[k][j])
-                    caps.append(cap_list[k][j])
+        idx = np.asarray(indices, dtype=np.intp)
+        m = len(idx)
+        sub = self.fired[:, idx]
+        # (program position, rule) of every firing, by program then in audit order
+        jj, kk = np.nonzero(sub.T)
+        moving = self._moving_rules()
+        mv = moving[sub[moving].any(axis=1)] if len(moving) else moving
+        after_full = np.zeros(sub.shape, dtype=np.float64)
+        cap_full = np.ones(sub.shape, dtype=np.float64)
+        if len(mv):
+            fm = sub[mv]
+            lo_const, lo_per_program, cap_const, cap_per_program = self._step_tables()
+            # each moving rule's log-odds step and ceiling at each program, where it fired
+            lo_at = np.repeat(lo_const[mv][:, None], m, axis=1)
+            cap_at = np.repeat(cap_const[mv][:, None], m, axis=1)
+            for r, k in enumerate(mv.tolist()):
+                lo = lo_per_program.get(k)
+                if lo is not None:
+                    lo_at[r] = lo[idx]
+                c = cap_per_program.get(k)
+                if c is not None:
+                    cap_at[r] = c[idx]
+            steps = np.empty((len(mv) + 1, m), dtype=np.float64)
+            steps[0] = self.base_log_odds
+            steps[1:] = np.where(fm, lo_at, 0.0)
+            bounds = np.empty((len(mv) + 1, m), dtype=np.float64)
+            bounds[0] = self.base_cap
+            bounds[1:] = np.where(fm, cap_at, 1.0)
+            running = np.add.accumulate(steps, axis=0)[1:]
+            capped = np.minimum.accumulate(bounds, axis=0)[1:]
+            rr, cc = np.nonzero(fm)
+            after_full[mv[rr], cc] = chance_of(running[rr, cc], self.chance_model)
+            cap_full[mv[rr], cc] = capped[rr, cc]
+        if m >= 8:
+            # many programs: convert the catalog fields their entries read once, whole (kept on the catalog)
+            catalog = self._catalog()
+            for k in np.flatnonzero(sub.any(axis=1)).tolist():
+                for _key, col in self._spec(k).reads:
+                    if col is not None and col.kind == "raw":
+                        _raw_column(catalog, col.field)
+        return self._assemble_many(idx, sub, jj, kk, after_full, cap_full)
+
+    def _assemble_many(
+        self,
+        idx: npt.NDArray[np.intp],
+        sub: BoolArray,
+        jj: npt.NDArray[np.intp],
+        kk: npt.NDArray[np.intp],
+        after_full: FloatArray,
+        cap_full: FloatArray,
+    ) -> list[ProgramResult]:
+        """Programs' results (catalog indices ``idx``) from their firings (``sub``: rules x
+        programs; ``jj``, ``kk``: the firings program by program, in audit order) and the running
+        chance and ceiling at each (``after_full``, ``cap_full``).
+
+        Entries are built rule by rule: a rule's values are read a column at a time and its
+        texts rendered once per distinct set of values; each program then takes its entries in
+        audit order. Programs whose entries for a rule are equal share one entry (as every
+        program shares the profile stage's): a rule reads few distinct values and the running
+        chance takes few distinct values, so a list of 100 programs has about a quarter as many
+        distinct entries as entries. The entries equal those ``result`` builds one program at a
+        time.
+        """
+        m = len(idx)
+        prefix = self.profile_prefix()
+        plan = self._plan()
+        max_length = self.limits.max_message_length
+        own: list[list[AuditEntry]] = [[] for _ in range(m)]
+        exclusions_of: dict[int, list[Exclusion]] = {}
+        advice_of: dict[int, list[AdviceItem]] = {}
+        counts = np.count_nonzero(sub, axis=1)
+        _rules, jr = np.nonzero(sub)  # the firings rule by rule, programs in order
+        ends = np.cumsum(counts).tolist()
+        jr_list = jr.tolist()
+        a = 0
+        for k in range(len(ends)):
+            b = ends[k]
+            if a == b:
+                continue
+            js = jr[a:b]
+            positions = jr_list[a:b]
+            a = b
+            spec = self._spec(k)
+            rule = spec.rule
+            at_arr = idx[js]
+            at = at_arr.tolist()
+            n = len(at)
+            keys = [key for key, _col in spec.reads]
+            columns: list[list[Any]] = []
+            key_columns: list[list[Any]] = []
+            for name, col in spec.reads:
+                if col is None:
+                    constant = spec.constants[name]
+                    columns.append([constant] * n)
+                    key_columns.append([_value_key(constant)] * n)
                 else:
-                    afters.append(0.0)
-                    caps.append(1.0)
-                f = self.rule_odds.get(k)
-                odds.append(None if f is None else (f if isinstance(f, float) else float(f[i])))
-                c = self.rule_caps.get(k)
-                cap_values.append(None if c is None else (c if isinstance(c, float) else float(c[i])))
-            out.append(self._assemble(i, ks, afters, caps, odds, cap_values))
+                    got, got_keys = col.take_keyed(at)
+                    columns.append(got)
+                    key_columns.append(got_keys)
+            rows = list(zip(*columns, strict=True)) if columns else [()] * n
+            row_keys = list(zip(*key_columns, strict=True)) if columns else [()] * n
+            o = self.rule_odds.get(k)
+            factors: list[Any] = [None] * n if o is None else ([o] * n if isinstance(o, float) else o[at_arr].tolist())
+            c = self.rule_caps.get(k)
+            cap_values: list[Any] = [None] * n if c is None else ([c] * n if isinstance(c, float) else c[at_arr].tolist())
+            afters: list[Any] = list(map(min, after_full[k, js].tolist(), cap_full[k, js].tolist())) if spec.moves else [None] * n
+            rule_id, ruleset, version, stage, salience = spec.head
+            file, line, source = spec.where
+            excludes, tier_at_most, priority, tags, advice, estimates = spec.typed
+            texts = _plan_memo(plan, f"audit:texts:{max_length}", k)
+            effects = _plan_memo(plan, "audit:effects", k)
+            made: dict[Any, tuple[AuditEntry, Exclusion | None, AdviceItem | None]] = {}
+            for j, row, vkey, factor, cap_value, after in zip(positions, rows, row_keys, factors, cap_values, afters, strict=True):
+                try:
+                    # a nonzero float is its own key; zero is 0.0 or -0.0, which JSON tells apart
+                    key: Any = (
+                        vkey,
+                        factor if factor or factor is None else factor.hex(),
+                        cap_value if cap_value or cap_value is None else cap_value.hex(),
+                        after if after or after is None else after.hex(),
+                    )
+                    hit = made.get(key)
+                except TypeError:  # a record among the values: build this entry alone
+                    vkey = key = hit = None
+                if hit is None:
+                    values = dict(zip(keys, row, strict=True))
+                    found = None if vkey is None else texts.get(vkey)
+                    if found is None:
+                        found = (
+                            None if spec.explain is None else spec.explain.render(values, max_length),
+                            None if spec.exclude is None else spec.exclude.render(values, max_length),
+                            None if spec.advice is None else spec.advice.render(values, max_length),
+                        )
+                        if vkey is not None:
+                            _remember(texts, vkey, found)
+                    explanation, exclusion, advice_text = found
+                    effect = spec.effect
+                    if spec.computes_odds and factor is not None:
+                        ekey = round(factor, 3)
+                        found_effect = effects.get(ekey)
+                        if found_effect is None:
+                            found_effect = effect_text(rule, factor, effect)
+                            _remember(effects, ekey, found_effect)
+                        effect = found_effect
+                    entry = AuditEntry(
+                        rule_id, ruleset, version, stage, salience, effect, explanation, values, after, file, line, source,
+                        factor, cap_value, excludes, tier_at_most, priority, tags, advice, estimates,
+                    )  # fmt: skip
+                    hit = (
+                        entry,
+                        None if exclusion is None else Exclusion(rule_id, exclusion),
+                        None if advice_text is None else AdviceItem(rule_id, "program", advice_text),
+                    )
+                    if key is not None:
+                        made[key] = hit
+                own[j].append(hit[0])
+                if hit[1] is not None:
+                    exclusions_of.setdefault(j, []).append(hit[1])
+                if hit[2] is not None:
+                    advice_of.setdefault(j, []).append(hit[2])
+        # each program's rules, in audit order (for its tags)
+        rules_of = kk.tolist()
+        program_ends = np.cumsum(np.bincount(jj, minlength=m)).tolist()
+        catalog = self._catalog()
+        programs = catalog.programs
+        # the per-program columns for these programs, a column at a time
+        excluded_at = self.excluded[idx].tolist()
+        chance_at = self.chance[idx].tolist()
+        tier_at = self.tier[idx].tolist()
+        priority_at = self.priority[idx].tolist()
+        chosen_at = self.choice.chosen_mask[idx].tolist()
+        member = [(g, mask[idx].tolist()) for g, mask in self.groups.items()]
+        left_off = self.choice.left_off
+        out: list[ProgramResult] = []
+        a = 0
+        for j, i in enumerate(idx.tolist()):
+            b = program_ends[j]
+            exclusions = tuple(exclusions_of.get(j, ()))
+            code = tier_at[j]
+            out.append(
+                ProgramResult(
+                    programs[i],
+                    None if excluded_at[j] else chance_at[j],
+                    None if code < 0 else TIERS[code],
+                    exclusions[0] if exclusions else None,
+                    self.tags_of(i, rules_of[a:b]),
+                    priority_at[j],
+                    (*prefix, *own[j]),
+                    exclusions,
+                    tuple(advice_of.get(j, ())),
+                    chosen_at[j],
+                    left_off(i),
+                    tuple(g for g, hits in member if hits[j]),
+                )
+            )
+            a = b
         return out
+
+    def _step_tables(self) -> tuple[FloatArray, dict[int, FloatArray], FloatArray, dict[int, FloatArray]]:
+        """Every program rule's log-odds step and ceiling: the same for every program (a vector
+        over rules: 0.0 and 1.0 for rules without one) or per program (by rule)."""
+        hit = self.__dict__.get("_steps")
+        if hit is None:
+            n_rules = self.fired.shape[0]
+            lo_const = np.zeros(n_rules, dtype=np.float64)
+            cap_const = np.ones(n_rules, dtype=np.float64)
+            lo_per: dict[int, FloatArray] = {}
+            cap_per: dict[int, FloatArray] = {}
+            for k, lo in self.rule_log_odds.items():
+                if isinstance(lo, float):
+                    lo_const[k] = lo
+                else:
+                    lo_per[k] = lo
+            for k, c in self.rule_caps.items():
+                if isinstance(c, float):
+                    cap_const[k] = c
+                else:
+                    cap_per[k] = c
+            hit = self.__dict__["_steps"] = (lo_const, lo_per, cap_const, cap_per)
+        return hit
+
+    def _moving_rules(self) -> npt.NDArray[np.intp]:
+        """The program-stage rules whose entries report the chance after them, in audit order."""
+        hit = self.__dict__.get("_moving")
+        if hit is None:
+            rules = self._plan().program.rules
+            hit = np.asarray(
+                [k for k in range(len(rules)) if k in self.rule_log_odds or k in self.rule_caps or rules[k].rule.then.tier_at_most is not None],
+                dtype=np.intp,
+            )
+            self.__dict__["_moving"] = hit
+        return hit
 
     # -- exclusions alone ----------------------------------------------------------------
     def exclusions_of(self, indices: Sequence[int]) -> list[tuple[Exclusion, ...]]:
@@ -849,6 +1196,5 @@ class Outcome:
             for _key, col in reads:
                 if col is not None and col.kind == "raw" and col.values is None:
                     col.values = _RawField(catalog, col.field)
-            cr = plan.program.rules[k]
-            self._specs[k] = _RuleSpec(cr, cr.rule.then.describe(), constants, reads)
+            self._specs[k] = _RuleSpec.of(plan, k, constants, reads)
         return self
