@@ -25,6 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import fixtures
 import smartpick_rules as sr
 from smartpick_rules.domain.converter import converter
 from smartpick_rules.language.interp import Scope, evaluate_expr
@@ -278,6 +279,57 @@ def test_shipped_audit_values_are_the_interpreters(shipped: sr.RuleSet, small: s
     for path in sorted((ROOT / "examples" / "profiles").glob("*.toml"))[:4]:
         prof = sr.load_profile(path)
         _reference_values(sr.evaluate(prof, small, shipped, as_of=2026), shipped, prof)
+
+
+PICK_RULES = """
+[ruleset]
+name = "picks"
+version = "1"
+
+[[rule]]
+id = "picks.extremes"
+stage = "program"
+when = "program.positions >= 0"
+then = { priority = 1 }
+explain = "{max(program.positions, program.img_share * 100, 3)} {min(program.img_share * 100, program.positions)} {max(program.positions, program.img_share if known(program.img_share) else 0)} {abs(program.positions - 10)}"
+"""
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 60), st.one_of(st.none(), st.sampled_from([0.0, 0.03, 0.05, 0.1, 0.25, 0.3, 0.5, 0.6]))),
+        min_size=8,
+        max_size=40,
+    )
+)
+def test_min_and_max_read_many_programs_at_once_are_pythons(cells: list[tuple[int, float | None]]) -> None:
+    # many programs at once, min and max pick the winning argument from their columns (argmax /
+    # argmin: the first at the extreme); Python's min and max, on one program, are the reference:
+    # 5 and 5.0 tie, and the first argument's type wins
+    catalog = fixtures.catalog(*(fixtures.program(f"p{i}", positions=n, img_share=share) for i, (n, share) in enumerate(cells)))
+    rules = load_rules_from_text([("picks.toml", PICK_RULES)])
+    prof = sr.profile_from_data({"graduation_year": 2020})
+    rec = sr.evaluate(prof, catalog, rules, as_of=2026)
+    order = rec._outcome.order.tolist()
+    together = rec._outcome.results(order)
+    alone = [sr.evaluate(prof, catalog, rules, as_of=2026)._outcome.result(i) for i in order]
+    assert _json_of(together) == _json_of(alone)
+    _reference_values(rec, rules, prof)
+
+
+def test_a_pickled_outcome_carries_every_value_its_entries_read(shipped: sr.RuleSet, sample_catalog: sr.Catalog) -> None:
+    # before it is pickled, an outcome computes the values no column types where the rules
+    # reading them fired, and nothing else: every program's result in the receiving process is
+    # the live one's
+    for data in ({"graduation_year": 2019, "step2_ck": {"score": 231}}, {"graduation_year": 2012, "step1": {"passed": True}}):
+        prof = sr.profile_from_data(data)
+        rec = sr.evaluate(prof, sample_catalog, shipped, as_of=2026)
+        copy = pickle.loads(pickle.dumps(rec._outcome))
+        copy.attach(plan_ruleset(shipped), sample_catalog)
+        order = rec._outcome.order.tolist()[::7]
+        live = sr.evaluate(prof, sample_catalog, shipped, as_of=2026)._outcome
+        assert _json_of(copy.results(order)) == _json_of([live.result(i) for i in order])
 
 
 # -- results never depend on what the process evaluated before --------------------------------

@@ -31,6 +31,7 @@ from typing import Any, Protocol, TypeGuard, TypeVar
 
 import attrs
 import numpy as np
+import numpy.typing as npt
 
 from ..errors import Location, did_you_mean
 from .facts import ANY, BOOL, NUMBER, FactType
@@ -174,6 +175,11 @@ class Strict:
 
     scalar: Callable[[Sequence[Any], int], Any]
     vector: Callable[[Any, Call, Sequence[VArg]], Value | None]
+    #: for a builtin whose value is one of its (numeric) arguments, which one for each column of
+    #: the arguments stacked as floats (rows: arguments): the first at the extreme, as Python's
+    #: ``max`` and ``min`` choose (``np.argmax`` / ``np.argmin`` along axis 0). The audit reads
+    #: such a value from its arguments' columns many programs at a time.
+    pick: Callable[[npt.NDArray[np.float64]], npt.NDArray[np.intp]] | None = None
 
 
 class Durable(enum.Enum):
@@ -629,7 +635,7 @@ MIN = Builtin(
     max_args=None,
     forms=("min(a, b, ...)",),
     doc="the smallest of the numbers",
-    impl=Strict(scalar=lambda args, year: min(args), vector=_numbers(_min_max(np.minimum))),
+    impl=Strict(scalar=lambda args, year: min(args), vector=_numbers(_min_max(np.minimum)), pick=lambda a: np.argmin(a, axis=0)),
     type_rule=_type_numeric,
     returns="mixed",
     durable=Durable.PYTHON,
@@ -641,7 +647,7 @@ MAX = Builtin(
     max_args=None,
     forms=("max(a, b, ...)",),
     doc="the largest of the numbers",
-    impl=Strict(scalar=lambda args, year: max(args), vector=_numbers(_min_max(np.maximum))),
+    impl=Strict(scalar=lambda args, year: max(args), vector=_numbers(_min_max(np.maximum)), pick=lambda a: np.argmax(a, axis=0)),
     type_rule=_type_numeric,
     returns="mixed",
     durable=Durable.PYTHON,

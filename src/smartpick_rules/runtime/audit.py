@@ -35,6 +35,11 @@ def json_value(v: Any) -> Any:
     Arithmetic may overflow to infinity (a rule reads ``total(...) * 1e300``); JSON has no
     such number, so a non-finite value is recorded as null, like an unknown one.
     """
+    c = v.__class__
+    if c is str or c is int or c is bool or v is None:
+        return v
+    if c is float:
+        return v if math.isfinite(v) else None
     if isinstance(v, float) and not math.isfinite(v):
         return None
     if isinstance(v, tuple | list):

@@ -156,13 +156,17 @@ class ReadColumn:
         if kind == "raw" or kind == "obj":
             values = self.values
             if isinstance(values, _RawField):
-                # the field converted whole, when it is (kept on the catalog)
-                values = values.catalog.column_cache().get(f"json:{values.name}", values)
+                # the field converted whole (kept on the catalog), when it is or when many
+                # programs are read
+                if len(indices) >= 64:
+                    values = _raw_column(values.catalog, values.name)
+                else:
+                    values = values.catalog.column_cache().get(f"json:{values.name}", values)
             elif isinstance(values, _LazyRows):
                 return values.take(indices)
             got = [values[i] for i in indices]
             if kind == "raw":
-                return [list(x) if isinstance(x, list) else x for x in got]  # a list per entry: never shared
+                return [x if x.__class__ is not list else list(x) for x in got]  # a list per entry: never shared
             return got
         at = np.asarray(indices, dtype=np.intp)
         if kind == "bool":
@@ -262,8 +266,37 @@ class _LazyRows:
         return len(self._values)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # pickled (an outcome sent to another process) as the plain list, every value read
-        return (list, ([self[i] for i in range(len(self._values))],))
+        # pickled (an outcome sent to another process) as the values computed: before it is
+        # pickled, an outcome computes every value an entry can read (Outcome.__getstate__)
+        values = self._values
+        read = [i for i, v in enumerate(values) if v is not _UNREAD]
+        return (_SentRows, (len(values), read, [values[i] for i in read]))
+
+
+class _SentRows:
+    """A ``_LazyRows`` column as another process received it: the values of the programs whose
+    entries read it (where the rules reading it fired), and no way to compute others."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, n: int, read: list[int], values: list[Any]) -> None:
+        self._values: list[Any] = [_UNREAD] * n
+        for i, v in zip(read, values, strict=True):
+            self._values[i] = v
+
+    def __getitem__(self, i: int) -> Any:
+        v = self._values[i]
+        if v is _UNREAD:
+            raise RuntimeError(f"the value for program {i} did not come with this outcome (no rule reading it fired there)")
+        return v
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        values = self._values
+        read = [i for i, v in enumerate(values) if v is not _UNREAD]
+        return (_SentRows, (len(values), read, [values[i] for i in read]))
 
 
 def _static_kind(e: Expr) -> str:
@@ -524,14 +557,23 @@ class Outcome:
                 return exact[i]
             return json_value(scalar(values, year))
 
+        pick = impl.pick
+
         def compute_many(indices: list[int]) -> list[Any]:
-            rows = zip(*(c.take(indices) for c in cols), strict=True)
+            columns = [c.take(indices) for c in cols]
+            # a program whose arguments are all plain numbers, by column
+            plain = [True] * len(indices)
+            for values in columns:
+                plain = [p and (v.__class__ is int or v.__class__ is float) for p, v in zip(plain, values, strict=True)]
+            if pick is not None and len(columns) > 1:
+                stacked = np.array([[v if ok else 0.0 for v, ok in zip(values, plain, strict=True)] for values in columns], dtype=np.float64)
+                # ints compare exactly as floats up to 2**53 (a catalog's numbers are far below)
+                if stacked.size and float(np.abs(stacked).max()) <= 2.0**53:
+                    winner = pick(stacked).tolist()
+                    return [columns[w][p] if ok else exact[i] for p, (i, w, ok) in enumerate(zip(indices, winner, plain, strict=True))]
             out = []
-            for i, values in zip(indices, rows, strict=True):
-                if any(v is None or v.__class__ not in (int, float) for v in values):
-                    out.append(exact[i])
-                else:
-                    out.append(json_value(scalar(list(values), year)))
+            for i, args, ok in zip(indices, zip(*columns, strict=True), plain, strict=True):
+                out.append(json_value(scalar(list(args), year)) if ok else exact[i])
             return out
 
         return ReadColumn("obj", values=_LazyRows(compute, self.n, compute_many))
@@ -1161,8 +1203,15 @@ class Outcome:
         """
         if self.plan is not None:
             self.profile_prefix()
+            # the values no column types, computed for the programs where a rule reading them
+            # fired (the only entries that read them), together
+            wanted: dict[int, tuple[_LazyRows, list[int]]] = {}
             for k in np.flatnonzero(self.fired.any(axis=1)).tolist():
-                self._spec(k)
+                for _key, col in self._spec(k).reads:
+                    if col is not None and isinstance(col.values, _LazyRows):
+                        wanted.setdefault(id(col.values), (col.values, []))[1].append(k)
+            for rows, readers in wanted.values():
+                rows.take(np.flatnonzero(self.fired[readers].any(axis=0)).tolist())
         state = {name: getattr(self, name) for name in self._PORTABLE}
         # bool matrices travel as bits
         state["fired"] = (np.packbits(self.fired, axis=1), self.fired.shape)
