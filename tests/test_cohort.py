@@ -279,3 +279,22 @@ def test_detail_chosen_sends_only_the_recommended_list(rules: sr.RuleSet, catalo
             (r.chance, r.tier, r.priority, r.audit) for r in full.chosen()
         ]
         assert small.breadth == full.breadth and small.provenance == full.provenance and small.advice == full.advice
+
+
+def test_the_shipped_rules_are_loaded_once_per_process(catalog: sr.Catalog, monkeypatch: pytest.MonkeyPatch) -> None:
+    # rules=None is the shipped rule sets, parsed once per process and limits (as evaluate() and
+    # Session do): a job calling evaluate_many in a loop does not parse 31 files every time
+    from smartpick_rules.ruleset import load as loader
+    from smartpick_rules.runtime.session import default_rules
+
+    default_rules()
+    calls: list[object] = []
+    real = loader.load_rules
+    monkeypatch.setattr(loader, "load_rules", lambda *a, **k: calls.append(a) or real(*a, **k))
+    profile = {"graduation_year": 2020, "step2_ck": {"score": 230}}
+    first = evaluate_many([profile], catalog, as_of=2026)
+    second = evaluate_many([profile], catalog, as_of=2026)
+    assert calls == []
+    assert isinstance(first[0], sr.Recommendation) and first == second
+    tighter = sr.Limits(max_firings=900_000)
+    assert default_rules(tighter) is default_rules(tighter) and default_rules(tighter) is not default_rules()

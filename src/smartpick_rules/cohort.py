@@ -67,7 +67,7 @@ from .errors import (
 from .language.ir import RuleSet
 from .limits import DEFAULT_LIMITS, Limits
 from .results.recommendation import DETAILS, Detail, LazyResults, Recommendation
-from .runtime.session import Session
+from .runtime.session import Session, default_rules
 from .runtime.stages import as_of_year, coerce_catalog
 
 __all__ = ["CohortResult", "evaluate_many"]
@@ -164,9 +164,9 @@ def _catalog(catalog: CatalogInput, limits: Limits) -> Catalog:
 
 
 def _shipped_rules(limits: Limits) -> RuleSet:
-    from .ruleset.load import load_rules
-
-    return load_rules(limits=limits)
+    # loaded once per process, as evaluate() and Session do: a cohort job calling
+    # evaluate_many in a loop does not parse the 31 files each time
+    return default_rules(limits)
 
 
 def _wrap(index: int, exc: BaseException) -> EvaluationError:

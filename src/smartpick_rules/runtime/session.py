@@ -37,20 +37,20 @@ ProfileInput: TypeAlias = Profile | Mapping[str, Any]
 CatalogInput: TypeAlias = Catalog | Sequence[Program] | Sequence[Mapping[str, Any]] | Mapping[str, Any]
 """A catalog as a model, a list of programs or program dicts, or ``{"programs": [...]}``."""
 
-_DEFAULT: dict[str, RuleSet] = {}
+_DEFAULT: dict[Limits, RuleSet] = {}
 _DEFAULT_LOCK = threading.Lock()
 
 
-def default_rules() -> RuleSet:
-    """The shipped rule sets, loaded once per process (what ``rules=None`` means)."""
-    rs = _DEFAULT.get("shipped")
+def default_rules(limits: Limits = DEFAULT_LIMITS) -> RuleSet:
+    """The shipped rule sets, loaded once per process and limits (what ``rules=None`` means)."""
+    rs = _DEFAULT.get(limits)
     if rs is None:
         from ..ruleset.load import load_rules
 
         with _DEFAULT_LOCK:
-            rs = _DEFAULT.get("shipped")
+            rs = _DEFAULT.get(limits)
             if rs is None:
-                rs = _DEFAULT["shipped"] = load_rules()
+                rs = _DEFAULT[limits] = load_rules(limits=limits)
     return rs
 
 
@@ -87,7 +87,7 @@ class Session:
     ) -> None:
         self._limits = limits
         self._catalog = coerce_catalog(catalog, limits)
-        self._rules = rules if rules is not None else default_rules()
+        self._rules = rules if rules is not None else default_rules(limits)
         as_of_year(as_of)  # a year outside 1940-2100 is refused here, not per call
         self._as_of = as_of
         self._plan = plan_ruleset(self._rules, limits)
