@@ -1,4 +1,5 @@
-"""A CSV catalog read a column at a time equals the same file read row by row.
+"""A CSV catalog read a column at a time equals the same file read row by row; its fingerprint
+written a column at a time equals the one written program by program.
 
 `load_catalog` reads a CSV body in one batch (each column's distinct cells converted once, the
 programs built from finished values) and falls back on the row-by-row path whenever anything is
@@ -10,7 +11,9 @@ the same diagnostics, for generated bad files.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +24,9 @@ from hypothesis import strategies as st
 
 import smartpick_rules as sr
 from smartpick_rules.domain import inputs
+from smartpick_rules.domain.converter import unstructure
 from smartpick_rules.limits import DEFAULT_LIMITS
+from smartpick_rules.runtime.audit import catalog_sha256, program_json_lines
 
 FIELDS = [a.name for a in attrs.fields(sr.Program)]
 
@@ -164,3 +169,52 @@ def test_generated_files_are_read_or_refused_the_same_either_way(monkeypatch: py
     path.write_text(text, encoding="utf-8")
     limits = attrs.evolve(DEFAULT_LIMITS, max_programs=max_programs, max_string_length=25)
     assert_same(outcome(path, limits=limits), row_by_row(monkeypatch, path, limits=limits))
+
+
+# --- the catalog's fingerprint, written a column at a time -----------------------------------
+
+
+def program_lines_one_by_one(programs: Any) -> list[str]:
+    return [json.dumps(unstructure(p), sort_keys=True, ensure_ascii=False) for p in programs]
+
+
+def test_the_sample_catalogs_json_lines_are_written_the_same_either_way() -> None:
+    programs = sr.load_catalog(sr.sample_catalog_path()).programs
+    assert program_json_lines(programs) == program_lines_one_by_one(programs)
+
+
+TEXT = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12)
+
+
+@st.composite
+def odd_programs(draw: Any) -> list[sr.Program]:
+    base = draw(st.lists(st.sampled_from(SAMPLE_PROGRAMS), min_size=1, max_size=6))
+    out = []
+    for i, p in enumerate(base):
+        changes: dict[str, Any] = {"id": f"{p.id}-{i}"}
+        if draw(st.booleans()):
+            changes["name"] = draw(TEXT)
+        if draw(st.booleans()):
+            changes["city"] = draw(st.sampled_from(['"quoted"', "back\\slash", "tab\there", "\u2028", "\U0001f600", "é", ""]))
+        if draw(st.booleans()):
+            changes["img_share"] = draw(st.sampled_from([None, 0.0, -0.0, 1, 1.0, 0.1 + 0.2, 5e-324, True]))
+        if draw(st.booleans()):
+            changes["positions"] = draw(st.sampled_from([0, 1, True, False, 10**12]))
+        if draw(st.booleans()):
+            changes["min_step1"] = draw(st.sampled_from([None, 1, 300, 250]))
+        if draw(st.booleans()):
+            changes["tags"] = draw(st.lists(st.sampled_from(["a", "b_c", "academic_flagship"]), max_size=3).map(tuple))
+        out.append(attrs.evolve(p, **changes))
+    return out
+
+
+SAMPLE_PROGRAMS = list(sr.load_catalog(sr.sample_catalog_path()).programs[::97])
+
+
+@settings(max_examples=300, deadline=None)
+@given(odd_programs())
+def test_odd_programs_json_lines_are_written_the_same_or_left_to_the_one_by_one_path(programs: list[sr.Program]) -> None:
+    lines = program_json_lines(programs)
+    if lines is not None:
+        assert lines == program_lines_one_by_one(programs)
+    assert catalog_sha256(sr.Catalog.of(programs)) == hashlib.sha256("\n".join(sorted(program_lines_one_by_one(programs))).encode("utf-8")).hexdigest()
