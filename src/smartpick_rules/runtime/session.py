@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 
@@ -28,7 +28,9 @@ from ..results.recommendation import Recommendation, WhyNot
 from .evaluate import run
 from .outcome import catalog_ids
 from .stages import as_of_year, assess_programs, coerce_catalog, run_profile_stage
-from .whatif import Lever, LeverResult, Outcomes, WhatIfResult, levers, whatif
+
+if TYPE_CHECKING:  # what-if and levers are imported when first asked for: `evaluate` needs neither
+    from .whatif import Lever, LeverResult, Outcomes, WhatIfResult
 
 __all__ = ["CatalogInput", "Evaluator", "ProfileInput", "Session", "default_rules", "evaluate"]
 
@@ -163,6 +165,8 @@ class Session:
     def outcomes(self, profile: ProfileInput) -> Outcomes:
         """Chances, tiers, exclusions and fired rules: the decisions of ``evaluate``, without the
         list stage or the audit trail (what ``whatif`` and ``levers`` compare), only faster."""
+        from .whatif import Outcomes
+
         prof = self._profile(profile)
         plan = self._plan
         budget = Budget(self._limits.max_firings)
@@ -206,11 +210,15 @@ class Session:
         Changes are ``FIELD=VALUE`` or ``FIELD+=VALUE`` over the profile's dotted paths
         (``step2_ck.score=240``, ``languages+=spanish``); see ``smartpick_rules.whatif``.
         """
+        from .whatif import whatif
+
         return whatif(self, self._profile(profile), changes)
 
     def levers(self, profile: ProfileInput, candidates: Sequence[Lever] | None = None) -> list[LeverResult]:
         """Try each lever the rule sets offer this profile (``[[lever]]``), best first: the programs
         moved up a tier or no longer excluded, then fewer moved down, then chances raised."""
+        from .whatif import levers
+
         return levers(self, self._profile(profile), candidates)
 
 
