@@ -28,9 +28,12 @@ _KEY = re.compile(r"""^\s*((?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')(?:\s*\.\s*(?:[A-Za
 _PARSE_POS = re.compile(r"\(at line (\d+), column (\d+)\)")
 
 
+_KEY_PART = re.compile(r"""[A-Za-z0-9_-]+|"([^"]*)"|'([^']*)'""")
+
+
 def _split_key(text: str) -> list[str]:
     parts: list[str] = []
-    for m in re.finditer(r"""[A-Za-z0-9_-]+|"([^"]*)"|'([^']*)'""", text):
+    for m in _KEY_PART.finditer(text):
         if m.group(1) is not None:
             parts.append(m.group(1))
         elif m.group(2) is not None:

@@ -995,14 +995,15 @@ def shipped_file(name: str) -> FsPath | None:
     return shipped_rulesets_path() / name[len(SHIPPED_PREFIX) :]
 
 
-def _display_name(f: FsPath) -> str:
+def _display_name(f: FsPath, shipped: FsPath | None = None) -> str:
     """How a rule file is named in diagnostics and audit trails.
 
     Shipped files are named relative to the package (``smartpick_rules/rulesets/base.toml``) so
     an audit trail reads the same on every machine; other files keep the path the caller gave.
+    ``shipped`` is ``shipped_rulesets_path().resolve()``, when the caller has it already.
     """
     try:
-        rel = f.resolve().relative_to(shipped_rulesets_path().resolve())
+        rel = f.resolve().relative_to(shipped or shipped_rulesets_path().resolve())
     except ValueError:
         return str(f)
     return SHIPPED_PREFIX + rel.as_posix()
@@ -1071,6 +1072,7 @@ def load_rules(*paths: str | FsPath, limits: Limits = DEFAULT_LIMITS) -> RuleSet
             )
         )
     total = 0
+    shipped: FsPath | None = None
     for f in files:
         try:
             size = f.stat().st_size
@@ -1094,7 +1096,9 @@ def load_rules(*paths: str | FsPath, limits: Limits = DEFAULT_LIMITS) -> RuleSet
                         help=limit_help("max_ruleset_total_bytes"),
                     )
                 )
-            sources.append((_display_name(f), f.read_bytes().decode("utf-8-sig")))
+            if shipped is None:
+                shipped = shipped_rulesets_path().resolve()
+            sources.append((_display_name(f, shipped), f.read_bytes().decode("utf-8-sig")))
         except UnicodeDecodeError as exc:
             diags.append(Diagnostic("parse_error", f"not UTF-8 text (byte {exc.start})", Location(str(f))))
         except OSError as exc:
