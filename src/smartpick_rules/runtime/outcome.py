@@ -150,8 +150,10 @@ class ReadColumn:
         return x if kind == "float" else int(x)
 
 
-    def take(self, indices: Sequence[int]) -> list[Any]:
-        """``[self.at(i) for i in indices]``, a column's worth at a time."""
+    def take(self, indices: Sequence[int], copy: bool = True) -> list[Any]:
+        """``[self.at(i) for i in indices]``, a column's worth at a time (``copy=False``: a
+        catalog field's lists as the catalog's cache holds them, for a reader that copies what
+        it keeps)."""
         kind = self.kind
         if kind == "raw" or kind == "obj":
             values = self.values
@@ -165,7 +167,7 @@ class ReadColumn:
             elif isinstance(values, _LazyRows):
                 return values.take(indices)
             got = [values[i] for i in indices]
-            if kind == "raw":
+            if kind == "raw" and copy:
                 return [x if x.__class__ is not list else list(x) for x in got]  # a list per entry: never shared
             return got
         at = np.asarray(indices, dtype=np.intp)
@@ -176,9 +178,10 @@ class ReadColumn:
         return floats if kind == "float" else [None if x is None else int(x) for x in floats]
 
     def take_keyed(self, indices: Sequence[int]) -> tuple[list[Any], list[Any]]:
-        """``take(indices)`` and each value's ``_value_key`` (the typed kinds' values are all of
-        one type, so they are their own keys, but for zero: 0.0 and -0.0)."""
-        values = self.take(indices)
+        """``take(indices, copy=False)`` and each value's ``_value_key`` (the typed kinds' values
+        are all of one type, so they are their own keys, but for zero: 0.0 and -0.0). The caller
+        copies the lists it keeps."""
+        values = self.take(indices, copy=False)
         kind = self.kind
         if kind == "float":
             return values, [x if x else _float_key(x) for x in values]
@@ -560,7 +563,7 @@ class Outcome:
         pick = impl.pick
 
         def compute_many(indices: list[int]) -> list[Any]:
-            columns = [c.take(indices) for c in cols]
+            columns = [c.take(indices, copy=False) for c in cols]
             # a program whose arguments are all plain numbers, by column
             plain = [True] * len(indices)
             for values in columns:
@@ -922,7 +925,8 @@ class Outcome:
                 except TypeError:  # a record among the values: build this entry alone
                     vkey = key = hit = None
                 if hit is None:
-                    values = dict(zip(keys, row, strict=True))
+                    # lists copied: an entry's own, never the catalog cache's
+                    values = dict(zip(keys, (v if v.__class__ is not list else list(v) for v in row), strict=True))
                     found = None if vkey is None else texts.get(vkey)
                     if found is None:
                         found = (
