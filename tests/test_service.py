@@ -210,6 +210,22 @@ def test_as_of_query_parameter(client: Any) -> None:
     _error(client.post("/evaluate?as_of=2030&as_of=2031", json={"graduation_year": 2020}), 422)
 
 
+def test_detail_query_parameter(client: Any) -> None:
+    # ?detail=chosen: the recommended list alone, as Recommendation.to_json(detail="chosen")
+    full = client.post("/evaluate", json={"graduation_year": 2020, "step2_ck": {"score": 236}})
+    chosen = client.post("/evaluate?detail=chosen", json={"graduation_year": 2020, "step2_ck": {"score": 236}})
+    assert full.status_code == 200 and chosen.status_code == 200
+    want = [p["program"]["id"] for p in full.json()["programs"] if p["chosen"]]
+    assert chosen.json()["detail"] == "chosen" and [p["program"]["id"] for p in chosen.json()["programs"]] == want
+    assert len(chosen.content) < len(full.content)
+    assert client.post("/evaluate?detail=full", json={"graduation_year": 2020, "step2_ck": {"score": 236}}).content == full.content
+    body = _error(client.post("/evaluate?detail=chosn", json={"graduation_year": 2020}), 422)
+    assert body["diagnostics"][0]["file"] == "?detail" and body["diagnostics"][0]["suggestion"] == "chosen"
+    _error(client.post("/evaluate?detail=full&detail=chosen", json={"graduation_year": 2020}), 422)
+    spec = client.get("/openapi.json").json()
+    assert [p["name"] for p in spec["paths"]["/evaluate"]["post"]["parameters"]] == ["as_of", "detail"]
+
+
 def test_an_unknown_query_parameter_is_named_with_a_suggestion(client: Any) -> None:
     body = _error(client.post("/evaluate?asof=2030", json={"graduation_year": 2020}), 422)
     assert body["diagnostics"][0]["suggestion"] == "as_of"

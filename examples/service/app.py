@@ -476,8 +476,9 @@ class Service:
             # one evaluation fills the catalog's column cache before the first request
             sr.evaluate({"graduation_year": 2020}, self.catalog, self.rules, engine=self.engine, as_of=self.as_of or 2026)
 
-    def evaluate(self, text: str, as_of: int | None) -> bytes:
-        """The result's JSON as UTF-8 bytes for the profile in ``text`` (already checked JSON).
+    def evaluate(self, text: str, as_of: int | None, detail: str = "full") -> bytes:
+        """The result's JSON as UTF-8 bytes for the profile in ``text`` (already checked JSON);
+        ``detail`` as for ``Recommendation.to_json`` ("chosen": the recommended list alone).
 
         Raises :class:`Problem` (422) for a profile the library refuses, its diagnostics
         placed at their line and column in ``text``.
@@ -490,7 +491,7 @@ class Service:
         except sr.EvaluationError as exc:
             # a firing or work budget refused this applicant's evaluation: their input, not our fault
             raise Problem(422, "the evaluation was refused", exc.diagnostics) from None
-        data = rec.to_json()
+        data = rec.to_json(detail="chosen" if detail == "chosen" else "full")
         del rec
         return data.encode("utf-8")
 
@@ -591,7 +592,7 @@ def worker_main() -> int:
             return 0
         job = json.loads(payload)
         try:
-            result = service.evaluate(job["text"], job["as_of"])
+            result = service.evaluate(job["text"], job["as_of"], job.get("detail", "full"))
         except Problem as problem:
             refusal = {"status": problem.status, "title": problem.title, "diagnostics": problem.diagnostics}
             _write_frame(out, REFUSED, json.dumps(refusal, ensure_ascii=True).encode())
@@ -631,8 +632,8 @@ class Worker:
             self.kill()
             raise RuntimeError(f"the worker process sent {kind!r} while starting")
 
-    def call(self, as_of: int | None, text: str) -> tuple[bytes, bytes]:
-        _write_frame(self._in, JOB, json.dumps({"as_of": as_of, "text": text}).encode())
+    def call(self, as_of: int | None, text: str, detail: str = "full") -> tuple[bytes, bytes]:
+        _write_frame(self._in, JOB, json.dumps({"as_of": as_of, "text": text, "detail": detail}).encode())
         return _read_frame(self._out)
 
     def kill(self) -> None:
@@ -772,12 +773,12 @@ class EvaluationPool:
                 return
         self._idle.append(worker)
 
-    async def run(self, as_of: int | None, text: str, deadline_at: float) -> bytes:
+    async def run(self, as_of: int | None, text: str, deadline_at: float, detail: str = "full") -> bytes:
         """The result's bytes; :class:`Problem` for a refusal; :class:`Overloaded` past the deadline."""
         worker = await self._acquire(deadline_at)
         loop = asyncio.get_running_loop()
         start = time.monotonic()
-        call = loop.run_in_executor(self._threads, worker.call, as_of, text)
+        call = loop.run_in_executor(self._threads, worker.call, as_of, text, detail)
         try:
             kind, payload = await asyncio.wait_for(asyncio.shield(call), max(0.0, deadline_at - time.monotonic()))
         except TimeoutError:
@@ -884,7 +885,9 @@ class EvaluationPool:
 REFUSAL_PAUSE = 1.0
 #: bytes of a result sent at a time; each waits for the client to take the previous one
 SEND_CHUNK = 256 * 1024
-_QUERY = ("as_of",)
+_QUERY = ("as_of", "detail")
+#: ``?detail=``: every program with its audit (the default), or the recommended list alone
+DETAILS = ("full", "chosen")
 
 
 class ResultResponse(Response):
@@ -942,7 +945,9 @@ def _check_content_type(request: Request) -> None:
     )
 
 
-def _as_of(request: Request) -> int | None:
+def _query(request: Request) -> tuple[int | None, str]:
+    """``?as_of=`` (a year, or None) and ``?detail=`` ("full" unless given); every problem with
+    the query at once."""
     items = request.query_params.multi_items()
     diags = []
     for name, _ in items:
@@ -969,9 +974,26 @@ def _as_of(request: Request) -> int | None:
             diags.append(
                 sr.Diagnostic("input_error", f"as_of must be a year between 1900 and 2200, not `{text[:20]}`", sr.Location("?as_of"))
             )
+    details = [v for name, v in items if name == "detail"]
+    detail = "full"
+    if len(details) > 1:
+        diags.append(sr.Diagnostic("input_error", "detail is given more than once", sr.Location("?detail")))
+    elif details:
+        if details[0] in DETAILS:
+            detail = details[0]
+        else:
+            hint = difflib.get_close_matches(details[0], DETAILS, n=1)
+            diags.append(
+                sr.Diagnostic(
+                    "input_error",
+                    f"detail must be `full` or `chosen`, not `{details[0][:20]}`",
+                    sr.Location("?detail"),
+                    suggestion=hint[0] if hint else None,
+                )
+            )
     if diags:
         raise Problem(422, "invalid query", diags)
-    return year
+    return year, detail
 
 
 async def _read_body(request: Request, limit: int, timeout: float) -> bytes:
@@ -1045,7 +1067,7 @@ def create_app(settings: Settings | None = None, *, worker_command: Sequence[str
         try:
             _check_content_type(request)
             body = await _read_body(request, settings.max_body_bytes, settings.body_timeout)
-            as_of = _as_of(request)
+            as_of, detail = _query(request)
             _data, text = parse_body(body)
             ticket = pool.admit()
         except ClientDisconnect:
@@ -1060,7 +1082,7 @@ def create_app(settings: Settings | None = None, *, worker_command: Sequence[str
             return _overloaded(exc)
         sent = False
         try:
-            result = await pool.run(as_of, text, time.monotonic() + settings.deadline)
+            result = await pool.run(as_of, text, time.monotonic() + settings.deadline, detail)
             sent = True
             return ResultResponse(result, settings.send_timeout, ticket.release)
         except Problem as problem:
@@ -1178,7 +1200,14 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                             "required": False,
                             "description": "the year years_since() counts from",
                             "schema": {"type": "integer", "minimum": 1900, "maximum": 2200},
-                        }
+                        },
+                        {
+                            "name": "detail",
+                            "in": "query",
+                            "required": False,
+                            "description": "`full`: every program with its audit trail; `chosen`: the recommended list alone (about a third of the bytes on the sample catalog)",
+                            "schema": {"type": "string", "enum": list(DETAILS), "default": "full"},
+                        },
                     ],
                     "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Profile"}}}},
                     "responses": {
