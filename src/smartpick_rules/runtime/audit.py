@@ -201,23 +201,23 @@ def program_json_lines(programs: Sequence[Program]) -> list[str] | None:
             columns.append(list(map(_json_string, values)))
             continue
         kinds.discard(type(None))
-        # a dict of distinct values would merge 1 with True and 1.0, and 0.0 with -0.0
+        # a dict of distinct values would merge 1 with True and 1.0 (and 0.0 with -0.0: below)
         if len(kinds) > 1:
             return None
-        if kinds == {float}:
-            columns.append(["null" if v is None else _json_number(v) for v in values])
-            continue
         if kinds == {tuple} and not all(type(x) is str for t in values for x in t):
             return None  # (1,) and (True,) would be one key too
         try:
             distinct = set(values)
         except TypeError:  # unhashable
             return None
+        if kinds == {float} and any(v == 0 for v in distinct):
+            columns.append(["null" if v is None else _json_number(v) for v in values])
+            continue
         unstructure_as = types[name]
         dumped = {v: json.dumps(converter.unstructure(v, unstructure_as), sort_keys=True, ensure_ascii=False) for v in distinct}
         columns.append(list(map(dumped.__getitem__, values)))
-    template = "{{" + ", ".join(f'"{name}": {{}}' for name in names) + "}}"
-    return list(map(template.format, *columns))
+    template = "{" + ", ".join(f'"{name}": %s' for name in names) + "}"
+    return [template % row for row in zip(*columns, strict=True)]
 
 
 @functools.cache
