@@ -161,6 +161,7 @@ def csv_files(draw: Any) -> tuple[str, int]:
     return out.getvalue(), max_programs
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(csv_files())
 def test_generated_files_are_read_or_refused_the_same_either_way(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, case: tuple[str, int]) -> None:
@@ -211,6 +212,7 @@ def odd_programs(draw: Any) -> list[sr.Program]:
 SAMPLE_PROGRAMS = list(sr.load_catalog(sr.sample_catalog_path()).programs[::97])
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(odd_programs())
 def test_odd_programs_json_lines_are_written_the_same_or_left_to_the_one_by_one_path(programs: list[sr.Program]) -> None:
