@@ -235,8 +235,12 @@ def time_command(cmd: list[str], runs: int) -> dict[str, Any]:
 
 
 def cli_command() -> list[str]:
+    """The installed ``smartpick-rules`` script; ``python -m smartpick_rules`` (the same entry
+    point) when there is none, or when it was installed before the entry point moved to
+    ``smartpick_rules.console:run`` (re-run ``pip install -e .`` to refresh it)."""
     script = Path(sys.executable).with_name("smartpick-rules")
-    base = [str(script)] if script.exists() else [sys.executable, "-c", "import sys; from smartpick_rules.cli import main; sys.exit(main())"]
+    current = script.exists() and "smartpick_rules.console" in script.read_text(encoding="utf-8", errors="replace")
+    base = [str(script)] if current else [sys.executable, "-m", "smartpick_rules"]
     return [*base, "evaluate", str(DEFAULT_PROFILE.relative_to(ROOT)), "--as-of", str(AS_OF)]
 
 
