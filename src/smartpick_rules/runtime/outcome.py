@@ -271,9 +271,7 @@ class _LazyRows:
     def __reduce__(self) -> tuple[Any, ...]:
         # pickled (an outcome sent to another process) as the values computed: before it is
         # pickled, an outcome computes every value an entry can read (Outcome.__getstate__)
-        values = self._values
-        read = [i for i, v in enumerate(values) if v is not _UNREAD]
-        return (_SentRows, (len(values), read, [values[i] for i in read]))
+        return _sent(self._values)
 
 
 class _SentRows:
@@ -297,9 +295,13 @@ class _SentRows:
         return len(self._values)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        values = self._values
-        read = [i for i, v in enumerate(values) if v is not _UNREAD]
-        return (_SentRows, (len(values), read, [values[i] for i in read]))
+        return _sent(self._values)
+
+
+def _sent(values: list[Any]) -> tuple[Any, ...]:
+    """A column's computed values, as a ``_SentRows`` pickles them: by position."""
+    read = [i for i, v in enumerate(values) if v is not _UNREAD]
+    return (_SentRows, (len(values), read, [values[i] for i in read]))
 
 
 def _static_kind(e: Expr) -> str:
