@@ -30,7 +30,7 @@ def test_every_package_folder_is_listed_for_the_wheel() -> None:
     found = {
         ".".join(d.relative_to(src).parts)
         for d in (src / "smartpick_rules").rglob("*")
-        if d.is_dir() and d.name not in ("__pycache__", "templates") and any(d.iterdir())
+        if d.is_dir() and d.name != "__pycache__" and any(d.iterdir())
     } | {"smartpick_rules"}
     shipped = {
         "smartpick_rules.rulesets",
