@@ -26,7 +26,9 @@ import pytest
 
 from test_cli_support import REPO
 
-pytestmark = pytest.mark.slow
+# one worker builds the wheel: pip builds in the source tree (build/, *.egg-info), and two
+# builds at once under pytest-xdist break each other
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("wheel")]
 
 README = REPO / "README.md"
 
