@@ -237,6 +237,7 @@ def run(
         choice=choice,
         groups=groups,
         list_scope=list_scope,
+        profile_entries=profile_entries,
     )
     provenance = Provenance(
         library_version=_version,

@@ -34,6 +34,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import attrs
 import numpy as np
 import numpy.typing as npt
 
@@ -420,6 +421,7 @@ class Outcome:
         choice: Choice,
         groups: dict[str, BoolArray],
         list_scope: Scope | None = None,
+        profile_entries: Sequence[AuditEntry] = (),
     ) -> None:
         self.plan: Plan | None = plan
         self.catalog: Catalog | None = catalog
@@ -447,6 +449,9 @@ class Outcome:
         self.base_cap = min((c for _cr, c in prof_out.caps), default=1.0)
         self.chance_model = plan.ruleset.chance
         self._prefix: tuple[AuditEntry, ...] | None = None
+        #: the profile stage's entries as the result lists them (``chance_after`` unset), by rule
+        #: id: a program's trail opens with those that move its chance, each with the chance after it
+        self._profile_entries = {e.rule_id: e for e in profile_entries}
         self._specs: dict[int, _RuleSpec] = {}
         self._columns: dict[int, ReadColumn] = {}
         self._renders: dict[tuple[Any, ...], str] = {}
@@ -697,7 +702,12 @@ class Outcome:
         chances = chance_of(np.array(runs, dtype=np.float64), model).tolist() if runs else []
         out: list[AuditEntry] = []
         for cr, chance, ceiling in zip(shown, chances, ceilings, strict=True):
-            out.append(make_entry(cr, prof_out.scope, min(chance, ceiling), factors.get(cr.index), caps.get(cr.index)))
+            listed = self._profile_entries.get(cr.id)
+            if listed is not None:
+                # the same rule on the same facts: the result's entry, with the chance after it
+                out.append(attrs.evolve(listed, chance_after=min(chance, ceiling)))
+            else:
+                out.append(make_entry(cr, prof_out.scope, min(chance, ceiling), factors.get(cr.index), caps.get(cr.index)))
         prefix = self._prefix = tuple(out)
         return prefix
 
@@ -901,34 +911,41 @@ class Outcome:
                     got, got_keys = col.take_keyed(at)
                     columns.append(got)
                     key_columns.append(got_keys)
-            rows = list(zip(*columns, strict=True)) if columns else [()] * n
-            row_keys = list(zip(*key_columns, strict=True)) if columns else [()] * n
+            row_keys: list[Any] = list(zip(*key_columns, strict=True)) if columns else [()] * n
             o = self.rule_odds.get(k)
             factors: list[Any] = [None] * n if o is None else ([o] * n if isinstance(o, float) else o[at_arr].tolist())
             c = self.rule_caps.get(k)
             cap_values: list[Any] = [None] * n if c is None else ([c] * n if isinstance(c, float) else c[at_arr].tolist())
             afters: list[Any] = list(map(min, after_full[k, js].tolist(), cap_full[k, js].tolist())) if spec.moves else [None] * n
+            # a rule whose entries carry no number of their own: its entries differ by values alone
+            by_values = o is None and c is None and not spec.moves
             rule_id, ruleset, version, stage, salience = spec.head
             file, line, source = spec.where
             excludes, tier_at_most, priority, tags, advice, estimates = spec.typed
+            gives_exclusion = spec.exclude is not None
+            gives_advice = spec.advice is not None
             texts = _plan_memo(plan, f"audit:texts:{max_length}", k)
             effects = _plan_memo(plan, "audit:effects", k)
             made: dict[Any, tuple[AuditEntry, Exclusion | None, AdviceItem | None]] = {}
-            for j, row, vkey, factor, cap_value, after in zip(positions, rows, row_keys, factors, cap_values, afters, strict=True):
+            for p, (j, vkey, factor, cap_value, after) in enumerate(zip(positions, row_keys, factors, cap_values, afters, strict=True)):
                 try:
                     # a nonzero float is its own key; zero is 0.0 or -0.0, which JSON tells apart
                     key: Any = (
-                        vkey,
-                        factor if factor or factor is None else factor.hex(),
-                        cap_value if cap_value or cap_value is None else cap_value.hex(),
-                        after if after or after is None else after.hex(),
+                        vkey
+                        if by_values
+                        else (
+                            vkey,
+                            factor if factor or factor is None else factor.hex(),
+                            cap_value if cap_value or cap_value is None else cap_value.hex(),
+                            after if after or after is None else after.hex(),
+                        )
                     )
                     hit = made.get(key)
                 except TypeError:  # a record among the values: build this entry alone
                     vkey = key = hit = None
                 if hit is None:
                     # lists copied: an entry's own, never the catalog cache's
-                    values = dict(zip(keys, (v if v.__class__ is not list else list(v) for v in row), strict=True))
+                    values = {name: (v if (v := col[p]).__class__ is not list else list(v)) for name, col in zip(keys, columns, strict=True)}
                     found = None if vkey is None else texts.get(vkey)
                     if found is None:
                         found = (
@@ -959,9 +976,9 @@ class Outcome:
                     if key is not None:
                         made[key] = hit
                 own[j].append(hit[0])
-                if hit[1] is not None:
+                if gives_exclusion and hit[1] is not None:
                     exclusions_of.setdefault(j, []).append(hit[1])
-                if hit[2] is not None:
+                if gives_advice and hit[2] is not None:
                     advice_of.setdefault(j, []).append(hit[2])
         # each program's rules, in audit order (for its tags)
         rules_of = kk.tolist()
@@ -1229,6 +1246,7 @@ class Outcome:
         bits, shape = state.pop("fired")
         self.fired = np.unpackbits(bits, axis=1, count=shape[1]).astype(np.bool_).reshape(shape)
         self._prefix = state.pop("prefix")
+        self._profile_entries = {}
         self._pending = state.pop("specs")
         self.__dict__.update(state)
         self.plan = self.catalog = self.profile = self.prof_out = None
