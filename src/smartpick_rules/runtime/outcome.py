@@ -279,24 +279,24 @@ class _SentRows:
     """A ``_LazyRows`` column as another process received it: the values of the programs whose
     entries read it (where the rules reading it fired), and no way to compute others."""
 
-    __slots__ = ("_values",)
+    __slots__ = ("_n", "_values")
 
     def __init__(self, n: int, read: list[int], values: list[Any]) -> None:
-        self._values: list[Any] = [_UNREAD] * n
-        for i, v in zip(read, values, strict=True):
-            self._values[i] = v
+        self._n = n
+        self._values: dict[int, Any] = dict(zip(read, values, strict=True))
 
     def __getitem__(self, i: int) -> Any:
-        v = self._values[i]
+        v = self._values.get(i, _UNREAD)
         if v is _UNREAD:
             raise RuntimeError(f"the value for program {i} did not come with this outcome (no rule reading it fired there)")
         return v
 
     def __len__(self) -> int:
-        return len(self._values)
+        return self._n
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return _sent(self._values)
+        read = sorted(self._values)
+        return (_SentRows, (self._n, read, [self._values[i] for i in read]))
 
 
 def _sent(values: list[Any]) -> tuple[Any, ...]:
