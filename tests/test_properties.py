@@ -14,6 +14,7 @@ from pathlib import Path
 import attrs
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import smartpick_rules as sr
 from fixtures import RULESET_HEADER, catalog, program
@@ -270,6 +271,27 @@ def test_the_same_seed_finds_the_same_counterexample() -> None:
     first, second = check(rs, seed=7, examples=60)[0].violation, check(rs, seed=7, examples=60)[0].violation
     assert first is not None and second is not None
     assert (first.profile, first.change) == (second.profile, second.change)
+
+
+NESTED_PROPERTY = BAND_RULE + '[[property]]\nid = "t.p"\nchange = { raise = "applicant.step2_ck.score", by = [1, 30] }\nobserve = "program.tier"\n'
+
+
+@pytest.fixture(scope="module")
+def found_outside_any_test() -> Profile:
+    violation = check(rules(NESTED_PROPERTY), seed=7, examples=60)[0].violation
+    assert violation is not None
+    return violation.profile
+
+
+@settings(max_examples=2, deadline=None)
+@given(st.integers(0, 1))
+def test_the_search_runs_inside_a_property_based_test(found_outside_any_test: Profile, n: int) -> None:
+    # the search is a hypothesis @given of its own; called from inside another (a user's
+    # property-based test, the CLI fuzz test running `smartpick-rules test`), hypothesis would
+    # refuse it as nested: it runs in a thread of its own and finds the same counterexample
+    (result,) = check(rules(NESTED_PROPERTY), seed=7, examples=60)
+    assert result.status == "failed" and result.violation is not None
+    assert result.violation.profile == found_outside_any_test
 
 
 def test_where_restricts_the_programs_observed() -> None:

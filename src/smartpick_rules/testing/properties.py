@@ -16,6 +16,7 @@ Needs the ``hypothesis`` package: ``pip install smartpick-rules[properties]``.
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -893,6 +894,34 @@ def check_properties(
     return PropertyReport(tuple(results), label, len(cat), examples, seed, max_seconds, as_of, len(starts))
 
 
+def _outside_any_test(search: Callable[[], None]) -> None:
+    """Run the property search where hypothesis sees no test running.
+
+    The search is a hypothesis ``@given`` of its own, and hypothesis refuses one started inside
+    another (a property-based test that calls ``smartpick-rules test`` or ``run_suite``: its
+    ``nested_given`` health check). Its test context is per thread, so inside a test the search
+    runs in a thread of its own; what it raises is raised here.
+    """
+    from hypothesis.control import currently_in_test_context
+
+    if not currently_in_test_context():
+        search()
+        return
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            search()
+        except BaseException as exc:  # handed to the caller, whatever it is
+            failure.append(exc)
+
+    worker = threading.Thread(target=run, name="smartpick-property-search")
+    worker.start()
+    worker.join()
+    if failure:
+        raise failure[0]
+
+
 def _check_one(
     p: Property,
     cat: Catalog,
@@ -989,20 +1018,23 @@ def _check_one(
             state.last = violation
             raise _ViolationFound(violation)
 
-    test = settings(
-        max_examples=examples,
-        deadline=None,
-        database=None,
-        derandomize=False,
-        verbosity=Verbosity.quiet,
-        suppress_health_check=list(HealthCheck),
-        report_multiple_bugs=False,
-        print_blob=False,
-        phases=(Phase.explicit, Phase.generate, Phase.target, Phase.shrink),
-    )(hseed(seed)(given(st.data())(body)))
+    def search() -> None:
+        test = settings(
+            max_examples=examples,
+            deadline=None,
+            database=None,
+            derandomize=False,
+            verbosity=Verbosity.quiet,
+            suppress_health_check=list(HealthCheck),
+            report_multiple_bugs=False,
+            print_blob=False,
+            phases=(Phase.explicit, Phase.generate, Phase.target, Phase.shrink),
+        )(hseed(seed)(given(st.data())(body)))
+        test()
+
     status, violation = "passed", None
     try:
-        test()
+        _outside_any_test(search)
     except _ViolationFound as exc:
         status, violation = "failed", exc.violation
     except Unsatisfiable:
