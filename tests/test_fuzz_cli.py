@@ -161,8 +161,12 @@ def check_outcome(args: list[str], status: int, out: str, err: str) -> None:
     assert "Traceback" not in err and "Traceback" not in out, where
     assert "internal error" not in err, where
     if status == 2 and err:
+        # one line per error: a usage error is one line, an input with several problems one
+        # located line for each (`profile.toml:1:1: input_error: ...`)
         lines = [line for line in err.splitlines() if line.startswith("smartpick-rules")]
-        assert len(lines) == 1, f"expected one error line\n{where}"
+        assert lines and all(line.startswith("smartpick-rules: ") or line.startswith("smartpick-rules ") for line in lines), f"expected error lines\n{where}"
+        if len(lines) > 1:
+            assert all(": input_error: " in line or ": parse_error: " in line or "_error: " in line for line in lines), f"several lines that are not located errors\n{where}"
     elif status == 2:
         # check and test report what they found as their output
         assert args and args[0] in ("check", "test") and out, f"exit 2 with nothing said\n{where}"
