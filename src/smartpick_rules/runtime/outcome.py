@@ -455,8 +455,6 @@ class Outcome:
         self._specs: dict[int, _RuleSpec] = {}
         self._columns: dict[int, ReadColumn] = {}
         self._renders: dict[tuple[Any, ...], str] = {}
-        #: (rule, odds factor as shown) -> the entry's effect, for rules whose odds are an expression
-        self._effects: dict[tuple[int, float], str] = {}
         self._tag_cache: dict[tuple[int, ...], tuple[str, ...]] = {}
         #: the tags each program-stage rule sets
         self._sets: list[tuple[str, ...]] = [tuple(cr.rule.then.tags) for cr in plan.program.rules]
@@ -779,16 +777,25 @@ class Outcome:
             groups=self.groups_of(i),
         )
 
+    def _effect(self, k: int, spec: _RuleSpec, odds: float | None) -> str:
+        """The entry's ``effect``: the rule's own words, or, for an odds expression, with the
+        factor it came to (many programs come to the same factor to the digits shown: each is
+        described once per rule set)."""
+        if not spec.computes_odds or odds is None:
+            return spec.effect
+        effects = _plan_memo(self._plan(), "audit:effects", k)
+        key = round(odds, 3)
+        found = effects.get(key)
+        if found is None:
+            found = effect_text(spec.rule, odds, spec.effect)
+            _remember(effects, key, found)
+        return found
+
     def _entry(
         self, k: int, spec: _RuleSpec, values: dict[str, Any], after: float | None, odds: float | None, cap: float | None
     ) -> AuditEntry:
-        rule = spec.rule
         explanation = self._render(k, "explain", spec.explain, values) if spec.explain is not None else None
-        effect = spec.effect
-        if spec.computes_odds and odds is not None:
-            # many programs come to the same factor (to the digits shown): describe each once
-            key = (k, round(odds, 3))
-            effect = self._effects.get(key) or self._effects.setdefault(key, effect_text(rule, odds, effect))
+        effect = self._effect(k, spec, odds)
         # by position, in AuditEntry's field order: twenty keywords cost half as much again as
         # building the rest of the entry (tests/test_typed_audit.py checks every field)
         rule_id, ruleset, version, stage, salience = spec.head
@@ -895,7 +902,6 @@ class Outcome:
             positions = jr_list[a:b]
             a = b
             spec = self._spec(k)
-            rule = spec.rule
             at_arr = idx[js]
             at = at_arr.tolist()
             n = len(at)
@@ -925,7 +931,6 @@ class Outcome:
             gives_exclusion = spec.exclude is not None
             gives_advice = spec.advice is not None
             texts = _plan_memo(plan, f"audit:texts:{max_length}", k)
-            effects = _plan_memo(plan, "audit:effects", k)
             made: dict[Any, tuple[AuditEntry, Exclusion | None, AdviceItem | None]] = {}
             for p, (j, vkey, factor, cap_value, after) in enumerate(zip(positions, row_keys, factors, cap_values, afters, strict=True)):
                 try:
@@ -956,14 +961,7 @@ class Outcome:
                         if vkey is not None:
                             _remember(texts, vkey, found)
                     explanation, exclusion, advice_text = found
-                    effect = spec.effect
-                    if spec.computes_odds and factor is not None:
-                        ekey = round(factor, 3)
-                        found_effect = effects.get(ekey)
-                        if found_effect is None:
-                            found_effect = effect_text(rule, factor, effect)
-                            _remember(effects, ekey, found_effect)
-                        effect = found_effect
+                    effect = self._effect(k, spec, factor)
                     entry = AuditEntry(
                         rule_id, ruleset, version, stage, salience, effect, explanation, values, after, file, line, source,
                         factor, cap_value, excludes, tier_at_most, priority, tags, advice, estimates,
@@ -1255,7 +1253,6 @@ class Outcome:
         self._specs = {}
         self._columns = {}
         self._renders = {}
-        self._effects = {}
         self._tag_cache = {}
         self._firings = None
 
