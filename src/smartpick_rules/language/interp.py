@@ -10,6 +10,7 @@ unknown, and a rule fires only when its condition is definitely true.
 from __future__ import annotations
 
 import operator
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -36,6 +37,7 @@ __all__ = [
     "metered",
     "read_path",
     "spend_work",
+    "tallied",
 ]
 
 
@@ -84,6 +86,34 @@ def spend_work(n: int) -> None:
     meter = _METER.get()
     if meter is not None:
         meter.spend(n)
+
+
+class _Tally(WorkMeter):
+    """Counts what a piece of work costs while charging the meter it runs under as it goes."""
+
+    __slots__ = ("outer",)
+
+    def __init__(self, outer: WorkMeter | None) -> None:
+        super().__init__(sys.maxsize)
+        self.outer = outer
+
+    def spend(self, n: int) -> None:
+        self.used += n
+        if self.outer is not None:
+            self.outer.spend(n)
+
+
+@contextmanager
+def tallied(outer: WorkMeter | None) -> Iterator[WorkMeter]:
+    """Count the work done inside the block on a meter of its own (``used``), charging ``outer``
+    (the evaluation's, if any) as it goes, so its limit still stops the work: what a result
+    cost, to charge again each time it is reused."""
+    meter = _Tally(outer)
+    token = _METER.set(meter)
+    try:
+        yield meter
+    finally:
+        _METER.reset(token)
 
 
 @contextmanager

@@ -13,6 +13,7 @@ two evaluators agree by construction; a property test checks that they do.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from enum import Enum
 from typing import Any
@@ -35,11 +36,12 @@ from .expr import (
     Path,
     iter_nodes,
     program_nodes,
+    to_source,
 )
 from .facts import LIST_ITEM_RENAMED as _LIST_ITEM_RENAMED
 from .facts import FactType, record_fields
 from .functions import BUILTINS, Fold, Presence, Strict, TagTest, is_fold, reads_tags, tag_read
-from .interp import ScalarCompiler, Scope, current_meter, plain, truth
+from .interp import ScalarCompiler, Scope, WorkMeter, current_meter, plain, tallied, truth
 from .values import BoolArray, Const, FloatArray, Value, VBool, VNum, VObj, VStr, known_both, num_operand
 
 __all__ = [
@@ -72,6 +74,8 @@ class ProgramColumns:
         self.catalog = catalog
         self.n = len(catalog)
         self.cache = catalog.column_cache()
+        #: values of nodes that read only the catalog, kept across evaluations (``_catalog_memo``)
+        self.node_store: dict[tuple[str, int], Any] | None = self.cache.setdefault("nodes", {})  # type: ignore[assignment]
 
     def field(self, name: str) -> Value:
         key = f"col:{name}"
@@ -182,6 +186,13 @@ class ProgramContext:
         sub.scope = scope
         return sub
 
+    def with_meter(self, meter: WorkMeter | None) -> ProgramContext:
+        """The same context counting its work on ``meter`` (a copy, as ``with_scope``)."""
+        sub = object.__new__(ProgramContext)
+        sub.__dict__.update(self.__dict__)
+        sub.meter = meter
+        return sub
+
     def row_tags(self, i: int) -> frozenset[str]:
         if self._row_tags is not None:
             return self._row_tags(i)
@@ -270,6 +281,7 @@ class VectorCompiler:
                 return uncharged(ctx)
 
             fn = charged
+        computed = fn
         if (id(e) not in program_nodes or id(e) in self.shared) and not _reads_tag_or_item(e):
             key = id(e)
             inner = fn
@@ -281,6 +293,8 @@ class VectorCompiler:
                 return v
 
             fn = memo
+        if id(e) in program_nodes and not isinstance(e, Path) and _reads_catalog_only(e):
+            fn = _catalog_memo(to_source(e), computed, fn)
         self._fns[id(e)] = (e, fn)
         return fn
 
@@ -467,6 +481,82 @@ class VectorCompiler:
         return rowwise
 
 
+def _reads_catalog_only(e: Expr) -> bool:
+    """Whether ``e``'s value over a catalog depends on nothing but the catalog (and the year):
+    every path it reads is ``program.*``, and it tests no tag. Such a value is the same for
+    every applicant, so it is kept with the catalog's columns (``_catalog_memo``)."""
+    for n in iter_nodes(e):
+        if isinstance(n, Path):
+            if n.root != "program":
+                return False
+        elif isinstance(n, Call) and (reads_tags(n) or isinstance(BUILTINS[n.func].impl, TagTest)):
+            return False
+    return True
+
+
+#: the most node values one catalog keeps (``_catalog_memo``), in array elements over all of
+#: them: about 64 MiB of booleans and floats at the worst mix. A service that loads many rule
+#: sets against one catalog recomputes rather than grows without bound.
+CATALOG_MEMO_ELEMENTS = 8_000_000
+
+
+def _value_arrays(v: Value) -> tuple[npt.NDArray[Any], ...]:
+    if isinstance(v, VBool):
+        return (v.t, v.f)
+    if isinstance(v, VNum):
+        return (v.v, v.k)
+    if isinstance(v, VStr):
+        return (v.codes,)
+    return ()
+
+
+def _catalog_memo(source: str, computed: VFn, per_evaluation: VFn) -> VFn:
+    """A node whose value depends only on the catalog, computed once per catalog and year.
+
+    Rule sets ask the same questions of the catalog for every applicant (``program.img_share >
+    0.3``, ``abs(program.positions - 11) < 3``); the answer is kept in the catalog's column
+    cache under the node's canonical text, so equal nodes of other rules and rule sets share it.
+    The work meter is charged what computing it costs, on every evaluation, whether it was
+    computed or found: whether an evaluation stays within ``Limits.max_work`` never depends on
+    what ran before it. The arrays kept are read-only, so no caller can change them under
+    another evaluation. Columns other than a plain catalog's (the list stage's, whose
+    ``program.*`` includes per-evaluation chances) use ``per_evaluation``.
+    """
+
+    def catalog_memo(ctx: ProgramContext) -> Value:
+        store = ctx.cols.node_store
+        if store is None:
+            return per_evaluation(ctx)
+        key = (source, ctx.scope.as_of_year)
+        hit = store.get(key)
+        if hit is None:
+            # what computing it costs, charged to the evaluation's meter as it goes (its limit
+            # stops a runaway node) and kept, to charge again when the value is found
+            with tallied(ctx.meter) as own:
+                value = computed(ctx.with_meter(own))
+            arrays = _value_arrays(value)
+            for a in arrays:
+                a.flags.writeable = False
+            hit = (value, own.used)
+            size = sum(a.size for a in arrays) or ctx.n
+            with _STORE_LOCK:
+                used = store.get(_STORE_SIZE, 0)
+                if used + size > CATALOG_MEMO_ELEMENTS:
+                    store.clear()
+                    used = 0
+                store[key] = hit
+                store[_STORE_SIZE] = used + size
+        elif ctx.meter is not None and hit[1]:
+            ctx.meter.spend(hit[1])
+        return hit[0]
+
+    return catalog_memo
+
+
+_STORE_SIZE = ("", -1)  # the store's own entry: elements kept
+_STORE_LOCK = threading.Lock()
+
+
 def _compare(ctx: ProgramContext, op: str, left: Value, right: Value, row: VFn) -> Value:
     n = ctx.n
     if isinstance(left, VStr) or isinstance(right, VStr):
@@ -638,6 +728,8 @@ class ListColumns(ProgramColumns):
         shared: dict[int, Any] | None = None,
     ) -> None:
         super().__init__(catalog)
+        # program.* here includes this evaluation's chances and tiers: nothing kept across them
+        self.node_store = None
         self.extra_builders = extra
         self.extra: dict[str, Value] = {}
         self.order = np.asarray(order, dtype=np.intp)
