@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 import numpy as np
@@ -312,6 +312,9 @@ class VectorCompiler:
                 result &= ctx.as_bool(f(ctx)).t
             return result
 
+        if clauses and all(id(c) in program_nodes and _reads_catalog_only(c) for c in clauses):
+            # a conjunction of questions about the catalog alone: kept like each of them
+            return _catalog_memo("\x00".join(["and", *(to_source(c) for c in clauses)]), cond, cond)
         return cond
 
     # -- lowering ----------------------------------------------------------------------
@@ -500,7 +503,9 @@ def _reads_catalog_only(e: Expr) -> bool:
 CATALOG_MEMO_ELEMENTS = 8_000_000
 
 
-def _value_arrays(v: Value) -> tuple[npt.NDArray[Any], ...]:
+def _value_arrays(v: Value | BoolArray) -> tuple[npt.NDArray[Any], ...]:
+    if isinstance(v, np.ndarray):
+        return (v,)
     if isinstance(v, VBool):
         return (v.t, v.f)
     if isinstance(v, VNum):
@@ -510,7 +515,10 @@ def _value_arrays(v: Value) -> tuple[npt.NDArray[Any], ...]:
     return ()
 
 
-def _catalog_memo(source: str, computed: VFn, per_evaluation: VFn) -> VFn:
+_Kept = TypeVar("_Kept", Value, BoolArray)
+
+
+def _catalog_memo(source: str, computed: Callable[[ProgramContext], _Kept], per_evaluation: Callable[[ProgramContext], _Kept]) -> Callable[[ProgramContext], _Kept]:
     """A node whose value depends only on the catalog, computed once per catalog and year.
 
     Rule sets ask the same questions of the catalog for every applicant (``program.img_share >
@@ -523,7 +531,7 @@ def _catalog_memo(source: str, computed: VFn, per_evaluation: VFn) -> VFn:
     ``program.*`` includes per-evaluation chances) use ``per_evaluation``.
     """
 
-    def catalog_memo(ctx: ProgramContext) -> Value:
+    def catalog_memo(ctx: ProgramContext) -> _Kept:
         store = ctx.cols.node_store
         if store is None:
             return per_evaluation(ctx)

@@ -129,7 +129,7 @@ def run(
     fired_matrix = np.stack(fired) if fired else np.zeros((0, n), dtype=np.bool_)
     tag_masks = program_tag_masks(plan, fired, n)
     context.tags = tag_masks
-    assessed = assess_programs(plan, fired, cat, prof_out, context)
+    assessed = assess_programs(plan, fired_matrix, cat, prof_out, context)
     excluded, priority, tier_codes, chance = assessed.excluded, assessed.priority, assessed.tier_codes, assessed.chance
     ranked = priority_order(cat, priority, chance, ~excluded)
     order = np.concatenate((ranked, id_order(cat, excluded)))
@@ -198,7 +198,7 @@ def run(
     breadth = BreadthResult(
         min=settings.lo,
         max=settings.hi,
-        chosen=tuple(ids[i] for i in chosen.tolist()),
+        chosen=tuple(map(ids.__getitem__, chosen.tolist())),
         rule_id=settings.breadth_rule.rule.id if settings.breadth_rule else None,
         eligible=facts.size,
         interview_target=settings.interview_target,

@@ -255,10 +255,14 @@ def choose_list(
         else:
             stopped = f"the list reached {target:g} expected interviews with {int(count_before[stop])} programs"
     first = skip[:stop]
+    # per group, how many of its programs the first pass skipped (groups in the order they first
+    # held one back, as counting them one by one did)
+    held_codes = skip_group[:stop][first]
     held_back: dict[str, int] = {}
-    for p in np.flatnonzero(first).tolist():
-        g = names[int(skip_group[p])]
-        held_back[g] = held_back.get(g, 0) + 1
+    if len(held_codes):
+        held, first_at, how_many = np.unique(held_codes, return_index=True, return_counts=True)
+        for k in np.argsort(first_at, kind="stable").tolist():
+            held_back[names[int(held[k])]] = int(how_many[k])
     skipped = ranked[:stop][first]
     left_code[skipped] = LEFT_FULL
     left_group[skipped] = skip_group[:stop][first]

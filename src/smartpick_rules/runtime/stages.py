@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -26,7 +26,7 @@ from ..errors import Diagnostic, EvaluationError, InputError, Location
 from ..language.expr import Expr
 from ..language.interp import ScalarCompiler, Scope
 from ..language.ir import TIERS, ChanceModel
-from ..language.vector import Const, ProgramColumns, ProgramContext
+from ..language.vector import Const, ProgramColumns, ProgramContext, Value
 from ..limits import Limits, limit_help
 from ..plan import CompiledRule, Plan
 
@@ -182,15 +182,14 @@ def _effect_values(
 ) -> float | FloatArray:
     """The value of an effect expression where the rule fired: one float when it reads nothing
     of the program, else an array over the catalog (1 where the rule did not fire)."""
-    value = plan.vector()(e, cr.program_nodes)(ctx)
+    value = _effect_fn(plan, cr, e)(ctx)
     if isinstance(value, Const):
         v = value.value
-        first = int(np.argmax(mask))
         if v is None:
-            _missing(cr, what, catalog.programs[first].id)
+            _missing(cr, what, catalog.programs[int(np.argmax(mask))].id)
         x = float(v)  # as a column of it would be
         if (what == "odds" and not (math.isfinite(x) and x > 0)) or (what == "chance_cap" and not (0 < x <= 1)):
-            _check_factor(cr, x, what, f" (program `{catalog.programs[first].id}`)")
+            _check_factor(cr, x, what, f" (program `{catalog.programs[int(np.argmax(mask))].id}`)")
         return x
     num = ctx.as_num(value)
     missing = mask & ~num.k
@@ -204,6 +203,15 @@ def _effect_values(
     return np.where(mask, v, 1.0)
 
 
+def _effect_fn(plan: Plan, cr: CompiledRule, e: Expr) -> Callable[[ProgramContext], Value]:
+    """The compiled closure of one effect expression, looked up once per rule set."""
+    fns: dict[int, Callable[[ProgramContext], Value]] = plan.cache.setdefault("assess:effect-fns", {})
+    fn = fns.get(id(e))
+    if fn is None:
+        fn = fns.setdefault(id(e), plan.vector()(e, cr.program_nodes))
+    return fn
+
+
 def _missing(cr: CompiledRule, what: str, program_id: str) -> None:
     raise EvaluationError(
         Diagnostic(
@@ -215,7 +223,7 @@ def _missing(cr: CompiledRule, what: str, program_id: str) -> None:
     )
 
 
-def program_tag_masks(plan: Plan, fired: Sequence[BoolArray], n: int) -> dict[str, BoolArray]:
+def program_tag_masks(plan: Plan, fired: Sequence[BoolArray] | BoolArray, n: int) -> dict[str, BoolArray]:
     """Where each program-stage tag was set."""
     masks: dict[str, BoolArray] = {}
     for cr in plan.program.rules:
@@ -227,7 +235,7 @@ def program_tag_masks(plan: Plan, fired: Sequence[BoolArray], n: int) -> dict[st
 
 def assess_programs(
     plan: Plan,
-    fired: Sequence[BoolArray],
+    fired: Sequence[BoolArray] | BoolArray,
     catalog: Catalog,
     prof: ProfileOutcome,
     context: ProgramContext | None = None,
@@ -237,6 +245,7 @@ def assess_programs(
     Effects are applied in one canonical order (higher salience first, then id), so float sums
     and the tier ceilings do not depend on the order rules fired in. ``context`` is the
     evaluation's ``ProgramContext`` with the final program-stage tags (one is made if absent).
+    ``fired`` is one mask per program rule, or those masks as the rows of one matrix.
     """
     model = plan.ruleset.chance
     n = len(catalog)
@@ -252,11 +261,16 @@ def assess_programs(
     ctx = context
     if ctx is None:
         ctx = ProgramContext(ProgramColumns(catalog), prof.scope, program_tag_masks(plan, fired, n), scalar=plan.scalar)
+    # which rules fired anywhere, in one pass over the matrix: most rules of a large set fire
+    # nowhere for a given applicant, and asking each of them costs a scan of the catalog
+    matrix: BoolArray = fired if isinstance(fired, np.ndarray) else (np.stack(fired) if len(fired) else np.zeros((0, n), dtype=np.bool_))
+    somewhere = np.logical_or.reduce(matrix, axis=1) if n else np.zeros(len(fired), dtype=np.bool_)
+    fired_somewhere: list[bool] = somewhere.tolist()
     for cr in plan.program.rules:
-        mask = fired[cr.index]
-        at = np.flatnonzero(mask)
-        if not len(at):
+        if not fired_somewhere[cr.index]:
             continue
+        mask = fired[cr.index]
+        at = mask.nonzero()[0]
         eff = cr.rule.then
         # every update below touches only the programs the rule fired for: the others stay as
         # they were, which is what adding 0 (or taking the minimum with 1) to them did
