@@ -260,9 +260,12 @@ def choose_list(
     held_codes = skip_group[:stop][first]
     held_back: dict[str, int] = {}
     if len(held_codes):
-        held, first_at, how_many = np.unique(held_codes, return_index=True, return_counts=True)
-        for k in np.argsort(first_at, kind="stable").tolist():
-            held_back[names[int(held[k])]] = int(how_many[k])
+        how_many = np.bincount(held_codes, minlength=len(names)).tolist()
+        present = [k for k, c in enumerate(how_many) if c]
+        if len(present) > 1:
+            present.sort(key=lambda k: int(np.argmax(held_codes == k)))
+        for k in present:
+            held_back[names[k]] = how_many[k]
     skipped = ranked[:stop][first]
     left_code[skipped] = LEFT_FULL
     left_group[skipped] = skip_group[:stop][first]
