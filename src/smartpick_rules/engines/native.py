@@ -44,7 +44,7 @@ def _reads_own_tags(clause: Expr, tags: frozenset[str]) -> bool:
 class NativeRule:
     """One program-stage rule, compiled: its applicant gate and its two kinds of program clauses."""
 
-    __slots__ = ("dynamic", "gate", "index", "rule_id", "sets", "static")
+    __slots__ = ("dynamic", "gate", "index", "needs", "rule_id", "sets", "static")
 
     def __init__(self, plan: Plan, index: int) -> None:
         cr = plan.program.rules[index]
@@ -58,6 +58,10 @@ class NativeRule:
         static = tuple(c for c in cr.program_clauses if not any(c is d for d in dynamic))
         self.static: Mask = vec.condition(static, cr.program_nodes)
         self.dynamic: Mask | None = vec.condition(dynamic, cr.program_nodes) if dynamic else None
+        #: the tags, when every clause that reads this stage's tags is a plain ``has("tag")``
+        #: (the usual way one rule builds on another): read straight from the tag masks
+        needs = tuple(tag_read(c) for c in dynamic)
+        self.needs: tuple[str, ...] | None = needs if dynamic and None not in needs else None  # type: ignore[assignment]
 
 
 def _cycles(stage: StagePlan, stratum: Sequence[int]) -> list[tuple[list[int], bool]]:
@@ -176,11 +180,34 @@ class NativeEngine:
         static: list[BoolArray | None] = [None] * len(rules)
         ran = [False] * len(rules)
 
+        profile_tags = scope.tags
+        meter = ctx.meter
+        cost = ctx.node_cost
+
+        def has_all(needs: tuple[str, ...]) -> BoolArray:
+            """``has(t1) and has(t2) ...`` over the catalog, charged as the compiled clauses are
+            (a node each, the next only while some program still holds)."""
+            out: BoolArray | None = None
+            for t in needs:
+                if out is not None and not out.any():
+                    break
+                if meter is not None:
+                    meter.spend(cost)
+                col = tags.get(t) if t not in profile_tags else None
+                if col is None:
+                    if t not in profile_tags:
+                        return np.zeros(n, dtype=np.bool_)
+                    continue  # a profile tag holds for every program
+                out = col if out is None else out & col
+            return out if out is not None else np.ones(n, dtype=np.bool_)
+
         def condition(r: NativeRule) -> BoolArray:
             mask = static[r.index]
             if mask is None:
                 mask = static[r.index] = r.static(ctx)
             if r.dynamic is not None and mask.any():
+                if r.needs is not None:
+                    return mask & has_all(r.needs)
                 return mask & r.dynamic(ctx)
             return mask
 

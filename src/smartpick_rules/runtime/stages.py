@@ -233,6 +233,31 @@ def program_tag_masks(plan: Plan, fired: Sequence[BoolArray] | BoolArray, n: int
     return masks
 
 
+@attrs.frozen
+class _EffectsByKind:
+    """A rule set's program rules by what their effects need (``assess_programs``)."""
+
+    #: rules with an effect applied program by program (odds, chance ceiling, priority), in the
+    #: canonical order, which the sums follow
+    per_rule: tuple[CompiledRule, ...]
+    #: indices of the rules that exclude
+    excluding: tuple[int, ...]
+    #: per tier rank, the indices of the rules that cap the tier at it
+    tier_ceilings: tuple[tuple[int, tuple[int, ...]], ...]
+
+
+def _effects_by_kind(plan: Plan) -> _EffectsByKind:
+    split = plan.cache.get("assess:effects")
+    if split is None:
+        rules = plan.program.rules
+        per_rule = tuple(cr for cr in rules if cr.odds is not None or cr.chance_cap is not None or cr.rule.then.priority is not None)
+        excluding = tuple(cr.index for cr in rules if cr.rule.then.exclude is not None)
+        ranks = sorted({TIER_RANK[t] for cr in rules if (t := cr.rule.then.tier_at_most) is not None})
+        tiers = tuple((r, tuple(cr.index for cr in rules if cr.rule.then.tier_at_most is not None and TIER_RANK[cr.rule.then.tier_at_most] == r)) for r in ranks)
+        split = plan.cache.setdefault("assess:effects", _EffectsByKind(per_rule, excluding, tiers))
+    return split  # type: ignore[no-any-return]
+
+
 def assess_programs(
     plan: Plan,
     fired: Sequence[BoolArray] | BoolArray,
@@ -266,7 +291,8 @@ def assess_programs(
     matrix: BoolArray = fired if isinstance(fired, np.ndarray) else (np.stack(fired) if len(fired) else np.zeros((0, n), dtype=np.bool_))
     somewhere = np.logical_or.reduce(matrix, axis=1) if n else np.zeros(len(fired), dtype=np.bool_)
     fired_somewhere: list[bool] = somewhere.tolist()
-    for cr in plan.program.rules:
+    split = _effects_by_kind(plan)
+    for cr in split.per_rule:
         if not fired_somewhere[cr.index]:
             continue
         mask = fired[cr.index]
@@ -292,12 +318,17 @@ def assess_programs(
             caps = _effect_values(cr, cr.chance_cap, "chance_cap", mask, ctx, plan, catalog)
             rule_caps[cr.index] = caps
             cap[at] = np.minimum(cap[at], caps if isinstance(caps, float) else caps[at])
-        if eff.tier_at_most is not None:
-            tier_cap[at] = np.minimum(tier_cap[at], TIER_RANK[eff.tier_at_most])
         if eff.priority is not None:
             priority[at] += float(eff.priority)
-        if eff.exclude is not None:
-            excluded[at] = True
+    # exclusions and tier ceilings do not depend on the order they apply in (an "or", a
+    # minimum): one reduction over the rows of the rules that set them, not a pass per rule
+    rows = [i for i in split.excluding if fired_somewhere[i]]
+    if rows:
+        excluded = np.logical_or.reduce(matrix[rows], axis=0)
+    for rank, of_rank in split.tier_ceilings:
+        rows = [i for i in of_rank if fired_somewhere[i]]
+        if rows:
+            np.minimum(tier_cap, rank, out=tier_cap, where=np.logical_or.reduce(matrix[rows], axis=0))
     priority = priority + 0.0  # folds -0.0 into 0.0
     chance = np.minimum(chance_of(log_odds, model), cap)
     chance = np.where(excluded, 0.0, chance)
