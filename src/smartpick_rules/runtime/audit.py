@@ -83,11 +83,14 @@ def effect_text(rule: Rule, odds: float | None, static: str) -> str:
 class EntryMaker:
     """Builds audit entries; what does not depend on the program is computed once per rule."""
 
-    def __init__(self, limits: Limits, compiler: ScalarCompiler | None = None) -> None:
+    def __init__(self, limits: Limits, compiler: ScalarCompiler | None = None, rule_parts: dict[str, Any] | None = None) -> None:
         self.limits = limits
         self.compiler = compiler if compiler is not None else ScalarCompiler()
-        self.effects: dict[str, str] = {}
-        self.fields: dict[str, dict[str, Any]] = {}
+        #: per rule id, its effect in words and typed fields: pass a plan's dict (``rule_parts``)
+        #: to work them out once per rule set rather than once per evaluation
+        parts = rule_parts if rule_parts is not None else {}
+        self.effects: dict[str, str] = parts.setdefault("effects", {})
+        self.fields: dict[str, dict[str, Any]] = parts.setdefault("fields", {})
         self.constant_values: dict[tuple[str, int], dict[str, Any]] = {}
 
     def __call__(

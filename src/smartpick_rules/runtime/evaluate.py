@@ -116,7 +116,7 @@ def run(
     profile_tags = prof_out.tags
     derived = prof_out.derived
     profile_scope = prof_out.scope
-    make_entry = EntryMaker(limits, scalar)
+    make_entry = EntryMaker(limits, scalar, plan.cache.setdefault("entries:rule-parts", {}))
     profile_factors = {cr.index: f for cr, f in prof_out.odds}
     profile_caps = {cr.index: c for cr, c in prof_out.caps}
     profile_entries = tuple(

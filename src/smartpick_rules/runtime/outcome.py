@@ -672,7 +672,7 @@ class Outcome:
             return prefix
         plan, prof_out = self._plan(), self.prof_out
         assert prof_out is not None
-        make_entry = EntryMaker(self.limits, plan.scalar)
+        make_entry = EntryMaker(self.limits, plan.scalar, plan.cache.setdefault("entries:rule-parts", {}))
         # the rules' own texts and typed fields, once per rule set
         make_entry.effects = plan.cache.setdefault("audit:profile-effects", {})
         make_entry.fields = plan.cache.setdefault("audit:profile-fields", {})
