@@ -38,6 +38,7 @@ __all__ = [
     "Budget",
     "Catalog",
     "Engine",
+    "FiredRows",
     "Limits",
     "Plan",
     "ProgramContext",
@@ -55,6 +56,18 @@ __all__ = [
 ENTRY_POINT_GROUP = "smartpick_rules.engines"
 
 BoolArray = npt.NDArray[np.bool_]
+
+
+class FiredRows(list[BoolArray]):
+    """An engine's program-stage masks that are the rows of one matrix (``matrix``, rules x
+    programs), as the native engine builds them: a caller that wants the matrix takes it
+    rather than stacking the rows again. Any other list of masks is read as rows as well."""
+
+    __slots__ = ("matrix",)
+
+    def __init__(self, matrix: BoolArray) -> None:
+        super().__init__(matrix)
+        self.matrix = matrix
 CompiledT = TypeVar("CompiledT")
 
 

@@ -307,7 +307,7 @@ class VectorCompiler:
                 return np.ones(ctx.n, dtype=np.bool_)
             result = ctx.as_bool(fns[0](ctx)).t.copy()
             for f in fns[1:]:
-                if not result.any():
+                if not np.count_nonzero(result):  # cheaper than .any() on a bool mask
                     break
                 result &= ctx.as_bool(f(ctx)).t
             return result

@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from ..domain.converter import unstructure
 from ..domain.models import CALIFORNIA_REGIONS, Catalog, Profile, Region
-from ..engines import Budget, Engine
+from ..engines import Budget, Engine, FiredRows
 from ..language.facts import ListFacts, ListItem
 from ..language.ir import TIERS
 from ..language.vector import ListColumns, ProgramColumns, ProgramContext, VBool, VNum, VObj, VStr
@@ -126,7 +126,7 @@ def run(
     columns = ProgramColumns(cat)
     context = ProgramContext(columns, profile_scope, scalar=scalar)
     fired = eng.run_program(compiled, profile_scope, cat, budget, context=context)
-    fired_matrix = np.stack(fired) if fired else np.zeros((0, n), dtype=np.bool_)
+    fired_matrix = fired.matrix if isinstance(fired, FiredRows) else np.stack(fired) if fired else np.zeros((0, n), dtype=np.bool_)
     tag_masks = program_tag_masks(plan, fired, n)
     context.tags = tag_masks
     assessed = assess_programs(plan, fired_matrix, cat, prof_out, context)
