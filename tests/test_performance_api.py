@@ -571,3 +571,25 @@ def test_the_same_catalog_in_another_order_gives_the_same_json() -> None:
         shuffled = list(programs)
         random.Random(seed).shuffle(shuffled)
         assert sr.evaluate(prof, sr.catalog_from_data(shuffled), rules, as_of=2026).to_json() == want, seed
+
+
+# -- chances from log-odds: the ufunc form is np.clip's, bit for bit ---------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.floats(allow_nan=True, allow_infinity=True, width=64), min_size=0, max_size=40),
+    st.floats(0.0, 0.5),
+    st.floats(0.5, 1.0),
+)
+def test_chance_of_is_the_clipped_logistic(log_odds: list[float], floor: float, ceiling: float) -> None:
+    from smartpick_rules.language.ir import ChanceModel
+    from smartpick_rules.runtime.stages import chance_of
+
+    model = attrs.evolve(ChanceModel(), floor=floor, ceiling=ceiling)
+    x = np.array(log_odds, dtype=np.float64)
+    with np.errstate(over="ignore"):
+        want = np.clip(1.0 / (1.0 + np.exp(-np.clip(x, -700.0, 700.0))), floor, ceiling)
+    got = chance_of(x, model)
+    assert got.tobytes() == want.tobytes()
+    assert x.tobytes() == np.array(log_odds, dtype=np.float64).tobytes()  # its argument unchanged

@@ -25,6 +25,8 @@ from itertools import takewhile
 from typing import Any, Literal, overload
 
 import attrs
+import numpy as np
+import numpy.typing as npt
 from cattrs.gen import make_dict_unstructure_fn, override
 
 from ..domain.converter import converter
@@ -412,14 +414,16 @@ class LazyResults(Sequence[ProgramResult]):
 
     def __init__(
         self,
-        order: Sequence[int],
+        order: Sequence[int] | npt.NDArray[np.intp],
         build: Callable[[int], ProgramResult],
         build_many: Callable[[Sequence[int]], list[ProgramResult]] | None = None,
         ids: Sequence[str] | None = None,
         max_entries: int | None = None,
         locate: Callable[[str], int | None] | None = None,
     ) -> None:
-        self._order = list(order)
+        self._keys = order
+        # an array's keys become a list on first use: most results are never indexed
+        self._order_list: list[int] | None = None if isinstance(order, np.ndarray) else list(order)
         #: program id -> position, when the builder can answer without a table of ids
         self._locate = locate
         self._build = build
@@ -447,8 +451,16 @@ class LazyResults(Sequence[ProgramResult]):
             where = self._where = {ids[key]: k for k, key in enumerate(self._order)}
         return where.get(program_id)
 
+    @property
+    def _order(self) -> list[int]:
+        order = self._order_list
+        if order is None:
+            assert isinstance(self._keys, np.ndarray)
+            order = self._order_list = self._keys.tolist()
+        return order
+
     def __len__(self) -> int:
-        return len(self._order)
+        return len(self._keys)
 
     @overload
     def __getitem__(self, i: int) -> ProgramResult: ...

@@ -39,7 +39,7 @@ from ..version import __version__ as _version
 from .audit import EntryMaker, catalog_sha256, json_value, sha256_of
 from .levers import pool_wideners
 from .list_stage import LazyItems, choose_list, group_masks, id_order, list_settings, priority_order
-from .outcome import Outcome, catalog_ids
+from .outcome import Outcome, catalog_id_array, catalog_ids
 from .stages import (
     assess_programs,
     program_tag_masks,
@@ -127,7 +127,7 @@ def run(
     context = ProgramContext(columns, profile_scope, scalar=scalar)
     fired = eng.run_program(compiled, profile_scope, cat, budget, context=context)
     fired_matrix = fired.matrix if isinstance(fired, FiredRows) else np.stack(fired) if fired else np.zeros((0, n), dtype=np.bool_)
-    tag_masks = program_tag_masks(plan, fired, n)
+    tag_masks = program_tag_masks(plan, fired_matrix, n)
     context.tags = tag_masks
     assessed = assess_programs(plan, fired_matrix, cat, prof_out, context)
     excluded, priority, tier_codes, chance = assessed.excluded, assessed.priority, assessed.tier_codes, assessed.chance
@@ -198,7 +198,7 @@ def run(
     breadth = BreadthResult(
         min=settings.lo,
         max=settings.hi,
-        chosen=tuple(map(ids.__getitem__, chosen.tolist())),
+        chosen=tuple(catalog_id_array(cat)[chosen].tolist()),
         rule_id=settings.breadth_rule.rule.id if settings.breadth_rule else None,
         eligible=facts.size,
         interview_target=settings.interview_target,
@@ -250,7 +250,7 @@ def run(
         catalog_synthetic=cat.synthetic,
     )
     return Recommendation(
-        programs=LazyResults(order.tolist(), outcome.result, outcome.results, ids, max_entries=limits.max_audit_entries, locate=outcome.position),
+        programs=LazyResults(order, outcome.result, outcome.results, ids, max_entries=limits.max_audit_entries, locate=outcome.position),
         profile_audit=profile_entries,
         list_audit=list_entries,
         advice=tuple(advice),

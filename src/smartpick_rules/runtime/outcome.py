@@ -51,7 +51,7 @@ from .audit import EntryMaker, effect_fields, effect_text, json_value, why_not_e
 from .list_stage import Choice
 from .stages import ProfileOutcome, chance_of
 
-__all__ = ["Outcome", "ReadColumn", "catalog_index"]
+__all__ = ["Outcome", "ReadColumn", "catalog_id_array", "catalog_ids", "catalog_index"]
 
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
@@ -64,6 +64,18 @@ def catalog_index(catalog: Catalog) -> dict[str, int]:
     if index is None:
         index = cache["index_of"] = {p.id: i for i, p in enumerate(catalog.programs)}
     return index  # type: ignore[return-value]
+
+
+def catalog_id_array(catalog: Catalog) -> npt.NDArray[np.object_]:
+    """The catalog's program ids as an array (cached on the catalog): ids of many programs at
+    once by fancy indexing."""
+    cache = catalog.column_cache()
+    ids = cache.get("id_array")
+    if ids is None:
+        ids = np.array(catalog_ids(catalog), dtype=object)
+        ids.flags.writeable = False
+        ids = cache.setdefault("id_array", ids)
+    return ids  # type: ignore[return-value]
 
 
 def catalog_ids(catalog: Catalog) -> tuple[str, ...]:
