@@ -127,6 +127,8 @@ def run(
     context = ProgramContext(columns, profile_scope, scalar=scalar)
     fired = eng.run_program(compiled, profile_scope, cat, budget, context=context)
     fired_matrix = fired.matrix if isinstance(fired, FiredRows) else np.stack(fired) if fired else np.zeros((0, n), dtype=np.bool_)
+    # what fired is settled: read-only from here on, so tag masks and the outcome share its rows
+    fired_matrix.flags.writeable = False
     tag_masks = program_tag_masks(plan, fired_matrix, n)
     context.tags = tag_masks
     assessed = assess_programs(plan, fired_matrix, cat, prof_out, context)

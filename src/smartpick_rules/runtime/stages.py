@@ -244,7 +244,9 @@ def program_tag_masks(plan: Plan, fired: Sequence[BoolArray] | BoolArray, n: int
     masks: dict[str, BoolArray] = {}
     for t, rows in setters.items():
         if len(rows) == 1:
-            masks[t] = fired[rows[0]].copy()
+            # a read-only matrix's row is itself read-only: shared, not copied
+            row = fired[rows[0]]
+            masks[t] = row if not row.flags.writeable else row.copy()
         elif isinstance(fired, np.ndarray):
             masks[t] = np.logical_or.reduce(fired[list(rows)], axis=0)
         else:
