@@ -269,11 +269,12 @@ def choose_list(
     skipped = ranked[:stop][first]
     left_code[skipped] = LEFT_FULL
     left_group[skipped] = skip_group[:stop][first]
-    chosen: list[int] = ranked[:stop][~first].tolist()
+    first_pass = ranked[:stop][~first]  # in priority order
 
     # -- places kept for groups: their best programs replace the lowest-priority ones outside them
     kept_for: dict[str, int] = {}
     active = [g for g in sorted(settings.at_least) if g in groups]
+    chosen: list[int] = first_pass.tolist() if active else []
     if active:
         member_l = {g: groups[g].tolist() for g in groups}
         count = {g: sum(1 for i in chosen if member_l[g][i]) for g in groups}
@@ -325,10 +326,13 @@ def choose_list(
                 left_code[i] = 0
                 left_group[i] = -1
 
-    chosen_arr = np.array(chosen, dtype=np.intp)
-    position = np.empty(n, dtype=np.intp)
-    position[ranked] = np.arange(m)
-    chosen_arr = chosen_arr[np.argsort(position[chosen_arr], kind="stable")] if len(chosen_arr) else chosen_arr
+    if active:
+        chosen_arr = np.array(chosen, dtype=np.intp)
+        position = np.empty(n, dtype=np.intp)
+        position[ranked] = np.arange(m)
+        chosen_arr = chosen_arr[np.argsort(position[chosen_arr], kind="stable")] if len(chosen_arr) else chosen_arr
+    else:
+        chosen_arr = first_pass  # no place kept for a group: the first pass is the list, in order
     chosen_mask = np.zeros(n, dtype=np.bool_)
     chosen_mask[chosen_arr] = True
     rest = ranked[~chosen_mask[ranked]]
