@@ -13,10 +13,10 @@ The native and durable engines register themselves there as any third-party pack
 
 from __future__ import annotations
 
-import importlib.metadata
+import importlib
 import threading
 from collections.abc import Callable
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import attrs
 import numpy as np
@@ -29,6 +29,9 @@ from ..language.ir import RuleSet
 from ..language.vector import ProgramContext
 from ..limits import DEFAULT_LIMITS, Limits
 from ..plan import Plan, StagePlan, plan_ruleset
+
+if TYPE_CHECKING:
+    import importlib.metadata
 
 # A plugin is written against this module: the protocol, the budget, the reference fixpoint and
 # the types they mention are all importable from here (docs/engines.md).
@@ -179,8 +182,10 @@ def scalar_fixpoint(
 
 # -- the plugin registry ----------------------------------------------------------------------
 
-#: where the engines of this package are when its own metadata cannot be read (run from a source
-#: tree without installing it); an installed package finds them through its entry points
+#: the engines of this package. They are loaded from it directly, not through the entry points
+#: it also declares: reading those means importing ``importlib.metadata`` and every installed
+#: distribution's metadata, about 15 ms of a cold command that only uses the native engine. A
+#: plugin cannot take these names (another distribution's entry point of the same name is ignored).
 _BUILTIN = {
     "native": "smartpick_rules.engines.native:NativeEngine",
     "durable": "smartpick_rules.engines.durable:DurableEngine",
@@ -188,35 +193,67 @@ _BUILTIN = {
 _METHODS = ("compile", "run_profile", "run_program", "run_list")
 
 _lock = threading.RLock()
-_registry: dict[str, list[importlib.metadata.EntryPoint]] | None = None
+_registry: dict[str, list[_Point]] | None = None
 _loaded: dict[str, Engine[Any] | Diagnostic] = {}
+
+
+class _BuiltinPoint:
+    """One of this package's engines, as an entry point would name it."""
+
+    dist = None
+
+    def __init__(self, name: str, value: str) -> None:
+        self.name = name
+        self.value = value
+
+    def load(self) -> Any:
+        module, _, attr = self.value.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    _Point: TypeAlias = "importlib.metadata.EntryPoint | _BuiltinPoint"
 
 
 def _unavailable(message: str, help: str | None = None) -> Diagnostic:
     return Diagnostic("engine_unavailable", message, Location(), help=help)
 
 
-def _registered() -> dict[str, list[importlib.metadata.EntryPoint]]:
-    """Every entry point of the group, by name (read once per process: ``reload_engines``)."""
+def _points(name: str) -> list[_Point]:
+    """What registers the engine ``name``: this package's own, or the entry points of that name."""
+    if name in _BUILTIN:
+        return [_BuiltinPoint(name, _BUILTIN[name])]
+    return _registered().get(name, [])
+
+
+def _registered() -> dict[str, list[_Point]]:
+    """Every engine by name: this package's, then the entry points of the group (read once per
+    process: ``reload_engines``)."""
     global _registry
     with _lock:
         if _registry is None:
-            found: dict[str, list[importlib.metadata.EntryPoint]] = {}
+            import importlib.metadata
+
+            found: dict[str, list[_Point]] = {name: _points(name) for name in _BUILTIN}
             try:
                 points = list(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
             except Exception:  # unreadable metadata of some distribution: the built-ins still run
                 points = []
             for ep in points:
-                found.setdefault(ep.name, []).append(ep)
-            for name, value in _BUILTIN.items():
-                if name not in found:
-                    found[name] = [importlib.metadata.EntryPoint(name, value, ENTRY_POINT_GROUP)]
+                if ep.name not in _BUILTIN:
+                    found.setdefault(ep.name, []).append(ep)
             _registry = found
         return _registry
 
 
-def _origin(ep: importlib.metadata.EntryPoint) -> str:
+def _origin(ep: _Point) -> str:
     """How an error names a plugin: its entry point and the distribution that declares it."""
+    if isinstance(ep, _BuiltinPoint):
+        from ..version import __version__
+
+        return f"`{ep.name} = {ep.value}` (smartpick-rules {__version__})"
     dist = getattr(ep, "dist", None)
     try:
         where = f"{dist.name} {dist.version}" if dist is not None else "no distribution"
@@ -227,7 +264,7 @@ def _origin(ep: importlib.metadata.EntryPoint) -> str:
 
 def _load(name: str) -> Engine[Any] | Diagnostic:
     """The engine registered as ``name``, or why it cannot be used. Never raises."""
-    points = _registered()[name]
+    points = _points(name)
     origins = sorted({_origin(ep) for ep in points})
     if len(origins) > 1:
         return _unavailable(
@@ -266,7 +303,7 @@ def _load(name: str) -> Engine[Any] | Diagnostic:
 
 def _lookup(name: str) -> Engine[Any] | Diagnostic:
     hit = _loaded.get(name)
-    if hit is None and name not in _registered():
+    if hit is None and name not in _BUILTIN and name not in _registered():
         # not kept: names come from callers (a request's parameter, say), so the cache stays small
         return _unavailable(
             f"unknown engine `{name}`",
