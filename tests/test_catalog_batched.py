@@ -1,5 +1,6 @@
 """A CSV catalog read a column at a time equals the same file read row by row; its fingerprint
-written a column at a time equals the one written program by program.
+written a column at a time equals the one written program by program; the values an audit reads
+from a column (`json_values`) equal those read program by program.
 
 `load_catalog` reads a CSV body in one batch (each column's distinct cells converted once, the
 programs built from finished values) and falls back on the row-by-row path whenever anything is
@@ -25,8 +26,9 @@ from hypothesis import strategies as st
 import smartpick_rules as sr
 from smartpick_rules.domain import inputs
 from smartpick_rules.domain.converter import unstructure
+from smartpick_rules.language.interp import plain
 from smartpick_rules.limits import DEFAULT_LIMITS
-from smartpick_rules.runtime.audit import catalog_sha256, program_json_lines
+from smartpick_rules.runtime.audit import catalog_sha256, json_value, json_values, program_json_lines
 
 FIELDS = [a.name for a in attrs.fields(sr.Program)]
 
@@ -220,3 +222,23 @@ def test_odd_programs_json_lines_are_written_the_same_or_left_to_the_one_by_one_
     if lines is not None:
         assert lines == program_lines_one_by_one(programs)
     assert catalog_sha256(sr.Catalog.of(programs)) == hashlib.sha256("\n".join(sorted(program_lines_one_by_one(programs))).encode("utf-8")).hexdigest()
+
+
+def _typed(values: list[Any]) -> list[Any]:
+    """Values with their types, recursively, and the sign of a zero: 1 and True, 0.0 and -0.0 differ."""
+    return [(type(v), _typed(v) if isinstance(v, list) else repr(v)) for v in values]
+
+
+def test_the_sample_catalogs_raw_columns_are_read_the_same_either_way() -> None:
+    programs = sr.load_catalog(sr.sample_catalog_path()).programs
+    for name in FIELDS:
+        values = [getattr(p, name) for p in programs]
+        assert _typed(json_values(values)) == _typed([json_value(plain(v)) for v in values]), name
+
+
+@settings(max_examples=200, deadline=None)
+@given(odd_programs())
+def test_odd_programs_raw_columns_are_read_the_same_either_way(programs: list[sr.Program]) -> None:
+    for name in FIELDS:
+        values = [getattr(p, name) for p in programs]
+        assert _typed(json_values(values)) == _typed([json_value(plain(v)) for v in values]), name

@@ -8,6 +8,7 @@ import json
 import math
 import typing
 from collections.abc import Sequence
+from enum import Enum
 from typing import Any
 
 import attrs
@@ -17,7 +18,7 @@ import numpy.typing as npt
 from ..domain.converter import converter, unstructure
 from ..domain.models import Catalog, Program
 from ..language.expr import Expr, Path, iter_nodes, to_source
-from ..language.interp import ScalarCompiler, Scope, truth
+from ..language.interp import ScalarCompiler, Scope, plain, truth
 from ..language.ir import Rule
 from ..limits import Limits
 from ..plan import CompiledRule
@@ -27,7 +28,16 @@ from ..results.recommendation import (
 )
 from .list_stage import breadth_bound
 
-__all__ = ["EntryMaker", "catalog_sha256", "effect_fields", "effect_text", "json_value", "sha256_of", "why_not_entry"]
+__all__ = [
+    "EntryMaker",
+    "catalog_sha256",
+    "effect_fields",
+    "effect_text",
+    "json_value",
+    "json_values",
+    "sha256_of",
+    "why_not_entry",
+]
 
 BoolArray = npt.NDArray[np.bool_]
 
@@ -50,6 +60,26 @@ def json_value(v: Any) -> Any:
     if attrs.has(type(v)):
         return unstructure(v)
     return v
+
+
+def json_values(values: list[Any]) -> list[Any]:
+    """``json_value(plain(v))`` of each value of a catalog column, a column at a time: strings,
+    whole numbers and flags are their own JSON, an enum's few distinct members are converted once,
+    tuples of strings become lists. Any other column (floats, values of several types) is
+    converted value by value: a dict of distinct values would merge 1 with True and 1.0, and 0.0
+    with -0.0."""
+    kinds = set(map(type, values))
+    kinds.discard(type(None))
+    if len(kinds) == 1:
+        (kind,) = kinds
+        if kind is str or kind is int or kind is bool:
+            return values
+        if issubclass(kind, Enum):
+            converted = {v: json_value(plain(v)) for v in set(values)}
+            return list(map(converted.__getitem__, values))
+        if kind is tuple and all(type(x) is str for t in values if t is not None for x in t):
+            return [None if t is None else list(t) for t in values]
+    return [json_value(plain(v)) for v in values]
 
 
 def effect_fields(rule: Rule) -> dict[str, Any]:

@@ -47,7 +47,7 @@ from ..language.vector import Const, ProgramContext, Value, VBool, VNum, VObj, V
 from ..limits import Limits
 from ..plan import CompiledRule, Plan
 from ..results.recommendation import AdviceItem, AuditEntry, Exclusion, Firings, ProgramResult, WhyNot
-from .audit import EntryMaker, effect_fields, effect_text, json_value, why_not_entry
+from .audit import EntryMaker, effect_fields, effect_text, json_value, json_values, why_not_entry
 from .list_stage import Choice
 from .stages import ProfileOutcome, chance_of
 
@@ -92,7 +92,7 @@ def _raw_column(catalog: Catalog, name: str) -> list[Any]:
     key = f"json:{name}"
     col = cache.get(key)
     if col is None:
-        col = cache[key] = [json_value(plain(getattr(p, name))) for p in catalog.programs]
+        col = cache[key] = json_values([getattr(p, name) for p in catalog.programs])
     return col  # type: ignore[return-value]
 
 
