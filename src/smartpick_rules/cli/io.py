@@ -204,12 +204,12 @@ def loading(io: Io, args: argparse.Namespace, message: str) -> Iterator[Progress
 
 def profile_path(args: argparse.Namespace) -> Path:
     """PROFILE, or the shipped example that ``--example NAME`` names (exactly one of the two)."""
-    from ..domain.examples import example_profile_path
-
     example = getattr(args, "example", None)
     if example and args.profile:
         raise UsageError(f"smartpick-rules {args.command}: give PROFILE or --example NAME, not both")
     if example:
+        from ..domain.examples import example_profile_path
+
         return example_profile_path(example)
     if not args.profile:
         raise UsageError(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from importlib import resources
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -975,7 +974,7 @@ def shipped_rulesets_path() -> FsPath:
     editable install from a clone they stay where rule authors edit them, at the repository's
     root (``rulesets/``), which the package's source tree sits two levels below.
     """
-    installed = FsPath(str(resources.files("smartpick_rules") / "rulesets"))
+    installed = FsPath(__file__).parents[1] / "rulesets"  # the package folder (see inputs.sample_catalog_path)
     if installed.is_dir():
         return installed
     checkout = FsPath(__file__).resolve().parents[3] / "rulesets"
