@@ -32,7 +32,7 @@ from ..sourcemap import (
     path_from_field_path,
     toml_source_map,
 )
-from .converter import _StructureFailure, converter, limits_applied, structure_mapping
+from .converter import _strict_str, _StructureFailure, converter, limits_applied, structure_mapping
 from .models import Catalog, Profile, Program
 
 __all__ = [
@@ -269,6 +269,20 @@ def _finished_value(cell: str | None, read: Callable[[str], Any], field: Any, ty
     return value
 
 
+def _finished_text(cell: str, field: Any) -> Any:
+    """`_finished_value` of a cell of a plain ``str`` field, no longer than the string limit: the
+    converter's hook for ``str`` (`_strict_str`) returns such a cell as it is, so only the field's
+    converter and validator are left to run (a cell of a column of ids or names is rarely seen
+    twice, so the hook's call was paid for nearly every program)."""
+    try:
+        value = cell if field.converter is None else field.converter(cell)
+        if field.validator is not None:
+            field.validator(None, field, value)
+    except Exception:  # the row-by-row path reports it
+        return _REFUSED
+    return value
+
+
 @functools.cache
 def _program_builder() -> Callable[..., Program]:
     """A `Program` from its finished field values, in field order, without running the
@@ -325,8 +339,14 @@ def _csv_programs_batched(rows: list[list[str]], header: list[str], hints: dict[
                 continue
             if max(map(len, cells)) > limits.max_string_length:
                 return None
-            read = _cell_reader(hints[name])
-            memo = {cell: _finished_value(cell, read, field, hints[name]) for cell in set(cells)}
+            if hints[name] is str and converter.get_structure_hook(str) is _strict_str:
+                if field.converter is None and field.validator is None:
+                    values.append(list(cells))
+                    continue
+                memo = {cell: _finished_text(cell, field) for cell in set(cells)}
+            else:
+                read = _cell_reader(hints[name])
+                memo = {cell: _finished_value(cell, read, field, hints[name]) for cell in set(cells)}
             if any(value is _REFUSED for value in memo.values()):
                 return None
             values.append(list(map(memo.__getitem__, cells)))
