@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 import smartpick_rules as sr
 from smartpick_rules.domain import inputs
 from smartpick_rules.domain.converter import unstructure
+from smartpick_rules.domain.models import Region
 from smartpick_rules.language.interp import plain
 from smartpick_rules.limits import DEFAULT_LIMITS
 from smartpick_rules.runtime.audit import catalog_sha256, json_value, json_values, program_json_lines
@@ -242,3 +243,22 @@ def test_odd_programs_raw_columns_are_read_the_same_either_way(programs: list[sr
     for name in FIELDS:
         values = [getattr(p, name) for p in programs]
         assert _typed(json_values(values)) == _typed([json_value(plain(v)) for v in values]), name
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [1.5, None, float("inf")],
+        [float("nan"), 2.0],
+        [1e308, 1e308],
+        [0.0, -0.0, None],
+        [1, True, 1.0],
+        [None, None],
+        [("a", "b"), None, ()],
+        [("a", 1), ("b",)],
+        [*Region, None, *Region],
+        [Region.la_county, "la_county"],
+    ],
+)
+def test_odd_columns_are_read_the_same_either_way(values: list[Any]) -> None:
+    assert _typed(json_values(values)) == _typed([json_value(plain(v)) for v in values])

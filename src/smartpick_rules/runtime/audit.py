@@ -64,15 +64,18 @@ def json_value(v: Any) -> Any:
 
 def json_values(values: list[Any]) -> list[Any]:
     """``json_value(plain(v))`` of each value of a catalog column, a column at a time: strings,
-    whole numbers and flags are their own JSON, an enum's few distinct members are converted once,
-    tuples of strings become lists. Any other column (floats, values of several types) is
-    converted value by value: a dict of distinct values would merge 1 with True and 1.0, and 0.0
-    with -0.0."""
+    whole numbers, flags and finite numbers are their own JSON, an enum's few distinct members are
+    converted once, tuples of strings become lists. Any other column (values of several types, a
+    number that is not finite) is converted value by value: a dict of distinct values would merge
+    1 with True and 1.0, and 0.0 with -0.0."""
     kinds = set(map(type, values))
     kinds.discard(type(None))
     if len(kinds) == 1:
         (kind,) = kinds
         if kind is str or kind is int or kind is bool:
+            return values
+        # a sum of floats is finite only if every one is (an infinity or a NaN stays in it)
+        if kind is float and math.isfinite(sum([v for v in values if v is not None])):
             return values
         if issubclass(kind, Enum):
             converted = {v: json_value(plain(v)) for v in set(values)}

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from operator import attrgetter
 from typing import Any
 
 import attrs
@@ -92,7 +93,7 @@ def _raw_column(catalog: Catalog, name: str) -> list[Any]:
     key = f"json:{name}"
     col = cache.get(key)
     if col is None:
-        col = cache[key] = json_values([getattr(p, name) for p in catalog.programs])
+        col = cache[key] = json_values(list(map(attrgetter(name), catalog.programs)))
     return col  # type: ignore[return-value]
 
 
