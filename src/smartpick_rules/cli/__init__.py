@@ -371,7 +371,26 @@ def _add_evaluation_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _Unbuilt:
+    """Stands for the parser of a command that is not being run: its options are not added."""
+
+    def __getattr__(self, name: str) -> Callable[..., _Unbuilt]:
+        return lambda *args, **kwargs: self
+
+
+def _command_in(argv: Sequence[str]) -> str | None:
+    """The command an argument list runs: its first word that is not an option (the top level
+    has no option that takes a value)."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser; with ``command``, only that command's options are added.
+
+    argparse validates each option as it is added (a formatter, a translation lookup): the
+    110 options of all commands cost a cold process about 5 ms, and a run parses one command.
+    The others keep their name and help, which is all the top-level usage, help and errors show.
+    """
     parser = _Parser(
         prog=PROG,
         description="Build an audited residency program list from declarative TOML rule sets.",
@@ -379,8 +398,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_CommandParser)
+    names = {"evaluate", "init", "explain", "check", "test", "whatif", "levers", "schema", "import-catalog", "compile"}
+    if command not in names:
+        command = None
 
-    p = sub.add_parser("evaluate", help="the recommended program list for a profile", description="Evaluate a profile against a catalog and print the recommended list.")
+    def add(name: str, **kwargs: Any) -> Any:
+        if command is None or name == command:
+            return sub.add_parser(name, **kwargs)
+        sub.add_parser(name, help=kwargs.get("help"), add_help=False)  # never parses: no -h of its own
+        return _Unbuilt()
+
+
+    p = add("evaluate", help="the recommended program list for a profile", description="Evaluate a profile against a catalog and print the recommended list.")
     _add_evaluation_options(p)
     p.add_argument("--format", choices=("table", "json", "markdown", "html"), default="table", help="output format (default: table)")
     p.add_argument("--top", type=_positive, default=25, metavar="N", help="programs shown in table and markdown (default: 25)")
@@ -388,7 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of standard output")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser(
+    p = add(
         "init",
         help="write a commented example profile to edit",
         description="Write an applicant profile with every field explained (its meaning, unit and allowed values), "
@@ -400,14 +429,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--list", action="store_true", help="list the example profiles and exit")
     p.set_defaults(func=cmd_init)
 
-    p = sub.add_parser("explain", help="why one program is where it is", description="The full trace for one program: every rule that fired, with the values it read and the score after, then every rule considered but not fired, with the clause that failed.")
+    p = add("explain", help="why one program is where it is", description="The full trace for one program: every rule that fired, with the values it read and the score after, then every rule considered but not fired, with the clause that failed.")
     _add_evaluation_options(p)
     p.add_argument("program_id", metavar="PROGRAM_ID", help="the program's id in the catalog")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--output", "-o", metavar="FILE")
     p.set_defaults(func=cmd_explain)
 
-    p = sub.add_parser("check", help="load, type-check and lint rule sets", description="Load, type-check and lint rule sets. Exit status: 0 clean (or warnings only), 1 warnings with --strict, 2 errors.")
+    p = add("check", help="load, type-check and lint rule sets", description="Load, type-check and lint rule sets. Exit status: 0 clean (or warnings only), 1 warnings with --strict, 2 errors.")
     p.add_argument("paths", nargs="*", metavar="PATH", help="rule-set files or folders (default: the shipped rule sets)")
     _add_rules_options(p, positional=True)
     p.add_argument("--strict", action="store_true", help="exit with status 1 when there are warnings")
@@ -422,7 +451,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_property_options(p)
     p.set_defaults(func=cmd_check)
 
-    p = sub.add_parser("test", help="run the rule tests kept beside rule sets", description="Run *.test.toml rule-test suites: pass/fail per case, and the coverage of rules and clauses.")
+    p = add("test", help="run the rule tests kept beside rule sets", description="Run *.test.toml rule-test suites: pass/fail per case, and the coverage of rules and clauses.")
     p.add_argument("paths", nargs="*", metavar="PATH", help="test files or folders searched for *.test.toml (default: the shipped rule sets' tests)")
     _add_rules_options(p, positional=True)
     p.add_argument("--fail-under", type=_percent, default=None, metavar="PERCENT", help="fail when rule coverage is below PERCENT")
@@ -433,7 +462,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_property_options(p)
     p.set_defaults(func=run_test_command)
 
-    p = sub.add_parser("whatif", help="re-evaluate with changes and show what moves", description="Re-evaluate a profile with changes and show the programs that change tier or exclusion, with the rules responsible.")
+    p = add("whatif", help="re-evaluate with changes and show what moves", description="Re-evaluate a profile with changes and show the programs that change tier or exclusion, with the rules responsible.")
     _add_evaluation_options(p)
     p.add_argument(
         "--set",
@@ -449,13 +478,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", metavar="FILE")
     p.set_defaults(func=run_whatif_command)
 
-    p = sub.add_parser("levers", help="which change to the profile moves the most programs", description="Try the parts of a profile an applicant can still change and rank them by how many programs they move.")
+    p = add("levers", help="which change to the profile moves the most programs", description="Try the parts of a profile an applicant can still change and rank them by how many programs they move.")
     _add_evaluation_options(p)
     p.add_argument("--format", choices=("table", "json", "markdown"), default="table")
     p.add_argument("--output", "-o", metavar="FILE")
     p.set_defaults(func=cmd_levers)
 
-    p = sub.add_parser(
+    p = add(
         "schema",
         help="write the JSON Schema of rule, profile or catalog files",
         description="Write a JSON Schema for editors' TOML and JSON plugins: of rule files (default), profiles or catalogs.",
@@ -467,7 +496,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", metavar="FILE")
     p.set_defaults(func=cmd_schema)
 
-    p = sub.add_parser(
+    p = add(
         "import-catalog",
         help="turn a spreadsheet into a catalog",
         description="Read a spreadsheet (.xlsx or .csv) with a column map and write a catalog (.csv or .json). "
@@ -479,7 +508,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", metavar="FILE", help="write the catalog to FILE (.csv or .json); default: CSV on standard output")
     p.set_defaults(func=cmd_import_catalog)
 
-    p = sub.add_parser("compile", help="show what a rule set compiles to", description="Show what a rule set compiles to for an engine, for auditors.")
+    p = add("compile", help="show what a rule set compiles to", description="Show what a rule set compiles to for an engine, for auditors.")
     p.add_argument("paths", nargs="*", metavar="PATH", help="rule-set files or folders (default: the shipped rule sets)")
     _add_rules_options(p, positional=True)
     p.add_argument("--engine", default="native", metavar="NAME", help="native (default), durable, or one an installed plugin registers")
@@ -497,10 +526,11 @@ def _as_of_default(args: argparse.Namespace) -> None:
 def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None, stderr: IO[str] | None = None) -> int:
     """Run the command line; return the exit status. Streams are injectable for tests."""
     io = Io(stdout if stdout is not None else sys.stdout, stderr if stderr is not None else sys.stderr)
-    parser = build_parser()
+    argv = list(argv) if argv is not None else sys.argv[1:]
+    parser = build_parser(_command_in(argv))
     token = _CURRENT_IO.set(io)
     try:
-        args = parser.parse_args(list(argv) if argv is not None else None)
+        args = parser.parse_args(argv)
     except UsageError as exc:
         io.eprint(one_line(str(exc)))
         return EXIT_ERROR
