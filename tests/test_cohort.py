@@ -213,6 +213,26 @@ def test_worker_cache_means_data_is_sent_once_per_worker(rules: sr.RuleSet, cata
     ex = InProcessExecutor()
     evaluate_many([profile(i) for i in range(6)], catalog, rules, as_of=2026, executor=ex, chunk_size=1)
     assert ex.calls.count(True) == 2  # the first chunk per (assumed) worker; the rest hit the cache
+    # a later cohort on the same executor sends no data: its workers have it
+    evaluate_many([profile(i) for i in range(6)], catalog, rules, as_of=2026, executor=ex, chunk_size=1)
+    assert ex.calls.count(True) == 2 and len(ex.calls) == 12
+
+
+def test_a_replaced_worker_asks_again_for_the_data_a_later_cohort_did_not_send(rules: sr.RuleSet, catalog: sr.Catalog) -> None:
+    ex = InProcessExecutor()
+    profiles = [profile(i) for i in range(4)]
+    evaluate_many(profiles, catalog, rules, as_of=2026, executor=ex, chunk_size=2)
+    ex.forget = True  # as if the pool had started new workers since
+    results = evaluate_many(profiles, catalog, rules, as_of=2026, executor=ex, chunk_size=2)
+    assert as_json(results) == as_json(evaluate_many(profiles, catalog, rules, as_of=2026))
+    assert ex.calls[2:] == [False, False, True, True]  # each chunk missed once, then went with the data
+
+
+def test_default_tasks_shrink_to_single_profiles_at_the_end() -> None:
+    pending: list[Any] = list(range(1000))
+    sizes = [len(c) for c in cohort._chunks(pending, None, ThreadPoolExecutor(2))]
+    assert sum(sizes) == 1000 and max(sizes) == 32 and sizes == sorted(sizes, reverse=True) and sizes[-4:] == [1] * 4
+    assert [len(c) for c in cohort._chunks(pending[:10], 4, ThreadPoolExecutor(2))] == [4, 4, 2]
 
 
 def test_a_lost_chunk_fails_only_its_profiles(rules: sr.RuleSet, catalog: sr.Catalog) -> None:

@@ -45,6 +45,7 @@ import hashlib
 import math
 import pickle
 import threading
+import weakref
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -101,8 +102,9 @@ def evaluate_many(
     does not structure is that profile's [`InputError`][smartpick_rules.InputError]). ``catalog``
     and ``rules`` are as for [`evaluate`][smartpick_rules.evaluate]; ``rules=None`` means the
     shipped rule sets. ``as_of`` defaults to this year, fixed once for the whole cohort.
-    ``chunk_size`` is how many profiles one task carries (default: about four tasks per worker, at
-    most 32 profiles a task).
+    ``chunk_size`` is how many profiles one task carries (default: tasks that shrink towards the
+    end of the cohort, from at most 32 profiles down to one, so that no worker waits long for
+    the last).
 
     ``detail`` matters only for executors in other processes, where every per-program result
     is built and serialised in the worker: ``"full"`` (the default) sends every program;
@@ -143,13 +145,9 @@ def evaluate_many(
             for i, prof in pending:
                 results[i] = _evaluate_one(i, prof, session)
         else:
-            size = chunk_size or _default_chunk(len(pending), executor)
-            chunks = [pending[k : k + size] for k in range(0, len(pending), size)]
-            _run_threads(executor, chunks, session, results)
+            _run_threads(executor, _chunks(pending, chunk_size, executor), session, results)
     else:
-        size = chunk_size or _default_chunk(len(pending), executor)
-        chunks = [pending[k : k + size] for k in range(0, len(pending), size)]
-        _run_remote(executor, chunks, cat, ruleset, engine, year, limits, results, detail)
+        _run_remote(executor, _chunks(pending, chunk_size, executor), cat, ruleset, engine, year, limits, results, detail)
     out: list[CohortResult] = []
     for i, r in enumerate(results):
         out.append(r if r is not None else _wrap(i, RuntimeError("no result came back for this profile")))
@@ -216,8 +214,24 @@ def _workers(executor: Executor) -> int:
     return 2
 
 
-def _default_chunk(n: int, executor: Executor) -> int:
-    return max(1, min(32, math.ceil(n / (4 * _workers(executor)))))
+def _chunks(pending: list[tuple[int, Profile]], chunk_size: int | None, executor: Executor) -> list[list[tuple[int, Profile]]]:
+    """The tasks: ``chunk_size`` profiles each, or by default a quarter of a worker's share of
+    what is left (at most 32, at least one). Tasks shrink towards the end, so a cohort ends with
+    single profiles and a worker that finishes first waits at most about one profile for the
+    others; equal tasks of several profiles left one worker idle for half a task at the end of
+    each cohort, which on a short cohort is a good part of its time. Larger tasks at the start
+    keep the per-task cost down on a long one."""
+    n = len(pending)
+    if chunk_size:
+        return [pending[k : k + chunk_size] for k in range(0, n, chunk_size)]
+    parts = 4 * _workers(executor)
+    chunks = []
+    k = 0
+    while k < n:
+        size = max(1, min(32, (n - k) // parts))
+        chunks.append(pending[k : k + size])
+        k += size
+    return chunks
 
 
 def _run_threads(
@@ -398,34 +412,101 @@ def _run_chunk(
     return "ok", out
 
 
-def _encode(rec: Recommendation, detail: str, cat: Catalog) -> tuple[Recommendation, Any, list[int]]:
+def _encode(rec: Recommendation, detail: str, cat: Catalog) -> tuple[Recommendation, bytes, list[int]]:
     """What travels back for one profile: the recommendation without its programs, the
     evaluation's columns (``Outcome``: it pickles as arrays, with every value the audit reads
-    computed in the worker) and which programs the result lists (their catalog indices).
+    computed in the worker) pickled here, and which programs the result lists (their catalog
+    indices).
 
     No per-program result is built here: the caller builds each one from the columns when it is
-    read, exactly as an in-process evaluation does, so the results are the same.
+    read, exactly as an in-process evaluation does, so the results are the same. The columns
+    travel as bytes the caller unpickles only when a result needs them (``_Received``): the
+    caller's share of a cohort is then receiving, and it shares the machine with the workers.
     """
     outcome = rec._outcome
     head = attrs.evolve(rec, programs=(), detail=detail, _outcome=None)
     order = outcome.order.tolist()
     if detail == "chosen":
         order = [i for i in order if outcome.choice.chosen_mask[i]]
-    return head, outcome, order
+    return head, pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL), order
 
 
-def _decode(payload: tuple[Recommendation, Any, list[int]], cat: Catalog, ruleset: RuleSet, limits: Limits) -> Recommendation:
-    from .plan import plan_ruleset
+_load_lock = threading.Lock()
+
+
+class _Received:
+    """An evaluation's columns as a worker sent them, unpickled and attached to this process's
+    rule set and catalog on first use (reading a program's result, ``firings()``, ...), then
+    standing in for that ``Outcome``. Unpickling them (about 1 ms a profile on the sample
+    catalog, most of it the values audit entries read) would otherwise be the caller's main
+    cost per profile, paid whether or not anything is read, while the workers wait for CPU.
+    """
+
+    __slots__ = ("_blob", "_catalog", "_limits", "_outcome", "_ruleset")
+
+    def __init__(self, blob: bytes, ruleset: RuleSet, limits: Limits, cat: Catalog) -> None:
+        self._blob: bytes | None = blob
+        self._ruleset = ruleset
+        self._limits = limits
+        self._catalog = cat
+        self._outcome: Any = None
+
+    def _load(self) -> Any:
+        outcome = self._outcome
+        if outcome is None:
+            from .plan import plan_ruleset
+
+            with _load_lock:  # results may be read from several threads: one outcome, loaded once
+                outcome = self._outcome
+                if outcome is None:
+                    assert self._blob is not None
+                    outcome = pickle.loads(self._blob)  # safe: made by _encode in a worker of this cohort
+                    outcome.attach(plan_ruleset(self._ruleset, self._limits), self._catalog)
+                    self._outcome, self._blob = outcome, None
+        return outcome
+
+    def result(self, i: int) -> Any:
+        return self._load().result(i)
+
+    def results(self, indices: Sequence[int]) -> Any:
+        return self._load().results(indices)
+
+    def __getattr__(self, name: str) -> Any:
+        # everything else a Recommendation asks its outcome for (firings(), excluded, ...)
+        return getattr(self._load(), name)
+
+
+def _decode(payload: tuple[Recommendation, bytes, list[int]], cat: Catalog, ruleset: RuleSet, limits: Limits) -> Recommendation:
     from .runtime.outcome import catalog_ids
 
-    head, outcome, order = payload
-    outcome.attach(plan_ruleset(ruleset, limits), cat)
+    head, blob, order = payload
+    outcome = _Received(blob, ruleset, limits, cat)
     programs = LazyResults(order, outcome.result, outcome.results, catalog_ids(cat), max_entries=limits.max_audit_entries)
     return attrs.evolve(head, programs=programs, _outcome=outcome)
 
 
 def _error(kind: str, diagnostics: Sequence[Diagnostic]) -> SmartpickError:
     return _ERROR_CLASSES.get(kind, EvaluationError)(list(diagnostics))
+
+
+#: the (rule set, catalog) keys sent to each executor's workers, while the executor lives
+_sent: weakref.WeakKeyDictionary[Executor, set[tuple[str, str]]] = weakref.WeakKeyDictionary()
+
+
+def _was_sent(executor: Executor, rkey: str, ckey: str) -> bool:
+    """Whether an earlier cohort sent this data to this executor's workers (and says so now for
+    the next: the caller sends it with this cohort's first chunks)."""
+    with _cache_lock:
+        try:
+            sent = _sent.setdefault(executor, set())
+        except TypeError:  # an executor that takes no weak reference: send the data every time
+            return False
+        if (rkey, ckey) in sent:
+            return True
+        if len(sent) >= _CACHE_SIZE:  # the workers keep only this many; older ones may be gone
+            sent.clear()
+        sent.add((rkey, ckey))
+        return False
 
 
 def _run_remote(
@@ -457,8 +538,11 @@ def _run_remote(
         )
 
     # The first chunk per worker carries the data; the rest try the worker's cache first, and a
-    # worker that has not seen the data yet answers "miss" and gets the chunk again with it.
-    workers = _workers(executor)
+    # worker that has not seen the data yet answers "miss" and gets the chunk again with it. A
+    # later cohort on the same executor sends no data up front: its workers have it (about 1 MB
+    # for the sample catalog and shipped rules, pickled and read once per worker and cohort),
+    # and one that does not (a worker replaced since) asks for it.
+    workers = 0 if _was_sent(executor, rkey, ckey) else _workers(executor)
     queue: deque[tuple[list[tuple[int, Profile]], Future[tuple[str, list[_Outcome]]], bool]] = deque()
     for n, chunk in enumerate(chunks):
         first = n < workers
