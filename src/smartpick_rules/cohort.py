@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import math
 import pickle
 import threading
 import weakref
