@@ -186,7 +186,8 @@ def child_cohort(n_profiles: int, rounds: int, long_profiles: int = 0) -> dict[s
         out[f"w{workers}_s"] = statistics.median(times)
         out[f"w{workers}_per_s"] = n_profiles / statistics.median(times)
     if long_profiles:
-        out.update(_cohort_pairs(profiles[:long_profiles], catalog, rounds))
+        # an even number of pairs, so each pool goes first equally often
+        out.update(_cohort_pairs(profiles[:long_profiles], catalog, 2 * rounds))
     return out
 
 
