@@ -593,3 +593,35 @@ def test_chance_of_is_the_clipped_logistic(log_odds: list[float], floor: float, 
     got = chance_of(x, model)
     assert got.tobytes() == want.tobytes()
     assert x.tobytes() == np.array(log_odds, dtype=np.float64).tobytes()  # its argument unchanged
+
+
+# -- the ranking without lexsort is lexsort's ---------------------------------------------------
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([0.0, -0.0, 0.05, 0.07, 0.2, 0.3, 1e-9]),
+            st.sampled_from([0.0, -0.0, 5.0, 10.0, -3.0]),
+            st.booleans(),
+        ),
+        min_size=0,
+        max_size=60,
+    ),
+    st.randoms(use_true_random=False),
+)
+def test_priority_order_is_lexsorts(rows: list[tuple[float, float, bool]], rnd: Any) -> None:
+    from smartpick_rules.runtime.list_stage import id_order, priority_order
+
+    ids = [f"p{k:03d}" for k in range(len(rows))]
+    rnd.shuffle(ids)  # catalog order is not id order
+    catalog = sr.catalog_from_data([{"id": pid, "name": pid, "specialty": "internal_medicine", "state": "CA", "region": "la_county", "program_type": "community", "city": "Los Angeles", "positions": 10} for pid in ids])
+    chance = np.array([r[0] for r in rows], dtype=np.float64)
+    priority = np.array([r[1] for r in rows], dtype=np.float64)
+    candidates = np.array([r[2] for r in rows], dtype=np.bool_)
+    rank = np.argsort(np.argsort(np.array(ids, dtype=object), kind="stable"), kind="stable")
+    idx = np.flatnonzero(candidates)
+    want = idx[np.lexsort((rank[idx], -chance[idx], -priority[idx]))]
+    assert priority_order(catalog, priority, chance, candidates).tolist() == want.tolist()
+    assert id_order(catalog, candidates).tolist() == idx[np.argsort(rank[idx], kind="stable")].tolist()

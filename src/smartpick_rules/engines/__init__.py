@@ -18,7 +18,6 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-import attrs
 import numpy as np
 import numpy.typing as npt
 
@@ -162,7 +161,7 @@ def scalar_fixpoint(
         changed = True
         while changed:
             changed = False
-            current = attrs.evolve(scope, tags=frozenset(tags))
+            current = scope.with_tags(frozenset(tags))
             for i in stratum:
                 if i in fired:
                     continue
@@ -175,7 +174,7 @@ def scalar_fixpoint(
                     new = set(cr.rule.then.tags) - tags
                     if new:
                         tags |= new
-                        current = attrs.evolve(scope, tags=frozenset(tags))
+                        current = scope.with_tags(frozenset(tags))
                         changed = True
     return frozenset(fired), frozenset(tags)
 

@@ -166,7 +166,7 @@ def run(
             shared,
         )
     facts = _list_facts(cat, chance, excluded, tier_codes, items, list_columns, ranked)
-    decide_scope = attrs.evolve(profile_scope, list=facts)
+    decide_scope = profile_scope.with_list(facts)
     decided = [plan.list.rules[i] for i in sorted(eng.run_list(compiled, decide_scope, budget))]
     settings = list_settings([cr for cr in decided if not cr.reviews], decide_scope, facts.size, scalar)
     groups = group_masks(plan, cat, profile_scope, columns)
@@ -184,7 +184,7 @@ def run(
         breadth_max=settings.hi,
         interview_target=settings.interview_target,
     )
-    list_scope = attrs.evolve(profile_scope, list=reviewed)
+    list_scope = profile_scope.with_list(reviewed)
     l_rules = [plan.list.rules[i] for i in sorted(eng.run_list(compiled, list_scope, budget))]
     list_entries = tuple(make_entry(cr, list_scope) for cr in l_rules)
     ids = catalog_ids(cat)

@@ -135,17 +135,36 @@ def id_rank(catalog: Catalog) -> npt.NDArray[np.int64]:
     return rank  # type: ignore[return-value]
 
 
+def by_id(catalog: Catalog) -> npt.NDArray[np.intp]:
+    """The catalog's program indices in id order (cached on the catalog)."""
+    cache = catalog.column_cache()
+    order = cache.get("by_id")
+    if order is None:
+        order = np.argsort(id_rank(catalog), kind="stable").astype(np.intp)
+        order.flags.writeable = False
+        order = cache.setdefault("by_id", order)
+    return order  # type: ignore[return-value]
+
+
 def priority_order(catalog: Catalog, priority: FloatArray, chance: FloatArray, candidates: BoolArray) -> npt.NDArray[np.intp]:
-    """Candidates by priority (highest first), then chance (highest first), then program id."""
-    idx = np.flatnonzero(candidates)
-    keys = np.lexsort((id_rank(catalog)[idx], -chance[idx], -priority[idx]))
-    return idx[keys]
+    """Candidates by priority (highest first), then chance (highest first), then program id.
+
+    The order ``np.lexsort((id, -chance, -priority))`` gives, as stable sorts from the last key to
+    the first: the candidates taken in id order from the catalog's cached id order (no sort),
+    then by chance, then by priority, skipped when every candidate's priority is the same.
+    """
+    idx = id_order(catalog, candidates)
+    idx = idx[np.argsort(-chance[idx], kind="stable")]
+    p = priority[idx]
+    if len(p) and p.min() != p.max():
+        idx = idx[np.argsort(-p, kind="stable")]
+    return idx
 
 
 def id_order(catalog: Catalog, candidates: BoolArray) -> npt.NDArray[np.intp]:
     """Candidates in program-id order."""
-    idx = np.flatnonzero(candidates)
-    return idx[np.argsort(id_rank(catalog)[idx], kind="stable")]
+    order = by_id(catalog)
+    return order[candidates[order]]
 
 
 #: why an eligible program is not in the list
