@@ -23,7 +23,7 @@ from ..domain.inputs import catalog_from_data
 from ..domain.models import Catalog, Profile, Program
 from ..engines import Budget
 from ..errors import Diagnostic, EvaluationError, InputError, Location
-from ..language.expr import Expr
+from ..language.expr import Expr, Literal
 from ..language.interp import ScalarCompiler, Scope
 from ..language.ir import TIERS, ChanceModel
 from ..language.vector import Const, ProgramColumns, ProgramContext, Value
@@ -191,7 +191,8 @@ def _effect_values(
 ) -> float | FloatArray:
     """The value of an effect expression where the rule fired: one float when it reads nothing
     of the program, else an array over the catalog (1 where the rule did not fire)."""
-    value = _effect_fn(plan, cr, e)(ctx)
+    # a number written in the rule (odds = 2) needs no closure, only the checks below
+    value = Const(e.value) if isinstance(e, Literal) else _effect_fn(plan, cr, e)(ctx)
     if isinstance(value, Const):
         v = value.value
         if v is None:
@@ -355,7 +356,7 @@ def assess_programs(
     chance = np.where(excluded, 0.0, chance)
     band = np.where(chance >= model.likely, TIER_RANK["likely"], np.where(chance >= model.target, TIER_RANK["target"], TIER_RANK["reach"]))
     codes = np.minimum(band, tier_cap).astype(np.int8)
-    codes[excluded] = -1
+    np.putmask(codes, excluded, -1)  # codes[excluded] = -1, a third of the cost
     return Assessment(excluded, log_odds, cap, chance, priority, codes, rule_odds, rule_log_odds, rule_caps)
 
 
