@@ -70,6 +70,8 @@ class FiredRows(list[BoolArray]):
     def __init__(self, matrix: BoolArray) -> None:
         super().__init__(matrix)
         self.matrix = matrix
+
+
 CompiledT = TypeVar("CompiledT")
 
 
