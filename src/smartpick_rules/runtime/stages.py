@@ -266,6 +266,9 @@ class _EffectsByKind:
     excluding: tuple[int, ...]
     #: per tier rank, the indices of the rules that cap the tier at it
     tier_ceilings: tuple[tuple[int, tuple[int, ...]], ...]
+    #: per rule whose odds are a valid number written in the rule (odds = 2): the factor and its
+    #: log, worked out once (an invalid one goes the general way, which words the error)
+    literal_odds: dict[int, tuple[float, float]]
 
 
 def _effects_by_kind(plan: Plan) -> _EffectsByKind:
@@ -276,7 +279,15 @@ def _effects_by_kind(plan: Plan) -> _EffectsByKind:
         excluding = tuple(cr.index for cr in rules if cr.rule.then.exclude is not None)
         ranks = sorted({TIER_RANK[t] for cr in rules if (t := cr.rule.then.tier_at_most) is not None})
         tiers = tuple((r, tuple(cr.index for cr in rules if cr.rule.then.tier_at_most is not None and TIER_RANK[cr.rule.then.tier_at_most] == r)) for r in ranks)
-        split = plan.cache.setdefault("assess:effects", _EffectsByKind(per_rule, excluding, tiers))
+        literal: dict[int, tuple[float, float]] = {}
+        for cr in per_rule:
+            e = cr.odds
+            if isinstance(e, Literal) and isinstance(e.value, int | float) and not isinstance(e.value, bool):
+                x = float(e.value)
+                if math.isfinite(x) and x > 0:
+                    # numpy's log, as the array form computes it (math.log may differ in the last bit)
+                    literal[cr.index] = (x, float(np.log(np.array([x]))[0]))
+        split = plan.cache.setdefault("assess:effects", _EffectsByKind(per_rule, excluding, tiers, literal))
     return split  # type: ignore[no-any-return]
 
 
@@ -322,7 +333,11 @@ def assess_programs(
         eff = cr.rule.then
         # every update below touches only the programs the rule fired for: the others stay as
         # they were, which is what adding 0 (or taking the minimum with 1) to them did
-        if cr.odds is not None:
+        literal = split.literal_odds.get(cr.index)
+        if literal is not None:
+            rule_odds[cr.index], rule_log_odds[cr.index] = literal
+            log_odds[at] += literal[1]
+        elif cr.odds is not None:
             factors = _effect_values(cr, cr.odds, "odds", mask, ctx, plan, catalog)
             rule_odds[cr.index] = factors
             if isinstance(factors, float):
