@@ -202,15 +202,18 @@ class NativeEngine:
                 out = col if out is None else out & col
             return out if out is not None else np.ones(n, dtype=np.bool_)
 
+        def dynamic(r: NativeRule) -> BoolArray:
+            """Where the clauses of ``r`` that read this stage's tags hold."""
+            assert r.dynamic is not None
+            return has_all(r.needs) if r.needs is not None else r.dynamic(ctx)
+
         def condition(r: NativeRule) -> BoolArray:
             mask = static[r.index]
             if mask is None:
                 mask = static[r.index] = r.static(ctx)
             # count_nonzero: a popcount, about half what ndarray.any() costs on a catalog's mask
             if r.dynamic is not None and np.count_nonzero(mask):
-                if r.needs is not None:
-                    return mask & has_all(r.needs)
-                return mask & r.dynamic(ctx)
+                return mask & dynamic(r)
             return mask
 
         def run(r: NativeRule, track: bool) -> bool:
@@ -254,7 +257,7 @@ class NativeEngine:
                         r = rules[i]
                         mask = r.static(ctx)
                         if r.dynamic is not None and count_nonzero(mask):
-                            mask = mask & (has_all(r.needs) if r.needs is not None else r.dynamic(ctx))
+                            mask = mask & dynamic(r)
                         count = count_nonzero(mask)
                         if not count:
                             continue

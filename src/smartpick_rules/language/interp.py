@@ -9,6 +9,7 @@ unknown, and a rule fires only when its condition is definitely true.
 
 from __future__ import annotations
 
+import contextlib
 import operator
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -104,27 +105,25 @@ class _Tally(WorkMeter):
 
 
 @contextmanager
-def tallied(outer: WorkMeter | None) -> Iterator[WorkMeter]:
+def _counting_on(meter: WorkMeter) -> Iterator[WorkMeter]:
+    """``meter`` as the meter of the work done inside the block."""
+    token = _METER.set(meter)
+    try:
+        yield meter
+    finally:
+        _METER.reset(token)
+
+
+def tallied(outer: WorkMeter | None) -> contextlib.AbstractContextManager[WorkMeter]:
     """Count the work done inside the block on a meter of its own (``used``), charging ``outer``
     (the evaluation's, if any) as it goes, so its limit still stops the work: what a result
     cost, to charge again each time it is reused."""
-    meter = _Tally(outer)
-    token = _METER.set(meter)
-    try:
-        yield meter
-    finally:
-        _METER.reset(token)
+    return _counting_on(_Tally(outer))
 
 
-@contextmanager
-def metered(limit: int) -> Iterator[WorkMeter]:
+def metered(limit: int) -> contextlib.AbstractContextManager[WorkMeter]:
     """Count the work done inside the block against ``limit`` (one evaluation's budget)."""
-    meter = WorkMeter(limit)
-    token = _METER.set(meter)
-    try:
-        yield meter
-    finally:
-        _METER.reset(token)
+    return _counting_on(WorkMeter(limit))
 
 
 @attrs.frozen

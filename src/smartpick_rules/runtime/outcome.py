@@ -685,10 +685,8 @@ class Outcome:
             return prefix
         plan, prof_out = self._plan(), self.prof_out
         assert prof_out is not None
+        # the rules' own texts and typed fields, once per rule set (shared with evaluate()'s)
         make_entry = EntryMaker(self.limits, plan.scalar, plan.cache.setdefault("entries:rule-parts", {}))
-        # the rules' own texts and typed fields, once per rule set
-        make_entry.effects = plan.cache.setdefault("audit:profile-effects", {})
-        make_entry.fields = plan.cache.setdefault("audit:profile-fields", {})
         model = plan.ruleset.chance
         factors = dict((cr.index, f) for cr, f in prof_out.odds)
         caps = dict((cr.index, c) for cr, c in prof_out.caps)

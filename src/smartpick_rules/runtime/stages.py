@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -26,7 +26,7 @@ from ..errors import Diagnostic, EvaluationError, InputError, Location
 from ..language.expr import Expr, Literal
 from ..language.interp import ScalarCompiler, Scope
 from ..language.ir import TIERS, ChanceModel
-from ..language.vector import Const, ProgramColumns, ProgramContext, Value
+from ..language.vector import Const, ProgramColumns, ProgramContext
 from ..limits import Limits, limit_help
 from ..plan import CompiledRule, Plan
 
@@ -192,7 +192,7 @@ def _effect_values(
     """The value of an effect expression where the rule fired: one float when it reads nothing
     of the program, else an array over the catalog (1 where the rule did not fire)."""
     # a number written in the rule (odds = 2) needs no closure, only the checks below
-    value = Const(e.value) if isinstance(e, Literal) else _effect_fn(plan, cr, e)(ctx)
+    value = Const(e.value) if isinstance(e, Literal) else plan.vector()(e, cr.program_nodes)(ctx)
     if isinstance(value, Const):
         v = value.value
         if v is None:
@@ -211,15 +211,6 @@ def _effect_values(
         i = int(np.flatnonzero(bad)[0])
         _check_factor(cr, float(v[i]), what, f" (program `{catalog.programs[i].id}`)")
     return np.where(mask, v, 1.0)
-
-
-def _effect_fn(plan: Plan, cr: CompiledRule, e: Expr) -> Callable[[ProgramContext], Value]:
-    """The compiled closure of one effect expression, looked up once per rule set."""
-    fns: dict[int, Callable[[ProgramContext], Value]] = plan.cache.setdefault("assess:effect-fns", {})
-    fn = fns.get(id(e))
-    if fn is None:
-        fn = fns.setdefault(id(e), plan.vector()(e, cr.program_nodes))
-    return fn
 
 
 def _missing(cr: CompiledRule, what: str, program_id: str) -> None:
@@ -266,9 +257,6 @@ class _EffectsByKind:
     excluding: tuple[int, ...]
     #: per tier rank, the indices of the rules that cap the tier at it
     tier_ceilings: tuple[tuple[int, tuple[int, ...]], ...]
-    #: per rule whose odds are a valid number written in the rule (odds = 2): the factor and its
-    #: log, worked out once (an invalid one goes the general way, which words the error)
-    literal_odds: dict[int, tuple[float, float]]
 
 
 def _effects_by_kind(plan: Plan) -> _EffectsByKind:
@@ -279,15 +267,7 @@ def _effects_by_kind(plan: Plan) -> _EffectsByKind:
         excluding = tuple(cr.index for cr in rules if cr.rule.then.exclude is not None)
         ranks = sorted({TIER_RANK[t] for cr in rules if (t := cr.rule.then.tier_at_most) is not None})
         tiers = tuple((r, tuple(cr.index for cr in rules if cr.rule.then.tier_at_most is not None and TIER_RANK[cr.rule.then.tier_at_most] == r)) for r in ranks)
-        literal: dict[int, tuple[float, float]] = {}
-        for cr in per_rule:
-            e = cr.odds
-            if isinstance(e, Literal) and isinstance(e.value, int | float) and not isinstance(e.value, bool):
-                x = float(e.value)
-                if math.isfinite(x) and x > 0:
-                    # numpy's log, as the array form computes it (math.log may differ in the last bit)
-                    literal[cr.index] = (x, float(np.log(np.array([x]))[0]))
-        split = plan.cache.setdefault("assess:effects", _EffectsByKind(per_rule, excluding, tiers, literal))
+        split = plan.cache.setdefault("assess:effects", _EffectsByKind(per_rule, excluding, tiers))
     return split  # type: ignore[no-any-return]
 
 
@@ -333,11 +313,7 @@ def assess_programs(
         eff = cr.rule.then
         # every update below touches only the programs the rule fired for: the others stay as
         # they were, which is what adding 0 (or taking the minimum with 1) to them did
-        literal = split.literal_odds.get(cr.index)
-        if literal is not None:
-            rule_odds[cr.index], rule_log_odds[cr.index] = literal
-            log_odds[at] += literal[1]
-        elif cr.odds is not None:
+        if cr.odds is not None:
             factors = _effect_values(cr, cr.odds, "odds", mask, ctx, plan, catalog)
             rule_odds[cr.index] = factors
             if isinstance(factors, float):
