@@ -85,11 +85,10 @@ def child_native(programs: int, n_rules: int, seed: int, rounds: int, audit: boo
     # the same without what the catalog keeps across evaluations of answers that read only the
     # catalog (language/vector.py's _catalog_memo): each round computes every condition afresh,
     # as the first evaluation against a catalog does (its columns stay built)
-    store = w.catalog.column_cache().get("nodes")
+    store = w.catalog.column_cache()["nodes"]  # a NodeStore (language/vector.py)
 
     def evaluate_fresh_answers() -> Any:
-        if isinstance(store, dict):
-            store.clear()
+        store.clear()
         return evaluate()
 
     cpu, _wall, _ = peers._median_rounds(evaluate_fresh_answers, rounds)

@@ -36,8 +36,9 @@ def _fresh(catalog: sr.Catalog) -> sr.Catalog:
     return sr.catalog_from_data([converter.unstructure(p) for p in catalog.programs])
 
 
-def _store(catalog: sr.Catalog) -> dict[object, object]:
-    return catalog.column_cache().get("nodes", {})  # type: ignore[return-value]
+def _store(catalog: sr.Catalog) -> vector.NodeStore:
+    store = catalog.column_cache().get("nodes")
+    return store if isinstance(store, vector.NodeStore) else vector.NodeStore()
 
 
 @contextmanager
@@ -63,7 +64,7 @@ def test_a_warm_catalog_gives_what_a_fresh_one_gives(shipped_rules: sr.RuleSet, 
     # every profile once, so the store holds what all of them asked, then each again
     for prof in profiles:
         sr.evaluate(prof, warm, shipped_rules, as_of=2026)
-    assert len(_store(warm)) > 10
+    assert len(_store(warm).values) > 10
     for prof in profiles:
         again = sr.evaluate(prof, warm, shipped_rules, as_of=2026).to_json()
         assert again == sr.evaluate(prof, _fresh(small_catalog), shipped_rules, as_of=2026).to_json()
@@ -121,13 +122,13 @@ def test_a_runaway_node_is_stopped_while_it_is_computed(monkeypatch: pytest.Monk
     cat = _fresh(small_catalog)
     with pytest.raises(sr.EvaluationError):
         sr.evaluate(prof, cat, rules, as_of=2026, limits=attrs.evolve(sr.DEFAULT_LIMITS, max_work=1))
-    assert not [k for k in _store(cat) if k != vector._STORE_SIZE]
+    assert not _store(cat).values
 
 
 def test_kept_values_are_read_only(shipped_rules: sr.RuleSet, small_catalog: sr.Catalog) -> None:
     cat = _fresh(small_catalog)
     sr.evaluate(sr.load_profile(PROFILES[0]), cat, shipped_rules, as_of=2026)
-    arrays = [a for key, hit in _store(cat).items() if key != vector._STORE_SIZE for a in vector._value_arrays(hit[0])]  # type: ignore[index]
+    arrays = _store(cat).arrays()
     assert arrays
     for a in arrays:
         with pytest.raises(ValueError, match="read-only"):
@@ -142,7 +143,7 @@ def test_the_store_keeps_within_its_bound(monkeypatch: pytest.MonkeyPatch, shipp
         prof = sr.load_profile(path)
         got = sr.evaluate(prof, cat, shipped_rules, as_of=2026).to_json()
         store = _store(cat)
-        assert store[vector._STORE_SIZE] <= 6 * n
+        assert store.elements <= 6 * n
         assert got == sr.evaluate(prof, _fresh(small_catalog), shipped_rules, as_of=2026).to_json()
 
 
@@ -182,10 +183,22 @@ def test_equal_nodes_of_other_rule_sets_share_one_value(small_catalog: sr.Catalo
     cat = _fresh(small_catalog)
     prof = sr.profile_from_data({"graduation_year": 2019, "visa": "none"})
     sr.evaluate(prof, cat, load_rules_from_text([("years.toml", YEAR_RULES)]), as_of=2026)
-    before = dict(_store(cat))
+    before = dict(_store(cat).values)
     other = YEAR_RULES.replace('name = "years"', 'name = "other"').replace("years.old_program", "other.rule")
     sr.evaluate(prof, cat, load_rules_from_text([("other.toml", other)]), as_of=2026)
-    after = _store(cat)
-    assert {k for k in after if k != vector._STORE_SIZE} == {k for k in before if k != vector._STORE_SIZE}
-    assert all(after[k] is before[k] for k in before if k != vector._STORE_SIZE)
+    after = _store(cat).values
+    assert set(after) == set(before)
+    assert all(after[k] is before[k] for k in before)
     assert np.all([isinstance(k, tuple) for k in after])
+
+
+def test_a_pickled_catalog_leaves_the_kept_answers_behind(shipped_rules: sr.RuleSet, small_catalog: sr.Catalog) -> None:
+    import pickle
+
+    cat = _fresh(small_catalog)
+    prof = sr.load_profile(PROFILES[0])
+    before = sr.evaluate(prof, cat, shipped_rules, as_of=2026).to_json()
+    assert _store(cat).values
+    again = pickle.loads(pickle.dumps(cat))
+    assert not _store(again).values
+    assert sr.evaluate(prof, again, shipped_rules, as_of=2026).to_json() == before

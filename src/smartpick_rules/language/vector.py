@@ -75,7 +75,10 @@ class ProgramColumns:
         self.n = len(catalog)
         self.cache = catalog.column_cache()
         #: values of nodes that read only the catalog, kept across evaluations (``_catalog_memo``)
-        self.node_store: dict[tuple[str, int], Any] | None = self.cache.setdefault("nodes", {})  # type: ignore[assignment]
+        store = self.cache.get("nodes")
+        if store is None:
+            store = self.cache.setdefault("nodes", NodeStore())
+        self.node_store: NodeStore | None = store  # type: ignore[assignment]
 
     def field(self, name: str) -> Value:
         key = f"col:{name}"
@@ -515,6 +518,49 @@ def _value_arrays(v: Value | BoolArray) -> tuple[npt.NDArray[Any], ...]:
     return ()
 
 
+class NodeStore:
+    """The values of nodes that read only the catalog, kept with a catalog across evaluations
+    (``_catalog_memo``): by the node's canonical text and the year, each with the work computing
+    it cost. Its arrays are read-only; it holds at most ``CATALOG_MEMO_ELEMENTS`` array elements
+    and starts afresh when full. A cache, not data: a pickled catalog leaves it behind."""
+
+    __slots__ = ("_lock", "elements", "values")
+
+    def __init__(self) -> None:
+        self.values: dict[tuple[str, int], tuple[Any, int]] = {}
+        #: array elements kept, over all values
+        self.elements = 0
+        self._lock = threading.Lock()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (NodeStore, ())
+
+    def keep(self, key: tuple[str, int], value: Any, cost: int, n: int) -> tuple[Any, int]:
+        """Keep ``value`` (over ``n`` programs), which cost ``cost`` units of work, under ``key``."""
+        arrays = _value_arrays(value)
+        for a in arrays:
+            a.flags.writeable = False
+        size = sum(a.size for a in arrays) or n
+        hit = (value, cost)
+        with self._lock:
+            if self.elements + size > CATALOG_MEMO_ELEMENTS:
+                self.values.clear()
+                self.elements = 0
+            self.values[key] = hit
+            self.elements += size
+        return hit
+
+    def clear(self) -> None:
+        """Forget every kept value (the next evaluation computes them again)."""
+        with self._lock:
+            self.values.clear()
+            self.elements = 0
+
+    def arrays(self) -> list[npt.NDArray[Any]]:
+        """Every array the kept values hold."""
+        return [a for value, _cost in list(self.values.values()) for a in _value_arrays(value)]
+
+
 _Kept = TypeVar("_Kept", Value, BoolArray)
 
 
@@ -522,12 +568,11 @@ def _catalog_memo(source: str, computed: Callable[[ProgramContext], _Kept], per_
     """A node whose value depends only on the catalog, computed once per catalog and year.
 
     Rule sets ask the same questions of the catalog for every applicant (``program.img_share >
-    0.3``, ``abs(program.positions - 11) < 3``); the answer is kept in the catalog's column
-    cache under the node's canonical text, so equal nodes of other rules and rule sets share it.
-    The work meter is charged what computing it costs, on every evaluation, whether it was
-    computed or found: whether an evaluation stays within ``Limits.max_work`` never depends on
-    what ran before it. The arrays kept are read-only, so no caller can change them under
-    another evaluation. Columns other than a plain catalog's (the list stage's, whose
+    0.3``, ``abs(program.positions - 11) < 3``); the answer is kept in the catalog's
+    ``NodeStore`` under the node's canonical text, so equal nodes of other rules and rule sets
+    share it. The work meter is charged what computing it costs, on every evaluation, whether it
+    was computed or found: whether an evaluation stays within ``Limits.max_work`` never depends
+    on what ran before it. Columns other than a plain catalog's (the list stage's, whose
     ``program.*`` includes per-evaluation chances) use ``per_evaluation``.
     """
 
@@ -536,33 +581,18 @@ def _catalog_memo(source: str, computed: Callable[[ProgramContext], _Kept], per_
         if store is None:
             return per_evaluation(ctx)
         key = (source, ctx.scope.as_of_year)
-        hit = store.get(key)
+        hit = store.values.get(key)
         if hit is None:
             # what computing it costs, charged to the evaluation's meter as it goes (its limit
             # stops a runaway node) and kept, to charge again when the value is found
             with tallied(ctx.meter) as own:
                 value = computed(ctx.with_meter(own))
-            arrays = _value_arrays(value)
-            for a in arrays:
-                a.flags.writeable = False
-            hit = (value, own.used)
-            size = sum(a.size for a in arrays) or ctx.n
-            with _STORE_LOCK:
-                used = store.get(_STORE_SIZE, 0)
-                if used + size > CATALOG_MEMO_ELEMENTS:
-                    store.clear()
-                    used = 0
-                store[key] = hit
-                store[_STORE_SIZE] = used + size
+            hit = store.keep(key, value, own.used, ctx.n)
         elif ctx.meter is not None and hit[1]:
             ctx.meter.spend(hit[1])
-        return hit[0]
+        return hit[0]  # type: ignore[no-any-return]
 
     return catalog_memo
-
-
-_STORE_SIZE = ("", -1)  # the store's own entry: elements kept
-_STORE_LOCK = threading.Lock()
 
 
 def _compare(ctx: ProgramContext, op: str, left: Value, right: Value, row: VFn) -> Value:
