@@ -398,16 +398,14 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_CommandParser)
-    names = {"evaluate", "init", "explain", "check", "test", "whatif", "levers", "schema", "import-catalog", "compile"}
-    if command not in names:
-        command = None
+    built: list[str] = []
 
     def add(name: str, **kwargs: Any) -> Any:
         if command is None or name == command:
+            built.append(name)
             return sub.add_parser(name, **kwargs)
         sub.add_parser(name, help=kwargs.get("help"), add_help=False)  # never parses: no -h of its own
         return _Unbuilt()
-
 
     p = add("evaluate", help="the recommended program list for a profile", description="Evaluate a profile against a catalog and print the recommended list.")
     _add_evaluation_options(p)
@@ -515,6 +513,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--output", "-o", metavar="FILE")
     p.set_defaults(func=run_compile_command)
+    if command is not None and not built:
+        # not a command (a typo, an option's value): every command whole, for argparse's error
+        return build_parser(None)
     return parser
 
 
