@@ -167,6 +167,23 @@ def test_locations_point_into_the_file() -> None:
     assert e.right.loc.column == 27
 
 
+@pytest.mark.parametrize(
+    ("source", "where"),
+    [
+        ("program.positions >", ("r.toml", 7, 28)),  # just past its end, on its own line
+        ("program.positions > 1 +", ("r.toml", 7, 32)),
+        ("  program.positions >", ("r.toml", 7, 30)),
+    ],
+)
+def test_an_expression_that_ends_too_soon_is_located_on_its_own_line(source: str, where: tuple[str, int, int]) -> None:
+    # the parser wraps a condition in brackets: an error at the closing one was reported on the
+    # file's next line, column 1
+    with pytest.raises(ExpressionError) as info:
+        parse_expression(source, origin=sr.Location("r.toml", 7, 9))
+    loc = info.value.diagnostic.location
+    assert (loc.file, loc.line, loc.column) == where
+
+
 # -- the vectorised evaluator agrees with the scalar one ---------------------------------
 
 PROGRAM_NUM = ["min_step1", "min_step2_ck", "max_attempts", "max_years_since_graduation", "positions", "img_share"]

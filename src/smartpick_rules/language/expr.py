@@ -141,7 +141,8 @@ def parse_expression(source: str, limits: Limits = DEFAULT_LIMITS, origin: Locat
     _check_lexically(source, origin, limits)
     # Rule authors write conditions on several lines in TOML multi-line strings; ast's "eval"
     # mode accepts newlines only inside brackets, so wrap once.
-    text = "(" + source.strip() + "\n)"
+    stripped = source.strip()
+    text = "(" + stripped + "\n)"
     lead = len(source) - len(source.lstrip())
     try:
         # Python warns about oddities such as `1and`; a rule file must not write to the host's stderr
@@ -150,10 +151,15 @@ def parse_expression(source: str, limits: Limits = DEFAULT_LIMITS, origin: Locat
             warnings.simplefilter("ignore", DeprecationWarning)
             tree = ast.parse(text, mode="eval")
     except SyntaxError as exc:
-        col = max((exc.offset or 1) - 1, 1) + lead
-        raise ExpressionError(
-            Diagnostic("parse_error", f"invalid expression: {exc.msg}", _at(origin, exc.lineno or 1, col))
-        ) from None
+        line, offset = exc.lineno or 1, exc.offset or 1
+        last = stripped.count("\n") + 1
+        if line > last:
+            # at the wrapping's closing bracket: the expression ended too soon. Point just past
+            # its end, not at the file's next line
+            line = last
+            offset = len(stripped.rsplit("\n", 1)[-1]) + (2 if last == 1 else 1)
+        col = max(offset - 1, 1) + lead
+        raise ExpressionError(Diagnostic("parse_error", f"invalid expression: {exc.msg}", _at(origin, line, col))) from None
     except UnicodeError:
         raise ExpressionError(Diagnostic("parse_error", "condition is not valid Unicode text", origin)) from None
     except (RecursionError, MemoryError, ValueError, OverflowError):
