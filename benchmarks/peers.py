@@ -1,6 +1,6 @@
 """Peers side by side: the same rule workload in other rule engines, checked equal, timed in one run.
 
-    .venv/bin/python benchmarks/peers.py            # 6,000 programs x 80 rules, 5 rounds, slopes (a few minutes)
+    .venv/bin/python benchmarks/peers.py            # 6,000 programs x 80 rules, slopes (a few minutes)
     .venv/bin/python benchmarks/peers.py --quick    # a smoke run (about half a minute)
     .venv/bin/python benchmarks/peers.py --json out.json
     .venv/bin/pip install -e '.[bench]'              # the peers: durable-rules, zen-engine, rule-engine
@@ -53,9 +53,15 @@ Method
     Each engine runs in its own fresh process (import and JIT state, caches and memory of one do
     not bias another): the child builds the inputs, prepares (translates and compiles the rules,
     turns the catalog into its input form: the one-off work our ``Catalog`` caches as columns),
-    runs once to warm up, then times ``--rounds`` runs with ``time.process_time`` (CPU time of the
-    whole process, threads and C extensions included) and reports the median. The machine is
-    shared and noisy, so compare ratios measured in the same run, not absolute times across runs.
+    runs once to warm up, then times its rounds with ``time.process_time`` (CPU time of the
+    whole process, threads and C extensions included) and reports the median. The fast engines
+    (milliseconds a round) run ``--fast-rounds`` rounds (20) in each of ``--passes`` alternating
+    processes (3), every round counted: a fresh process runs its first two or three rounds up to
+    1.5x slower than the rest (the interpreter specialises code after several calls; caches
+    warm), and with 20 rounds the median is the steady state a long-lived caller sees, as in
+    pyperf's calibrated loops. The slow engines (seconds a round) run ``--rounds`` (5). The
+    machine is shared and noisy, so compare ratios measured in the same run, not absolute times
+    across runs.
 
 Scaling slopes: the log-log slope of native ``evaluate()`` CPU time against the number of
 programs (1k..300k) and against the number of rules (20..320 at 6,000 programs), least squares.
@@ -1540,7 +1546,7 @@ def fmt_s(s: float) -> str:
     return f"{s * 1000:,.1f} ms" if s < 10 else f"{s:,.1f} s"
 
 
-def print_table(results: dict[str, dict[str, Any]], rounds: int, passes: int) -> list[dict[str, Any]]:
+def print_table(results: dict[str, dict[str, Any]], rounds: int, fast_rounds: int, passes: int) -> list[dict[str, Any]]:
     native = results.get("native", {}).get("median_s")
     numpy_ = results.get("numpy", {}).get("median_s")
     rows: list[dict[str, Any]] = []
@@ -1561,8 +1567,9 @@ def print_table(results: dict[str, dict[str, Any]], rounds: int, passes: int) ->
         print(f"{row['label']:42} {fmt_s(med):>11} {fmt_s(min(row['cpu_s'])):>10} {fmt_s(max(row['cpu_s'])):>10} {xn} {xp} {prep:>9}")
         row["x_native"] = med / native if native else None
         row["x_numpy"] = med / numpy_ if numpy_ else None
-    print(f"(median of {rounds} rounds of time.process_time after one warm-up run, each engine in a fresh process,")
-    print(f" {', '.join(sorted(FAST_PEERS))}: in {passes} alternating processes, median of all their rounds;")
+    print("(time.process_time of each round after one warm-up run, each engine in a fresh process;")
+    print(f" {', '.join(sorted(FAST_PEERS))}: {fast_rounds} rounds in each of {passes} alternating processes, median of all their rounds;")
+    print(f" the others: median of {rounds} rounds;")
     print(" x native / x numpy: that engine's median over the native evaluate()'s / the numpy evaluator's;")
     print(" prepare: one-off translation and compilation of the rules and the catalog's input form, not timed above)")
     return rows
@@ -1574,7 +1581,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--programs", type=int, default=None, help="programs in the catalog (default 6,000)")
     ap.add_argument("--rules", type=int, default=None, help="rules in the rule set (default 80)")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--rounds", type=int, default=None, help="timed rounds per engine (default 5, --quick 3)")
+    ap.add_argument("--rounds", type=int, default=None, help="timed rounds per slow engine (default 5, --quick 3)")
+    ap.add_argument(
+        "--fast-rounds", type=int, default=None, help=f"timed rounds per process of a fast engine ({', '.join(sorted(FAST_PEERS))}; default 20, --quick 5)"
+    )
     ap.add_argument("--peers", default=",".join(PEERS), help="comma-separated subset of: " + ", ".join(PEERS))
     ap.add_argument("--allow-missing", action="store_true", help="leave out peers whose package is missing instead of refusing")
     ap.add_argument("--passes", type=int, default=None, help="processes per fast engine, alternating (default 3, --quick 1)")
@@ -1589,6 +1599,11 @@ def main(argv: list[str] | None = None) -> int:
     programs = a.programs or (1_000 if a.quick else 6_000)
     n_rules = a.rules or (40 if a.quick else 80)
     rounds = a.rounds or (3 if a.quick else 5)
+    # a fresh process runs its first few rounds slower than the rest (the interpreter specialises
+    # code after several calls, caches warm): the fast engines, timed in milliseconds, run enough
+    # rounds that the median is the steady state a long-lived caller sees, as pyperf's calibrated
+    # loops are; the slow ones spend seconds a round and are warm after their warm-up run
+    fast_rounds = a.fast_rounds or (5 if a.quick else 20)
     passes = a.passes or (1 if a.quick else 3)
 
     if a.child:
@@ -1619,7 +1634,7 @@ def main(argv: list[str] | None = None) -> int:
 
     started = machine_line()
     results: dict[str, dict[str, Any]] = {}
-    common = ["--programs", str(programs), "--rules", str(n_rules), "--seed", str(a.seed), "--rounds", str(rounds)]
+    common = ["--programs", str(programs), "--rules", str(n_rules), "--seed", str(a.seed)]
     # the engines that take well under a second run in a few alternating processes and every round
     # counts, so a burst of load from other jobs on a shared machine does not land on one of them only
     for k in range(passes):
@@ -1627,7 +1642,8 @@ def main(argv: list[str] | None = None) -> int:
             if k and p not in FAST_PEERS:
                 continue
             print(f"  running {p} (pass {k + 1}) ...", file=sys.stderr, flush=True)
-            r = run_child(["--child", p, *common, *(["--no-check"] if k else [])])
+            n_rounds = fast_rounds if p in FAST_PEERS else rounds
+            r = run_child(["--child", p, *common, "--rounds", str(n_rounds), *(["--no-check"] if k else [])])
             if k == 0:
                 results[p] = r
                 continue
@@ -1662,7 +1678,7 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print("left out (not installed): " + ", ".join(missing))
     print()
-    rows = print_table(results, rounds, passes)
+    rows = print_table(results, rounds, fast_rounds, passes)
     if scaling is not None:
         bp, br = scaling["by_programs"], scaling["by_rules"]
         s_p = slope([x for x, _ in bp], [y for _, y in bp])
