@@ -22,7 +22,7 @@ import math
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from itertools import takewhile
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import attrs
 import numpy as np
@@ -339,7 +339,7 @@ class RuleSetStamp:
     sha256: str
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)
 class Provenance:
     """Everything needed to replay a decision."""
 
@@ -353,6 +353,39 @@ class Provenance:
     schema_version: int = SCHEMA_VERSION
     #: the catalog's programs are invented (``Catalog.synthetic``): outputs naming them must say so
     catalog_synthetic: bool = False
+
+    @classmethod
+    def deferred(cls, catalog_sha256: Callable[[], str], **fields: Any) -> Provenance:
+        """A provenance whose ``catalog_sha256`` is computed by ``catalog_sha256()`` when first
+        read. The catalog's fingerprint costs 20 ms for 5,000 programs, and a report that does
+        not show it (the CLI's table) need not wait for it; equality, hashing, JSON and pickles
+        read the attribute, so they see the value."""
+        # the fields are set as __init__ sets them, less the fingerprint; an unset attribute of
+        # a dict class falls through to __getattr__, which computes it
+        proto = cls(catalog_sha256="", **fields)
+        del proto.__dict__["catalog_sha256"]
+        proto.__dict__[_DEFERRED_SHA] = catalog_sha256
+        return proto
+
+    if not TYPE_CHECKING:  # mypy would take every misspelt attribute for this
+
+        def __getattr__(self, name: str) -> Any:
+            compute = self.__dict__.get(_DEFERRED_SHA) if name == "catalog_sha256" else None
+            if compute is None:
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+            value = compute()
+            object.__setattr__(self, "catalog_sha256", value)
+            # dropped after the value is in place: a thread reading meanwhile finds one or the other
+            self.__dict__.pop(_DEFERRED_SHA, None)
+            return value
+
+    def __getstate__(self) -> dict[str, Any]:
+        _ = self.catalog_sha256  # computed before a copy or a pickle takes the state
+        return self.__dict__
+
+
+#: where a deferred provenance keeps the function that computes its catalog's fingerprint
+_DEFERRED_SHA = "_catalog_sha256_of"
 
 
 @attrs.frozen(eq=False)

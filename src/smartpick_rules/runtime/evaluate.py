@@ -241,12 +241,12 @@ def run(
         list_scope=list_scope,
         profile_entries=profile_entries,
     )
-    provenance = Provenance(
+    provenance = Provenance.deferred(
+        lambda: catalog_sha256(cat),
         library_version=_version,
         engine=engine,
         as_of_year=year,
         rulesets=tuple(RuleSetStamp(r.name, r.version, r.sha256) for r in plan.ruleset.rulesets),
-        catalog_sha256=catalog_sha256(cat),
         catalog_size=n,
         profile_sha256=sha256_of(unstructure(prof)),
         catalog_synthetic=cat.synthetic,
