@@ -394,17 +394,31 @@ def _quote(s: str) -> str:
     return "".join(out)
 
 
-def to_source(e: Expr) -> str:
-    """Canonical text of an expression; ``parse_expression(to_source(e)) == e``."""
+def to_source(e: Expr, memo: dict[int, tuple[Expr, str]] | None = None) -> str:
+    """Canonical text of an expression; ``parse_expression(to_source(e)) == e``.
 
+    ``memo`` keeps the text of every node written, by id (with the node, which keeps the id its
+    own): a caller that writes nested nodes one by one (the vector compiler keys each node by
+    its text) then writes each node once, not once for each of its ancestors."""
+    if memo is None:
+        return _source(e, None)
+    hit = memo.get(id(e))
+    if hit is not None:
+        return hit[1]
+    text = _source(e, memo)
+    memo[id(e)] = (e, text)
+    return text
+
+
+def _source(e: Expr, memo: dict[int, tuple[Expr, str]] | None) -> str:
     def wrap(child: Expr, min_prec: int) -> str:
-        text = to_source(child)
+        text = to_source(child, memo)
         return f"({text})" if _prec(child) < min_prec else text
 
     if isinstance(e, Literal):
         return _literal_source(e.value)
     if isinstance(e, ListLiteral):
-        return "[" + ", ".join(to_source(i) for i in e.items) + "]"
+        return "[" + ", ".join(to_source(i, memo) for i in e.items) + "]"
     if isinstance(e, Path):
         return e.dotted
     if isinstance(e, Not):
@@ -421,7 +435,7 @@ def to_source(e: Expr) -> str:
         p = _PREC[e.op]
         return f"{wrap(e.left, p)} {e.op} {wrap(e.right, p + 1)}"
     if isinstance(e, Call):
-        return f"{e.func}(" + ", ".join(to_source(a) for a in e.args) + ")"
+        return f"{e.func}(" + ", ".join(to_source(a, memo) for a in e.args) + ")"
     if isinstance(e, IfElse):
         return f"{wrap(e.then, 1)} if {wrap(e.test, 1)} else {wrap(e.orelse, 0)}"
     raise TypeError(f"not an expression: {e!r}")

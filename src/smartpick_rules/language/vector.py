@@ -34,6 +34,7 @@ from .expr import (
     Neg,
     Not,
     Path,
+    children,
     iter_nodes,
     program_nodes,
     to_source,
@@ -267,6 +268,9 @@ class VectorCompiler:
         #: stay alive and every new one lands in cold memory.
         self.shared = shared
         self._fns: dict[int, tuple[Expr, VFn]] = {}
+        #: each node's text (``to_source``), written once: a node's key includes its children's
+        self._sources: dict[int, tuple[Expr, str]] = {}
+        self._catalog_only: dict[int, tuple[Expr, bool]] = {}
 
     def __call__(self, e: Expr, program_nodes: frozenset[int] | set[int]) -> VFn:
         hit = self._fns.get(id(e))
@@ -296,8 +300,8 @@ class VectorCompiler:
                 return v
 
             fn = memo
-        if id(e) in program_nodes and not isinstance(e, Path) and _reads_catalog_only(e):
-            fn = _catalog_memo(to_source(e), computed, fn)
+        if id(e) in program_nodes and not isinstance(e, Path) and _reads_catalog_only(e, self._catalog_only):
+            fn = _catalog_memo(to_source(e, self._sources), computed, fn)
         self._fns[id(e)] = (e, fn)
         return fn
 
@@ -315,9 +319,9 @@ class VectorCompiler:
                 result &= ctx.as_bool(f(ctx)).t
             return result
 
-        if clauses and all(id(c) in program_nodes and _reads_catalog_only(c) for c in clauses):
+        if clauses and all(id(c) in program_nodes and _reads_catalog_only(c, self._catalog_only) for c in clauses):
             # a conjunction of questions about the catalog alone: kept like each of them
-            return _catalog_memo("\x00".join(["and", *(to_source(c) for c in clauses)]), cond, cond)
+            return _catalog_memo("\x00".join(["and", *(to_source(c, self._sources) for c in clauses)]), cond, cond)
         return cond
 
     # -- lowering ----------------------------------------------------------------------
@@ -487,17 +491,23 @@ class VectorCompiler:
         return rowwise
 
 
-def _reads_catalog_only(e: Expr) -> bool:
+def _reads_catalog_only(e: Expr, memo: dict[int, tuple[Expr, bool]]) -> bool:
     """Whether ``e``'s value over a catalog depends on nothing but the catalog (and the year):
     every path it reads is ``program.*``, and it tests no tag. Such a value is the same for
-    every applicant, so it is kept with the catalog's columns (``_catalog_memo``)."""
-    for n in iter_nodes(e):
-        if isinstance(n, Path):
-            if n.root != "program":
-                return False
-        elif isinstance(n, Call) and (reads_tags(n) or isinstance(BUILTINS[n.func].impl, TagTest)):
-            return False
-    return True
+    every applicant, so it is kept with the catalog's columns (``_catalog_memo``). ``memo``
+    keeps each node's answer (its own and its children's): the compiler asks it of every node,
+    and would otherwise walk each subtree once for every ancestor."""
+    hit = memo.get(id(e))
+    if hit is not None:
+        return hit[1]
+    if isinstance(e, Path):
+        answer = e.root == "program"
+    elif isinstance(e, Call) and (reads_tags(e) or isinstance(BUILTINS[e.func].impl, TagTest)):
+        answer = False
+    else:
+        answer = all(_reads_catalog_only(c, memo) for c in children(e))
+    memo[id(e)] = (e, answer)
+    return answer
 
 
 #: the most node values one catalog keeps (``_catalog_memo``), in array elements over all of
