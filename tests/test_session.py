@@ -189,6 +189,25 @@ def test_a_recommendation_pickles_as_its_value(session: sr.Session) -> None:
     assert copy.deepcopy(rec) == rec
 
 
+def test_the_provenance_fingerprints_are_computed_when_read_and_are_the_same(session: sr.Session) -> None:
+    """``evaluate`` leaves the catalog's and the profile's fingerprints to their first read; the
+    values (and whatever reads them: equality, pickles, copies, JSON) are those worked out at once."""
+    from smartpick_rules.domain.converter import unstructure
+    from smartpick_rules.runtime.audit import catalog_sha256, sha256_of
+
+    profile = sr.load_profile(DEFAULT_PROFILE)
+    fresh = session.evaluate(profile).provenance
+    assert "catalog_sha256" not in vars(fresh) and "profile_sha256" not in vars(fresh)
+    pickled = pickle.loads(pickle.dumps(fresh))  # computed for the pickle, not by it
+    assert vars(pickled)["catalog_sha256"] == catalog_sha256(session.catalog)
+    assert vars(pickled)["profile_sha256"] == sha256_of(unstructure(profile))
+    assert pickled == fresh and hash(pickled) == hash(fresh) and repr(pickled) == repr(fresh)
+    assert sorted(vars(fresh)) == sorted(vars(pickled))  # nothing of the deferral is left
+    assert copy.copy(session.evaluate(profile).provenance) == fresh
+    with pytest.raises(AttributeError):
+        _ = fresh.no_such_field  # type: ignore[attr-defined]
+
+
 def test_equal_inputs_give_equal_recommendations(session: sr.Session, profiles: list[sr.Profile]) -> None:
     a, b = session.evaluate(profiles[0]), session.evaluate(profiles[0])
     assert a == b

@@ -355,37 +355,48 @@ class Provenance:
     catalog_synthetic: bool = False
 
     @classmethod
-    def deferred(cls, catalog_sha256: Callable[[], str], **fields: Any) -> Provenance:
-        """A provenance whose ``catalog_sha256`` is computed by ``catalog_sha256()`` when first
-        read. The catalog's fingerprint costs 20 ms for 5,000 programs, and a report that does
-        not show it (the CLI's table) need not wait for it; equality, hashing, JSON and pickles
-        read the attribute, so they see the value."""
-        # the fields are set as __init__ sets them, less the fingerprint; an unset attribute of
-        # a dict class falls through to __getattr__, which computes it
-        proto = cls(catalog_sha256="", **fields)
-        del proto.__dict__["catalog_sha256"]
-        proto.__dict__[_DEFERRED_SHA] = catalog_sha256
+    def deferred(cls, later: Mapping[str, Callable[[], Any]], **fields: Any) -> Provenance:
+        """A provenance whose fields named in ``later`` are computed, each by its function, when
+        first read. The fingerprints cost: the catalog's 20 ms for 5,000 programs (a JSON line
+        each), the profile's a few ms (its unstructuring code is generated on first use), and
+        a report that does not show them (the CLI's table) need not wait for them (what they
+        read, a catalog and a profile, is immutable, so the value is the same later). Equality,
+        hashing, repr, JSON, copies and pickles read the attributes, so they see the values."""
+        # set as __init__ sets the fields, less those to come: an attribute a dict class lacks
+        # falls through to __getattr__, which computes it
+        placeholders: dict[str, Any] = dict.fromkeys(later, "")
+        proto = cls(**placeholders, **fields)
+        for name in later:
+            del proto.__dict__[name]
+        proto.__dict__[_LATER] = dict(later)
         return proto
 
     if not TYPE_CHECKING:  # mypy would take every misspelt attribute for this
 
         def __getattr__(self, name: str) -> Any:
-            compute = self.__dict__.get(_DEFERRED_SHA) if name == "catalog_sha256" else None
+            later = self.__dict__.get(_LATER)
+            compute = later.get(name) if later is not None else None
             if compute is None:
+                if name in self.__dict__:  # another thread computed it meanwhile
+                    return self.__dict__[name]
                 raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
             value = compute()
-            object.__setattr__(self, "catalog_sha256", value)
+            object.__setattr__(self, name, value)
             # dropped after the value is in place: a thread reading meanwhile finds one or the other
-            self.__dict__.pop(_DEFERRED_SHA, None)
+            later.pop(name, None)
+            if not later:
+                self.__dict__.pop(_LATER, None)
             return value
 
     def __getstate__(self) -> dict[str, Any]:
-        _ = self.catalog_sha256  # computed before a copy or a pickle takes the state
-        return self.__dict__
+        # computed before a copy or a pickle takes the state, which leaves the functions behind
+        for name in list(self.__dict__.get(_LATER, ())):
+            getattr(self, name)
+        return {k: v for k, v in self.__dict__.items() if k != _LATER}
 
 
-#: where a deferred provenance keeps the function that computes its catalog's fingerprint
-_DEFERRED_SHA = "_catalog_sha256_of"
+#: where a deferred provenance keeps the functions that compute the fields still to come
+_LATER = "_provenance_later"
 
 
 @attrs.frozen(eq=False)

@@ -242,13 +242,12 @@ def run(
         profile_entries=profile_entries,
     )
     provenance = Provenance.deferred(
-        lambda: catalog_sha256(cat),
+        {"catalog_sha256": lambda: catalog_sha256(cat), "profile_sha256": lambda: sha256_of(unstructure(prof))},
         library_version=_version,
         engine=engine,
         as_of_year=year,
         rulesets=tuple(RuleSetStamp(r.name, r.version, r.sha256) for r in plan.ruleset.rulesets),
         catalog_size=n,
-        profile_sha256=sha256_of(unstructure(prof)),
         catalog_synthetic=cat.synthetic,
     )
     return Recommendation(
