@@ -959,11 +959,13 @@ def _structure_programs(value: Any, _t: Any) -> Sequence[ProgramResult]:
 
 
 converter.register_structure_hook_func(lambda t: t == Sequence[ProgramResult], _structure_programs)
-# the typed effect fields are written only when the rule has that effect: most entries have one or two
+# the typed effect fields are written only when the rule has that effect: most entries have one or
+# two. The function is generated when first needed, as cattrs does for other classes: a report
+# that writes no JSON does not pay for it.
 _OMIT_DEFAULT = override(omit_if_default=True)
-converter.register_unstructure_hook(
-    AuditEntry,
-    make_dict_unstructure_fn(
+converter.register_unstructure_hook_factory(
+    lambda t: t is AuditEntry,
+    lambda _t: make_dict_unstructure_fn(
         AuditEntry,
         converter,
         excludes=_OMIT_DEFAULT,
