@@ -23,6 +23,8 @@ from collections.abc import Iterable, Sequence
 
 import attrs
 
+from .records import frozen
+
 __all__ = [
     "Diagnostic",
     "EngineUnavailable",
@@ -76,7 +78,7 @@ CODES = frozenset(
 Severity = str  # "error" | "warning"
 
 
-@attrs.frozen(order=True)
+@frozen(order=True)
 class Location:
     """Where something is in a source file. Lines and columns count from 1; 0 means unknown."""
 
@@ -96,7 +98,7 @@ class Location:
         return Location(self.file, self.line + lines, column or self.column)
 
 
-@attrs.frozen
+@frozen
 class Diagnostic:
     """One finding about an input: an error or (for lints) a warning."""
 

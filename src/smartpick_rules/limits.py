@@ -10,12 +10,12 @@ to [`load_rules`][smartpick_rules.load_rules], [`load_catalog`][smartpick_rules.
 
 from __future__ import annotations
 
-import attrs
+from .records import frozen
 
 __all__ = ["DEFAULT_LIMITS", "Limits", "limit_help"]
 
 
-@attrs.frozen
+@frozen
 class Limits:
     """Bounds on untrusted rule files, profiles and catalogs; each field is one limit.
 

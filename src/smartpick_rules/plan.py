@@ -39,11 +39,12 @@ from .language.interp import ScalarCompiler
 from .language.ir import STAGES, Group, Rule, RuleSet
 from .language.vector import VectorCompiler
 from .limits import DEFAULT_LIMITS, Limits
+from .records import frozen
 
 __all__ = ["CompiledGroup", "CompiledRule", "Plan", "StagePlan", "plan_ruleset", "resolve_estimates"]
 
 
-@attrs.frozen(eq=False)
+@frozen(eq=False)
 class CompiledRule:
     rule: Rule
     #: position in its stage's ``rules`` (which are in audit order)
@@ -82,7 +83,7 @@ class CompiledRule:
         return self.rule.id
 
 
-@attrs.frozen(eq=False)
+@frozen(eq=False)
 class CompiledGroup:
     """A declared group with its condition resolved, decided per program before the list stage."""
 
@@ -95,7 +96,7 @@ class CompiledGroup:
         return self.group.name
 
 
-@attrs.frozen(eq=False)
+@frozen(eq=False)
 class StagePlan:
     stage: str
     #: rules in audit order: higher salience first, then id
@@ -106,7 +107,7 @@ class StagePlan:
     tags: frozenset[str]
 
 
-@attrs.frozen(eq=False)
+@frozen(eq=False)
 class Plan:
     ruleset: RuleSet
     profile: StagePlan

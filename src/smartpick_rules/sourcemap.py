@@ -15,9 +15,8 @@ import tomllib
 from collections.abc import Sequence
 from typing import Any
 
-import attrs
-
 from .errors import Diagnostic, Location
+from .records import frozen
 
 __all__ = ["DocumentError", "SourceMap", "json_source_map", "parse_json", "parse_toml", "toml_source_map"]
 
@@ -43,7 +42,7 @@ def _split_key(text: str) -> list[str]:
     return parts
 
 
-@attrs.frozen
+@frozen
 class SourceMap:
     """Maps key paths to ``(line, column)``; unknown paths fall back to their longest known prefix."""
 
@@ -129,7 +128,7 @@ _JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\],]')
 _NON_SPACE = re.compile(r"\S")
 
 
-@attrs.frozen
+@frozen
 class _JsonMap(SourceMap):
     text: str = ""
 

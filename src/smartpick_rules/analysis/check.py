@@ -43,6 +43,7 @@ from ..language.facts import ANY, BOOL, NULL, NUMBER, STRING, FactType, record_f
 from ..language.functions import BUILTINS, function_help, tag_read
 from ..language.ir import STAGES, Estimate, Group, Lever, Rule, Template
 from ..limits import DEFAULT_LIMITS, Limits, limit_help
+from ..records import frozen
 
 __all__ = ["RuleAnalysis", "RuleFacts", "analyse_rules", "check_rules", "stratify"]
 
@@ -53,7 +54,7 @@ SET_TARGETS: dict[str, dict[str, FactType]] = {
 }
 
 
-@attrs.frozen
+@frozen
 class RuleFacts:
     """What checking learned about one rule, for compilers and lints."""
 
@@ -407,7 +408,7 @@ def _literal_type(v: Any) -> FactType:
     return STRING
 
 
-@attrs.frozen(eq=False)
+@frozen(eq=False)
 class RuleAnalysis:
     """Everything checking learned about a rule set: what it found, per-rule facts, strata."""
 

@@ -61,6 +61,7 @@ from ..language.expr import (
 from ..language.facts import FactType, ListFacts, record_fields, root_types
 from ..language.functions import BUILTINS, is_fold, tag_read
 from ..language.ir import Rule, RuleSet
+from ..records import frozen
 from .check import RuleFacts, check_rules, tag_dependency_cycles
 
 __all__ = ["LINT_CODES", "field_range", "lint_rules"]
@@ -73,7 +74,7 @@ INF = math.inf
 # --- ranges ----------------------------------------------------------------------------------
 
 
-@attrs.frozen
+@frozen
 class Interval:
     """A closed-or-open interval of numbers; ``lo_open`` excludes ``lo``."""
 
@@ -275,7 +276,7 @@ def _interval_of(op: str, value: float) -> Interval:
 # --- atoms: one field constrained by one clause ---------------------------------------------
 
 
-@attrs.frozen
+@frozen
 class _Atom:
     """``path`` constrained to a range (numbers), a set of values (strings), or a truth value."""
 

@@ -14,11 +14,10 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
 from ..errors import Diagnostic, InputError, Location, SmartpickError
 from ..language.expr import to_source
 from ..language.ir import Property, RuleSet
+from ..records import frozen
 from ..ruleset.load import load_rules, shipped_rulesets_path
 from ..testing.suite import CaseResult, TestSuite, discover, load_suite, run_suite
 
@@ -28,7 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["CoverageReport", "SuiteRun", "run_suites", "run_tests"]
 
 
-@attrs.frozen
+@frozen
 class CoverageReport:
     """Rule and clause coverage of one rule set (restricted to ``own`` rules when given)."""
 
@@ -59,7 +58,7 @@ class CoverageReport:
         return [f"{rid}: {text}" for rid, k, text in self.clauses if (rid, k) not in seen]
 
 
-@attrs.frozen
+@frozen
 class SuiteRun:
     suite: TestSuite | None
     path: str

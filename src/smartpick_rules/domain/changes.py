@@ -20,6 +20,7 @@ from typing import Any
 import attrs
 
 from ..errors import Diagnostic, InputError, Location, did_you_mean
+from ..records import frozen
 from ..sourcemap import DocumentError, parse_toml
 from .converter import unstructure
 from .inputs import profile_from_data
@@ -40,7 +41,7 @@ _CHANGE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)\s*(\+=|=
 _BARE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_ .,/-]*$")
 
 
-@attrs.frozen
+@frozen
 class Change:
     """One change to a profile: ``path op value``."""
 

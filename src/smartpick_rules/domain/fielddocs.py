@@ -16,6 +16,7 @@ from typing import Any
 
 import attrs
 
+from ..records import frozen
 from .models import (
     ApplicantType,
     ClinicalExperience,
@@ -51,7 +52,7 @@ __all__ = [
 ]
 
 
-@attrs.frozen
+@frozen
 class FieldDoc:
     """The human part of a field's documentation."""
 
@@ -224,7 +225,7 @@ _RANGES = {
 }
 
 
-@attrs.frozen
+@frozen
 class FieldInfo:
     """Everything the reference knows about one field: from the model and from `FIELD_DOCS`."""
 

@@ -46,6 +46,7 @@ import attrs
 
 from ..errors import Diagnostic, InputError, Location, did_you_mean
 from ..limits import DEFAULT_LIMITS, Limits, limit_help
+from ..records import frozen
 from .converter import _StructureFailure, structure_mapping
 from .models import Catalog, Program
 
@@ -73,7 +74,7 @@ def column_letter(index: int) -> str:
     return out
 
 
-@attrs.frozen
+@frozen
 class ColumnMap:
     """How a sheet's columns become program fields (see the module docstring for the TOML form)."""
 
@@ -249,7 +250,7 @@ def _shown(value: Any) -> str:
 # --- rows to a catalog ----------------------------------------------------------------------------
 
 
-@attrs.frozen
+@frozen
 class _Sheet:
     """Where rows come from, to name cells in errors."""
 

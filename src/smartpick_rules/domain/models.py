@@ -16,6 +16,7 @@ from typing import Any
 
 import attrs
 
+from ..records import frozen
 from .states import US_STATES, normalise_state
 from .vocabulary import normalise_languages, normalise_tags
 
@@ -202,7 +203,7 @@ def share(_inst: Any, attribute: Any, value: Any) -> None:
         raise FieldValueError(attribute.name, f"must be a share between 0 and 1, got {value}")
 
 
-@attrs.frozen
+@frozen
 class Exam:
     """One USMLE exam. ``score`` is None when the exam is pass/fail (Step 1 since 2022).
 
@@ -220,7 +221,7 @@ class Exam:
         return max(self.attempts - (1 if self.passed else 0), 0)
 
 
-@attrs.frozen
+@frozen
 class ClinicalExperience:
     """One block of US clinical experience (USCE)."""
 
@@ -235,7 +236,7 @@ class ClinicalExperience:
     teaching_hospital: bool = False
 
 
-@attrs.frozen
+@frozen
 class Letter:
     """A letter of recommendation."""
 
@@ -248,7 +249,7 @@ class Letter:
     addresses_scores: bool = False
 
 
-@attrs.frozen
+@frozen
 class Tie:
     """A geographic tie: somewhere the applicant lived, studied, worked or has family."""
 
@@ -258,7 +259,7 @@ class Tie:
     years: float = attrs.field(default=0.0, validator=nonnegative)
 
 
-@attrs.frozen
+@frozen
 class CommunityWork:
     """Underserved or community work (free clinics, safety-net hospitals, outreach)."""
 
@@ -267,7 +268,7 @@ class CommunityWork:
     months: float = attrs.field(default=0.0, validator=nonnegative)
 
 
-@attrs.frozen
+@frozen
 class Research:
     publications: int = attrs.field(default=0, validator=nonnegative)
     abstracts: int = attrs.field(default=0, validator=nonnegative)
@@ -279,7 +280,7 @@ class Research:
         return self.publications + self.abstracts + self.posters
 
 
-@attrs.frozen
+@frozen
 class Preferences:
     specialties: tuple[Specialty, ...] = ()
     regions: tuple[Region, ...] = ()
@@ -288,7 +289,7 @@ class Preferences:
     long_term_la_plan: bool = False
 
 
-@attrs.frozen
+@frozen
 class MatchHistory:
     applied_before: bool = False
     unmatched_before: bool = False
@@ -296,7 +297,7 @@ class MatchHistory:
     cycles: int = attrs.field(default=0, validator=nonnegative)
 
 
-@attrs.frozen
+@frozen
 class Profile:
     """One applicant."""
 
@@ -322,7 +323,7 @@ class Profile:
     history: MatchHistory = attrs.field(factory=MatchHistory)
 
 
-@attrs.frozen
+@frozen
 class Program:
     """One residency program in a catalog. Score policy fields are None where unpublished."""
 
@@ -346,7 +347,7 @@ class Program:
     tags: tuple[str, ...] = attrs.field(default=(), converter=normalise_tags)
 
 
-@attrs.frozen
+@frozen
 class Catalog(Sequence[Program]):
     """An ordered, immutable collection of programs with lookup by id.
 

@@ -17,12 +17,14 @@ from collections.abc import Iterable
 
 import attrs
 
+from ..records import frozen
+
 __all__ = ["LANGUAGES", "PROGRAM_TAGS", "VOCABULARIES", "Vocabulary", "normalise_languages", "normalise_tags"]
 
 _SPACES = re.compile(r"\s+")
 
 
-@attrs.frozen
+@frozen
 class Vocabulary:
     """The known words of one free-text field, and how any value is put in canonical form."""
 

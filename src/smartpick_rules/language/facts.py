@@ -19,11 +19,12 @@ from typing import Any
 import attrs
 
 from ..domain.models import Exam, Profile, Program, Research
+from ..records import frozen
 
 __all__ = ["CHOSEN_FACTS", "LIST_ITEM_RENAMED", "FactType", "ListFacts", "ListItem", "record_fields", "type_of_class"]
 
 
-@attrs.frozen
+@frozen
 class FactType:
     """The type of a value a path or expression yields.
 
@@ -63,7 +64,7 @@ NULL = FactType("null", optional=True)
 ANY = FactType("any")
 
 
-@attrs.frozen
+@frozen
 class ListItem:
     """One program as the list stage sees it: the program's fields plus its result so far."""
 
@@ -78,7 +79,7 @@ class ListItem:
     tags: tuple[str, ...]
 
 
-@attrs.frozen
+@frozen
 class ListFacts:
     """What the list stage reads as ``list.*``."""
 

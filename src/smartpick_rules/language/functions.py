@@ -29,11 +29,11 @@ import math
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Protocol, TypeGuard, TypeVar
 
-import attrs
 import numpy as np
 import numpy.typing as npt
 
 from ..errors import Location, did_you_mean
+from ..records import frozen
 from .facts import ANY, BOOL, NUMBER, FactType
 from .nodes import Call, Expr, Literal, Path
 from .values import BoolArray, Const, Value, VBool, VNum, VObj, VStr, known_both, num_operand
@@ -128,7 +128,7 @@ RangeRule = Callable[[Call, RangeReader], tuple[float, float]]
 # --- the four kinds ---------------------------------------------------------------------------------
 
 
-@attrs.frozen
+@frozen
 class TagTest:
     """``has("tag")``: the argument is a quoted tag name, looked up in the facts' tags."""
 
@@ -138,7 +138,7 @@ class TagTest:
     vector: Callable[[str, VectorContext], Value]
 
 
-@attrs.frozen
+@frozen
 class Presence:
     """``known(x)``: whether the argument's value is present."""
 
@@ -148,7 +148,7 @@ class Presence:
     vector: Callable[[Value, int], Value]
 
 
-@attrs.frozen
+@frozen
 class Fold:
     """A collection function: a list, then arguments evaluated per item with ``item`` bound.
 
@@ -164,7 +164,7 @@ class Fold:
     columns: Callable[[Any, Sequence[VArg], Any], Any]
 
 
-@attrs.frozen
+@frozen
 class Strict:
     """Every argument evaluated first; the call is unknown when one of them is.
 
@@ -193,7 +193,7 @@ class Durable(enum.Enum):
     PYTHON = "python"
 
 
-@attrs.frozen
+@frozen
 class Builtin:
     """One builtin function of the rule language."""
 

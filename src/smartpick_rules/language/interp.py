@@ -22,6 +22,7 @@ import attrs
 
 from ..errors import Diagnostic, EvaluationError, Location
 from ..limits import DEFAULT_LIMITS, limit_help
+from ..records import frozen
 from .expr import Arith, BoolOp, Call, Compare, Expr, IfElse, ListLiteral, Literal, Neg, Not, Path, iter_nodes
 from .facts import get_field
 from .functions import BUILTINS, EXP_BOUND, Fold, Presence, Strict, TagTest, exp, tag_read
@@ -126,7 +127,7 @@ def metered(limit: int) -> contextlib.AbstractContextManager[WorkMeter]:
     return _counting_on(WorkMeter(limit))
 
 
-@attrs.frozen
+@frozen
 class Scope:
     """The facts an expression reads."""
 

@@ -13,6 +13,7 @@ from typing import Any
 import attrs
 
 from ..errors import Location
+from ..records import frozen
 from .expr import Expr, Path, to_source
 
 __all__ = [
@@ -37,7 +38,7 @@ TIERS = ("reach", "target", "likely")
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
 
 
-@attrs.frozen
+@frozen
 class Template:
     """An explanation or message with ``{expression}`` placeholders filled from the facts.
 
@@ -100,7 +101,7 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
-@attrs.frozen
+@frozen
 class Breadth:
     """The list stage's recommended number of applications; bounds may be expressions."""
 
@@ -108,7 +109,7 @@ class Breadth:
     max: Expr
 
 
-@attrs.frozen
+@frozen
 class Effect:
     """What a rule adds when it fires. Effects only add; none removes what another added.
 
@@ -211,7 +212,7 @@ def signed(x: float) -> str:
     return text if x < 0 else "+" + text
 
 
-@attrs.frozen
+@frozen
 class Rule:
     """One rule of a loaded rule set: its stage, conditions (``when``), effect (``then``) and origin.
 
@@ -248,7 +249,7 @@ CHANGE_KINDS = ("raise", "lower", "add", "remove", "set")
 DIRECTIONS = ("lower", "raise")
 
 
-@attrs.frozen
+@frozen
 class Change:
     """A change a monotone property applies to each generated profile.
 
@@ -283,7 +284,7 @@ class Change:
         return f"set {target} to {format_value(self.to)}"
 
 
-@attrs.frozen
+@frozen
 class Property:
     """A claim a rule set makes about every result, checked by search over generated profiles.
 
@@ -325,7 +326,7 @@ class Property:
         return "always " + " and ".join(self.holds_text)
 
 
-@attrs.frozen
+@frozen
 class ChanceModel:
     """How chances become tiers.
 
@@ -350,7 +351,7 @@ class ChanceModel:
         return "reach"
 
 
-@attrs.frozen
+@frozen
 class Estimate:
     """A named per-program estimate: ``start`` plus what the program-stage ``estimate`` rules add.
 
@@ -367,7 +368,7 @@ class Estimate:
     loc: Location = attrs.field(factory=Location, eq=False)
 
 
-@attrs.frozen
+@frozen
 class Group:
     """A named set of programs the list stage bounds with ``at_most`` / ``at_least``."""
 
@@ -380,7 +381,7 @@ class Group:
     loc: Location = attrs.field(factory=Location, eq=False)
 
 
-@attrs.frozen
+@frozen
 class Lever:
     """Something an applicant can still change, declared with ``[[lever]]``.
 
@@ -404,7 +405,7 @@ class Lever:
 LEVER_KINDS = ("strengthen", "widen")
 
 
-@attrs.frozen
+@frozen
 class RuleSetInfo:
     """One loaded rule-set file, for provenance."""
 
@@ -417,7 +418,7 @@ class RuleSetInfo:
     disables: tuple[str, ...] = ()
 
 
-@attrs.frozen
+@frozen
 class RuleSet:
     """The effective, type-checked rule set: every enabled rule of every loaded file, composed.
 

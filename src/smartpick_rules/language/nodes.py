@@ -9,6 +9,7 @@ from __future__ import annotations
 import attrs
 
 from ..errors import Location
+from ..records import frozen
 
 __all__ = [
     "Arith",
@@ -33,19 +34,19 @@ def _loc() -> Location:
     return Location()
 
 
-@attrs.frozen
+@frozen
 class Literal:
     value: LiteralValue
     loc: Location = attrs.field(factory=_loc, eq=False, repr=False)
 
 
-@attrs.frozen
+@frozen
 class ListLiteral:
     items: tuple[Expr, ...]
     loc: Location = attrs.field(factory=_loc, eq=False, repr=False)
 
 
-@attrs.frozen
+@frozen
 class Path:
     """A dotted path rooted at a fact: ``applicant.step2_ck.score``."""
 
@@ -58,26 +59,26 @@ class Path:
         return ".".join((self.root, *self.parts))
 
 
-@attrs.frozen
+@frozen
 class Not:
     operand: Expr
     loc: Location = attrs.field(factory=_loc, eq=False, repr=False)
 
 
-@attrs.frozen
+@frozen
 class Neg:
     operand: Expr
     loc: Location = attrs.field(factory=_loc, eq=False, repr=False)
 
 
-@attrs.frozen
+@frozen
 class BoolOp:
     op: str  # "and" | "or"
     operands: tuple[Expr, ...]
     loc: Location = attrs.field(factory=_loc, eq=False, repr=False)
 
 
-@attrs.frozen
+@frozen
 class Compare:
     op: str
     left: Expr
@@ -85,7 +86,7 @@ class Compare:
     loc: Location = attrs.field(factory=_loc, eq=False, repr=False)
 
 
-@attrs.frozen
+@frozen
 class Arith:
     op: str
     left: Expr
@@ -93,14 +94,14 @@ class Arith:
     loc: Location = attrs.field(factory=_loc, eq=False, repr=False)
 
 
-@attrs.frozen
+@frozen
 class Call:
     func: str
     args: tuple[Expr, ...]
     loc: Location = attrs.field(factory=_loc, eq=False, repr=False)
 
 
-@attrs.frozen
+@frozen
 class IfElse:
     """``then if test else orelse``: ``then`` only where ``test`` is definitely true.
 

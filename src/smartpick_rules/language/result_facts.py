@@ -19,9 +19,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-import attrs
-
 from ..domain.models import Program
+from ..records import frozen
 from .facts import FactType
 
 __all__ = ["OBSERVABLES", "Observable", "ResultBreadth", "ResultFacts", "ResultItem", "Tier", "result_root"]
@@ -35,7 +34,7 @@ class Tier(StrEnum):
     likely = "likely"
 
 
-@attrs.frozen
+@frozen
 class ResultItem:
     """One program's result, as ``item`` inside ``count(result.chosen, ...)`` reads it."""
 
@@ -53,7 +52,7 @@ class ResultItem:
     tags: tuple[str, ...] = ()
 
 
-@attrs.frozen
+@frozen
 class ResultBreadth:
     """``result.breadth``: how many programs the list should hold, and how many could be on it."""
 
@@ -69,7 +68,7 @@ class ResultBreadth:
     held_back: int = 0
 
 
-@attrs.frozen
+@frozen
 class ResultFacts:
     """``result``: one evaluation, for a property's ``holds`` condition."""
 
@@ -92,7 +91,7 @@ def result_root() -> dict[str, FactType]:
     return {"result": FactType("record", record=ResultFacts)}
 
 
-@attrs.frozen
+@frozen
 class Observable:
     """Something a monotone property watches: per program, or of the whole list.
 

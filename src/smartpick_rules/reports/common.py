@@ -16,10 +16,9 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-import attrs
-
 from ..domain.models import Program, ProgramType, Region
 from ..language.ir import format_value
+from ..records import frozen
 from ..results.recommendation import AuditEntry, LazyResults, ProgramResult, Recommendation, percent
 
 __all__ = [
@@ -105,7 +104,7 @@ def chance_text(chance: float) -> str:
     return f"interview chance {percent(chance)}"
 
 
-@attrs.frozen
+@frozen
 class Mover:
     """An audit entry that moved a program, with how."""
 
@@ -143,7 +142,7 @@ def reason_of(entry: AuditEntry) -> tuple[int, str]:
     return 0, text
 
 
-@attrs.frozen
+@frozen
 class ProgramRow:
     """One program of the list as the reports show it."""
 
@@ -167,7 +166,7 @@ class ProgramRow:
         return tier
 
 
-@attrs.frozen
+@frozen
 class ExclusionGroup:
     reason: str
     rule_id: str
@@ -175,7 +174,7 @@ class ExclusionGroup:
     programs: tuple[ProgramResult, ...]
 
 
-@attrs.frozen
+@frozen
 class Summary:
     """Counts every format shows above the list (kept for callers of the old renderer)."""
 
@@ -189,7 +188,7 @@ class Summary:
     tier_counts: dict[str, int]
 
 
-@attrs.frozen
+@frozen
 class Report:
     """Everything a report says, in the order an applicant reads it."""
 

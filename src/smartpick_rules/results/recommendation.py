@@ -34,6 +34,7 @@ from ..domain.models import Program
 from ..errors import Diagnostic, EvaluationError, InputError, Location
 from ..language.ir import format_value
 from ..limits import DEFAULT_LIMITS, limit_help
+from ..records import frozen
 
 __all__ = [
     "DETAILS",
@@ -116,7 +117,7 @@ def _no_values() -> Mapping[str, Any]:
 _NO_VALUES: Mapping[str, Any] = _NoValues()
 
 
-@attrs.frozen
+@frozen
 class AuditEntry:
     """One rule that fired, as an auditor reads it."""
 
@@ -192,13 +193,13 @@ def percent(chance: float | None) -> str:
     return "<0.1%"
 
 
-@attrs.frozen
+@frozen
 class Exclusion:
     rule_id: str
     reason: str
 
 
-@attrs.frozen
+@frozen
 class ExcludedProgram:
     """An excluded program as a full result read from JSON carries it: its id and every exclusion
     that applied, the deciding one (highest salience) first (``ProgramResult.exclusions``)."""
@@ -212,14 +213,14 @@ class ExcludedProgram:
         return self.exclusions[0]
 
 
-@attrs.frozen
+@frozen
 class AdviceItem:
     rule_id: str
     stage: str
     message: str
 
 
-@attrs.frozen
+@frozen
 class ProgramResult:
     """One program's outcome: eligibility, chance of an interview and tier, place in the list, and its audit trail.
 
@@ -284,7 +285,7 @@ class ProgramResult:
         return [a for _w, _i, a in ranked[:n]]
 
 
-@attrs.frozen
+@frozen
 class Shortfall:
     """Why the list holds fewer programs than ``breadth.min``, in numbers, and what widens it."""
 
@@ -309,7 +310,7 @@ class Shortfall:
         return text
 
 
-@attrs.frozen
+@frozen
 class BreadthResult:
     """How many programs to apply to, and the list itself in priority order."""
 
@@ -332,14 +333,14 @@ class BreadthResult:
     shortfall: Shortfall | None = None
 
 
-@attrs.frozen
+@frozen
 class RuleSetStamp:
     name: str
     version: str
     sha256: str
 
 
-@attrs.frozen(slots=False)
+@frozen(slots=False)
 class Provenance:
     """Everything needed to replay a decision."""
 
@@ -399,7 +400,7 @@ class Provenance:
 _LATER = "_provenance_later"
 
 
-@attrs.frozen(eq=False)
+@frozen(eq=False)
 class Firings:
     """Every program-stage firing of one evaluation, one array entry per (rule, program) that fired.
 
@@ -433,7 +434,7 @@ class Firings:
         return len(self.rule)
 
 
-@attrs.frozen
+@frozen
 class WhyNot:
     """Why a rule did not fire for a program: the first clause that was not true."""
 
@@ -596,7 +597,7 @@ class LazyResults(Sequence[ProgramResult]):
     __hash__ = None  # type: ignore[assignment]
 
 
-@attrs.frozen
+@frozen
 class Recommendation:
     """The result of one evaluation: a ranked, tiered list with its audit trail."""
 

@@ -53,6 +53,7 @@ from ..language.ir import (
 )
 from ..language.result_facts import OBSERVABLES, result_root
 from ..limits import DEFAULT_LIMITS, Limits, limit_help
+from ..records import frozen
 from ..sourcemap import DocumentError, SourceMap, parse_toml, path_from_field_path, toml_source_map
 
 __all__ = ["SHIPPED_PREFIX", "load_rules", "load_rules_from_text", "shipped_file", "shipped_rulesets_path"]
@@ -73,13 +74,13 @@ NumberOrExpr = int | float | str
 # --- the raw shape of a rule file, structured by cattrs ------------------------------------
 
 
-@attrs.frozen
+@frozen
 class RawBreadth:
     min: Bound
     max: Bound
 
 
-@attrs.frozen
+@frozen
 class RawEffect:
     tag: str | list[str] | None = None
     priority: float | None = None
@@ -95,7 +96,7 @@ class RawEffect:
     at_least: dict[str, NumberOrExpr] | None = None
 
 
-@attrs.frozen
+@frozen
 class RawRule:
     id: str
     stage: str
@@ -109,7 +110,7 @@ class RawRule:
     override: bool = False
 
 
-@attrs.frozen
+@frozen
 class RawHeader:
     name: str
     version: str = "0"
@@ -118,7 +119,7 @@ class RawHeader:
     disable: list[str] = attrs.field(factory=list)
 
 
-@attrs.frozen
+@frozen
 class RawChance:
     base: float | None = None
     target: float | None = None
@@ -127,7 +128,7 @@ class RawChance:
     ceiling: float | None = None
 
 
-@attrs.frozen
+@frozen
 class RawEstimate:
     name: str
     start: float
@@ -136,7 +137,7 @@ class RawEstimate:
     unit: str = ""
 
 
-@attrs.frozen
+@frozen
 class RawGroup:
     name: str
     programs: str
@@ -144,7 +145,7 @@ class RawGroup:
     source: str = ""
 
 
-@attrs.frozen
+@frozen
 class RawLever:
     id: str
     title: str
@@ -155,7 +156,7 @@ class RawLever:
     description: str = ""
 
 
-@attrs.frozen
+@frozen
 class RawProperty:
     id: str
     description: str = ""
@@ -170,7 +171,7 @@ class RawProperty:
     enabled: bool = True
 
 
-@attrs.frozen
+@frozen
 class RawRuleFile:
     ruleset: RawHeader
     rule: list[RawRule] = attrs.field(factory=list)
@@ -213,7 +214,7 @@ converter.register_structure_hook(NumberOrExpr, _union_hook((float, str)))
 converter.register_structure_hook(NumberOrExpr | None, _union_hook((float, str)))
 
 
-@attrs.frozen
+@frozen
 class _LoadedFile:
     info: RuleSetInfo
     #: each rule with its ``override`` flag

@@ -19,7 +19,6 @@ import math
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-import attrs
 import numpy as np
 import numpy.typing as npt
 
@@ -31,6 +30,7 @@ from ..language.interp import ScalarCompiler, Scope
 from ..language.ir import Rule
 from ..language.vector import ProgramColumns, ProgramContext
 from ..plan import CompiledRule, Plan
+from ..records import frozen
 
 __all__ = [
     "Choice",
@@ -49,7 +49,7 @@ BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
 
 
-@attrs.frozen
+@frozen
 class ListSettings:
     """What the list-stage rules decided."""
 
@@ -171,7 +171,7 @@ def id_order(catalog: Catalog, candidates: BoolArray) -> npt.NDArray[np.intp]:
 LEFT_LOWER, LEFT_FULL, LEFT_REPLACED = 1, 2, 3
 
 
-@attrs.frozen(eq=False)
+@frozen(eq=False)
 class Choice:
     """The chosen list (priority order) and why every other eligible program is not on it."""
 

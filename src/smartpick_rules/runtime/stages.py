@@ -15,7 +15,6 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import attrs
 import numpy as np
 import numpy.typing as npt
 
@@ -29,6 +28,7 @@ from ..language.ir import TIERS, ChanceModel
 from ..language.vector import Const, ProgramColumns, ProgramContext
 from ..limits import Limits, limit_help
 from ..plan import CompiledRule, Plan
+from ..records import frozen
 
 __all__ = [
     "Assessment",
@@ -79,7 +79,7 @@ def chance_of(log_odds: FloatArray, model: ChanceModel) -> FloatArray:
     return p
 
 
-@attrs.frozen(eq=False)
+@frozen(eq=False)
 class ProfileOutcome:
     """What the profile stage decided, which every later stage reads."""
 
@@ -154,7 +154,7 @@ def run_profile_stage(plan: Plan, eng: Any, compiled: Any, prof: Profile, year: 
     return ProfileOutcome(rules, tags, derived, log_odds, tuple(odds), tuple(caps), tier_cap, scope)
 
 
-@attrs.frozen(eq=False)
+@frozen(eq=False)
 class Assessment:
     """Every program's eligibility, chance, tier and priority, as arrays over the catalog."""
 
@@ -246,7 +246,7 @@ def program_tag_masks(plan: Plan, fired: Sequence[BoolArray] | BoolArray, n: int
     return masks
 
 
-@attrs.frozen
+@frozen
 class _EffectsByKind:
     """A rule set's program rules by what their effects need (``assess_programs``)."""
 

@@ -24,7 +24,6 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-import attrs
 import numpy as np
 import numpy.typing as npt
 
@@ -34,6 +33,7 @@ from ..engines import Budget, compile_ruleset, get_engine
 from ..language.ir import RuleSet, format_value
 from ..limits import DEFAULT_LIMITS
 from ..plan import Plan, plan_ruleset
+from ..records import frozen
 from ..results.recommendation import Recommendation
 from ..ruleset.load import load_rules
 from .levers import offered_levers
@@ -68,7 +68,7 @@ LA_LANGUAGES = ("Spanish", "Korean", "Mandarin", "Tagalog", "Armenian", "Farsi",
 # --- outcomes --------------------------------------------------------------------------------
 
 
-@attrs.frozen(eq=False)
+@frozen(eq=False)
 class Outcomes:
     """What an evaluation decided for every program, without the audit trail."""
 
@@ -112,7 +112,7 @@ class Evaluates(Protocol):
 # --- comparing -------------------------------------------------------------------------------
 
 
-@attrs.frozen
+@frozen
 class ProgramChange:
     """One program whose outcome changed."""
 
@@ -155,7 +155,7 @@ _KIND_ORDER = {"unexcluded": 0, "tier_up": 1, "tier_down": 2, "newly_excluded": 
 _MOVES = frozenset({"unexcluded", "tier_up", "tier_down", "newly_excluded"})
 
 
-@attrs.frozen
+@frozen
 class Comparison:
     """How two outcomes differ."""
 
@@ -248,7 +248,7 @@ def compare(before: Outcomes, after: Outcomes, catalog: Catalog, *, include_chan
     )
 
 
-@attrs.frozen
+@frozen
 class WhatIfResult:
     changes: tuple[Change, ...]
     before: Recommendation
@@ -299,7 +299,7 @@ def whatif(evaluator: Evaluates, profile: Profile, changes: Sequence[Change | st
 # --- levers ----------------------------------------------------------------------------------
 
 
-@attrs.frozen
+@frozen
 class Lever:
     """Something an applicant can still change, as ``whatif`` changes (from a ``[[lever]]`` declaration)."""
 
@@ -309,7 +309,7 @@ class Lever:
     kind: str = "strengthen"
 
 
-@attrs.frozen
+@frozen
 class LeverResult:
     lever: Lever
     comparison: Comparison

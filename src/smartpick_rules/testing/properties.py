@@ -34,6 +34,7 @@ from ..language.functions import is_fold
 from ..language.interp import Scope, evaluate_expr, truth
 from ..language.ir import Change, Property, RuleSet, format_value
 from ..language.result_facts import OBSERVABLES, ResultBreadth, ResultFacts, ResultItem, Tier
+from ..records import frozen
 from ..results.recommendation import AuditEntry, ProgramResult, Recommendation
 from ..runtime.session import evaluate
 from .defaults import DEFAULT_EXAMPLES, DEFAULT_MAX_SECONDS, DEFAULT_SEED
@@ -66,7 +67,7 @@ def hypothesis_available() -> bool:
 # --- results ---------------------------------------------------------------------------------
 
 
-@attrs.frozen
+@frozen
 class AuditChange:
     """One audit line that differs between the evaluation before and after the change."""
 
@@ -97,7 +98,7 @@ class AuditChange:
         return "\n".join(lines)
 
 
-@attrs.frozen
+@frozen
 class Violation:
     """The minimal counterexample hypothesis shrank a failure to."""
 
@@ -121,7 +122,7 @@ class Violation:
     shrink_stopped: bool = False
 
 
-@attrs.frozen
+@frozen
 class PropertyResult:
     property: Property
     #: ``passed``, ``failed``, ``unsupported`` (reads what this result API does not have) or
@@ -134,7 +135,7 @@ class PropertyResult:
     note: str = ""
 
 
-@attrs.frozen
+@frozen
 class PropertyReport:
     results: tuple[PropertyResult, ...]
     catalog: str
@@ -518,7 +519,7 @@ def _owner(profile: Profile, parts: Sequence[str]) -> type:
     return type(owner)
 
 
-@attrs.frozen
+@frozen
 class _Choice:
     """What a change needs beyond the profile: the amount, the item added, the item removed."""
 

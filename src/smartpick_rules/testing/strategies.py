@@ -38,6 +38,7 @@ from ..domain.models import (
     Specialty,
     Tie,
 )
+from ..records import frozen
 
 __all__ = ["field_bounds", "profile_strategy", "record_strategy"]
 
@@ -51,7 +52,7 @@ MAX_ITEMS = 4
 Path = tuple[str, ...]
 
 
-@attrs.frozen
+@frozen
 class _Context:
     as_of: int
     specialties: tuple[Specialty, ...]

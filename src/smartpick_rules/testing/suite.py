@@ -36,6 +36,7 @@ from ..language.expr import to_source
 from ..language.interp import Scope, evaluate_expr, truth
 from ..language.ir import RuleSet
 from ..limits import DEFAULT_LIMITS, Limits
+from ..records import frozen
 from ..results.recommendation import Recommendation
 from ..ruleset.load import load_rules, shipped_rulesets_path
 from ..runtime.session import evaluate
@@ -54,7 +55,7 @@ DEFAULT_PROGRAM: dict[str, Any] = {
 DEFAULT_APPLICANT: dict[str, Any] = {"graduation_year": 2022}
 
 
-@attrs.frozen
+@frozen
 class Expect:
     fired: list[str] = attrs.field(factory=list)
     not_fired: list[str] = attrs.field(factory=list)
@@ -79,7 +80,7 @@ class Expect:
     left_off: str | None = None
 
 
-@attrs.frozen
+@frozen
 class RawCase:
     name: str
     expect: Expect
@@ -90,14 +91,14 @@ class RawCase:
     check_program: str | None = None
 
 
-@attrs.frozen
+@frozen
 class RawSuiteHeader:
     rules: list[str] = attrs.field(factory=list)
     as_of: int = 2026
     name: str = ""
 
 
-@attrs.frozen
+@frozen
 class RuleTestCase:
     name: str
     applicant: dict[str, Any]
@@ -107,7 +108,7 @@ class RuleTestCase:
     location: Location
 
 
-@attrs.frozen
+@frozen
 class TestSuite:
     path: str
     rules_paths: tuple[str, ...]
@@ -116,7 +117,7 @@ class TestSuite:
     name: str = ""
 
 
-@attrs.frozen
+@frozen
 class CaseResult:
     case: RuleTestCase
     failures: tuple[str, ...]
@@ -128,7 +129,7 @@ class CaseResult:
         return not self.failures and self.error is None
 
 
-@attrs.frozen
+@frozen
 class Coverage:
     """Rules fired by some case, and clauses made true / false by some case."""
 

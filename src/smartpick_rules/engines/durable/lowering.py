@@ -72,7 +72,6 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import attrs
 import numpy as np
 import numpy.typing as npt
 
@@ -94,6 +93,7 @@ from ...language.facts import FactType, record_fields, root_types
 from ...language.functions import Durable, builtin, tag_read
 from ...language.interp import Scope, compare, evaluate_expr, read_path, truth
 from ...plan import CompiledRule, StagePlan
+from ...records import frozen
 
 __all__ = [
     "BATCH",
@@ -133,33 +133,33 @@ _SIDS = itertools.count(1)
 # --- the compiled patterns ------------------------------------------------------------------
 
 
-@attrs.frozen
+@frozen
 class _Ref:
     """The value of another field of the same fact (``{"$m": field}``)."""
 
     field: str
 
 
-@attrs.frozen
+@frozen
 class _Test:
     op: str  # $eq $neq $lt $lte $gt $gte $ex $nex
     field: str
     value: Any = None
 
 
-@attrs.frozen
+@frozen
 class _All:
     parts: tuple[Cond, ...]
 
 
-@attrs.frozen
+@frozen
 class _AnyOf:
     parts: tuple[Cond, ...]
     #: at most one branch can match a fact (equalities of one field with distinct constants)
     exclusive: bool = False
 
 
-@attrs.frozen
+@frozen
 class _Const:
     value: bool
 
@@ -255,7 +255,7 @@ def _fields_of(c: Cond) -> set[str]:
 # --- what a fact carries --------------------------------------------------------------------
 
 
-@attrs.frozen
+@frozen
 class Calc:
     """A value computed in Python and carried on the fact: ``calc.N``."""
 
@@ -464,7 +464,7 @@ class _RuleCompiler:
 # --- compiled structure -----------------------------------------------------------------------
 
 
-@attrs.frozen(eq=False)
+@frozen(eq=False)
 class Chunk:
     """One durable_rules rule set: some rules of one stratum and what their facts carry."""
 
@@ -487,7 +487,7 @@ class Chunk:
     fired_props: frozenset[str]
 
 
-@attrs.frozen(eq=False)
+@frozen(eq=False)
 class StageCode:
     stage: str
     strata: tuple[tuple[Chunk, ...], ...]
