@@ -17,7 +17,6 @@ keeps *what* went wrong (``message``), *where* (``location``) and *how to fix it
 from __future__ import annotations
 
 import bisect
-import difflib
 import functools
 from collections.abc import Iterable, Sequence
 
@@ -236,6 +235,14 @@ class EngineUnavailable(SmartpickError):
     """The requested engine cannot run here (for example durable_rules on Python 3.13+)."""
 
 
+def _close_matches(word: str, pool: Sequence[str], cutoff: float) -> list[str]:
+    # difflib (about 2 ms to import) is imported when a suggestion is looked for: a run
+    # without a misspelt name never needs it
+    import difflib
+
+    return difflib.get_close_matches(word, pool, n=1, cutoff=cutoff)
+
+
 def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
     """The closest candidate to ``word``, if one is close enough to be a likely typo.
 
@@ -260,14 +267,14 @@ def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
             return min(pool[at:end], key=len)
     if len(pool) > _SMALL_POOL:
         return _close_in_large_pool(word, pool)
-    matches = difflib.get_close_matches(word, pool, n=1, cutoff=0.6)
+    matches = _close_matches(word, pool, 0.6)
     if matches:
         return matches[0]
     # a dotted path whose last segment is the typo: compare last segments
     if "." in word:
         tail = word.rsplit(".", 1)[1]
         tails = {c.rsplit(".", 1)[-1]: c for c in pool}
-        m = difflib.get_close_matches(tail, sorted(tails), n=1, cutoff=0.7)
+        m = _close_matches(tail, sorted(tails), 0.7)
         if m:
             return tails[m[0]]
     return None
@@ -316,5 +323,5 @@ def _close_in_large_pool(word: str, pool: tuple[str, ...]) -> str | None:
     near.discard(word)
     if not near:
         return None
-    matches = difflib.get_close_matches(word, sorted(near), n=1, cutoff=0.6)
+    matches = _close_matches(word, sorted(near), 0.6)
     return matches[0] if matches else None
