@@ -26,7 +26,7 @@ from .converter import unstructure
 from .inputs import profile_from_data
 from .models import Profile
 
-__all__ = ["Change", "apply_changes", "check_change", "expand_change", "parse_change"]
+__all__ = ["Change", "apply_changes", "check_change", "expand_change", "parse_change", "type_hints"]
 
 
 def _format(value: Any) -> str:
@@ -93,13 +93,14 @@ def parse_change(text: str) -> Change:
 
 
 @functools.cache
-def _type_hints(cls: type) -> dict[str, Any]:
-    # resolving a class's string annotations is slow; a rule set checks dozens of lever changes
+def type_hints(cls: type) -> dict[str, Any]:
+    """``typing.get_type_hints(cls)``, worked out once per class: resolving a class's string
+    annotations is slow (a compile per field), and rule sets check dozens of lever changes."""
     return typing.get_type_hints(cls)
 
 
 def _field_type(cls: type, name: str) -> Any:
-    return _type_hints(cls)[name]
+    return type_hints(cls)[name]
 
 
 def _strip_optional(tp: Any) -> Any:

@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 
 from ..analysis.check import analyse_rules, check_expression
-from ..domain.changes import check_change, expand_change, parse_change
+from ..domain.changes import check_change, expand_change, parse_change, type_hints
 from ..domain.converter import _StructureFailure, converter, structure_mapping
 from ..errors import Diagnostic, InputError, Location, RulesetError, did_you_mean
 from ..language.expr import (
@@ -778,7 +778,7 @@ def _profile_field(parts: Sequence[str]) -> tuple[type, str] | None:
 
     cls: type = Profile
     for part in parts[:-1]:
-        hint = typing.get_type_hints(cls)[part]
+        hint = type_hints(cls)[part]
         args = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
         cls = args[0]
     names = {a.name for a in attrs.fields(cls)}
@@ -788,7 +788,7 @@ def _profile_field(parts: Sequence[str]) -> tuple[type, str] | None:
 def _field_is_int(cls: type, name: str) -> bool:
     import typing
 
-    hint = typing.get_type_hints(cls)[name]
+    hint = type_hints(cls)[name]
     return int in (typing.get_args(hint) or (hint,))
 
 
