@@ -112,6 +112,31 @@ def test_movers_are_the_biggest_program_effects(rec: sr.Recommendation) -> None:
     assert report.movers(excluded)[0].how == "excluded"
 
 
+def test_a_program_s_reasons_ask_each_question_of_the_applicant_once() -> None:
+    # old_grad_visa's Step 2 CK 231 is far under the bar of the LA university programs: one rule
+    # caps the chance, another lowers the odds, both weighing the same score against the same bar.
+    # The reasons shown say it once and give the next reason (the Step 1 screen) its place.
+    catalog = sr.load_catalog(sr.sample_catalog_path())
+    rec = sr.evaluate(sr.load_profile(REPO / "examples" / "profiles" / "old_grad_visa.toml"), catalog, sr.load_rules(), as_of=2026)
+    checked = 0
+    for r in rec.chosen():
+        top = [a.rule_id for a in r.top_movers(3, include_profile=False)]
+        if top[:2] != ["standing.far_below_bar", "standing.step2_vs_bar"]:
+            continue
+        shown = [a.rule_id for a in _common.distinct_movers(r, 3)]
+        assert shown[0] == "standing.far_below_bar"
+        assert "standing.step2_vs_bar" not in shown
+        assert len(shown) == min(3, sum(1 for a in r.audit if a.stage == "program" and a.movement() is not None) - 1)
+        assert [m.rule_id for m in report.movers(r)] == shown
+        checked += 1
+    assert checked >= 2
+    # entries that read no applicant fact are two reasons even when they read the same program
+    # value (Southern California ties, Southern California USCE: both read program.region)
+    spanish = sr.evaluate(sr.load_profile(REPO / "examples" / "profiles" / "spanish_speaker_la_usce.toml"), catalog, sr.load_rules(), as_of=2026)
+    both = {"la_ties.socal_program", "strengths.socal_usce_program"}
+    assert any(both <= {a.rule_id for a in _common.distinct_movers(r, 3)} for r in spanish.chosen())
+
+
 @pytest.mark.parametrize("fmt", ["table", "markdown", "html"])
 def test_every_format_shows_chances_as_estimates_and_the_expected_interviews(rec: sr.Recommendation, fmt: str) -> None:
     render = {"table": report.render_table, "markdown": report.render_markdown, "html": report.render_html}[fmt]

@@ -29,6 +29,7 @@ __all__ = [
     "Report",
     "Summary",
     "build_report",
+    "distinct_movers",
     "movers",
     "region_label",
     "summarize",
@@ -113,14 +114,39 @@ class Mover:
     weight: float
 
 
+def distinct_movers(result: ProgramResult, n: int = 3, *, include_profile: bool = False) -> list[AuditEntry]:
+    """The ``n`` entries that moved this program most (``ProgramResult.top_movers``), one per
+    question asked of the applicant.
+
+    Two rules often weigh the same applicant fact against the same program value: a Step 2 CK
+    score far under a program's bar both caps the chance and lowers the odds. Shown side by side
+    they say one thing twice and push a different reason off a short list, so an entry that read
+    exactly the applicant facts and program values of one already picked is skipped. Entries that
+    read no applicant fact (a region, through a profile tag) are never merged: the tag is the
+    question, and two tags are two reasons.
+    """
+    picked: list[AuditEntry] = []
+    seen: set[frozenset[str]] = set()
+    for a in result.top_movers(len(result.audit), include_profile=include_profile):
+        if len(picked) == n:
+            break
+        reads = frozenset(a.values)
+        if any(path.startswith("applicant.") for path in reads):
+            if reads in seen:
+                continue
+            seen.add(reads)
+        picked.append(a)
+    return picked
+
+
 def movers(result: ProgramResult, n: int = 3, *, include_profile: bool = False) -> list[Mover]:
-    """The rules that moved this program most (``ProgramResult.top_movers``), with how.
+    """The rules that moved this program most (``distinct_movers``), with how.
 
     Profile-stage rules move every program alike, so by default they are left out here (the
     reports list them once, above the list).
     """
     out = []
-    for a in result.top_movers(n, include_profile=include_profile):
+    for a in distinct_movers(result, n, include_profile=include_profile):
         move = a.movement()
         if move is None:
             continue
@@ -331,7 +357,7 @@ def build_report(rec: Recommendation, title: str = "", *, synthetic: bool | None
     rows = []
     for k, r in enumerate(s.chosen, start=1):
         chance = r.chance
-        picked = r.top_movers(reasons, include_profile=False)
+        picked = distinct_movers(r, reasons)
         rows.append(
             ProgramRow(
                 rank=k,
