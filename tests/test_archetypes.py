@@ -221,7 +221,8 @@ def test_g_dermatology_hopeful_is_pointed_to_the_tolerant_fields() -> None:
     rec = run("derm_low_scores")
     derm = [r for r in rec.programs if r.chance is not None]
     assert derm and all(r.tier == "reach" for r in derm)
-    assert "specialties.dermatology.realism_advice" in advice_ids(rec)
+    # the guide's first step ("Choose Specialties Realistically") is the first thing the applicant reads
+    assert rec.advice[0].rule_id == "specialties.dermatology.realism_advice"
     s = rec.shortfall
     assert s is not None, "a dermatology-only pool cannot reach the breadth"
     widened = dict(s.wideners)
