@@ -132,6 +132,11 @@ def test_a_program_s_reasons_ask_each_question_of_the_applicant_once() -> None:
     assert checked >= 2
     # entries that read no applicant fact are two reasons even when they read the same program
     # value (Southern California ties, Southern California USCE: both read program.region)
+    # the same score and bar pulling opposite ways is two reasons: above the bar (odds up) but
+    # not by the margin "likely" asks (tier capped)
+    default = sr.evaluate(sr.load_profile(DEFAULT_PROFILE), catalog, sr.load_rules(), as_of=2026)
+    pair = {"standing.likely_needs_margin", "standing.step2_vs_bar"}
+    assert any(pair <= {a.rule_id for a in _common.distinct_movers(r, 5)} for r in default.chosen())
     spanish = sr.evaluate(sr.load_profile(REPO / "examples" / "profiles" / "spanish_speaker_la_usce.toml"), catalog, sr.load_rules(), as_of=2026)
     both = {"la_ties.socal_program", "strengths.socal_usce_program"}
     assert any(both <= {a.rule_id for a in _common.distinct_movers(r, 3)} for r in spanish.chosen())

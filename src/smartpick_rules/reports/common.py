@@ -121,20 +121,23 @@ def distinct_movers(result: ProgramResult, n: int = 3, *, include_profile: bool 
     Two rules often weigh the same applicant fact against the same program value: a Step 2 CK
     score far under a program's bar both caps the chance and lowers the odds. Shown side by side
     they say one thing twice and push a different reason off a short list, so an entry that read
-    exactly the applicant facts and program values of one already picked is skipped. Entries that
-    read no applicant fact (a region, through a profile tag) are never merged: the tag is the
-    question, and two tags are two reasons.
+    exactly the applicant facts and program values of one already picked, and moved the program
+    the same way, is skipped. Two that pull opposite ways both stay (a score above the bar, which
+    helps, but not by the margin "likely" asks, which caps the tier). Entries that read no
+    applicant fact (a region, through a profile tag) are never merged: the tag is the question,
+    and two tags are two reasons.
     """
     picked: list[AuditEntry] = []
-    seen: set[frozenset[str]] = set()
+    seen: set[tuple[frozenset[str], int]] = set()
     for a in result.top_movers(len(result.audit), include_profile=include_profile):
         if len(picked) == n:
             break
         reads = frozenset(a.values)
         if any(path.startswith("applicant.") for path in reads):
-            if reads in seen:
+            key = (reads, reason_of(a)[0])
+            if key in seen:
                 continue
-            seen.add(reads)
+            seen.add(key)
         picked.append(a)
     return picked
 
