@@ -142,6 +142,37 @@ def test_a_program_s_reasons_ask_each_question_of_the_applicant_once() -> None:
     assert any(both <= {a.rule_id for a in _common.distinct_movers(r, 3)} for r in spanish.chosen())
 
 
+def test_the_profile_section_says_each_fact_about_the_applicant_once() -> None:
+    # failed_low_step2: one failed Step 1 sitting caps every tier (red_flags.failed_attempt, which
+    # reads every exam's sittings) and lowers the odds (red_flags.failed_step1); graduating in 2020
+    # caps the tier (old_graduate) and lowers the odds by the years since. Two facts, two lines;
+    # each line the rule reading the fewest facts. Facts read by one rule only all stay.
+    catalog = sr.load_catalog(sr.sample_catalog_path())
+    rules = sr.load_rules()
+    rec = sr.evaluate(sr.load_profile(REPO / "examples" / "profiles" / "failed_low_step2.toml"), catalog, rules, as_of=2026)
+    listed = [rid for d, _w, rid in report.build_report(rec).profile_reasons if d]
+    assert listed == [
+        "red_flags.failed_step1",
+        "red_flags.old_graduate",
+        "strengths.observership_usce",
+        "strengths.recent_usce",
+    ]
+    # the audit trail keeps both of each pair
+    fired = {a.rule_id for a in rec.profile_audit}
+    assert {"red_flags.failed_attempt", "red_flags.years_since_graduation"} <= fired
+    # two rules on the same count of US letters (2 or more, 3 or more) are one reason; letters
+    # counted by another question (core specialties, writers who know the applicant) are not
+    reapplicant = sr.evaluate(sr.load_profile(REPO / "examples" / "profiles" / "unmatched_reapplicant.toml"), catalog, rules, as_of=2026)
+    listed = [rid for d, _w, rid in report.build_report(reapplicant).profile_reasons if d]
+    assert "strengths.us_letters" in listed and "strengths.three_us_letters" not in listed
+    assert {"strengths.core_specialty_letters", "strengths.letters_know_well"} <= set(listed)
+    assert len(listed) == len(set(listed))
+    # what is kept is what moves (direction 0 is never listed) and at the place of its first
+    text = report.render_table(rec)
+    assert text.index("1 failed Step 1 sitting(s)") < text.index("graduated in 2020, more than 5 years ago")
+    assert "failed sittings: Step 1" not in text
+
+
 @pytest.mark.parametrize("fmt", ["table", "markdown", "html"])
 def test_every_format_shows_chances_as_estimates_and_the_expected_interviews(rec: sr.Recommendation, fmt: str) -> None:
     render = {"table": report.render_table, "markdown": report.render_markdown, "html": report.render_html}[fmt]

@@ -142,6 +142,48 @@ def distinct_movers(result: ProgramResult, n: int = 3, *, include_profile: bool 
     return picked
 
 
+def distinct_profile_reasons(entries: Sequence[AuditEntry]) -> list[AuditEntry]:
+    """The profile-stage entries a report lists above the programs, one per fact about the
+    applicant and direction, in the order given.
+
+    Profile rules often come in pairs on one fact: a failed Step 1 sitting both caps every
+    program's tier (``red_flags.failed_attempt``, which reads every exam's failed sittings) and
+    lowers the odds (``red_flags.failed_step1``, Step 1's alone); a graduation year both caps the
+    tier and lowers the odds by the years since. Listed together they read as two red flags where
+    an advisor sees one. So entries that read an applicant fact in common (the same path or
+    expression) and pull the same way are one reason, shown by the entry that reads the fewest
+    facts (it names the fact most exactly), then the one that moved the programs most, at the
+    place of the first of them. Unlike ``distinct_movers`` the facts need only overlap: at the
+    profile stage no program value tells two questions apart. Entries that move nothing
+    (direction 0, which no report lists) and entries that read no applicant fact are kept as
+    they are. The audit trail keeps every entry.
+    """
+    groups: list[list[tuple[int, AuditEntry, frozenset[str]]]] = []
+    slots: list[AuditEntry | int] = []  # an entry kept as it is, or the index of its group
+    for k, a in enumerate(entries):
+        direction = reason_of(a)[0]
+        reads = frozenset(p for p in a.values if "applicant." in p)
+        if direction == 0 or not reads:
+            slots.append(a)
+            continue
+        for members in groups:
+            if reason_of(members[0][1])[0] == direction and any(reads & r for _k, _a, r in members):
+                members.append((k, a, reads))
+                break
+        else:
+            groups.append([(k, a, reads)])
+            slots.append(len(groups) - 1)
+
+    def shown(members: list[tuple[int, AuditEntry, frozenset[str]]]) -> AuditEntry:
+        def key(m: tuple[int, AuditEntry, frozenset[str]]) -> tuple[int, float, int]:
+            move = m[1].movement()
+            return (len(m[2]), -(move[0] if move else 0.0), m[0])
+
+        return min(members, key=key)[1]
+
+    return [s if isinstance(s, AuditEntry) else shown(groups[s]) for s in slots]
+
+
 def movers(result: ProgramResult, n: int = 3, *, include_profile: bool = False) -> list[Mover]:
     """The rules that moved this program most (``distinct_movers``), with how.
 
@@ -377,7 +419,7 @@ def build_report(rec: Recommendation, title: str = "", *, synthetic: bool | None
         for rid, reason, results in rec.excluded_by_rule()
     )
     profile_reasons = []
-    for a in rec.profile_audit:
+    for a in distinct_profile_reasons(rec.profile_audit):
         direction, words = reason_of(a)
         profile_reasons.append((direction, words, a.rule_id))
     return Report(
