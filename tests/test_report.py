@@ -173,6 +173,18 @@ def test_the_profile_section_says_each_fact_about_the_applicant_once() -> None:
     assert "failed sittings: Step 1" not in text
 
 
+def test_expected_interviews_under_a_twentieth_are_not_written_as_zero() -> None:
+    # derm_low_scores: eight dermatology reaches at about 0.1% each; one decimal wrote "about 0.0"
+    catalog = sr.load_catalog(sr.sample_catalog_path())
+    rec = sr.evaluate(sr.load_profile(REPO / "examples" / "profiles" / "derm_low_scores.toml"), catalog, sr.load_rules(), as_of=2026)
+    assert 0 < rec.expected_interviews < 0.05 and rec.breadth.eligible_expected_interviews < 0.05
+    words = report.build_report(rec).interviews or ""
+    assert "expect fewer than 0.1 interview invitations" in words
+    assert "Even every eligible program together would give fewer than 0.1." in words
+    assert "0.0" not in words
+    assert _common.interviews_count(0.05) == "about 0.1" and _common.interviews_count(0.0) == "about 0.0"
+
+
 @pytest.mark.parametrize("fmt", ["table", "markdown", "html"])
 def test_every_format_shows_chances_as_estimates_and_the_expected_interviews(rec: sr.Recommendation, fmt: str) -> None:
     render = {"table": report.render_table, "markdown": report.render_markdown, "html": report.render_html}[fmt]

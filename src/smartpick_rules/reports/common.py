@@ -366,16 +366,23 @@ def _what_it_is(s: Summary) -> str:
     )
 
 
+def interviews_count(x: float) -> str:
+    """``about 5.9``; ``fewer than 0.1`` where one decimal would say ``about 0.0`` (eight
+    dermatology reaches at 0.1% each: the list promises nothing, but not exactly nothing)."""
+    return f"about {x:.1f}" if x >= 0.05 or x == 0 else "fewer than 0.1"
+
+
 def _interviews_text(rec: Recommendation) -> str | None:
     b = rec.breadth
-    text = f"Across this list, expect about {b.expected_interviews:.1f} interview invitations (the sum of the chances)."
+    text = f"Across this list, expect {interviews_count(b.expected_interviews)} interview invitations (the sum of the chances)."
     if b.interview_target is not None:
         text += (
             f" The list aims at {b.interview_target:g}: matched IMGs typically had about 8 interviews, "
             "unmatched ones about 2 (NRMP applicant survey)."
         )
     if b.eligible_expected_interviews < (b.interview_target or 0):
-        text += f" Even every eligible program together would give only about {b.eligible_expected_interviews:.1f}."
+        every = interviews_count(b.eligible_expected_interviews)
+        text += f" Even every eligible program together would give {'only ' if every.startswith('about') else ''}{every}."
     return text
 
 
