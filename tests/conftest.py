@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -9,6 +13,13 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import fixtures
 import smartpick_rules as sr
+
+# The command line keeps parsed rule files in the user's cache folder (ruleset.cache): the
+# tests' commands, in process and in subprocesses, keep theirs in a folder of this run.
+_CACHE = tempfile.mkdtemp(prefix="smartpick-tests-cache-")
+atexit.register(shutil.rmtree, _CACHE, True)
+os.environ["SMARTPICK_RULES_CACHE_DIR"] = _CACHE
+os.environ.pop("SMARTPICK_RULES_NO_CACHE", None)
 
 
 # Session-scoped: with pytest-xdist each worker loads these once, not once per module.

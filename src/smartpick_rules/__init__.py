@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # what the names below are, for type checkers and documentati
     from .language.ir import Rule, RuleSet
     from .limits import DEFAULT_LIMITS, Limits
     from .results.recommendation import AuditEntry, ExcludedProgram, Firings, ProgramResult, Recommendation
+    from .ruleset.cache import RuleCache
     from .ruleset.load import load_rules
     from .runtime.session import Session, evaluate
     from .version import __version__
@@ -78,6 +79,7 @@ _WHERE: dict[str, str] = {
     "Firings": ".results.recommendation",
     "ProgramResult": ".results.recommendation",
     "Recommendation": ".results.recommendation",
+    "RuleCache": ".ruleset.cache",
     "load_rules": ".ruleset.load",
     "Session": ".runtime.session",
     "evaluate": ".runtime.session",
@@ -118,6 +120,7 @@ __all__ = [
     "ProgramResult",
     "Recommendation",
     "Rule",
+    "RuleCache",
     "RuleSet",
     "RulesetError",
     "Session",

@@ -134,13 +134,18 @@ def shipped_path() -> Path:
 
 
 def rules_from(paths: Sequence[str], with_shipped: bool) -> Any:
+    """The rule sets a command runs, each file's parsed form kept in the user's cache folder
+    (``ruleset.cache``: ``SMARTPICK_RULES_NO_CACHE=1`` turns it off)."""
+    from ..ruleset.cache import RuleCache, default_cache_dir
     from ..ruleset.load import load_rules
 
+    folder = default_cache_dir()
+    cache = RuleCache(folder) if folder is not None else None
     if not paths:
-        return load_rules(shipped_path())
+        return load_rules(shipped_path(), cache=cache)
     if with_shipped:
-        return load_rules(shipped_path(), *paths)
-    return load_rules(*paths)
+        return load_rules(shipped_path(), *paths, cache=cache)
+    return load_rules(*paths, cache=cache)
 
 
 def catalog_from(path: str | None, column_map: str | None = None) -> Any:
