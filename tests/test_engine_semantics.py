@@ -263,9 +263,14 @@ def test_results_in_list_order_each_eligible_program_chosen_or_saying_why(catalo
 
 
 def test_top_movers_rank_exclusion_then_ceilings_then_the_largest_odds() -> None:
+    # the chance is high enough for both ceilings to hold "small" down (see the next test)
     rules = load_rules_from_text([("m.toml", '''
 [ruleset]
 name = "m"
+[chance]
+base = 0.6
+target = 0.08
+likely = 0.2
 [[rule]]
 id = "m.profile_odds"
 stage = "profile"
@@ -310,6 +315,7 @@ then = { tag = "seen" }
     big, small = rec.get("big"), rec.get("small")
     assert big is not None and small is not None
     assert [a.rule_id for a in big.top_movers(6)] == ["m.exclude", "m.tier", "m.cap", "m.triple", "m.halve", "m.profile_odds"]
+    assert small.tier == "target" and small.chance == 0.3
     assert [a.rule_id for a in small.top_movers(2, include_profile=False)] == ["m.tier", "m.cap"]
     assert [a.movement() for a in small.top_movers(5)] == [
         (1e8, "tier at most target"),
@@ -319,3 +325,56 @@ then = { tag = "seen" }
         (pytest.approx(-math.log(0.9)), "odds x0.9"),
     ]
     assert all(a.movement() is None for a in small.audit if a.rule_id == "m.tag")
+
+
+def test_a_ceiling_that_did_not_hold_the_program_down_is_not_a_mover() -> None:
+    # A cap at "target" on a program that ended "reach", and a chance ceiling above its final
+    # chance, did not move it: the reports' reasons are the entries that did. An entry with a
+    # slack ceiling and odds weighs for its odds. The audit keeps every entry.
+    rules = load_rules_from_text([("s.toml", '''
+[ruleset]
+name = "s"
+[chance]
+base = 0.1
+target = 0.08
+likely = 0.2
+[[rule]]
+id = "s.reach"
+stage = "program"
+when = "true"
+then = { tier_at_most = "reach" }
+[[rule]]
+id = "s.target"
+stage = "program"
+when = "true"
+then = { tier_at_most = "target" }
+[[rule]]
+id = "s.tight"
+stage = "program"
+when = "true"
+then = { chance_cap = 0.05 }
+[[rule]]
+id = "s.loose"
+stage = "program"
+when = "true"
+then = { chance_cap = 0.9 }
+[[rule]]
+id = "s.both"
+stage = "program"
+when = "true"
+then = { tier_at_most = "likely", odds = 3 }
+[[rule]]
+id = "s.halve"
+stage = "program"
+when = "true"
+then = { odds = 0.5 }
+''')])
+    programs = [{"id": "p", "name": "P", "specialty": "internal_medicine", "state": "CA", "region": "la_county", "program_type": "community"}]
+    rec = sr.evaluate({"graduation_year": 2020}, programs, rules, as_of=2026)
+    p = rec.get("p")
+    assert p is not None and p.tier == "reach" and p.chance == 0.05
+    assert [a.rule_id for a in p.top_movers(6)] == ["s.reach", "s.tight", "s.both", "s.halve"]
+    assert {a.rule_id for a in p.audit} >= {"s.target", "s.loose"}
+    # the entry's own movement is unchanged: only the program's ranking of it is
+    both = next(a for a in p.audit if a.rule_id == "s.both")
+    assert both.movement() == (1e8, "tier at most likely")

@@ -220,6 +220,10 @@ class AdviceItem:
     message: str
 
 
+#: tiers from the best; a ceiling at a tier above the program's final one did not bind
+_TIER_RANK = {"likely": 0, "target": 1, "reach": 2}
+
+
 @frozen
 class ProgramResult:
     """One program's outcome: eligibility, chance of an interview and tier, place in the list, and its audit trail.
@@ -272,17 +276,38 @@ class ProgramResult:
         """The entries that moved this program most: its exclusion, a tier or chance ceiling, then
         the largest odds factors either way.
 
-        Profile-stage entries move every program alike; ``include_profile=False`` leaves them out.
+        A ceiling counts only where it can have held the program down: a cap at "target" on a
+        program whose tier ended "reach", or a chance ceiling above the program's final chance,
+        did not move it, and weighs only for the odds the same entry set (if any). Profile-stage
+        entries move every program alike; ``include_profile=False`` leaves them out.
         """
         ranked: list[tuple[float, int, AuditEntry]] = []
         for i, a in enumerate(self.audit):
             if a.stage == "profile" and not include_profile:
                 continue
-            move = a.movement()
+            move = self._movement(a)
             if move is not None:
                 ranked.append((-move[0], i, a))
         ranked.sort(key=lambda t: (t[0], t[1]))
         return [a for _w, _i, a in ranked[:n]]
+
+    def _movement(self, a: AuditEntry) -> tuple[float, str] | None:
+        """``a.movement()``, without the ceilings that did not bind for this program."""
+        if a.excludes:
+            return a.movement()
+        slack_tier = (
+            a.tier_at_most is not None
+            and self.tier is not None
+            and _TIER_RANK.get(self.tier, 0) > _TIER_RANK.get(a.tier_at_most, 0)
+        )
+        slack_chance = a.chance_cap is not None and self.chance is not None and self.chance < a.chance_cap
+        if not (slack_tier or slack_chance):
+            return a.movement()
+        return attrs.evolve(
+            a,
+            tier_at_most=None if slack_tier else a.tier_at_most,
+            chance_cap=None if slack_chance else a.chance_cap,
+        ).movement()
 
 
 @frozen
