@@ -223,6 +223,7 @@ def test_g_dermatology_hopeful_is_pointed_to_the_tolerant_fields() -> None:
     assert derm and all(r.tier == "reach" for r in derm)
     # the guide's first step ("Choose Specialties Realistically") is the first thing the applicant reads
     assert rec.advice[0].rule_id == "specialties.dermatology.realism_advice"
+    assert rec.advice[1].rule_id == "advice.breadth_cannot_close_the_gap"
     s = rec.shortfall
     assert s is not None, "a dermatology-only pool cannot reach the breadth"
     widened = dict(s.wideners)
@@ -245,6 +246,10 @@ def test_i_weakest_applicant_gets_breadth_honest_chances_and_the_gap_advice() ->
     assert chosen and all(r.tier == "reach" for r in chosen)
     assert rec.expected_interviews < 2
     assert {"advice.step2_filter_risk", "advice.breadth_cannot_close_the_gap"} <= advice_ids(rec)
+    # even every eligible program cannot reach the interview target: said first, before the
+    # advice about a list that cannot work as it stands (it was seventh of eleven)
+    assert rec.breadth.eligible_expected_interviews < (rec.interview_target or 0)
+    assert rec.advice[0].rule_id == "advice.breadth_cannot_close_the_gap"
     if rec.shortfall is not None:
         assert dict(rec.shortfall.wideners).get("Add family medicine as a second specialty", 0) > 0
 
