@@ -193,3 +193,16 @@ def test_an_entry_another_user_wrote_is_never_read(tmp_path: Path, parses: list[
     assert sr.load_rules(mini, cache=cache) == good
     assert parses == ["mini.toml"]
     assert not marker.exists()
+
+
+def test_the_rule_test_command_reads_the_cache_too(tmp_path: Path, parses: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import test_cli_support
+
+    monkeypatch.setenv("SMARTPICK_RULES_CACHE_DIR", str(tmp_path / "cache"))
+    folder = test_cli_support.write_mini(tmp_path)
+    first = run_main("test", folder)
+    assert first.code == 0, first.err + first.out
+    assert parses == ["mini.toml"]
+    again = run_main("test", folder)
+    assert again.code == 0 and again.out == first.out
+    assert parses == ["mini.toml"]

@@ -20,6 +20,7 @@ from ..language.ir import Property, RuleSet
 from ..records import frozen
 from ..ruleset.load import load_rules, shipped_rulesets_path
 from ..testing.suite import CaseResult, TestSuite, discover, load_suite, run_suite
+from .io import rule_cache
 
 if TYPE_CHECKING:
     from .io import Io
@@ -116,6 +117,7 @@ def run_suites(
     acc: dict[tuple[str, ...], tuple[set[str], set[tuple[str, int]], set[tuple[str, int]]]] = {}
     runs: list[SuiteRun] = []
     shipped = shipped_rulesets_path()
+    cache = rule_cache()
     for f in files:
         try:
             suite = load_suite(f)
@@ -125,7 +127,7 @@ def run_suites(
         key = suite.rules_paths
         if key not in groups:
             try:
-                rs = load_rules(shipped, *key) if with_shipped else load_rules(*key)
+                rs = load_rules(shipped, *key, cache=cache) if with_shipped else load_rules(*key, cache=cache)
             except SmartpickError as exc:
                 runs.append(SuiteRun(suite, str(f), (), error=f"the rule sets under test do not load: {exc.first_line()}"))
                 continue

@@ -133,14 +133,20 @@ def shipped_path() -> Path:
     return rel if str(rel) != "." else path
 
 
-def rules_from(paths: Sequence[str], with_shipped: bool) -> Any:
-    """The rule sets a command runs, each file's parsed form kept in the user's cache folder
-    (``ruleset.cache``: ``SMARTPICK_RULES_NO_CACHE=1`` turns it off)."""
+def rule_cache() -> Any:
+    """The commands' cache of parsed rule files (``ruleset.cache.RuleCache``) in the user's cache
+    folder, or None where there is none (``SMARTPICK_RULES_NO_CACHE=1``, no home folder)."""
     from ..ruleset.cache import RuleCache, default_cache_dir
-    from ..ruleset.load import load_rules
 
     folder = default_cache_dir()
-    cache = RuleCache(folder) if folder is not None else None
+    return RuleCache(folder) if folder is not None else None
+
+
+def rules_from(paths: Sequence[str], with_shipped: bool) -> Any:
+    """The rule sets a command runs, each file's parsed form kept in the ``rule_cache``."""
+    from ..ruleset.load import load_rules
+
+    cache = rule_cache()
     if not paths:
         return load_rules(shipped_path(), cache=cache)
     if with_shipped:
