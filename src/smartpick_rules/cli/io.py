@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..reports.text import clean, clean_lines, json_for_terminal
+from ..ruleset.cache import RuleCache, default_cache_dir
 from ..ruleset.load import SHIPPED_PREFIX
 
 __all__ = [
@@ -133,11 +134,9 @@ def shipped_path() -> Path:
     return rel if str(rel) != "." else path
 
 
-def rule_cache() -> Any:
+def rule_cache() -> RuleCache | None:
     """The commands' cache of parsed rule files (``ruleset.cache.RuleCache``) in the user's cache
     folder, or None where there is none (``SMARTPICK_RULES_NO_CACHE=1``, no home folder)."""
-    from ..ruleset.cache import RuleCache, default_cache_dir
-
     folder = default_cache_dir()
     return RuleCache(folder) if folder is not None else None
 

@@ -32,7 +32,7 @@ from cattrs.gen import make_dict_unstructure_fn, override
 from ..domain.converter import converter
 from ..domain.models import Program
 from ..errors import Diagnostic, EvaluationError, InputError, Location
-from ..language.ir import format_value
+from ..language.ir import TIERS, format_value
 from ..limits import DEFAULT_LIMITS, limit_help
 from ..records import frozen
 
@@ -220,8 +220,8 @@ class AdviceItem:
     message: str
 
 
-#: tiers from the best; a ceiling at a tier above the program's final one did not bind
-_TIER_RANK = {"likely": 0, "target": 1, "reach": 2}
+#: tiers by rank, worst first (``language.ir.TIERS``): a ceiling above the final tier did not bind
+_TIER_RANK = {t: i for i, t in enumerate(TIERS)}
 
 
 @frozen
@@ -298,7 +298,7 @@ class ProgramResult:
         slack_tier = (
             a.tier_at_most is not None
             and self.tier is not None
-            and _TIER_RANK.get(self.tier, 0) > _TIER_RANK.get(a.tier_at_most, 0)
+            and _TIER_RANK.get(self.tier, 0) < _TIER_RANK.get(a.tier_at_most, 0)
         )
         slack_chance = a.chance_cap is not None and self.chance is not None and self.chance < a.chance_cap
         if not (slack_tier or slack_chance):

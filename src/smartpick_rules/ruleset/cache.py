@@ -117,7 +117,9 @@ class RuleCache:
         except OSError:
             return None
         try:
-            value = pickle.loads(data)
+            # safe: a file this module wrote from the library's own objects, in a 0o700 folder,
+            # owned by this user (checked above); a rule file's text never reaches here
+            value = pickle.loads(data)  # safe: see above
         except Exception:
             self._discard(path)
             return None
